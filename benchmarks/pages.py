@@ -1,0 +1,102 @@
+"""Page speed and server memory, as ratios against a bare Streamlit page measured in the same run.
+
+1. Server-side rerun time of each page (AppTest, warm, median of N reruns).
+2. First paint in headless Chromium: navigation start to the first contentful paint, and to
+   the end of the script run, on a real ``streamlit run`` server.
+3. The server's resident memory after a browser has visited the home page, then every page.
+
+Usage: python benchmarks/pages.py [--reruns 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+import psutil  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from cvlab.syllabus import available_pages  # noqa: E402
+from tests.harness import OFFLINE_ENV, app_server, chromium, wait_until_idle  # noqa: E402
+
+REFERENCE = "benchmarks/reference_app.py"
+
+
+def rerun_ms(script: str, reruns: int) -> float:
+    app = AppTest.from_file(str(REPO_ROOT / script), default_timeout=120)
+    app.run()  # first run: imports and caches
+    if app.exception:
+        raise RuntimeError(f"{script} raised: {app.exception[0].message}")
+    times = []
+    for _ in range(reruns):
+        start = time.perf_counter()
+        app.run()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def paint_ms(browser, url: str) -> tuple[float, float]:
+    """(first contentful paint, script finished) in ms after navigation start."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    start = time.perf_counter()
+    page.goto(url)
+    wait_until_idle(page)
+    done = (time.perf_counter() - start) * 1000
+    fcp = page.evaluate(
+        "() => (performance.getEntriesByName('first-contentful-paint')[0] || {startTime: NaN}).startTime"
+    )
+    context.close()
+    return fcp, done
+
+
+def rss_mb(process) -> float:
+    return psutil.Process(process.pid).memory_info().rss / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reruns", type=int, default=15)
+    args = parser.parse_args()
+    import os
+
+    os.environ.update(OFFLINE_ENV)
+    pages = available_pages()
+
+    print("1. Server-side rerun (AppTest, warm, median)")
+    reference = rerun_ms(REFERENCE, args.reruns)
+    print(f"   {'reference (bare page)':28s} {reference:8.1f} ms   1.00x")
+    for page in pages:
+        ms = rerun_ms(page.script, args.reruns)
+        print(f"   {page.title:28s} {ms:8.1f} ms  {ms / reference:5.2f}x")
+
+    print("2. Browser: first contentful paint / script done (cold server, first visit)")
+    with tempfile.TemporaryDirectory() as home, chromium() as browser:
+        with app_server(Path(home), script=REFERENCE) as (url, process):
+            ref_fcp, ref_done = paint_ms(browser, url)
+            ref_rss = rss_mb(process)
+        print(f"   {'reference (bare page)':28s} {ref_fcp:7.0f} ms {ref_done:7.0f} ms   1.00x")
+        with app_server(Path(home)) as (url, process):
+            for page in pages:
+                path = "" if page.url_path == "home" else page.url_path
+                fcp, done = paint_ms(browser, f"{url}/{path}")
+                print(f"   {page.title:28s} {fcp:7.0f} ms {done:7.0f} ms  {fcp / ref_fcp:5.2f}x  {done / ref_done:5.2f}x")
+                if page.url_path == "home":
+                    home_rss = rss_mb(process)
+            all_rss = rss_mb(process)
+
+    print("3. Server resident memory")
+    print(f"   {'reference (bare page)':28s} {ref_rss:7.0f} MB   1.00x")
+    print(f"   {'after the home page':28s} {home_rss:7.0f} MB  {home_rss / ref_rss:5.2f}x")
+    print(f"   {'after every page':28s} {all_rss:7.0f} MB  {all_rss / ref_rss:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The lecture path and the pages that make it interactive, as data.
+
+The app's navigation and the home page's lecture path are both drawn from this
+file, so a page appears in both as soon as its script exists in ``pages/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    script: str  # path from the repository root
+    title: str
+    icon: str  # a Material Symbols name, as st.Page takes it
+    group: str  # navigation section
+    url_path: str
+    summary: str
+
+    @property
+    def exists(self) -> bool:
+        return (REPO_ROOT / self.script).is_file()
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Where a topic becomes interactive: a page, one of its sections, preset settings."""
+
+    page: str  # a PAGES key
+    section: str | None = None  # the tab label, given to the page as ?section=
+    params: dict[str, str] = field(default_factory=dict)  # more query parameters
+    label: str = ""  # what this stop shows, when a topic has several
+
+
+@dataclass(frozen=True)
+class Topic:
+    title: str
+    summary: str
+    stops: tuple[Stop, ...]
+
+
+PAGES: dict[str, PageInfo] = {
+    p.url_path: p
+    for p in (
+        PageInfo("pages/home.py", "Home", ":material/home:", "Start", "home",
+                 "What the lab offers and the lecture path."),
+        PageInfo("pages/output_size.py", "Output size", ":material/straighten:", "Foundations", "output-size",
+                 "Conv, pool and transposed-conv arithmetic; build and verify layer chains."),
+        PageInfo("pages/inside_cnn.py", "Inside a CNN", ":material/filter_center_focus:", "Foundations", "inside-cnn",
+                 "Convolution, pooling and feature maps on real images; Grad-CAM."),
+        PageInfo("pages/activations.py", "Activations", ":material/show_chart:", "Foundations", "activations",
+                 "Activation functions, their gradients, softmax, dying ReLU, vanishing gradients."),
+        PageInfo("pages/architectures.py", "Architectures", ":material/account_tree:", "Architectures", "architectures",
+                 "VGG to Swin: parameters, FLOPs, accuracy and latency measured here."),
+        PageInfo("pages/training.py", "Training", ":material/model_training:", "Training", "training",
+                 "Live fine-tuning with optimizers, schedulers and a shared job queue."),
+        PageInfo("pages/detection.py", "Detection", ":material/center_focus_strong:", "Tasks", "detection",
+                 "YOLO inference, IoU and NMS step by step, custom training."),
+        PageInfo("pages/segmentation.py", "Segmentation", ":material/blur_on:", "Tasks", "segmentation",
+                 "U-Net training, the loss explorer and SAM prompts."),
+    )
+}
+
+# The lecture's topics, in the lecture's order.
+LECTURE_PATH: tuple[Topic, ...] = (
+    Topic("CNN overview", "From a 224x224x3 image to 1000 class probabilities.",
+          (Stop("inside-cnn", "Through a network"), Stop("output-size", "Layer chain", {"preset": "overview"}, "shapes"))),
+    Topic("Convolution", "A kernel slides over the image: y[i,j] = sum x[i+m, j+n] k[m,n] + b.",
+          (Stop("inside-cnn", "Convolution"),)),
+    Topic("Output size", "floor((W - K + 2P) / S) + 1, its worked examples and exercises.",
+          (Stop("output-size", "Single layer", label="calculator"), Stop("output-size", "Exercises", label="exercises"))),
+    Topic("Pooling", "Max, average and global average pooling; translation invariance.",
+          (Stop("inside-cnn", "Pooling", label="on images"),
+           Stop("output-size", "Single layer", {"layer": "maxpool"}, "arithmetic"))),
+    Topic("Fully connected layers", "Dense heads, and why global average pooling replaced most of them.",
+          (Stop("output-size", "Layer chain", {"preset": "vgg16"}, "parameters"),)),
+    Topic("Activation functions", "ReLU, LeakyReLU, sigmoid, softmax, GELU and their gradients.",
+          (Stop("activations", "Functions", label="functions"), Stop("activations", "Softmax", label="softmax"),
+           Stop("activations", "Dying ReLU", label="dying ReLU"),
+           Stop("activations", "Vanishing gradients", label="vanishing gradients"))),
+    Topic("VGG-16", "Only 3x3 convolutions, channels doubling after each pool, ~138M parameters.",
+          (Stop("output-size", "Layer chain", {"preset": "vgg16"}, "feature stack"), Stop("architectures"))),
+    Topic("ResNet", "Skip connections y = F(x) + x; ResNet-18 to 152.",
+          (Stop("output-size", "Layer chain", {"preset": "resnet-stem"}, "stem"), Stop("architectures"))),
+    Topic("EfficientNet", "Compound scaling of depth, width and resolution.", (Stop("architectures"),)),
+    Topic("Vision Transformer", "Images as 16x16 patch tokens with self-attention.", (Stop("architectures"),)),
+    Topic("ConvNeXt and Swin", "A modernised CNN and a hierarchical, shifted-window transformer.",
+          (Stop("architectures"),)),
+    Topic("YOLO", "Single-shot detection from v3 to v11 and later.", (Stop("detection"),)),
+    Topic("U-Net", "Encoder, bottleneck, decoder and skip connections for segmentation.", (Stop("segmentation"),)),
+    Topic("Segment Anything", "A heavy image encoder once, a light prompt decoder per click.", (Stop("segmentation"),)),
+    Topic("Loss functions", "BCE, cross-entropy, Dice, IoU and focal loss.", (Stop("segmentation"),)),
+    Topic("Optimizers", "SGD with momentum, Adam, AdamW, per-layer learning rates.", (Stop("training"),)),
+    Topic("Learning-rate schedulers", "StepLR, cosine, OneCycle, plateau, warmup + cosine.", (Stop("training"),)),
+    Topic("The training loop", "train/eval modes, gradient clipping, validation without gradients.", (Stop("training"),)),
+    Topic("Hands-on lab", "VGG-like vs residual on CIFAR-10, fine-tuning EfficientNet-B0, YOLO inference.",
+          (Stop("training"), Stop("detection"))),
+)
+
+
+def available_pages() -> list[PageInfo]:
+    return [page for page in PAGES.values() if page.exists]

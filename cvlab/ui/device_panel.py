@@ -1,0 +1,69 @@
+"""The sidebar's device panel, filled by a ``python -m cvlab info --json`` subprocess.
+
+The report needs torch (about 0.7 GB once imported). Asking a short-lived
+subprocess keeps torch out of the server process until a page really needs it,
+and the probe runs in the background so no page waits for it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import streamlit as st
+
+from cvlab.syllabus import REPO_ROOT
+
+PROBE_TIMEOUT_S = 120
+
+
+def _probe() -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "cvlab", "info", "--json"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
+    )
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"error": {"type": "ProbeFailed", "message": tail[0]}}
+
+
+@st.cache_resource(show_spinner=False)
+def device_probe() -> Future:
+    """One probe per server process, shared by every session."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="cvlab-device").submit(_probe)
+
+
+def _render(report: dict) -> None:
+    if "error" in report:
+        st.warning(f"Could not read the device: {report['error']['message']}")
+        return
+    if report["device"].startswith("cuda"):
+        st.markdown(f"**GPU** {report['name']}  \n{report['memory_gb']} GiB · {report['gpu_count']} GPU(s)")
+    else:
+        st.markdown(f"**{report['device'].upper()}** · {report['cpu_cores']} cores  \n{report['name']}")
+    cuda = f"CUDA {report['cuda_version']}" if report["cuda_version"] else "no CUDA"
+    st.caption(f"torch {report['torch_version']} · {cuda}")
+    if report["weights_online"]:
+        st.caption(":material/cloud_done: Pretrained weights can be downloaded.")
+    else:
+        st.caption(f":material/cloud_off: Offline: {report['weights_note']}. Models start from random weights.")
+
+
+@st.fragment(run_every=1.0)
+def _wait_for(probe: Future) -> None:
+    if probe.done():
+        st.rerun(scope="app")  # once: swap the placeholder for the panel
+    st.caption(":material/hourglass_top: Checking the device…")
+
+
+def device_panel() -> None:
+    probe = device_probe()
+    with st.expander("Device", icon=":material/memory:", expanded=True):
+        if probe.done():
+            _render(probe.result())
+        else:
+            _wait_for(probe)

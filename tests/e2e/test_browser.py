@@ -1,0 +1,84 @@
+"""Every page in a real browser: no exception element, a screenshot, normal and projector mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cvlab.syllabus import available_pages
+from tests.harness import REPO_ROOT, app_server, chromium, wait_until_idle
+
+pytestmark = pytest.mark.e2e
+SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
+PAGES = [page.url_path for page in available_pages()]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    with app_server(tmp_path_factory.mktemp("cvlab-home")) as (url, process):
+        yield url, process
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def path_of(url_path: str) -> str:
+    return "" if url_path == "home" else url_path
+
+
+def open_page(page, url: str) -> None:
+    page.goto(url)
+    wait_until_idle(page)
+    # The device panel fills in once its probe process answers.
+    page.get_by_text("torch ", exact=False).first.wait_for(timeout=60_000)
+
+
+@pytest.mark.parametrize("mode", ["normal", "projector"])
+@pytest.mark.parametrize("url_path", PAGES)
+def test_page_renders_without_exception(app, page, url_path, mode):
+    url, _ = app
+    query = "?projector=true" if mode == "projector" else ""
+    open_page(page, f"{url}/{path_of(url_path)}{query}")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator("h1").first.is_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{url_path}-{mode}.png"), full_page=True)
+    size = page.evaluate(
+        "() => parseFloat(getComputedStyle(document.querySelector("
+        "'[data-testid=\"stMarkdownContainer\"] p')).fontSize)"
+    )
+    assert (size >= 24) if mode == "projector" else (size <= 18)
+
+
+def test_projector_mode_survives_a_page_change(app, page):
+    url, _ = app
+    open_page(page, f"{url}/?projector=true")
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Activations").click()
+    wait_until_idle(page)
+    assert "projector=true" in page.url
+    assert page.get_by_role("switch", name="Projector mode").is_checked()
+
+
+def test_home_links_open_the_right_section(app, page):
+    url, _ = app
+    open_page(page, url)
+    page.locator('[data-testid="stPageLink"] a', has_text="Output size: exercises").click()
+    wait_until_idle(page)
+    assert "/output-size" in page.url and "section=Exercises" in page.url
+    selected = page.locator('button[role="tab"][aria-selected="true"]')
+    assert selected.inner_text().strip() == "Exercises"

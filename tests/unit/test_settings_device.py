@@ -1,0 +1,76 @@
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from cvlab.device import amp_dtype, device_report, pick_device, weights_reachable
+from cvlab.errors import InvalidInput
+from cvlab.settings import Settings
+
+
+def test_defaults_live_under_the_data_home(tmp_path):
+    settings = Settings.from_env({"CVLAB_HOME": str(tmp_path)})
+    assert settings.data_home == tmp_path
+    assert settings.weights_dir == tmp_path / "weights"
+    assert settings.queue_url == f"sqlite:///{tmp_path / 'queue.sqlite3'}"
+    assert settings.device == "auto"
+    assert settings.offline is False and settings.allow_unsafe_weights is False
+
+
+def test_every_variable_is_read(tmp_path):
+    settings = Settings.from_env({
+        "CVLAB_HOME": str(tmp_path), "CVLAB_WEIGHTS_DIR": "/srv/weights",
+        "CVLAB_QUEUE_URL": "redis://gpu-01:6379/0", "CVLAB_DEVICE": "cpu", "HF_HUB_OFFLINE": "1",
+        "CVLAB_ALLOW_UNSAFE_WEIGHTS": "true", "CVLAB_MAX_IMAGE_PIXELS": "1000",
+    })
+    assert settings.weights_dir == Path("/srv/weights")
+    assert settings.queue_url == "redis://gpu-01:6379/0"
+    assert settings.device == "cpu"
+    assert settings.offline and settings.allow_unsafe_weights
+    assert settings.max_image_pixels == 1000
+
+
+@pytest.mark.parametrize("env, fragment", [
+    ({"CVLAB_QUEUE_URL": "amqp://x"}, "redis://host:6379/0"),
+    ({"CVLAB_MAX_IMAGE_PIXELS": "-5"}, "positive whole number"),
+])
+def test_bad_variables_say_what_is_expected(env, fragment):
+    with pytest.raises(InvalidInput, match=fragment):
+        Settings.from_env(env)
+
+
+def test_cpu_is_picked_when_asked_and_has_no_amp():
+    device = pick_device("cpu")
+    assert device == torch.device("cpu")
+    assert amp_dtype(device) is None
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+def test_asking_for_a_missing_gpu_says_so():
+    with pytest.raises(InvalidInput, match="no usable GPU"):
+        pick_device("cuda")
+
+
+def test_nonsense_device_is_refused():
+    with pytest.raises(InvalidInput, match="auto, cpu, cuda"):
+        pick_device("tpu-please")
+
+
+def test_offline_mode_answers_at_once(tmp_path):
+    settings = Settings.from_env({"CVLAB_HOME": str(tmp_path), "CVLAB_OFFLINE": "1"})
+    start = time.perf_counter()
+    online, note = weights_reachable(settings)
+    assert online is False and "offline mode" in note
+    assert time.perf_counter() - start < 0.1
+
+
+def test_device_report_describes_this_machine(tmp_path):
+    report = device_report(Settings.from_env({"CVLAB_HOME": str(tmp_path), "CVLAB_OFFLINE": "1"}))
+    assert report.torch_version == torch.__version__
+    assert report.cpu_cores >= 1
+    assert report.weights_online is False
+    if torch.cuda.is_available():
+        assert report.device.startswith("cuda") and report.memory_gb > 0
+    else:
+        assert report.device == "cpu" and report.memory_gb is None and report.amp_dtype is None

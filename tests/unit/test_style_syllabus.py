@@ -1,0 +1,42 @@
+import plotly.graph_objects as go
+
+from cvlab.syllabus import LECTURE_PATH, PAGES, available_pages
+from cvlab.viz.style import PROJECTOR_FONT_SIZE, for_projector, styled
+
+
+def sample_figure() -> go.Figure:
+    fig = go.Figure([go.Scatter(x=[0, 1], y=[0, 1], name="line"), go.Bar(x=["a"], y=[1], text=["1"])])
+    return styled(fig, title="sample")
+
+
+def test_projector_copy_has_large_text_and_thick_lines_and_leaves_the_original():
+    fig = sample_figure()
+    big = for_projector(fig)
+    assert big.layout.font.size == PROJECTOR_FONT_SIZE
+    assert big.layout.xaxis.tickfont.size == PROJECTOR_FONT_SIZE
+    assert big.data[0].line.width == 5
+    assert big.data[1].textfont.size == PROJECTOR_FONT_SIZE
+    assert fig.layout.font.size == 14 and fig.data[0].line.width is None
+
+
+def test_lecture_path_follows_the_lecture_order():
+    titles = [topic.title for topic in LECTURE_PATH]
+    expected_order = ["CNN overview", "Convolution", "Output size", "Pooling", "Fully connected layers",
+                      "Activation functions", "VGG-16", "ResNet", "EfficientNet", "Vision Transformer",
+                      "ConvNeXt and Swin", "YOLO", "U-Net", "Segment Anything", "Loss functions",
+                      "Optimizers", "Learning-rate schedulers", "The training loop", "Hands-on lab"]
+    assert titles == expected_order
+
+
+def test_every_stop_names_a_known_page():
+    for topic in LECTURE_PATH:
+        assert topic.stops, topic.title
+        for stop in topic.stops:
+            assert stop.page in PAGES, (topic.title, stop.page)
+
+
+def test_navigation_lists_only_pages_whose_script_exists():
+    listed = available_pages()
+    assert all(page.exists for page in listed)
+    assert PAGES["home"] in listed
+    assert {p.url_path for p in listed} >= {"home", "output-size", "activations"}
