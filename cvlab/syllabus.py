@@ -2,6 +2,11 @@
 
 The app's navigation and the home page's lecture path are both drawn from this
 file, so a page appears in both as soon as its script exists in ``pages/``.
+
+Page scripts live one folder down (``pages/<group>/<page>.py``) on purpose: a
+script directly in ``pages/`` is also picked up by Streamlit's older
+pages-directory mode, which then serves it without the app's sidebar when the
+first visitor after a restart opens a deep link, and in every AppTest rerun.
 """
 
 from __future__ import annotations
@@ -46,21 +51,21 @@ class Topic:
 PAGES: dict[str, PageInfo] = {
     p.url_path: p
     for p in (
-        PageInfo("pages/home.py", "Home", ":material/home:", "Start", "home",
+        PageInfo("pages/start/home.py", "Home", ":material/home:", "Start", "home",
                  "What the lab offers and the lecture path."),
-        PageInfo("pages/output_size.py", "Output size", ":material/straighten:", "Foundations", "output-size",
+        PageInfo("pages/foundations/output_size.py", "Output size", ":material/straighten:", "Foundations", "output-size",
                  "Conv, pool and transposed-conv arithmetic; build and verify layer chains."),
-        PageInfo("pages/inside_cnn.py", "Inside a CNN", ":material/filter_center_focus:", "Foundations", "inside-cnn",
+        PageInfo("pages/foundations/inside_cnn.py", "Inside a CNN", ":material/filter_center_focus:", "Foundations", "inside-cnn",
                  "Convolution, pooling and feature maps on real images; Grad-CAM."),
-        PageInfo("pages/activations.py", "Activations", ":material/show_chart:", "Foundations", "activations",
+        PageInfo("pages/foundations/activations.py", "Activations", ":material/show_chart:", "Foundations", "activations",
                  "Activation functions, their gradients, softmax, dying ReLU, vanishing gradients."),
-        PageInfo("pages/architectures.py", "Architectures", ":material/account_tree:", "Architectures", "architectures",
+        PageInfo("pages/architectures/architecture_zoo.py", "Architectures", ":material/account_tree:", "Architectures", "architectures",
                  "VGG to Swin: parameters, FLOPs, accuracy and latency measured here."),
-        PageInfo("pages/training.py", "Training", ":material/model_training:", "Training", "training",
+        PageInfo("pages/training/live_training.py", "Training", ":material/model_training:", "Training", "training",
                  "Live fine-tuning with optimizers, schedulers and a shared job queue."),
-        PageInfo("pages/detection.py", "Detection", ":material/center_focus_strong:", "Tasks", "detection",
+        PageInfo("pages/tasks/detection.py", "Detection", ":material/center_focus_strong:", "Tasks", "detection",
                  "YOLO inference, IoU and NMS step by step, custom training."),
-        PageInfo("pages/segmentation.py", "Segmentation", ":material/blur_on:", "Tasks", "segmentation",
+        PageInfo("pages/tasks/segmentation.py", "Segmentation", ":material/blur_on:", "Tasks", "segmentation",
                  "U-Net training, the loss explorer and SAM prompts."),
     )
 }

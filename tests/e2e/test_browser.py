@@ -82,3 +82,17 @@ def test_home_links_open_the_right_section(app, page):
     assert "/output-size" in page.url and "section=Exercises" in page.url
     selected = page.locator('button[role="tab"][aria-selected="true"]')
     assert selected.inner_text().strip() == "Exercises"
+
+
+def test_a_deep_link_as_the_first_visit_after_a_restart_gets_the_whole_app(tmp_path, browser):
+    """Guards the page layout against Streamlit's old pages-directory mode (see cvlab.syllabus)."""
+    deep = next(page.url_path for page in available_pages() if page.url_path != "home")
+    with app_server(tmp_path) as (url, _):
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"{url}/{deep}?projector=true")
+        wait_until_idle(page)
+        assert page.get_by_role("switch", name="Projector mode").is_checked()
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert "Home" in nav and "streamlit app" not in nav
+        context.close()
