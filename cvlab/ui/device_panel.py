@@ -50,7 +50,10 @@ def _render(report: dict) -> None:
     if report["weights_online"]:
         st.caption(":material/cloud_done: Pretrained weights can be downloaded.")
     else:
-        st.caption(f":material/cloud_off: Offline: {report['weights_note']}. Models start from random weights.")
+        st.caption(
+            f":material/cloud_off: No weight downloads: {report['weights_note']}. "
+            "Models use local weights or start from random ones."
+        )
 
 
 @st.fragment(run_every=1.0)

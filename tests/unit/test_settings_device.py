@@ -61,7 +61,7 @@ def test_offline_mode_answers_at_once(tmp_path):
     settings = Settings.from_env({"CVLAB_HOME": str(tmp_path), "CVLAB_OFFLINE": "1"})
     start = time.perf_counter()
     online, note = weights_reachable(settings)
-    assert online is False and "offline mode" in note
+    assert online is False and "offline mode is on" in note
     assert time.perf_counter() - start < 0.1
 
 
