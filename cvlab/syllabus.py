@@ -3,10 +3,14 @@
 The app's navigation and the home page's lecture path are both drawn from this
 file, so a page appears in both as soon as its script exists in ``pages/``.
 
-Page scripts live one folder down (``pages/<group>/<page>.py``) on purpose: a
-script directly in ``pages/`` is also picked up by Streamlit's older
-pages-directory mode, which then serves it without the app's sidebar when the
-first visitor after a restart opens a deep link, and in every AppTest rerun.
+Page scripts live one folder down (``pages/<group>/<page>.py``), and directly in
+``pages/`` there is only one small alias per page, named after its URL path. The
+reason is Streamlit's older pages-directory mode: it is on for the first script
+run of a server process when ``pages/`` exists, and that run resolves the URL
+against the files directly in ``pages/``. Each alias just runs the app's entry,
+so the first visitor after a restart who opens a deep link gets the whole app
+(no "page not found" dialog, no page without its sidebar); after that first run
+``st.navigation`` turns the old mode off for good.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def test_home_links_open_the_right_section(app, page):
     page.locator('[data-testid="stPageLink"] a', has_text="Output size: exercises").click()
     wait_until_idle(page)
     assert "/output-size" in page.url and "section=Exercises" in page.url
-    selected = page.locator('button[role="tab"][aria-selected="true"]')
+    selected = page.locator('[data-testid="stTab"][aria-selected="true"]')
     assert selected.inner_text().strip() == "Exercises"
 
 
@@ -93,6 +93,8 @@ def test_a_deep_link_as_the_first_visit_after_a_restart_gets_the_whole_app(tmp_p
         page.goto(f"{url}/{deep}?projector=true")
         wait_until_idle(page)
         assert page.get_by_role("switch", name="Projector mode").is_checked()
+        assert page.get_by_text("Page not found").count() == 0
+        assert page.locator("h1").first.inner_text() != "CV Lab"  # the deep page, not home
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
         assert "Home" in nav and "streamlit app" not in nav
         context.close()

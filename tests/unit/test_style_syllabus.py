@@ -40,3 +40,15 @@ def test_navigation_lists_only_pages_whose_script_exists():
     assert all(page.exists for page in listed)
     assert PAGES["home"] in listed
     assert {p.url_path for p in listed} >= {"home", "output-size", "activations"}
+
+
+def test_every_page_has_its_pages_directory_alias_and_nothing_else_sits_there():
+    from cvlab.syllabus import REPO_ROOT
+
+    alias_text = (REPO_ROOT / "pages" / "activations.py").read_text()
+    expected = {f"{page.url_path}.py" for page in available_pages() if page.url_path != "home"}
+    found = {path.name for path in (REPO_ROOT / "pages").glob("*.py")}
+    assert found == expected
+    for name in found:
+        assert (REPO_ROOT / "pages" / name).read_text() == alias_text
+    assert 'runpy.run_path("streamlit_app.py"' in alias_text
