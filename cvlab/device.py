@@ -73,7 +73,7 @@ def weights_reachable(settings: Settings | None = None, timeout_s: float = 1.5) 
     """Whether weight downloads can work from here, decided within a couple of seconds."""
     settings = settings or get_settings()
     if settings.offline:
-        return False, "offline mode is on (CVLAB_OFFLINE, HF_HUB_OFFLINE or YOLO_OFFLINE)"
+        return False, "offline mode is on"
     for host in WEIGHT_HOSTS:
         try:
             with socket.create_connection((host, 443), timeout=timeout_s):

@@ -78,3 +78,14 @@ def wait_until_idle(page, timeout_ms: float = 90_000) -> None:
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
     page.wait_for_load_state("networkidle", timeout=timeout_ms)
     page.wait_for_timeout(500)  # plotly draws after the last message
+
+
+def screenshot_whole_page(page, path: str, width: int = 1440) -> None:
+    """Streamlit scrolls inside its main container, so grow the viewport to fit it first."""
+    height = page.evaluate(
+        "() => Math.max(...['stMain', 'stSidebar'].map(id => "
+        "(document.querySelector(`[data-testid=\"${id}\"] > div`) || {scrollHeight: 0}).scrollHeight))"
+    )
+    page.set_viewport_size({"width": width, "height": min(max(int(height) + 80, 900), 16000)})
+    page.wait_for_timeout(800)  # charts re-layout to the new size
+    page.screenshot(path=path, full_page=True)

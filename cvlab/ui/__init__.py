@@ -40,8 +40,8 @@ def projector_toggle() -> bool:
         bind="query-params",
         help="Large text, thick lines and strong contrast for a classroom projector.",
     )
-    if on:
-        st.html(f"<style>{(_ASSETS / 'projector.css').read_text()}</style>")
+    sheets = ["app.css", "projector.css"] if on else ["app.css"]
+    st.html("".join(f"<style>{(_ASSETS / name).read_text()}</style>" for name in sheets))
     return on
 
 

@@ -51,8 +51,10 @@ def _render(report: dict) -> None:
         st.caption(":material/cloud_done: Pretrained weights can be downloaded.")
     else:
         st.caption(
-            f":material/cloud_off: No weight downloads: {report['weights_note']}. "
-            "Models use local weights or start from random ones."
+            f":material/cloud_off: No weight downloads ({report['weights_note']}). "
+            "Models use local weights or start from random ones.",
+            help="Downloads are off when CVLAB_OFFLINE, HF_HUB_OFFLINE or YOLO_OFFLINE is set, "
+            "or when the weight servers cannot be reached. Put weight files in CVLAB_WEIGHTS_DIR.",
         )
 
 

@@ -14,8 +14,9 @@ PROJECTOR_FONT_SIZE = 24  # readable from the back of a classroom at 1080p
 
 def styled(fig: go.Figure, *, title: str | None = None) -> go.Figure:
     """Apply the house layout in place and return the figure (for chaining)."""
+    # No template here: Streamlit's chart theme supplies the background and grid,
+    # and building a template costs more than the rest of a small figure.
     fig.update_layout(
-        template="plotly_white",
         colorway=COLORWAY,
         font=dict(size=BASE_FONT_SIZE),
         margin=dict(l=60, r=20, t=60 if title else 30, b=50),
@@ -30,6 +31,8 @@ def for_projector(fig: go.Figure) -> go.Figure:
     """A copy of ``fig`` with large text, thick lines and pure black ink."""
     fig = go.Figure(fig)
     big = PROJECTOR_FONT_SIZE
+    # Bigger text takes room from the plot area, so the figure grows with it.
+    fig.update_layout(height=round((fig.layout.height or 450) * 1.4))
     fig.update_layout(
         font=dict(size=big, color="#000000"),
         title_font_size=round(big * 1.2),
@@ -37,8 +40,10 @@ def for_projector(fig: go.Figure) -> go.Figure:
         margin=dict(l=90, r=30, t=90, b=80),
         hoverlabel_font_size=big,
     )
-    fig.update_xaxes(title_font_size=big, tickfont_size=big, linewidth=2, linecolor="#000", gridcolor="#bbb")
-    fig.update_yaxes(title_font_size=big, tickfont_size=big, linewidth=2, linecolor="#000", gridcolor="#bbb")
+    axes = dict(title_font=dict(size=big, color="#000"), tickfont=dict(size=big, color="#000"),
+                linewidth=2, linecolor="#000", gridcolor="#bbb")
+    fig.update_xaxes(**axes)
+    fig.update_yaxes(**axes)
     fig.update_traces(line_width=5, selector=dict(type="scatter"))
     fig.update_traces(textfont_size=big, selector=dict(type="bar"))
     fig.update_annotations(font_size=big)

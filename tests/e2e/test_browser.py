@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cvlab.syllabus import available_pages
-from tests.harness import REPO_ROOT, app_server, chromium, wait_until_idle
+from tests.harness import REPO_ROOT, app_server, chromium, screenshot_whole_page, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
@@ -56,13 +56,13 @@ def test_page_renders_without_exception(app, page, url_path, mode):
     open_page(page, f"{url}/{path_of(url_path)}{query}")
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator("h1").first.is_visible()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{url_path}-{mode}.png"), full_page=True)
     size = page.evaluate(
         "() => parseFloat(getComputedStyle(document.querySelector("
         "'[data-testid=\"stMarkdownContainer\"] p')).fontSize)"
     )
     assert (size >= 24) if mode == "projector" else (size <= 18)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    screenshot_whole_page(page, str(SCREENSHOTS / f"{url_path}-{mode}.png"))
 
 
 def test_projector_mode_survives_a_page_change(app, page):
@@ -98,3 +98,34 @@ def test_a_deep_link_as_the_first_visit_after_a_restart_gets_the_whole_app(tmp_p
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
         assert "Home" in nav and "streamlit app" not in nav
         context.close()
+
+
+def stops() -> list:
+    from cvlab.syllabus import LECTURE_PATH, PAGES
+
+    seen, found = set(), []
+    for topic in LECTURE_PATH:
+        for stop in topic.stops:
+            key = (stop.page, stop.section, tuple(sorted(stop.params.items())))
+            if PAGES[stop.page].exists and stop.section and key not in seen:
+                seen.add(key)
+                found.append(stop)
+    return found
+
+
+@pytest.mark.parametrize("stop", stops(), ids=lambda s: f"{s.page}-{s.section}-{'-'.join(s.params.values())}")
+def test_every_lecture_stop_opens_its_section(app, page, stop):
+    from urllib.parse import urlencode
+
+    url, _ = app
+    query = urlencode({"section": stop.section, **stop.params})
+    open_page(page, f"{url}/{stop.page}?{query}")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stTab"][aria-selected="true"]').first.inner_text().strip() == stop.section
+    chosen = page.evaluate(
+        "() => Array.from(document.querySelectorAll('[data-testid=\"stSelectbox\"] input')).map(i => i.value)"
+    )
+    for value in stop.params.values():
+        assert value in chosen  # the page took the preset rather than dropping it as invalid
+    name = f"{stop.page}--{stop.section}{'--' + '-'.join(stop.params.values()) if stop.params else ''}"
+    screenshot_whole_page(page, str(SCREENSHOTS / f"{name.replace(' ', '_')}.png"))

@@ -37,9 +37,10 @@ def test_missing_pages_are_announced_and_built_pages_are_not():
 def test_projector_mode_comes_from_the_address_and_injects_its_style():
     plain = run_app()
     assert plain.toggle(key="projector").value is False
+    assert not [el for el in plain.get("html") if "Projector mode" in str(el.proto)]
     projected = run_app(projector="true")
     assert projected.toggle(key="projector").value is True
-    styles = [el for el in projected.get("html") if "font-size" in str(el.proto)]
+    styles = [el for el in projected.get("html") if "Projector mode" in str(el.proto)]
     assert styles, "projector CSS was not injected"
 
 
