@@ -129,3 +129,28 @@ def test_every_lecture_stop_opens_its_section(app, page, stop):
         assert value in chosen  # the page took the preset rather than dropping it as invalid
     name = f"{stop.page}--{stop.section}{'--' + '-'.join(stop.params.values()) if stop.params else ''}"
     screenshot_whole_page(page, str(SCREENSHOTS / f"{name.replace(' ', '_')}.png"))
+
+
+def test_verify_with_pytorch_in_the_browser(app, page):
+    url, _ = app
+    open_page(page, f"{url}/output-size?section=Layer+chain&preset=vgg16")
+    page.get_by_role("button", name="Verify with PyTorch").click()
+    wait_until_idle(page)
+    alert = page.locator('[data-testid="stAlertContentSuccess"]')
+    assert "22 of 22 layers match" in alert.inner_text()
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_bad_input_shows_a_message_and_the_page_keeps_working(app, page):
+    url, _ = app
+    open_page(page, f"{url}/activations?section=Softmax")
+    box = page.get_by_label("Logits z (comma-separated)")
+    box.fill("2.0, banana")
+    box.press("Enter")
+    wait_until_idle(page)
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 1
+    box.fill("1, 2, 3")
+    box.press("Enter")
+    wait_until_idle(page)
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    assert page.locator('[data-testid="stException"]').count() == 0
