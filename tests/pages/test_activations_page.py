@@ -1,22 +1,16 @@
 """The activations page, driven through its widgets' keys and its address-bar parameters."""
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "foundations" / "activations.py")
+from cvlab.syllabus import REPO_ROOT
+from tests.pages.apptest import run_script
+
+PAGE = "pages/foundations/activations.py"
 
 
 def open_page(section: str | None = None, **query) -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=60)
-    if section:
-        app.query_params["section"] = section
-    for key, value in query.items():
-        app.query_params[key] = value
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return run_script(PAGE, **({"section": section} if section else {}), **query)
 
 
 def rerun(app: AppTest) -> AppTest:
@@ -141,7 +135,7 @@ def test_vanishing_gradients_show_the_first_to_last_ratio_per_configuration():
 
 @pytest.mark.parametrize("section", ["Functions", "Softmax", "Dying ReLU", "Vanishing gradients"])
 def test_every_section_draws_in_projector_mode(section):
-    app = AppTest.from_file(PAGE, default_timeout=60)
+    app = AppTest.from_file(str(REPO_ROOT / PAGE), default_timeout=60)
     app.query_params["section"] = section
     app.session_state["projector"] = True
     app.run()

@@ -2,16 +2,12 @@
 
 from streamlit.testing.v1 import AppTest
 
-from cvlab.syllabus import LECTURE_PATH, PAGES, REPO_ROOT
+from cvlab.syllabus import LECTURE_PATH, PAGES
+from tests.pages.apptest import run_script
 
 
 def run_app(**query) -> AppTest:
-    app = AppTest.from_file(str(REPO_ROOT / "streamlit_app.py"), default_timeout=60)
-    for key, value in query.items():
-        app.query_params[key] = value
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return run_script("streamlit_app.py", **query)
 
 
 def all_text(app: AppTest) -> str:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "foundations" / "output_size.py")
+from cvlab.syllabus import REPO_ROOT
+from tests.pages.apptest import run_script
+
+PAGE = "pages/foundations/output_size.py"
 
 
 def open_page(**query: str) -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=30)
-    for key, value in query.items():
-        app.query_params[key] = value
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return run_script(PAGE, **query)
 
 
 def metrics(app: AppTest) -> dict[str, str]:
@@ -188,9 +184,9 @@ def test_the_page_runs_without_importing_torch_until_asked():
     import sys
 
     code = ("import sys; from streamlit.testing.v1 import AppTest; "
-            f"app = AppTest.from_file({PAGE!r}, default_timeout=30); "
+            f"app = AppTest.from_file({str(REPO_ROOT / PAGE)!r}, default_timeout=30); "
             "app.query_params['section'] = 'Layer chain'; app.run(); "
             "assert not app.exception; print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          cwd=Path(PAGE).parents[2])
+                          cwd=REPO_ROOT)
     assert done.stdout.strip().splitlines()[-1] == "False"
