@@ -27,7 +27,7 @@ st.header("The lecture path", anchor="lecture-path")
 st.caption("Session 4, *CNN Architectures & Modeling*, topic by topic in the lecture's order.")
 for number, topic in enumerate(LECTURE_PATH, start=1):
     with st.container(border=True):
-        text, links = st.columns([3, 2], vertical_alignment="center")
+        text, links = st.columns([5, 4], vertical_alignment="center")
         text.markdown(f"**{number}. {topic.title}**  \n{topic.summary}")
         with links:
             missing: list[str] = []
