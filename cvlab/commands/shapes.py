@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from cvlab import shapes
+from cvlab import size_working
 from cvlab.commands import COMMANDS, Command, text_table
 from cvlab.errors import InvalidInput
 from cvlab.layer_chain import AvgPool, ChainRow, Conv, ConvTranspose, Layer, MaxPool, Shape, chain_rows, format_shape
@@ -31,7 +31,7 @@ examples:
 class LayerWorking:
     index: int  # position in the chain, from 1
     axis: str  # "H", "W" or "H = W"
-    working: shapes.SizeWorking
+    working: size_working.SizeWorking
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ def _workings(index: int, layer: Layer, in_shape: Shape) -> list[LayerWorking]:
                   output_padding=getattr(layer, "output_padding", 0))
     h, w = in_shape[1:]
     if h == w:
-        return [LayerWorking(index, "H = W", shapes.explain_output_size(kind, h, **params))]
-    return [LayerWorking(index, axis, shapes.explain_output_size(kind, n, **params)) for axis, n in (("H", h), ("W", w))]
+        return [LayerWorking(index, "H = W", size_working.explain_output_size(kind, h, **params))]
+    return [LayerWorking(index, axis, size_working.explain_output_size(kind, n, **params)) for axis, n in (("H", h), ("W", w))]
 
 
 def run(args: argparse.Namespace) -> ShapesReport:

@@ -4,7 +4,7 @@ import streamlit as st
 
 from cvlab import layer_chain_frameworks as frameworks  # imports torch only inside verify_chain
 from cvlab import layer_chain_spec as spec
-from cvlab import shapes
+from cvlab import shapes, size_working
 from cvlab.errors import CvlabError
 from cvlab.layer_chain import chain_rows, chain_table, format_shape, layer_spec
 from cvlab.ui import report_errors, sections, show_figure
@@ -62,8 +62,8 @@ with single:
         g = whole(groups, "Groups", "g", 1, 1)
     if single.open:
         with report_errors():
-            work_h = shapes.explain_output_size(kind, h, k, s, p, d, ceil, op)
-            work_w = shapes.explain_output_size(kind, w, k, s, p, d, ceil, op)
+            work_h = size_working.explain_output_size(kind, h, k, s, p, d, ceil, op)
+            work_w = size_working.explain_output_size(kind, w, k, s, p, d, ceil, op)
             out, params, macs = st.columns(3)
             out.metric("Output H x W", f"{work_h.output} x {work_w.output}")
             for axis, work in (("H", work_h), ("W", work_w))[: 1 if h == w else 2]:
@@ -151,8 +151,8 @@ with chain:
 with examples:
     st.markdown("The lecture's table, computed with $\\text{out} = \\lfloor (W - K + 2P) / S \\rfloor + 1$:")
     table = []
-    for width, kernel, padding, stride in shapes.LECTURE_EXAMPLES:
-        work = shapes.explain_output_size("conv", width, kernel, stride, padding)
+    for width, kernel, padding, stride in size_working.LECTURE_EXAMPLES:
+        work = size_working.explain_output_size("conv", width, kernel, stride, padding)
         table.append({"Input W": width, "Kernel K": kernel, "Padding P": padding, "Stride S": stride,
                       "Output": work.output, "Working": f"{work.steps[1].split('= ', 1)[1]} = {work.output}"})
     st.dataframe(table, hide_index=True)
@@ -163,7 +163,7 @@ with examples:
 
 with exercises:
     st.markdown("Work each one out on paper first, then type your answer (pixels per side).")
-    for number, exercise in enumerate(shapes.lecture_exercises(), start=1):
+    for number, exercise in enumerate(size_working.lecture_exercises(), start=1):
         st.markdown(f"**Question {number}.** {exercise.question}")
         answer = st.number_input("Your answer", min_value=0, value=None, step=1, key=f"a{number}")
         if answer == exercise.answer:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from cvlab import shapes
+from cvlab import shapes, size_working
 from cvlab.errors import CvlabError, InvalidInput, InvalidLayer
 
 CASES_PER_KIND = 400
@@ -162,23 +162,23 @@ def test_bad_input_sizes_and_non_integers_are_rejected():
 
 
 @pytest.mark.parametrize("size, kernel, padding, stride, expected", [(*row, out) for row, out in zip(
-    [(w, k, p, s) for w, k, p, s in shapes.LECTURE_EXAMPLES], [32, 30, 16, 112])])
+    [(w, k, p, s) for w, k, p, s in size_working.LECTURE_EXAMPLES], [32, 30, 16, 112])])
 def test_lecture_examples_table(size, kernel, padding, stride, expected):
-    working = shapes.explain_output_size("conv", size, kernel, stride, padding)
+    working = size_working.explain_output_size("conv", size, kernel, stride, padding)
     assert working.output == expected
     assert working.steps[-1].endswith(f"= {expected}")
 
 
 def test_explanation_fills_in_the_users_numbers():
-    working = shapes.explain_output_size("conv", 32, 3, 2, 1)
+    working = size_working.explain_output_size("conv", 32, 3, 2, 1)
     assert working.steps == ("out = floor((W - K + 2P) / S) + 1", "    = floor((32 - 3 + 2*1) / 2) + 1",
                              "    = floor(31 / 2) + 1 = 15 + 1 = 16")
     assert r"\frac{32 - 3 + 2\cdot 1}{2}" in working.latex
-    dilated = shapes.explain_output_size("conv", 32, 3, 1, 2, dilation=2)
+    dilated = size_working.explain_output_size("conv", 32, 3, 1, 2, dilation=2)
     assert dilated.steps[0] == "K_eff = d*(K - 1) + 1 = 2*(3 - 1) + 1 = 5" and dilated.effective_kernel == 5
-    ceil = shapes.explain_output_size("maxpool", 5, 2, 2, 1, ceil_mode=True)
+    ceil = size_working.explain_output_size("maxpool", 5, 2, 2, 1, ceil_mode=True)
     assert ceil.output == 3 and "drops it" in ceil.steps[-1] and r"\lceil" in ceil.latex
-    transposed = shapes.explain_output_size("convtranspose", 7, 3, 2, 1, output_padding=1)
+    transposed = size_working.explain_output_size("convtranspose", 7, 3, 2, 1, output_padding=1)
     assert transposed.output == 14 and transposed.steps[-1].endswith("+ 1 + 1 = 14")
 
 
@@ -194,7 +194,7 @@ def test_explanation_fills_in_the_users_numbers():
     ],
 )
 def test_dropped_and_unread_pixels(kind, size, kernel, stride, padding, dilation, dropped, unread):
-    working = shapes.explain_output_size(kind, size, kernel, stride, padding, dilation)
+    working = size_working.explain_output_size(kind, size, kernel, stride, padding, dilation)
     assert (working.dropped, working.unread) == (dropped, unread)
 
 
@@ -205,7 +205,7 @@ def test_unread_pixels_match_where_torch_gradients_are_zero():
         size, k, s, d = rng.randint(4, 20), rng.randint(1, 4), rng.randint(1, 4), rng.randint(1, 3)
         p = rng.randint(0, (d * (k - 1) + 1) // 2)
         try:
-            working = shapes.explain_output_size("conv", size, k, s, p, d)
+            working = size_working.explain_output_size("conv", size, k, s, p, d)
         except InvalidLayer:
             continue
         conv = nn.Conv2d(1, 1, (1, k), (1, s), (0, p), (1, d), bias=False)
@@ -216,7 +216,7 @@ def test_unread_pixels_match_where_torch_gradients_are_zero():
 
 
 def test_transposed_unread_counts_contributions_cropped_away():
-    assert shapes.explain_output_size("convtranspose", 3, 1, 1, 1).unread == 2
+    assert size_working.explain_output_size("convtranspose", 3, 1, 1, 1).unread == 2
 
 
 def test_conv_params_and_macs_match_torch():
@@ -250,7 +250,7 @@ def test_macs_match_torch_flop_counter():
 
 
 def test_lecture_exercises_are_answered_honestly():
-    q1, q2, q3 = shapes.lecture_exercises()
+    q1, q2, q3 = size_working.lecture_exercises()
     assert (q1.answer, q2.answer, q3.answer) == (62, 32, 55)
     assert "56" in q3.note and "padding=1" in q3.note and "55" not in q3.hint
     assert q3.working[0].startswith("Conv") and q3.working[-1].endswith("= 55")

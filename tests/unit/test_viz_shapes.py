@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cvlab import shapes
+from cvlab import size_working
 from cvlab.layer_chain import chain_rows
 from cvlab.layer_chain_spec import PRESETS, parse_chain
 from cvlab.viz.shapes import chain_figure, windows_figure
@@ -50,13 +50,13 @@ def test_chain_figure_needs_rows():
 
 
 def test_windows_figure_marks_taps_padding_and_dropped_pixels():
-    work = shapes.explain_output_size("maxpool", 7, 3, 2, 0)  # windows at 0-2, 2-4, 4-6: nothing dropped
+    work = size_working.explain_output_size("maxpool", 7, 3, 2, 0)  # windows at 0-2, 2-4, 4-6: nothing dropped
     fig = windows_figure(7, 3, 2, work.pad_before, work.pad_after, work.output)
     taps = fig.data[0]
     assert list(taps.x) == [0, 1, 2, 2, 3, 4, 4, 5, 6]
     assert list(taps.y) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert work.dropped == 0 and not fig.layout.shapes
-    dropped = shapes.explain_output_size("conv", 8, 3, 2, 0)  # windows end at pixel 6: pixel 7 is dropped
+    dropped = size_working.explain_output_size("conv", 8, 3, 2, 0)  # windows end at pixel 6: pixel 7 is dropped
     fig = windows_figure(8, 3, 2, 0, 0, dropped.output)
     bands = [(shape.x0, shape.x1) for shape in fig.layout.shapes]
     assert bands == [(6.5, 7.5)] and dropped.dropped == 1
