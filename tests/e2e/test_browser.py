@@ -45,7 +45,9 @@ def open_page(page, url: str) -> None:
     page.goto(url)
     wait_until_idle(page)
     # The device panel fills in once its probe process answers.
-    page.get_by_text("torch ", exact=False).first.wait_for(timeout=60_000)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("torch 2.", exact=False).first.wait_for(timeout=60_000)
+    wait_until_idle(page)
 
 
 @pytest.mark.parametrize("mode", ["normal", "projector"])
