@@ -248,3 +248,14 @@ def verify_chain(input_shape: Shape, layers: Sequence[Layer]) -> list[VerifiedRo
                                        shape == row.output_shape and torch_params == row.params))
             del module  # one layer's weights in memory at a time: VGG-16's first FC alone is 411 MB
     return results
+
+
+def build_sequential(input_shape: Shape, layers: Sequence[Layer]):
+    """The chain as a real ``torch.nn.Sequential`` with PyTorch's default initialisation."""
+    from torch import nn  # noqa: PLC0415 - torch only when a model is asked for
+
+    modules = []
+    for row, layer in zip(chain_rows(input_shape, layers), layers):
+        name, args, kwargs = torch_call(layer, row.input_shape)
+        modules.append(getattr(nn, name)(*args, **kwargs))
+    return nn.Sequential(*modules)

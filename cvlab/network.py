@@ -1,0 +1,156 @@
+"""Look inside a network: feature maps per stage, the GAP vector, logits, top-5, and Grad-CAM.
+
+A ``LoadedNetwork`` is built once per process (the UI caches it) and shared by
+every session read-only; its lock serialises the forward passes, because the
+hooks that record a stage's output live on the shared modules.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cvlab.models import ARCHITECTURES, Architecture
+from cvlab.weights import WeightsUnavailable, load_torchvision_weights
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the statistics torchvision's ImageNet weights expect
+IMAGENET_STD = (0.229, 0.224, 0.225)
+MAPS_PER_STAGE = 8  # channels shown per stage: the most active ones
+
+
+@dataclass(frozen=True)
+class LoadedNetwork:
+    architecture: Architecture
+    model: object  # torch.nn.Module in eval mode, never changed after loading
+    pretrained: bool
+    weights_note: str  # where the weights came from, or why they are random
+    categories: tuple[str, ...]  # class names, empty when the weights carry none
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
+
+
+@dataclass(frozen=True)
+class StageOutput:
+    name: str
+    shape: tuple[int, ...]  # without the batch: (C, H, W) or (features,)
+    maps: np.ndarray | None  # (MAPS_PER_STAGE, H, W) float32 in [0, 1], the most active channels
+    channels: tuple[int, ...]  # which channels ``maps`` shows
+
+
+@dataclass(frozen=True)
+class NetworkTrace:
+    stages: tuple[StageOutput, ...]
+    gap_vector: np.ndarray | None  # (C,) the pooled features the classifier reads
+    probabilities: np.ndarray  # (classes,) softmax of the logits
+    top5: tuple[tuple[int, str, float], ...]  # (class index, class name, probability)
+
+
+def load_network(name: str, *, pretrained: bool = True) -> LoadedNetwork:
+    """Build ``name`` and load pretrained weights when they can be had; random weights otherwise."""
+    import torch
+
+    arch = ARCHITECTURES.get(name)
+    model = arch.build()
+    weights_note, categories, loaded = "random weights (this network has no pretrained weights)", (), False
+    if pretrained and arch.weights:
+        try:
+            resolved = load_torchvision_weights(arch.weights)
+            model.load_state_dict(resolved.state_dict)
+            weights_note = f"pretrained {arch.weights} ({resolved.source})"
+            categories, loaded = resolved.categories, True
+        except WeightsUnavailable as err:
+            weights_note = f"random weights: {err}"
+    elif arch.weights:
+        weights_note = "random weights (pretrained switched off)"
+    for module in model.modules():  # in-place ops would overwrite the stage outputs the hooks keep
+        if hasattr(module, "inplace"):
+            module.inplace = False
+    return LoadedNetwork(arch, model.eval(), loaded, weights_note, categories)
+
+
+def to_input(pixels: np.ndarray, size: int):
+    """(H, W, 3) uint8 -> (1, 3, size, size) float tensor, resized and normalised like ImageNet."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).float().div(255).unsqueeze(0)
+    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def _most_active(output) -> tuple[np.ndarray | None, tuple[int, ...]]:
+    if output.dim() != 4:
+        return None, ()
+    fmap = output[0]  # (C, H, W)
+    channels = fmap.mean(dim=(1, 2)).argsort(descending=True)[:MAPS_PER_STAGE]
+    chosen = fmap[channels]
+    low = chosen.amin(dim=(1, 2), keepdim=True)
+    high = chosen.amax(dim=(1, 2), keepdim=True)
+    scaled = (chosen - low) / (high - low).clamp_min(1e-8)  # each map to [0, 1] on its own
+    return scaled.float().numpy(), tuple(int(c) for c in channels)
+
+
+def _label(net: LoadedNetwork, index: int) -> str:
+    return net.categories[index] if index < len(net.categories) else f"class {index}"
+
+
+def trace(net: LoadedNetwork, pixels: np.ndarray) -> NetworkTrace:
+    """Run one image through ``net``, keeping every stage's output."""
+    import torch
+
+    arch, outputs = net.architecture, {}
+    modules = dict(net.model.named_modules())
+    with net.lock, torch.no_grad():
+        handles = [modules[s].register_forward_hook(lambda _m, _i, out, s=s: outputs.__setitem__(s, out.detach()))
+                   for s in arch.stages]
+        try:
+            logits = net.model(to_input(pixels, arch.input_size))[0]
+        finally:
+            for handle in handles:
+                handle.remove()
+    stages = []
+    for name in arch.stages:
+        out = outputs[name]
+        maps, channels = _most_active(out)
+        stages.append(StageOutput(name, tuple(out.shape[1:]), maps, channels))
+    pooled = [s for s in arch.stages if outputs[s].dim() == 4 and outputs[s].shape[-1] == 1]
+    gap = outputs[pooled[-1]].flatten().numpy() if pooled else None
+    probabilities = torch.softmax(logits.float(), dim=0).numpy()
+    order = np.argsort(probabilities)[::-1][:5]
+    top5 = tuple((int(i), _label(net, int(i)), float(probabilities[i])) for i in order)
+    return NetworkTrace(tuple(stages), gap, probabilities, top5)
+
+
+def grad_cam(net: LoadedNetwork, pixels: np.ndarray, class_index: int | None = None) -> tuple[np.ndarray, int]:
+    """Grad-CAM (Selvaraju et al., 2017) at ``cam_layer``: (H, W) in [0, 1] over the image, and the class.
+
+    Each channel of the layer's output is weighted by the mean gradient of the class
+    score over its pixels; the weighted sum, through a ReLU, is where the evidence is.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    saved = {}
+    layer = dict(net.model.named_modules())[net.architecture.cam_layer]
+
+    def keep(_module, _inputs, output):
+        output.retain_grad()
+        saved["activation"] = output
+
+    with net.lock, torch.enable_grad():
+        handle = layer.register_forward_hook(keep)
+        try:
+            logits = net.model(to_input(pixels, net.architecture.input_size))[0]
+        finally:
+            handle.remove()
+        target = int(logits.argmax()) if class_index is None else int(class_index)
+        logits[target].backward()
+        activation, gradient = saved["activation"].detach(), saved["activation"].grad.detach()
+    net.model.zero_grad(set_to_none=True)
+    weights = gradient.mean(dim=(2, 3), keepdim=True)  # (1, C, 1, 1)
+    cam = F.relu((weights * activation).sum(dim=1, keepdim=True))  # (1, 1, h, w)
+    cam = F.interpolate(cam, size=pixels.shape[:2], mode="bilinear", align_corners=False)[0, 0]
+    peak = float(cam.max())
+    return (cam / peak if peak > 0 else cam).numpy(), target

@@ -1,0 +1,52 @@
+"""Figures for looking inside a network: feature-map grids, top-5 bars, the Grad-CAM overlay."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cvlab.viz.style import styled
+
+MAP_COLUMNS = 4
+
+
+def feature_map_grid(maps: np.ndarray, channels: tuple[int, ...], title: str) -> go.Figure:
+    """(N, H, W) maps in [0, 1] as a grid of small grayscale images, each labelled with its channel."""
+    rows = -(-len(maps) // MAP_COLUMNS)
+    fig = make_subplots(rows=rows, cols=MAP_COLUMNS, subplot_titles=[f"channel {c}" for c in channels],
+                        horizontal_spacing=0.02, vertical_spacing=0.08)
+    for index, fmap in enumerate(maps):
+        fig.add_trace(go.Heatmap(z=fmap, colorscale="Gray", zmin=0, zmax=1, showscale=False,
+                                 hovertemplate="y %{y}, x %{x}: %{z:.2f}<extra></extra>"),
+                      row=index // MAP_COLUMNS + 1, col=index % MAP_COLUMNS + 1)
+    fig.update_xaxes(showticklabels=False, showgrid=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, showgrid=False, autorange="reversed", scaleanchor="x")
+    for axis in range(2, len(maps) + 1):  # each map square, like the image it came from
+        fig.update_yaxes(scaleanchor=f"x{axis}", row=(axis - 1) // MAP_COLUMNS + 1, col=(axis - 1) % MAP_COLUMNS + 1)
+    fig.update_layout(height=220 * rows + 60)
+    return styled(fig, title=title)
+
+
+def top5_figure(top5: tuple[tuple[int, str, float], ...], *, pretrained: bool) -> go.Figure:
+    """Horizontal bars of the five most probable classes, the first on top."""
+    labels = [name for _, name, _ in top5][::-1]
+    probabilities = [p for _, _, p in top5][::-1]
+    fig = go.Figure(go.Bar(x=probabilities, y=labels, orientation="h", text=[f"{p:.1%}" for p in probabilities],
+                           textposition="outside", cliponaxis=False))
+    fig.update_xaxes(title="softmax probability", range=[0, max(max(probabilities) * 1.25, 0.05)])
+    fig.update_layout(height=320)
+    title = "Top-5 classes" + ("" if pretrained else " (random weights: these guesses mean nothing yet)")
+    return styled(fig, title=title)
+
+
+def cam_overlay(pixels: np.ndarray, cam: np.ndarray, title: str) -> go.Figure:
+    """The photo with the Grad-CAM heat map laid over it, half transparent."""
+    fig = go.Figure(go.Image(z=pixels, hoverinfo="skip"))
+    fig.add_trace(go.Heatmap(z=cam, colorscale="Jet", zmin=0, zmax=1, opacity=0.45,
+                             colorbar=dict(title="evidence", thickness=14),
+                             hovertemplate="y %{y}, x %{x}: %{z:.2f}<extra></extra>"))
+    fig.update_xaxes(showticklabels=False, showgrid=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, autorange="reversed", scaleanchor="x")
+    fig.update_layout(height=520)
+    return styled(fig, title=title)

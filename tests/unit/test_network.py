@@ -1,0 +1,114 @@
+import threading
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cvlab.layer_chain import chain_rows
+from cvlab.layer_chain_spec import PRESETS, parse_chain
+from cvlab.models import ARCHITECTURES, Architecture
+from cvlab.network import LoadedNetwork, grad_cam, load_network, trace
+from cvlab.viz.network import cam_overlay, feature_map_grid, top5_figure
+from cvlab.weights import WeightsUnavailable, load_torchvision_weights
+
+
+def photo(size: int = 96) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES.names())
+def test_every_architecture_traces_offline_with_random_weights(name):
+    net = load_network(name)
+    assert not net.pretrained and "random weights" in net.weights_note
+    result = trace(net, photo())
+    assert len(result.stages) == len(net.architecture.stages)
+    assert result.stages[-1].shape == (1000,)
+    assert result.probabilities.shape == (1000,) and abs(result.probabilities.sum() - 1) < 1e-4
+    assert [p for _, _, p in result.top5] == sorted((p for _, _, p in result.top5), reverse=True)
+    maps = [s.maps for s in result.stages if s.maps is not None]
+    assert maps and all(m.min() >= 0 and m.max() <= 1 for m in maps)
+
+
+def test_overview_stage_shapes_equal_the_calculator():
+    net = load_network("overview")
+    result = trace(net, photo())
+    preset = PRESETS.get("overview")
+    rows = chain_rows(preset.input_shape, parse_chain(preset.spec))
+    for stage in result.stages:
+        assert stage.shape == tuple(rows[int(stage.name)].output_shape), stage.name
+    assert result.gap_vector.shape == (512,)
+
+
+def test_weights_come_from_the_local_folder_in_torchvisions_format(tmp_path, monkeypatch):
+    monkeypatch.setenv("CVLAB_WEIGHTS_DIR", str(tmp_path))
+    reference = ARCHITECTURES.get("mobilenet_v3_small").build()
+    torch.save(reference.state_dict(), tmp_path / "mobilenet_v3_small-047dcff4.pth")
+    net = load_network("mobilenet_v3_small")
+    assert net.pretrained and "local folder" in net.weights_note
+    assert len(net.categories) == 1000 and net.categories[0] == "tench"
+    loaded = dict(net.model.named_parameters())
+    for name, tensor in reference.named_parameters():
+        assert torch.equal(loaded[name], tensor)
+    assert trace(net, photo()).top5[0][1] in net.categories
+
+
+def test_missing_weights_offline_say_where_to_put_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("CVLAB_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    with pytest.raises(WeightsUnavailable, match=f"resnet18-f37072fd.pth.*{tmp_path}"):
+        load_torchvision_weights("ResNet18_Weights.IMAGENET1K_V1")
+
+
+def test_a_broken_weights_file_is_refused_with_a_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("CVLAB_WEIGHTS_DIR", str(tmp_path))
+    (tmp_path / "resnet18-f37072fd.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(WeightsUnavailable, match="Delete it"):
+        load_torchvision_weights("ResNet18_Weights.IMAGENET1K_V1")
+
+
+def blob_network() -> LoadedNetwork:
+    """Class 0 is driven only by red pixels: conv picks the red channel, ReLU drops the rest."""
+    conv = nn.Conv2d(3, 1, 1)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1))
+        conv.bias.zero_()
+    head = nn.Linear(1, 2)
+    with torch.no_grad():
+        head.weight.copy_(torch.tensor([[1.0], [-1.0]]))
+        head.bias.zero_()
+    model = nn.Sequential(conv, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), head).eval()
+    arch = Architecture("blob", "blob", "test", 2026, "", 64, lambda: model, stages=("1",), cam_layer="1")
+    return LoadedNetwork(arch, model, False, "hand-set", ("red", "not red"), threading.Lock())
+
+
+def test_grad_cam_lands_on_the_only_region_that_can_drive_the_class():
+    image = np.zeros((64, 64, 3), dtype=np.uint8)
+    image[8:24, 40:56, 0] = 255  # a red square, top right
+    cam, target = grad_cam(blob_network(), image)
+    assert target == 0 and cam.shape == (64, 64)
+    inside, outside = cam[10:22, 42:54].mean(), np.concatenate([cam[:, :30].ravel(), cam[34:].ravel()]).mean()
+    assert inside > 0.8 and outside < 0.05
+    peak = np.unravel_index(cam.argmax(), cam.shape)
+    assert 8 <= peak[0] < 24 and 40 <= peak[1] < 56
+
+
+def test_grad_cam_for_another_class_and_the_model_is_left_as_it_was():
+    net = load_network("resnet18")
+    before = {n: p.clone() for n, p in net.model.named_parameters()}
+    cam, target = grad_cam(net, photo(), class_index=7)
+    assert target == 7 and cam.shape == (96, 96) and 0 <= cam.min() and cam.max() <= 1
+    assert all(p.grad is None for p in net.model.parameters())
+    assert all(torch.equal(before[n], p) for n, p in net.model.named_parameters())
+
+
+def test_figures_carry_the_data():
+    maps = np.random.default_rng(1).random((8, 5, 5)).astype(np.float32)
+    grid = feature_map_grid(maps, tuple(range(8)), "stage")
+    assert len(grid.data) == 8 and np.allclose(grid.data[3].z, maps[3])
+    assert grid.layout.annotations[2].text == "channel 2"
+    bars = top5_figure(((3, "cat", 0.5), (1, "dog", 0.3)), pretrained=False)
+    assert list(bars.data[0].y) == ["dog", "cat"] and "random weights" in bars.layout.title.text
+    overlay = cam_overlay(photo(8), np.ones((8, 8)), "cam")
+    assert overlay.data[0].type == "image" and overlay.data[1].opacity == 0.45
