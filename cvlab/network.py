@@ -74,7 +74,7 @@ def to_input(pixels: np.ndarray, size: int):
     import torch
     import torch.nn.functional as F
 
-    x = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).float().div(255).unsqueeze(0)
+    x = torch.from_numpy(np.array(pixels, dtype=np.uint8)).permute(2, 0, 1).float().div(255).unsqueeze(0)
     x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return (x - mean) / std

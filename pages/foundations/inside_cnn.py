@@ -1,0 +1,142 @@
+"""Inside a CNN: convolution and pooling on a real photo, feature maps of real networks, Grad-CAM."""
+
+import streamlit as st
+
+from cvlab import convolution as conv
+from cvlab import pooling, shapes
+from cvlab.data.images import to_grayscale
+from cvlab.layer_chain import chain_rows, format_shape
+from cvlab.layer_chain_spec import PRESETS, parse_chain
+from cvlab.models import ARCHITECTURES
+from cvlab.ui import report_errors, sections, show_figure
+from cvlab.ui.image_picker import image_picker
+from cvlab.ui.networks import cached_grad_cam, cached_network, cached_trace, image_key
+from cvlab.viz import convolution as conv_viz
+from cvlab.viz import network as net_viz
+
+BIND = "query-params"
+CUSTOM = "custom"
+PADDINGS = ["0", "1", "2", "3", "same"]
+
+
+
+def stage_table(arch, trace) -> list[dict]:
+    """Each stage's output shape, and for the lecture's network what the output-size calculator predicts."""
+    table = [{"stage": s.name, "output (C x H x W)": format_shape(s.shape)} for s in trace.stages]
+    if arch.chain_preset:
+        preset = PRESETS.get(arch.chain_preset)
+        rows = chain_rows(preset.input_shape, parse_chain(preset.spec))
+        for entry in table:
+            row = rows[int(entry["stage"])]
+            entry |= {"layer": row.layer, "calculator": format_shape(row.output_shape),
+                      "same": format_shape(row.output_shape) == entry["output (C x H x W)"]}
+    return table
+
+
+st.title("Inside a CNN")
+st.caption("What the layers of a CNN do to a real image: slide a kernel, pool the result, then follow "
+           "the image through a whole network to its class probabilities.")
+image = image_picker(max_side=512)
+if image is None:
+    st.info("Choose a sample photo, or upload a working image, to continue.")
+    st.stop()
+gray = to_grayscale(image.pixels)  # (H, W) in [0, 1]
+tab_conv, tab_pool, tab_net, tab_dense = sections("Convolution", "Pooling", "Through a network", "Conv vs dense")
+
+with tab_conv:
+    st.latex(r"y[i,j] = \sum_m \sum_n x[i \cdot s + m \cdot d,\; j \cdot s + n \cdot d]\; k[m,n] + b")
+    left, middle, right = st.columns([2, 1, 1])
+    kernel_names = [*conv.KERNELS.names(), CUSTOM]
+    kernel_name = left.selectbox("Kernel", kernel_names, index=kernel_names.index("sobel_x"), key="kernel", bind=BIND)
+    stride = middle.number_input("Stride", 1, 4, 1, key="cs", bind=BIND)
+    padding_text = middle.selectbox("Padding", PADDINGS, index=1, key="cp", bind=BIND)
+    dilation = right.number_input("Dilation", 1, 3, 1, key="cd", bind=BIND)
+    bias = right.number_input("Bias b", -1.0, 1.0, 0.0, step=0.1, key="cb", bind=BIND)
+    grid_text = left.text_area("Your kernel (3x3 or 5x5, rows separated by ; or new lines)",
+                               conv.KERNELS.get("sobel_x").text, key="grid", bind=BIND,
+                               disabled=kernel_name != CUSTOM, height=90)
+    padding = padding_text if padding_text == "same" else int(padding_text)
+    with report_errors():
+        kernel = conv.parse_kernel(grid_text) if kernel_name == CUSTOM else conv.KERNELS.get(kernel_name).array
+        if kernel_name != CUSTOM:
+            st.caption(f"**{conv.KERNELS.get(kernel_name).title}**: {conv.KERNELS.get(kernel_name).detects}")
+        result = conv.convolve(gray, kernel, stride=stride, padding=padding, dilation=dilation, bias=bias)
+        out_h, out_w = result.output.shape
+        calc = [shapes.conv_output_size(n, kernel.shape[0], stride, padding, dilation) for n in gray.shape]
+        st.markdown(f"Input **{gray.shape[0]} x {gray.shape[1]}** → output **{out_h} x {out_w}** "
+                    f"(the output-size calculator says {calc[0]} x {calc[1]}).")
+        row_col = st.columns(2)
+        row = row_col[0].number_input("Output row i", 0, out_h - 1, out_h // 2, key="row", bind=BIND)
+        col = row_col[1].number_input("Output column j", 0, out_w - 1, out_w // 2, key="col", bind=BIND)
+        step = conv.step_through(gray, kernel, row, col, stride=stride, padding=padding, dilation=dilation,
+                                 bias=bias)
+        show_figure(conv_viz.conv_figure(gray, result, step))
+        show_figure(conv_viz.step_figure(step))
+        st.code(step.equation(), language=None, wrap_lines=True)
+        st.caption("PyTorch's Conv2d computes cross-correlation: the kernel is not flipped. That is why the "
+                   "textbook Sobel-x grid 1 0 -1 / 2 0 -2 / 1 0 -1 appears here mirrored as sobel_x.")
+
+with tab_pool:
+    left, right = st.columns(2)
+    pool_size = left.number_input("Pooling window (and stride)", 2, 4, 2, key="pk", bind=BIND)
+    shift = right.number_input("Shift the image by (pixels)", 1, 8, 1, key="shift", bind=BIND)
+    if tab_pool.open:
+        with report_errors():
+            edges = conv.convolve(gray, "edge", padding=1).output.clip(min=0)  # (H, W): ReLU(edge map)
+            show_figure(conv_viz.pooling_figure(pooling.compare_pooling(edges, pool_size)))
+            moved = pooling.translation_invariance(edges, kernel_size=pool_size, shift_px=shift)
+            show_figure(conv_viz.invariance_figure(moved))
+            st.caption("The feature map is the ReLU of the edge kernel's output, like a first conv layer's. "
+                       "Change = mean |before - after| / mean |before| after shifting the image. Pooling "
+                       "forgets exactly where inside its window a feature was, so small shifts (less than "
+                       "the window) change it less than the raw map; global average pooling forgets position "
+                       "altogether.")
+
+with tab_net:
+    left, right = st.columns([2, 1])
+    arch_name = left.selectbox("Network", ARCHITECTURES.names(), key="arch", bind=BIND)
+    pretrained = right.toggle("Pretrained weights when available", value=True, key="pre", bind=BIND)
+    arch = ARCHITECTURES.get(arch_name)
+    stage_name = left.selectbox("Stage to look at", arch.stages, index=min(2, len(arch.stages) - 1),
+                                key="stage", bind=BIND)
+    cam_class = right.number_input("Grad-CAM class (empty: the top class)", 0, 999, None, key="cam", bind=BIND)
+    if tab_net.open:
+        with report_errors():
+            net = cached_network(arch_name, pretrained)
+            (st.success if net.pretrained else st.warning)(f"{arch.title}: {net.weights_note}")
+            key = image_key(image.pixels)
+            trace = cached_trace(arch_name, pretrained, key, image.pixels)
+            st.dataframe(stage_table(arch, trace), hide_index=True)
+            stage = next(s for s in trace.stages if s.name == stage_name)
+            if stage.maps is None:
+                st.info(f"Stage {stage.name} is a vector of {stage.shape[0]} values, not a map: pick an earlier one.")
+            else:
+                show_figure(net_viz.feature_map_grid(stage.maps, stage.channels,
+                                                     f"Stage {stage.name}: its {len(stage.maps)} most active maps"))
+            if trace.gap_vector is not None:
+                st.caption(f"Global average pooling turns the last maps into a vector of {trace.gap_vector.size} "
+                           "numbers, one per channel; the fully connected layer maps it to 1000 logits.")
+            show_figure(net_viz.top5_figure(trace.top5, pretrained=net.pretrained))
+            cam, target = cached_grad_cam(arch_name, pretrained, key, cam_class, image.pixels)
+            label = net.categories[target] if target < len(net.categories) else f"class {target}"
+            show_figure(net_viz.cam_overlay(image.pixels, cam, f"Grad-CAM for {label} at {arch.cam_layer}"))
+
+with tab_dense:
+    cols = st.columns(5)
+    in_h = cols[0].number_input("Input H", 1, 512, 32, key="dh", bind=BIND)
+    in_w = cols[1].number_input("Input W", 1, 512, 32, key="dw", bind=BIND)
+    in_c = cols[2].number_input("Input channels", 1, 2048, 3, key="dci", bind=BIND)
+    out_c = cols[3].number_input("Output channels", 1, 2048, 64, key="dco", bind=BIND)
+    k = cols[4].number_input("Kernel K", 1, 11, 3, step=2, key="dk", bind=BIND)
+    with report_errors():
+        compared = conv.conv_vs_dense_params(in_h, in_w, in_c, out_c, k)
+        head = pooling.head_params()
+        a, b, c = st.columns(3)
+        a.metric("Conv layer", f"{compared.conv_params:,}")
+        b.metric("Dense layer, same input and output", f"{compared.dense_params:,}")
+        c.metric("Dense / conv", f"{compared.ratio:,.0f}x")
+        show_figure(conv_viz.params_figure(compared, head))
+        st.caption(f"A conv layer shares one small kernel over every position; a dense layer needs a weight for "
+                   f"every input-output pair. The same reasoning retired big FC heads: on the lecture's 7x7x512 "
+                   f"map, flatten + FC to 1000 classes takes {head.flatten_fc_params:,} parameters, GAP + FC "
+                   f"only {head.gap_fc_params:,} ({head.ratio:.0f}x fewer).")

@@ -1,0 +1,55 @@
+"""The Inside a CNN page through AppTest: every section draws, shared addresses load, bad input is a message."""
+
+import numpy as np
+import pytest
+
+from cvlab import convolution, shapes
+from cvlab.data.images import load_sample, to_grayscale
+from tests.pages.apptest import run_script
+
+PAGE = "pages/foundations/inside_cnn.py"
+
+
+def texts(app) -> str:
+    return "\n".join(str(el.value) for el in [*app.markdown, *app.caption, *app.code])
+
+
+@pytest.mark.parametrize("section", ["Convolution", "Pooling", "Through a network", "Conv vs dense"])
+def test_every_section_draws(section):
+    app = run_script(PAGE, timeout=120, section=section)
+    assert len(app.get("plotly_chart")) >= 1
+    assert not app.error
+
+
+def test_convolution_reports_the_calculators_size_and_the_step_equals_the_output_pixel():
+    app = run_script(PAGE, img="camera", kernel="box_blur_3x3", cs="2", cp="0", row="10", col="20")
+    gray = to_grayscale(load_sample("camera", 512).pixels)
+    out = [shapes.conv_output_size(n, 3, 2, 0) for n in gray.shape]
+    assert f"output **{out[0]} x {out[1]}**" in texts(app)
+    expected = convolution.convolve(gray, "box_blur_3x3", stride=2).output[10, 20]
+    assert f"{expected:.4f}" in texts(app)
+
+
+def test_a_custom_kernel_that_is_not_square_is_a_message():
+    app = run_script(PAGE, kernel="custom", grid="1 2 3; 4 5")
+    assert app.error and "3x3" in app.error[0].value
+
+
+def test_the_overview_network_matches_the_calculator_at_every_stage():
+    app = run_script(PAGE, timeout=120, section="Through a network", arch="overview")
+    table = app.dataframe[0].value
+    assert list(table["same"]) == [True] * len(table)
+    assert "random weights" in app.warning[0].value
+
+
+def test_a_grad_cam_class_from_the_address_is_used():
+    app = run_script(PAGE, timeout=120, section="Through a network", arch="mobilenet_v3_small", cam="7")
+    assert any("Grad-CAM" in str(chart.proto.spec) and "class 7" in str(chart.proto.spec)
+               for chart in app.get("plotly_chart"))
+
+
+def test_conv_vs_dense_for_the_users_sizes():
+    app = run_script(PAGE, section="Conv vs dense", dh="8", dw="8", dci="3", dco="16", dk="3")
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Conv layer"] == f"{3 * 3 * 3 * 16 + 16:,}"
+    assert metrics["Dense layer, same input and output"] == f"{(8 * 8 * 3) * (8 * 8 * 16) + 8 * 8 * 16:,}"
