@@ -42,6 +42,7 @@ class StageOutput:
 class NetworkTrace:
     stages: tuple[StageOutput, ...]
     gap_vector: np.ndarray | None  # (C,) the pooled features the classifier reads
+    logits: np.ndarray  # (classes,) the classifier's raw scores
     probabilities: np.ndarray  # (classes,) softmax of the logits
     top5: tuple[tuple[int, str, float], ...]  # (class index, class name, probability)
 
@@ -120,7 +121,7 @@ def trace(net: LoadedNetwork, pixels: np.ndarray) -> NetworkTrace:
     probabilities = torch.softmax(logits.float(), dim=0).numpy()
     order = np.argsort(probabilities)[::-1][:5]
     top5 = tuple((int(i), _label(net, int(i)), float(probabilities[i])) for i in order)
-    return NetworkTrace(tuple(stages), gap, probabilities, top5)
+    return NetworkTrace(tuple(stages), gap, logits.float().numpy(), probabilities, top5)
 
 
 def grad_cam(net: LoadedNetwork, pixels: np.ndarray, class_index: int | None = None) -> tuple[np.ndarray, int]:

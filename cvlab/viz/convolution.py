@@ -113,7 +113,8 @@ def conv_figure(image: np.ndarray, result: "ConvResult", step: "ConvStep | None"
               _map_trace(result.output, "2", "output", _colour(result.output), 0.99)]
     x_range, y_range = [-before - 0.5, w - 0.5 + after], [h - 0.5 + after, -before - 0.5]
     layout = {**_image_axes(1, left, x_range, y_range),
-              **_image_axes(2, right, [-0.5, result.output.shape[1] - 0.5], [result.output.shape[0] - 0.5, -0.5])}
+              **_image_axes(2, right, [-0.5, result.output.shape[1] - 0.5], [result.output.shape[0] - 0.5, -0.5],
+                            y={"showticklabels": False})}  # its labels would run into the colour bar
     k = len(result.kernel)
     layout["annotations"] = [
         _title(f"input {_size_text(image)}{_padding_text(before, after)}", left),
@@ -184,7 +185,7 @@ def step_figure(step: "ConvStep", *, title: str | None = None) -> go.Figure:
                                 yref="paper", showarrow=False, font=dict(size=28)))
     layout.update(annotations=annotations, height=200 + 45 * k, hovermode="closest", showlegend=False)
     fig = styled(go.Figure(data=traces, layout=layout), title=title or f"Output pixel (row {step.row}, col "
-                 f"{step.col}): {step.equation()}")
+                 f"{step.col}) = {step.output:.4g}")  # the full sum is printed below the figure
     return fig.update_layout(margin=dict(t=110, b=50))
 
 

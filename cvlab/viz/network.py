@@ -50,3 +50,13 @@ def cam_overlay(pixels: np.ndarray, cam: np.ndarray, title: str) -> go.Figure:
     fig.update_yaxes(showticklabels=False, showgrid=False, autorange="reversed", scaleanchor="x")
     fig.update_layout(height=520)
     return styled(fig, title=title)
+
+
+def vector_figure(values: np.ndarray, title: str, *, x_title: str, y_title: str) -> go.Figure:
+    """One value per index as a thin line of bars: a GAP vector, or a layer's logits."""
+    fig = go.Figure(go.Bar(x=np.arange(len(values)), y=values, marker_line_width=0,
+                           hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title=y_title)
+    fig.update_layout(height=260, bargap=0)
+    return styled(fig, title=title)

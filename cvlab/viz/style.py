@@ -46,5 +46,7 @@ def for_projector(fig: go.Figure) -> go.Figure:
     fig.update_yaxes(**axes)
     fig.update_traces(line_width=5, selector=dict(type="scatter"))
     fig.update_traces(textfont_size=big, selector=dict(type="bar"))
+    # Colour-bar labels stay smaller: side-by-side maps leave them little room.
+    fig.update_traces(colorbar_tickfont_size=round(big * 0.6), selector=dict(type="heatmap"))
     fig.update_annotations(font_size=big)
     return fig

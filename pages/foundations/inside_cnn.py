@@ -114,8 +114,16 @@ with tab_net:
                 show_figure(net_viz.feature_map_grid(stage.maps, stage.channels,
                                                      f"Stage {stage.name}: its {len(stage.maps)} most active maps"))
             if trace.gap_vector is not None:
-                st.caption(f"Global average pooling turns the last maps into a vector of {trace.gap_vector.size} "
-                           "numbers, one per channel; the fully connected layer maps it to 1000 logits.")
+                gap_plot, logit_plot = st.columns(2)
+                with gap_plot:
+                    show_figure(net_viz.vector_figure(trace.gap_vector, f"GAP: {trace.gap_vector.size} numbers",
+                                                      x_title="channel", y_title="mean activation"))
+                with logit_plot:
+                    show_figure(net_viz.vector_figure(trace.logits, "FC: 1000 logits", x_title="class",
+                                                      y_title="logit"))
+                st.caption(f"Global average pooling turns the last maps into {trace.gap_vector.size} numbers, one "
+                           "per channel; the fully connected layer maps them to 1000 logits, and softmax turns "
+                           "those into the probabilities below.")
             show_figure(net_viz.top5_figure(trace.top5, pretrained=net.pretrained))
             cam, target = cached_grad_cam(arch_name, pretrained, key, cam_class, image.pixels)
             label = net.categories[target] if target < len(net.categories) else f"class {target}"

@@ -9,7 +9,7 @@ from cvlab.layer_chain import chain_rows
 from cvlab.layer_chain_spec import PRESETS, parse_chain
 from cvlab.models import ARCHITECTURES, Architecture
 from cvlab.network import LoadedNetwork, grad_cam, load_network, trace
-from cvlab.viz.network import cam_overlay, feature_map_grid, top5_figure
+from cvlab.viz.network import cam_overlay, feature_map_grid, top5_figure, vector_figure
 from cvlab.weights import WeightsUnavailable, load_torchvision_weights
 
 
@@ -26,6 +26,8 @@ def test_every_architecture_traces_offline_with_random_weights(name):
     assert len(result.stages) == len(net.architecture.stages)
     assert result.stages[-1].shape == (1000,)
     assert result.probabilities.shape == (1000,) and abs(result.probabilities.sum() - 1) < 1e-4
+    shifted = np.exp(result.logits - result.logits.max())
+    assert np.allclose(result.probabilities, shifted / shifted.sum(), atol=1e-6)
     assert [p for _, _, p in result.top5] == sorted((p for _, _, p in result.top5), reverse=True)
     maps = [s.maps for s in result.stages if s.maps is not None]
     assert maps and all(m.min() >= 0 and m.max() <= 1 for m in maps)
@@ -110,5 +112,7 @@ def test_figures_carry_the_data():
     assert grid.layout.annotations[2].text == "channel 2"
     bars = top5_figure(((3, "cat", 0.5), (1, "dog", 0.3)), pretrained=False)
     assert list(bars.data[0].y) == ["dog", "cat"] and "random weights" in bars.layout.title.text
+    vector = vector_figure(np.arange(5.0), "GAP", x_title="channel", y_title="mean")
+    assert list(vector.data[0].y) == [0, 1, 2, 3, 4]
     overlay = cam_overlay(photo(8), np.ones((8, 8)), "cam")
     assert overlay.data[0].type == "image" and overlay.data[1].opacity == 0.45
