@@ -156,3 +156,19 @@ def test_bad_input_shows_a_message_and_the_page_keeps_working(app, page):
     wait_until_idle(page)
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_bad_upload_is_a_message_and_the_page_keeps_working(app, page, tmp_path):
+    url, _ = app
+    open_page(page, f"{url}/inside-cnn?img_src=Upload")
+    fake = tmp_path / "holiday.png"
+    fake.write_text("this is not a picture")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(fake))
+    wait_until_idle(page)
+    error = page.locator('[data-testid="stAlertContentError"]')
+    assert error.count() >= 1 and "holiday.png" in error.first.inner_text()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.get_by_text("Sample", exact=True).click()
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=60_000)  # the photo is back
+    wait_until_idle(page)
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
