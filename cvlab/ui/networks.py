@@ -15,7 +15,7 @@ def image_key(pixels: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(pixels).tobytes(), digest_size=12).hexdigest()
 
 
-@st.cache_resource(max_entries=3, show_spinner="Building the network…")
+@st.cache_resource(max_entries=2, show_spinner="Building the network…")  # VGG-16 alone is 0.55 GB
 def cached_network(name: str, pretrained: bool) -> network.LoadedNetwork:
     """Shared by every session and never changed; its lock serialises the passes through it."""
     return network.load_network(name, pretrained=pretrained)
