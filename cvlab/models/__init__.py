@@ -26,6 +26,7 @@ class Architecture:
     cam_layer: str  # the module whose output Grad-CAM weighs
     weights: str | None = None  # torchvision weights enum, e.g. "ResNet18_Weights.IMAGENET1K_V1"
     chain_preset: str | None = None  # the output-size calculator preset with the same shapes
+    timm_name: str | None = None  # timm model name when the builder is timm's (its pretrained cfg has the facts)
 
 
 ARCHITECTURES: Registry[Architecture] = Registry("architecture")
@@ -76,3 +77,93 @@ ARCHITECTURES.register("mobilenet_v3_small", Architecture(
     _torchvision("mobilenet_v3_small"),
     stages=("features.0", "features.1", "features.3", "features.8", "features.12", "avgpool", "classifier.3"),
     cam_layer="features.12", weights="MobileNet_V3_Small_Weights.IMAGENET1K_V1"))
+
+
+# ---- The lecture's comparison zoo: one or two lines per network (facts in cvlab.zoo) ----------------------
+
+_PAPERS = {
+    "VGG": (2014, "Simonyan & Zisserman, Very Deep Convolutional Networks"),
+    "ResNet": (2015, "He et al., Deep Residual Learning for Image Recognition"),
+    "EfficientNet": (2019, "Tan & Le, EfficientNet: Rethinking Model Scaling for CNNs"),
+    "EfficientNetV2": (2021, "Tan & Le, EfficientNetV2: Smaller Models and Faster Training"),
+    "MobileNet": (2019, "Howard et al., Searching for MobileNetV3"),
+    "ViT": (2020, "Dosovitskiy et al., An Image is Worth 16x16 Words: Transformers for Image Recognition"),
+    "ConvNeXt": (2022, "Liu et al., A ConvNet for the 2020s"),
+    "Swin": (2021, "Liu et al., Swin Transformer: Hierarchical Vision Transformer using Shifted Windows"),
+    "RegNet": (2020, "Radosavovic et al., Designing Network Design Spaces"),
+}
+_VGG_CONFIGS = {11: (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
+                16: (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
+                19: (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+                     512, 512, 512, 512, "M")}
+
+
+def _timm(model_name: str) -> Callable[[], object]:
+    def build():
+        import timm
+
+        return timm.create_model(model_name, pretrained=False)
+
+    return build
+
+
+def _add(name: str, title: str, family: str, input_size: int, stages: tuple[str, ...], cam_layer: str,
+         weights: str | None = None, *, timm_name: str | None = None) -> None:
+    year, paper = _PAPERS[family]
+    build = _timm(timm_name) if timm_name else _torchvision(name)
+    ARCHITECTURES.register(name, Architecture(name, title, family, year, paper, input_size, build, stages,
+                                              cam_layer, weights, timm_name=timm_name))
+
+
+def _vgg_stages(depth: int, batch_norm: bool) -> tuple[tuple[str, ...], str]:
+    """The max-pool outputs of ``features`` (one per resolution) and the last ReLU, for Grad-CAM."""
+    index, pools = 0, []
+    for item in _VGG_CONFIGS[depth]:
+        if item == "M":
+            pools.append(index)
+        index += 1 if item == "M" else 3 if batch_norm else 2  # conv, [bn], relu
+    return (*(f"features.{i}" for i in pools), "avgpool", "classifier.6"), f"features.{pools[-1] - 1}"
+
+
+def _add_vgg(depth: int, batch_norm: bool) -> None:
+    suffix, title = ("_bn", f"VGG-{depth}-BN") if batch_norm else ("", f"VGG-{depth}")
+    stages, cam = _vgg_stages(depth, batch_norm)
+    weights = f"VGG{depth}{suffix.upper()}_Weights.IMAGENET1K_V1"
+    _add(f"vgg{depth}{suffix}", title, "VGG", 224, stages, cam, weights)
+
+
+_RESNET = ("relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc")
+_EFFICIENTNET = ("features.0", "features.2", "features.3", "features.4", "features.6", "features.8", "avgpool",
+                 "classifier.1")
+_CONVNEXT = ("features.0", "features.1", "features.3", "features.5", "features.7", "avgpool", "classifier.2")
+_SWIN = ("features.0.0", "permute", "avgpool", "head")  # features.N are channels-last; permute gives (C, H, W)
+
+for _depth, _bn in ((11, False), (11, True), (16, True), (19, False), (19, True)):
+    _add_vgg(_depth, _bn)
+for _depth in (34, 101, 152):
+    _add(f"resnet{_depth}", f"ResNet-{_depth}", "ResNet", 224, _RESNET, "layer4",
+         f"ResNet{_depth}_Weights.IMAGENET1K_V1")
+# B1..B7 at the crop sizes their torchvision weights were evaluated at (compound scaling of resolution)
+for _b, _size in ((1, 240), (2, 288), (3, 300), (4, 380), (5, 456), (6, 528), (7, 600)):
+    _add(f"efficientnet_b{_b}", f"EfficientNet-B{_b}", "EfficientNet", _size, _EFFICIENTNET, "features.8",
+         f"EfficientNet_B{_b}_Weights.IMAGENET1K_V1")
+_add("efficientnet_v2_s", "EfficientNetV2-S", "EfficientNetV2", 384,
+     ("features.0", "features.2", "features.3", "features.4", "features.6", "features.7", "avgpool", "classifier.1"),
+     "features.7", "EfficientNet_V2_S_Weights.IMAGENET1K_V1")
+_add("mobilenet_v3_large", "MobileNetV3-Large", "MobileNet", 224,
+     ("features.0", "features.1", "features.3", "features.6", "features.12", "features.16", "avgpool",
+      "classifier.3"), "features.16", "MobileNet_V3_Large_Weights.IMAGENET1K_V1")
+_add("regnet_y_400mf", "RegNetY-400MF", "RegNet", 224,
+     ("stem", "trunk_output.block1", "trunk_output.block2", "trunk_output.block3", "trunk_output.block4",
+      "avgpool", "fc"), "trunk_output.block4", "RegNet_Y_400MF_Weights.IMAGENET1K_V1")
+for _size, _title in (("tiny", "T"), ("small", "S"), ("base", "B")):
+    _add(f"convnext_{_size}", f"ConvNeXt-{_title}", "ConvNeXt", 224, _CONVNEXT, "features.7",
+         f"ConvNeXt_{_size.title()}_Weights.IMAGENET1K_V1")
+for _size in ("t", "s", "b"):
+    _add(f"swin_{_size}", f"Swin-{_size.upper()}", "Swin", 224, _SWIN, "permute",
+         f"Swin_{_size.upper()}_Weights.IMAGENET1K_V1")
+# Transformers: Grad-CAM is not taught for them; the patch embedding is the last (C, H, W) map they have.
+_add("vit_b_16", "ViT-B/16", "ViT", 224, ("conv_proj", "encoder.ln", "heads.head"), "conv_proj",
+     "ViT_B_16_Weights.IMAGENET1K_V1")
+_add("vit_tiny_patch16_224", "ViT-Ti/16 (timm)", "ViT", 224, ("patch_embed.proj", "norm", "head"),
+     "patch_embed.proj", timm_name="vit_tiny_patch16_224")

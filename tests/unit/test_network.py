@@ -18,8 +18,18 @@ def photo(size: int = 96) -> np.ndarray:
     return rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
 
 
-@pytest.mark.parametrize("name", ARCHITECTURES.names())
-def test_every_architecture_traces_offline_with_random_weights(name):
+# One network per family keeps this fast; tests/unit/test_zoo.py builds every entry.
+TRACED = ["overview", "vgg16", "resnet18", "efficientnet_b0", "mobilenet_v3_small", "regnet_y_400mf",
+          "convnext_tiny", "swin_t", "vit_tiny_patch16_224"]
+
+
+def test_the_traced_sample_covers_every_family():
+    assert {ARCHITECTURES.get(n).family for n in TRACED} == {a.family for _, a in ARCHITECTURES.items()} - {
+        "EfficientNetV2"}
+
+
+@pytest.mark.parametrize("name", TRACED)
+def test_every_family_traces_offline_with_random_weights(name):
     net = load_network(name)
     assert not net.pretrained and "random weights" in net.weights_note
     result = trace(net, photo())
