@@ -1,0 +1,170 @@
+import dataclasses
+import json
+import threading
+
+import pytest
+import torch
+from torch import nn
+
+from cvlab import zoo_measure
+from cvlab.zoo import library_versions
+
+CPU = torch.device("cpu")
+FAST = {"repeats": 3, "min_repeats": 2, "budget_s": 0.05}  # few passes: tests check sanity, not speed
+
+
+def tiny_net() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(8, 10))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("CVLAB_HOME", str(tmp_path))
+    monkeypatch.setenv("CVLAB_DEVICE", "cpu")
+    return tmp_path
+
+
+@pytest.fixture
+def fake_measure(monkeypatch):
+    """Replace the timing of one model by a tiny instant measurement; count the calls."""
+    calls = []
+
+    def fake(name, *, device=None, **options):
+        calls.append(name)
+        from cvlab.models import ARCHITECTURES
+
+        return dataclasses.replace(SAMPLE, name=name, input_size=ARCHITECTURES.get(name).input_size)
+
+    monkeypatch.setattr(zoo_measure, "measure", fake)
+    return calls
+
+
+SAMPLE = zoo_measure.Measurement(
+    name="x", input_size=224, device="cpu", device_name="test CPU", dtype="float32", amp=False,
+    channels_last=False, threads=1, latency_ms=1.0, latency_repeats=3, throughput=1000.0, throughput_batch=8,
+    throughput_repeats=3, memory_mb=1.0, memory_source="test", versions={"torch": "test"})
+NAMES = ["resnet18", "mobilenet_v3_small", "vgg16"]
+
+
+def test_a_tiny_model_gives_sane_numbers_on_cpu():
+    m = zoo_measure.measure_model(tiny_net(), 32, name="tiny", device=CPU, batch_sizes=(4, 2, 1), budget_s=1.0,
+                                  repeats=5, min_repeats=2)
+    assert m.latency_ms > 0 and m.throughput > 0 and m.memory_mb > 0
+    assert m.throughput_batch in (4, 2, 1) and 2 <= m.latency_repeats <= 5 and m.throughput_repeats >= 2
+    assert (m.dtype, m.amp, m.channels_last, m.device) == ("float32", False, False, "cpu")
+    assert m.memory_source.startswith("estimate") and m.versions == library_versions()
+    params = sum(p.numel() * 4 for p in tiny_net().parameters())
+    assert m.memory_mb * 2**20 >= params + 3 * 32 * 32 * 4  # weights + at least the input image
+
+
+def test_a_registered_model_is_measured_at_the_size_asked():
+    m = zoo_measure.measure("mobilenet_v3_small", device=CPU, input_size=64, batch_sizes=(2, 1), **FAST)
+    assert m.name == "mobilenet_v3_small" and m.input_size == 64 and m.latency_ms > 0 and m.throughput > 0
+    assert m.memory_mb > 2.5 * 4 / 1.05  # 2.5 M fp32 parameters at least
+
+
+def test_the_cache_file_is_keyed_by_versions_and_device(home, fake_measure):
+    zoo_measure.measure_all(NAMES[:1])
+    path = zoo_measure.cache_file(CPU)
+    assert path.parent == home / "zoo" and path.exists()
+    stored = json.loads(path.read_text())
+    assert stored["_key"] == {**library_versions(), "device": zoo_measure.device_name(CPU)}
+    assert "x" in stored["_key"]["device"]  # "<CPU model> x<N> cores"
+    assert stored["resnet18"]["latency_ms"] == 1.0
+
+
+def test_another_device_or_version_gets_another_file(home, monkeypatch):
+    before = zoo_measure.cache_file(CPU)
+    monkeypatch.setattr(zoo_measure, "device_name", lambda device: "another CPU x64 cores")
+    assert zoo_measure.cache_file(CPU) != before
+    monkeypatch.setattr(zoo_measure, "library_versions", lambda: {"torch": "9.9"})
+    assert zoo_measure.cache_file(CPU) != before
+
+
+def test_a_second_call_reads_the_cache_and_measures_nothing(home, fake_measure):
+    first = zoo_measure.measure_all(NAMES)
+    assert fake_measure == NAMES
+    second = zoo_measure.measure_all(NAMES)
+    assert fake_measure == NAMES and second == first
+    assert zoo_measure.cached_measurements() == first
+
+
+def test_a_partly_filled_cache_resumes_where_it_stopped(home, fake_measure):
+    zoo_measure.measure_all(NAMES[:2])
+    fake_measure.clear()
+    table = zoo_measure.measure_all(NAMES)
+    assert fake_measure == ["vgg16"] and list(table) == NAMES
+
+
+def test_progress_is_called_before_each_model_and_at_the_end(home, fake_measure):
+    zoo_measure.measure_all(NAMES[:1])
+    seen = []
+    zoo_measure.measure_all(NAMES, progress=lambda done, total, name: seen.append((done, total, name)))
+    assert seen == [(1, 3, "mobilenet_v3_small"), (2, 3, "vgg16"), (3, 3, "")]
+
+
+def test_a_stop_event_ends_the_run_between_models(home, fake_measure):
+    stop = threading.Event()
+
+    def progress(done, total, name):
+        if done == 1:
+            stop.set()
+
+    table = zoo_measure.measure_all(NAMES, progress=progress, stop=stop)
+    assert fake_measure == ["resnet18"] and list(table) == ["resnet18"]
+    assert list(zoo_measure.cached_measurements()) == ["resnet18"]  # what finished was saved
+
+
+def test_the_background_job_finishes_and_is_shared(home, fake_measure, monkeypatch):
+    monkeypatch.setattr(zoo_measure, "_job", None)
+    job = zoo_measure.start_measuring(NAMES)
+    assert zoo_measure.start_measuring(NAMES) is job or job.wait(0)  # the same job while it runs
+    assert job.wait(10)
+    status = job.status()
+    assert (status.done, status.total, status.running, status.error, status.current) == (3, 3, False, None, "")
+    again = zoo_measure.start_measuring(NAMES)
+    assert again is not job and again.wait(10)  # a finished job is replaced; the new one reads the cache
+    assert fake_measure == NAMES
+
+
+def test_stopping_the_background_job_ends_it_early(home, monkeypatch):
+    gate = threading.Event()
+    calls = []
+
+    def slow(name, **options):
+        calls.append(name)
+        gate.wait(5)
+        return dataclasses.replace(SAMPLE, name=name)
+
+    monkeypatch.setattr(zoo_measure, "measure", slow)
+    monkeypatch.setattr(zoo_measure, "_job", None)
+    job = zoo_measure.start_measuring(["resnet18", "vgg16", "vgg19"])
+    job.stop()
+    gate.set()
+    assert job.wait(10) and len(calls) <= 1 and job.status().done <= 1
+
+
+def test_a_failure_is_reported_not_raised_in_the_thread(home, monkeypatch):
+    def broken(name, **options):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(zoo_measure, "measure", broken)
+    monkeypatch.setattr(zoo_measure, "_job", None)
+    job = zoo_measure.start_measuring(["resnet18"])
+    assert job.wait(10) and "resnet18" in job.status().error and "boom" in job.status().error
+
+
+def test_the_zoo_command_measures_the_missing_networks_and_reports_their_latency(capsys):
+    import json
+
+    from cvlab.__main__ import main
+
+    assert main(["zoo", "--family", "MobileNet", "--json"]) == 0
+    assert all(row["latency_ms"] is None for row in json.loads(capsys.readouterr().out))
+    assert main(["zoo", "--family", "MobileNet", "--measure", "--json"]) == 0
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)
+    assert [row["name"] for row in rows] == ["mobilenet_v3_small", "mobilenet_v3_large"]
+    assert all(row["latency_ms"] > 0 for row in rows)
+    assert "measuring mobilenet_v3_small (1/2)" in captured.err
