@@ -1,0 +1,112 @@
+"""Architectures: the lecture's families compared on computed facts, scaling, tokens, claims and a chooser."""
+
+import numpy as np
+import streamlit as st
+
+from cvlab import chooser, scaling, tokens
+from cvlab.data.images import load_sample
+from cvlab.ui import report_errors, sections, show_figure
+from cvlab.ui.zoo import attention_costs, claim_checks, latencies, measurement_panel, real_efficientnets, zoo_facts
+from cvlab.viz import scaling as scaling_viz
+
+BIND = "query-params"
+
+st.title("Architectures")
+st.caption("VGG to Swin side by side. Parameters and multiply-accumulates are counted from the real model "
+           "definitions here; accuracy and file size come from the published weights, which are named; "
+           "latency is measured on this machine.")
+tab_table, tab_choose, tab_scaling, tab_tokens, tab_claims = sections(
+    "Compare", "Choose", "Compound scaling", "ViT vs Swin", "Lecture claims")
+
+with tab_table:
+    with report_errors():
+        facts, measured = zoo_facts(), latencies()
+        families = sorted({f.family for f in facts})
+        chosen = st.multiselect("Families", families, default=families, key="fam", bind=BIND)
+        rows = [{"name": f.name, "family": f.family, "year": f.year, "input px": f.input_size,
+                 "params (M)": f.params / 1e6, "GMACs": f.macs / 1e9, "GFLOPs": f.flops / 1e9,
+                 "top-1 %": f.top1, "top-5 %": f.top5, "file MB": f.file_size_mb,
+                 "latency ms": measured.get(f.name), "weights": f.weights} for f in facts if f.family in chosen]
+        st.dataframe(rows, hide_index=True, column_config={
+            "params (M)": st.column_config.NumberColumn(format="%.2f"),
+            "GMACs": st.column_config.NumberColumn(format="%.3f"),
+            "GFLOPs": st.column_config.NumberColumn(format="%.3f"),
+            "latency ms": st.column_config.NumberColumn(format="%.1f")})
+        st.caption("GFLOPs = 2 x GMACs: torchvision publishes multiply-accumulates under the name GFLOPS, "
+                   "so tools often differ by exactly 2x. Click a column to sort it.")
+        measurement_panel()
+
+with tab_choose:
+    scenario = st.segmented_control("The lecture's exercise", list(chooser.LECTURE_SCENARIOS), default="A",
+                                    key="scn", bind=BIND)
+    if scenario:
+        st.markdown(f"**Scenario {scenario}.** {chooser.LECTURE_SCENARIOS[scenario].question}")
+        with report_errors():
+            answer = chooser.answer_scenario(scenario, latencies=latencies() or None)
+            st.success(answer.summary)
+            st.info(answer.training_advice)
+    st.subheader("Your own constraints")
+    cols = st.columns(4)
+    size = cols[0].number_input("Max size (MB)", 0.0, 2000.0, 0.0, key="mb", bind=BIND, help="0: no limit")
+    latency = cols[1].number_input("Max latency (ms)", 0.0, 10000.0, 0.0, key="ms", bind=BIND, help="0: no limit")
+    top1 = cols[2].number_input("Min top-1 (%)", 0.0, 100.0, 0.0, key="top1", bind=BIND)
+    images = cols[3].number_input("Labelled images", 0, 100_000_000, 5000, key="imgs", bind=BIND)
+    prefer = st.segmented_control("Prefer", chooser.PREFERENCES, default="accuracy", key="pref", bind=BIND)
+    precision = st.segmented_control("Weights as", list(chooser.BYTES_PER_WEIGHT), default="fp32", key="prec",
+                                     bind=BIND)
+    with report_errors():
+        wanted = chooser.Constraints(max_size_mb=size or None, max_latency_ms=latency or None,
+                                     min_top1=top1 or None, labelled_images=int(images),
+                                     prefer=prefer or "accuracy", precision=precision or "fp32")
+        result = chooser.choose(wanted, latencies=latencies() or None)
+        st.markdown(result.summary)
+        st.dataframe([{"rank": i + 1, "model": c.title, "size MB": round(c.size_mb, 1),
+                       "latency ms": round(c.latency_ms, 1), "top-1 %": c.top1, "why": " ".join(c.reasons)}
+                      for i, c in enumerate(result.ranked[:10])], hide_index=True)
+        st.caption(result.training_advice + " " + " ".join(result.notes))
+
+with tab_scaling:
+    st.latex(r"d = \alpha^\phi,\quad w = \beta^\phi,\quad r = \gamma^\phi,\qquad "
+             r"\text{FLOPs} \propto (\alpha \beta^2 \gamma^2)^\phi \approx 2^\phi")
+    cols = st.columns(4)
+    phi = cols[0].slider("phi", 0.0, 8.0, 1.0, 0.1, key="phi", bind=BIND)
+    alpha = cols[1].slider("alpha (depth)", 1.01, 2.0, scaling.PAPER_ALPHA, 0.01, key="alpha", bind=BIND)
+    beta = cols[2].slider("beta (width)", 1.01, 2.0, scaling.PAPER_BETA, 0.01, key="beta", bind=BIND)
+    gamma = cols[3].slider("gamma (resolution)", 1.01, 2.0, scaling.PAPER_GAMMA, 0.01, key="gamma", bind=BIND)
+    if tab_scaling.open:
+        with report_errors():
+            point = scaling.compound_scaling(phi, alpha, beta, gamma)
+            a, b, c, d = st.columns(4)
+            a.metric("Depth x", f"{point.depth:.2f}")
+            b.metric("Width x", f"{point.width:.2f}")
+            c.metric("Resolution", f"{point.resolution_px} px")
+            d.metric("FLOPs x", f"{point.flops_multiplier:.1f}")
+            if point.constraint_note:
+                st.warning(point.constraint_note)
+            curve = [scaling.compound_scaling(p, alpha, beta, gamma) for p in np.linspace(0, 8, 33)]
+            show_figure(scaling_viz.compound_scaling_figure(curve, real_efficientnets(alpha, beta, gamma)))
+
+with tab_tokens:
+    if tab_tokens.open:
+        with report_errors():
+            photo = load_sample("astronaut", 224).pixels
+            grid_h, grid_w, count = tokens.vit_tokens(224)
+            show_figure(scaling_viz.patch_grid_figure(photo, tokens.patch_grid(224, 224), count,
+                                                      f"ViT-B/16: {grid_h}x{grid_w} = {grid_h * grid_w} patches "
+                                                      f"+ 1 CLS = {count} tokens"))
+            show_figure(scaling_viz.swin_windows_figure(photo, tokens.swin_windows(224, 224),
+                                                        tokens.swin_windows(224, 224, shift=True)))
+            points, fits = attention_costs()
+            show_figure(scaling_viz.attention_cost_figure(points, fits))
+            st.caption("Counted from the real torchvision models at each size. Self-attention over all tokens "
+                       "grows with the square of the token count; Swin attends within fixed 7x7 windows, so its "
+                       "cost grows linearly with the image area.")
+
+with tab_claims:
+    if tab_claims.open:
+        with report_errors():
+            st.dataframe([{"claim": c.claim, "slide": str(c.slide), "computed here": c.computed,
+                           "published": c.published, "source": c.published_source or c.computed_source,
+                           "verdict": c.verdict} for c in claim_checks()], hide_index=True)
+            st.caption("Where the slide and the measurement differ, the verdict says why: rounding, a different "
+                       "weights version, or a claim that does not hold as stated.")
