@@ -96,3 +96,18 @@ def accuracy_chart(facts: Sequence[ArchitectureFacts], x: str = "params",
     if skipped:
         fig.update_layout(margin_b=100)  # room for the note under the axis
     return fig
+
+
+def stage_figure(stages: Sequence, title: str) -> go.Figure:
+    """Spatial size (line) and channels (bars, log) after each stage of one network."""
+    from plotly.subplots import make_subplots
+
+    labels = [s.stage for s in stages]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("spatial size (pixels per side)", "channels / features (log)"))
+    fig.add_trace(go.Scatter(x=labels, y=[s.height for s in stages], mode="lines+markers", name="H",
+                             connectgaps=False), row=1, col=1)
+    fig.add_trace(go.Bar(x=labels, y=[s.channels for s in stages], name="channels"), row=2, col=1)
+    fig.update_yaxes(type="log", row=2, col=1)
+    fig.update_layout(height=460, showlegend=False)
+    return styled(fig, title=title)

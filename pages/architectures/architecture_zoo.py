@@ -3,11 +3,13 @@
 import numpy as np
 import streamlit as st
 
-from cvlab import chooser, scaling, tokens
+from cvlab import anatomy, chooser, scaling, tokens
 from cvlab.data.images import load_sample
 from cvlab.ui import report_errors, sections, show_figure
 from cvlab.ui.zoo import attention_costs, claim_checks, latencies, measurement_panel, real_efficientnets, zoo_facts
+from cvlab.models import ARCHITECTURES
 from cvlab.viz import scaling as scaling_viz
+from cvlab.viz import zoo as zoo_viz
 
 BIND = "query-params"
 
@@ -15,8 +17,20 @@ st.title("Architectures")
 st.caption("VGG to Swin side by side. Parameters and multiply-accumulates are counted from the real model "
            "definitions here; accuracy and file size come from the published weights, which are named; "
            "latency is measured on this machine.")
-tab_table, tab_choose, tab_scaling, tab_tokens, tab_claims = sections(
-    "Compare", "Choose", "Compound scaling", "ViT vs Swin", "Lecture claims")
+tab_table, tab_model, tab_choose, tab_scaling, tab_tokens, tab_yolo, tab_claims = sections(
+    "Compare", "Inside a model", "Choose", "Compound scaling", "ViT vs Swin", "YOLO", "Lecture claims")
+
+
+@st.cache_data(max_entries=2, show_spinner="Building every YOLO generation from its config and counting it…")
+def yolo_rows(all_sizes: bool) -> list:
+    from cvlab.zoo_tasks import yolo_evolution_table
+
+    return yolo_evolution_table(None if all_sizes else 1)
+
+
+@st.cache_data(max_entries=4, show_spinner="Running the network once with hooks on every layer…")
+def layers_of(name: str) -> list:
+    return anatomy.layer_table(name)
 
 with tab_table:
     with report_errors():
@@ -35,11 +49,32 @@ with tab_table:
         st.caption("GFLOPs = 2 x GMACs: torchvision publishes multiply-accumulates under the name GFLOPS, "
                    "so tools often differ by exactly 2x. Click a column to sort it.")
         measurement_panel()
+        axis = st.segmented_control("Top-1 against", ["params", "macs", "latency"], default="params", key="x",
+                                    bind=BIND)
+        shown = [f for f in facts if f.family in chosen]
+        show_figure(zoo_viz.accuracy_chart(shown, axis or "params", latencies=measured))
+
+with tab_model:
+    left, right = st.columns(2)
+    model_name = left.selectbox("Network", ARCHITECTURES.names(), index=ARCHITECTURES.names().index("resnet18"),
+                                key="net", bind=BIND)
+    block_name = right.selectbox("Block", anatomy.BLOCKS.names(), key="block", bind=BIND)
+    if tab_model.open:
+        with report_errors():
+            rows = layers_of(model_name)
+            arch = ARCHITECTURES.get(model_name)
+            show_figure(zoo_viz.stage_figure(anatomy.stage_sizes(rows, arch.stages), f"{arch.title}, stage by stage"))
+            st.dataframe([{"layer": r.name, "type": r.type, "output": " x ".join(map(str, r.output_shape or ())),
+                           "params": r.params} for r in rows], hide_index=True, height=320)
+            block, sample = anatomy.BLOCKS.get(block_name), anatomy.try_block(block_name)
+            st.markdown(f"**{block.title}.** {block.explanation}")
+            st.caption(f"A small one: {sample.params:,} parameters, {sample.input_shape} -> {sample.output_shape}.")
+            st.code(block.source, language="python")
 
 with tab_choose:
     scenario = st.segmented_control("The lecture's exercise", list(chooser.LECTURE_SCENARIOS), default="A",
                                     key="scn", bind=BIND)
-    if scenario:
+    if scenario and tab_choose.open:
         st.markdown(f"**Scenario {scenario}.** {chooser.LECTURE_SCENARIOS[scenario].question}")
         with report_errors():
             answer = chooser.answer_scenario(scenario, latencies=latencies() or None)
@@ -54,16 +89,17 @@ with tab_choose:
     prefer = st.segmented_control("Prefer", chooser.PREFERENCES, default="accuracy", key="pref", bind=BIND)
     precision = st.segmented_control("Weights as", list(chooser.BYTES_PER_WEIGHT), default="fp32", key="prec",
                                      bind=BIND)
-    with report_errors():
-        wanted = chooser.Constraints(max_size_mb=size or None, max_latency_ms=latency or None,
-                                     min_top1=top1 or None, labelled_images=int(images),
-                                     prefer=prefer or "accuracy", precision=precision or "fp32")
-        result = chooser.choose(wanted, latencies=latencies() or None)
-        st.markdown(result.summary)
-        st.dataframe([{"rank": i + 1, "model": c.title, "size MB": round(c.size_mb, 1),
-                       "latency ms": round(c.latency_ms, 1), "top-1 %": c.top1, "why": " ".join(c.reasons)}
-                      for i, c in enumerate(result.ranked[:10])], hide_index=True)
-        st.caption(result.training_advice + " " + " ".join(result.notes))
+    if tab_choose.open:
+        with report_errors():
+            wanted = chooser.Constraints(max_size_mb=size or None, max_latency_ms=latency or None,
+                                         min_top1=top1 or None, labelled_images=int(images),
+                                         prefer=prefer or "accuracy", precision=precision or "fp32")
+            result = chooser.choose(wanted, latencies=latencies() or None)
+            st.markdown(result.summary)
+            st.dataframe([{"rank": i + 1, "model": c.title, "size MB": round(c.size_mb, 1),
+                           "latency ms": round(c.latency_ms, 1), "top-1 %": c.top1, "why": " ".join(c.reasons)}
+                          for i, c in enumerate(result.ranked[:10])], hide_index=True)
+            st.caption(result.training_advice + " " + " ".join(result.notes))
 
 with tab_scaling:
     st.latex(r"d = \alpha^\phi,\quad w = \beta^\phi,\quad r = \gamma^\phi,\qquad "
@@ -101,6 +137,18 @@ with tab_tokens:
             st.caption("Counted from the real torchvision models at each size. Self-attention over all tokens "
                        "grows with the square of the token count; Swin attends within fixed 7x7 windows, so its "
                        "cost grows linearly with the image area.")
+
+with tab_yolo:
+    every_size = st.toggle("Every size (n to x; slower the first time)", key="yolo_all", bind=BIND)
+    if tab_yolo.open:
+        with report_errors():
+            st.dataframe([{"model": r.name, "generation": r.generation, "size": r.size, "year": r.year,
+                           "params (M)": round(r.params / 1e6, 2), "GFLOPs at 640": round(r.flops / 1e9, 2),
+                           "GMACs": round(r.macs / 1e9, 2), "feature": r.feature} for r in yolo_rows(every_size)],
+                         hide_index=True)
+            st.caption("Built from the configs ultralytics ships, without weights, and counted here at 640 px. "
+                       "ultralytics prints FLOPs (2 x MACs) as GFLOPs; the lecture's table: v3 2018 multi-scale, "
+                       "v5 2020 PyTorch native, v8 2023 anchor-free, v11 2024.")
 
 with tab_claims:
     if tab_claims.open:

@@ -7,7 +7,8 @@ from tests.pages.apptest import run_script
 PAGE = "pages/architectures/architecture_zoo.py"
 
 
-@pytest.mark.parametrize("section", ["Compare", "Choose", "Compound scaling", "ViT vs Swin", "Lecture claims"])
+@pytest.mark.parametrize("section", ["Compare", "Inside a model", "Choose", "Compound scaling", "ViT vs Swin",
+                                     "YOLO", "Lecture claims"])
 def test_every_section_draws_without_an_error(section):
     app = run_script(PAGE, timeout=180, section=section)
     assert not app.error
@@ -39,3 +40,17 @@ def test_compound_scaling_follows_the_sliders():
     app = run_script(PAGE, timeout=180, section="Compound scaling", phi="1", alpha="1.2", beta="1.1", gamma="1.15")
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Depth x"] == "1.20" and metrics["Width x"] == "1.10" and metrics["Resolution"] == "258 px"
+
+
+def test_inside_a_model_adds_up_and_shows_the_block_code():
+    app = run_script(PAGE, timeout=180, section="Inside a model", net="resnet18", block="bottleneck")
+    layers = app.dataframe[-1].value
+    assert layers["params"].sum() == 11_689_512  # torchvision's published ResNet-18 count
+    assert any("class Bottleneck" in code.value for code in app.code)
+
+
+def test_the_yolo_table_has_every_generation_from_the_configs():
+    app = run_script(PAGE, timeout=300, section="YOLO")
+    table = app.dataframe[-1].value
+    assert {"YOLOv3", "YOLOv5", "YOLOv8", "YOLO11", "YOLO26"} <= set(table["generation"])
+    assert (table["params (M)"] > 0).all()
