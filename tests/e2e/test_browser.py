@@ -125,8 +125,10 @@ def test_every_lecture_stop_opens_its_section(app, page, stop):
     open_page(page, f"{url}/{stop.page}?{query}")
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stTab"][aria-selected="true"]').first.inner_text().strip() == stop.section
-    chosen = page.evaluate(
-        "() => Array.from(document.querySelectorAll('[data-testid=\"stSelectbox\"] input')).map(i => i.value)"
+    chosen = page.evaluate(  # what selectboxes show, and the tags of multiselects
+        "() => [...Array.from(document.querySelectorAll('[data-testid=\"stSelectbox\"] input')).map(i => i.value),"
+        " ...Array.from(document.querySelectorAll('[data-testid=\"stMultiSelect\"] span'))"
+        ".filter(t => !t.children.length).map(t => t.textContent.trim())]"
     )
     for value in stop.params.values():
         assert value in chosen  # the page took the preset rather than dropping it as invalid
