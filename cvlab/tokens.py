@@ -138,19 +138,12 @@ def _count(model: str, size: int) -> tuple[int, int]:
     """(total MACs, attention MACs) of one size x size image through the real model, shapes only."""
     import torch
     import torchvision.models as tvm
-    from torch.utils.flop_counter import FlopCounterMode
+    from cvlab.zoo import flop_counter
 
     with torch.device("meta"):
         net = (tvm.vit_b_16(image_size=size) if model == "vit_b_16" else tvm.swin_t()).eval()
         x = torch.empty(1, 3, size, size)  # (B, C, H, W)
-    # nn.MultiheadAttention's fused eval kernel is invisible to flop_counter (cvlab.zoo does the same).
-    fastpath = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    try:
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            net(x)
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fastpath)
+    counter = flop_counter(net, x)
     by_op = {str(op): flops for op, flops in counter.get_flop_counts()["Global"].items()}
     attention = sum(by_op.get(op, 0) for op in ATTENTION_OPS)
     return int(counter.get_total_flops()) // 2, int(attention) // 2

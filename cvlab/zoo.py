@@ -83,16 +83,15 @@ def _build_shapes_only(arch: Architecture):
         return arch.build().eval(), "cpu"
 
 
-def count(arch: Architecture) -> Counts:
-    """Parameters, MACs and FLOPs of one image at ``arch.input_size``, from the real definition."""
+def flop_counter(model, x):
+    """Run ``model(x)`` under torch's FlopCounterMode and return the counter (FLOPs = 2 x MACs).
+
+    In eval mode nn.MultiheadAttention takes a fused kernel that flop_counter cannot
+    see (a ViT-B/16 then counts about a third low), so the fast path is off meanwhile.
+    """
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    model, built_on = _build_shapes_only(arch)
-    params = sum(p.numel() for p in model.parameters())
-    device = next(model.parameters()).device
-    x = torch.empty(1, 3, arch.input_size, arch.input_size, device=device)  # (B, C, H, W)
-    # In eval mode nn.MultiheadAttention takes a fused kernel that flop_counter cannot see.
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
     try:
@@ -100,7 +99,18 @@ def count(arch: Architecture) -> Counts:
             model(x)
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
-    flops = int(counter.get_total_flops())
+    return counter
+
+
+def count(arch: Architecture) -> Counts:
+    """Parameters, MACs and FLOPs of one image at ``arch.input_size``, from the real definition."""
+    import torch
+
+    model, built_on = _build_shapes_only(arch)
+    params = sum(p.numel() for p in model.parameters())
+    device = next(model.parameters()).device
+    x = torch.empty(1, 3, arch.input_size, arch.input_size, device=device)  # (B, C, H, W)
+    flops = int(flop_counter(model, x).get_total_flops())
     return Counts(params, flops // 2, flops, built_on)
 
 

@@ -217,17 +217,11 @@ def published_summary(name: str) -> tuple[int, float] | None:
 
 def _flop_count(model, input_size: int) -> int:
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
+
+    from cvlab.zoo import flop_counter
 
     x = torch.zeros(1, 3, input_size, input_size)  # (B, C, H, W)
-    fastpath = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    try:
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            model(x)
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fastpath)
-    return int(counter.get_total_flops())
+    return int(flop_counter(model, x).get_total_flops())
 
 
 def count_yolo(name: str, input_size: int = YOLO_INPUT_SIZE) -> dict:
