@@ -22,6 +22,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from cvlab.models import ARCHITECTURES, Architecture
 from cvlab.settings import get_settings
@@ -66,10 +67,14 @@ def library_versions() -> dict[str, str]:
     return {"torch": torch.__version__, "torchvision": torchvision.__version__, "timm": timm.__version__}
 
 
-def cache_file(data_home: Path) -> Path:
+def versioned_cache_file(data_home: Path, prefix: str, versions: dict[str, str]) -> Path:
     """One JSON file per set of library versions: a new torch may count differently."""
-    key = "-".join(f"{lib}{version}" for lib, version in library_versions().items()).replace("+", "_")
-    return Path(data_home) / "zoo" / f"counts-{key}.json"
+    key = "-".join(f"{lib}{version}" for lib, version in versions.items()).replace("+", "_")
+    return Path(data_home) / "zoo" / f"{prefix}-{key}.json"
+
+
+def cache_file(data_home: Path) -> Path:
+    return versioned_cache_file(data_home, "counts", library_versions())
 
 
 def _build_shapes_only(arch: Architecture):
@@ -114,17 +119,17 @@ def count(arch: Architecture) -> Counts:
     return Counts(params, flops // 2, flops, built_on)
 
 
-def _read_cache(path: Path) -> dict:
+def read_cache(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
 
 
-def _write_cache(path: Path, name: str, entry: dict) -> None:
+def write_cache(path: Path, name: str, entry: dict) -> None:
     """Merge one entry and replace the file atomically, so a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = _read_cache(path)
+    table = read_cache(path)
     table[name] = entry
     handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(handle, "w") as out:
@@ -132,14 +137,19 @@ def _write_cache(path: Path, name: str, entry: dict) -> None:
     os.replace(tmp, path)
 
 
+def cached_entry(path: Path, key: str, compute: Callable[[], dict]) -> dict:
+    """``key``'s entry in the JSON cache at ``path``, computed and stored the first time."""
+    entry = read_cache(path).get(key)
+    if entry is None:
+        entry = compute()
+        write_cache(path, key, entry)
+    return entry
+
+
 @functools.cache
 def _cached_counts(name: str, input_size: int, data_home: str) -> Counts:
-    path = cache_file(Path(data_home))
-    key = f"{name}@{input_size}"
-    entry = _read_cache(path).get(key)
-    if entry is None:
-        entry = vars(count(ARCHITECTURES.get(name)))
-        _write_cache(path, key, entry)
+    entry = cached_entry(cache_file(Path(data_home)), f"{name}@{input_size}",
+                         lambda: vars(count(ARCHITECTURES.get(name))))
     return Counts(**entry)
 
 

@@ -30,7 +30,7 @@ from typing import Callable
 
 from cvlab.models import ARCHITECTURES
 from cvlab.settings import get_settings
-from cvlab.zoo import _read_cache, _write_cache, library_versions
+from cvlab.zoo import library_versions, read_cache, write_cache
 
 CPU_MEMORY_SOURCE = ("estimate: parameters + buffers + the largest leaf layer's input + output at batch 1 "
                      "(forward hooks); a lower bound of the real peak")
@@ -90,7 +90,7 @@ def cache_file(device=None, data_home: Path | None = None) -> Path:
 
 def cached_measurements(device=None) -> dict[str, Measurement]:
     """Measurements already on disk for this machine and these library versions (none is an empty dict)."""
-    table = _read_cache(cache_file(device))
+    table = read_cache(cache_file(device))
     out = {}
     for name, entry in table.items():
         if name.startswith("_"):
@@ -103,8 +103,8 @@ def cached_measurements(device=None) -> dict[str, Measurement]:
 
 
 def _save(path: Path, measurement: Measurement, key: dict) -> None:
-    _write_cache(path, "_key", key)
-    _write_cache(path, measurement.name, asdict(measurement))
+    write_cache(path, "_key", key)
+    write_cache(path, measurement.name, asdict(measurement))
 
 
 # ---- one model ----------------------------------------------------------------------------------------
@@ -348,6 +348,11 @@ class MeasurementJob:
 
 _job: MeasurementJob | None = None
 _job_lock = threading.Lock()
+
+
+def current_job() -> MeasurementJob | None:
+    """The job this process started last, running or finished; None before any."""
+    return _job
 
 
 def start_measuring(names: list[str] | None = None) -> MeasurementJob:

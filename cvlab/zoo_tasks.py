@@ -35,7 +35,7 @@ from pathlib import Path
 
 from cvlab.registry import Registry
 from cvlab.settings import get_settings
-from cvlab.zoo import _read_cache, _write_cache
+from cvlab.zoo import cached_entry, versioned_cache_file
 
 YOLO_INPUT_SIZE = 640
 SEG_INPUT_SIZE = 256
@@ -171,8 +171,7 @@ def library_versions() -> dict[str, str]:
 
 
 def cache_file(data_home: Path) -> Path:
-    key = "-".join(f"{lib}{version}" for lib, version in library_versions().items()).replace("+", "_")
-    return Path(data_home) / "zoo" / f"tasks-{key}.json"
+    return versioned_cache_file(data_home, "tasks", library_versions())
 
 
 def _offline_ultralytics() -> None:
@@ -257,12 +256,8 @@ COUNTERS = {"yolo": count_yolo, "seg": count_segmentation}
 
 @functools.cache
 def _cached(kind: str, name: str, input_size: int, data_home: str) -> dict:
-    path = cache_file(Path(data_home))
-    key = f"{kind}:{name}@{input_size}"
-    entry = _read_cache(path).get(key)
-    if entry is None:
-        entry = COUNTERS[kind](name, input_size)
-        _write_cache(path, key, entry)
+    entry = cached_entry(cache_file(Path(data_home)), f"{kind}:{name}@{input_size}",
+                         lambda: COUNTERS[kind](name, input_size))
     return dict(entry)
 
 

@@ -36,7 +36,7 @@ def latencies() -> dict[str, float]:
 @st.fragment(run_every=2.0)
 def measurement_panel() -> None:
     """Start or follow the background measurement; never blocks the page."""
-    job = zoo_measure._job  # the process's job, if one was started
+    job = zoo_measure.current_job()
     measured, total = len(latencies()), len(zoo_facts())
     if job is not None and job.running:
         status = job.status()
