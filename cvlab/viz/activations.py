@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import plotly.graph_objects as go
 
-from cvlab.viz.style import COLORWAY, styled
+from cvlab.viz.style import COLORWAY, LEGEND_BELOW, styled
 
 if TYPE_CHECKING:
     from cvlab.activations import ActivationCurve
@@ -20,9 +20,6 @@ if TYPE_CHECKING:
 ZONE_OPACITY = 0.6  # of the vanishing-zone bars: the colour stays recognisable, the grid shows through
 
 
-# Long configuration names: a legend under the figure never runs into the title, even at
-# projector font sizes where it wraps onto several rows.
-LEGEND_BELOW = dict(orientation="h", x=0, xanchor="left", yref="container", y=0, yanchor="bottom")
 DASHES = ("solid", "dash", "dot", "dashdot")  # so lines lying on top of each other stay tellable
 
 

@@ -8,6 +8,9 @@ import plotly.graph_objects as go
 # washed-out projector.
 COLORWAY = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
+# At the bottom edge of the whole figure: it never runs into the title, however many rows it wraps onto.
+LEGEND_BELOW = dict(orientation="h", x=0, xanchor="left", yref="container", y=0, yanchor="bottom")
+
 BASE_FONT_SIZE = 14
 PROJECTOR_FONT_SIZE = 24  # readable from the back of a classroom at 1080p
 
@@ -37,9 +40,16 @@ def for_projector(fig: go.Figure) -> go.Figure:
         font=dict(size=big, color="#000000"),
         title_font_size=round(big * 1.2),
         legend_font_size=big,
-        margin=dict(l=90, r=30, t=90, b=80),
         hoverlabel_font_size=big,
     )
+    # Margins grow with the text; a builder's wider margin (room for a note) is kept, scaled.
+    margin = fig.layout.margin
+    fig.update_layout(margin=dict(l=max(90, 1.5 * (margin.l or 0)), r=max(30, margin.r or 0),
+                                  t=max(90, 1.5 * (margin.t or 0)), b=max(80, 1.5 * (margin.b or 0))))
+    legend = fig.layout.legend
+    if legend.yref != "container" and legend.yanchor == "bottom" and (legend.y or 0) >= 1:
+        # Wrapped over several rows at this size, a legend above the plot runs into the title.
+        fig.update_layout(legend=LEGEND_BELOW)
     axes = dict(title_font=dict(size=big, color="#000"), tickfont=dict(size=big, color="#000"),
                 linewidth=2, linecolor="#000", gridcolor="#bbb")
     fig.update_xaxes(**axes)

@@ -52,3 +52,11 @@ def test_every_page_has_its_pages_directory_alias_and_nothing_else_sits_there():
     for name in found:
         assert (REPO_ROOT / "pages" / name).read_text() == alias_text
     assert 'runpy.run_path("streamlit_app.py"' in alias_text
+
+
+def test_projector_moves_a_top_legend_below_and_keeps_a_builders_wider_margin():
+    fig = sample_figure().update_layout(margin_b=100)
+    big = for_projector(fig)
+    assert big.layout.legend.yref == "container" and big.layout.legend.y == 0
+    assert big.layout.margin.b == 150 and big.layout.margin.t >= 90
+    assert fig.layout.legend.orientation == "h"  # the original is left as it was
