@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 from urllib.parse import urlparse
 
 from cvlab.device import weights_reachable
@@ -67,3 +68,48 @@ def load_torchvision_weights(spec: str, settings: Settings | None = None) -> Res
     settings.weights_dir.mkdir(parents=True, exist_ok=True)
     state = weights.get_state_dict(progress=False, model_dir=str(settings.weights_dir))
     return ResolvedWeights(state, "downloaded", settings.weights_dir / filename, categories)
+
+
+def resolve_weights_file(
+    filename: str,
+    *,
+    url: str | None = None,
+    library_dirs: Sequence[Path] = (),
+    what: str = "",
+    settings: Settings | None = None,
+) -> tuple[Path, str]:
+    """Where a weights file is, by the fixed order: local folder, library caches, download.
+
+    Returns the file's absolute path and its source ("local folder", "library cache"
+    or "downloaded"). A download always lands in ``CVLAB_WEIGHTS_DIR`` (never the
+    working directory). Raises WeightsUnavailable within a couple of seconds when
+    the file is nowhere and cannot be downloaded. Reading the file safely is the
+    caller's job: this only finds it.
+    """
+    settings = settings or get_settings()
+    what = what or filename
+    candidates = [("local folder", settings.weights_dir / filename)]
+    candidates += [("library cache", Path(folder) / filename) for folder in library_dirs]
+    for source, path in candidates:
+        if path.is_file():
+            return path.resolve(), source
+    online, why = weights_reachable(settings)
+    if not online or url is None:
+        reason = why if not online else "no download address is known for it"
+        where = f" (from {url})" if url else ""
+        raise WeightsUnavailable(
+            f"Weights for {what} cannot be downloaded here ({reason}). Copy {filename}{where} "
+            f"into {settings.weights_dir} to use them."
+        )
+    import torch
+
+    settings.weights_dir.mkdir(parents=True, exist_ok=True)
+    target = (settings.weights_dir / filename).resolve()
+    try:
+        torch.hub.download_url_to_file(url, str(target), progress=False)
+    except Exception as err:  # the network went away between the check and the download
+        raise WeightsUnavailable(
+            f"Downloading {filename} from {url} failed ({type(err).__name__}: {err}). "
+            f"Copy the file into {settings.weights_dir} by hand, or try again later."
+        ) from None
+    return target, "downloaded"

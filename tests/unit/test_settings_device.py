@@ -74,3 +74,33 @@ def test_device_report_describes_this_machine(tmp_path):
         assert report.device.startswith("cuda") and report.memory_gb > 0
     else:
         assert report.device == "cpu" and report.memory_gb is None and report.amp_dtype is None
+
+
+def test_resolve_weights_file_prefers_local_folder_then_library_cache(tmp_path, monkeypatch):
+    from cvlab.settings import get_settings
+    from cvlab.weights import resolve_weights_file
+
+    monkeypatch.setenv("CVLAB_WEIGHTS_DIR", str(tmp_path / "weights"))
+    settings = get_settings()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "model.pt").write_bytes(b"cached")
+    path, source = resolve_weights_file("model.pt", library_dirs=[cache], settings=settings)
+    assert (path, source) == ((cache / "model.pt").resolve(), "library cache")
+    settings.weights_dir.mkdir(parents=True)
+    (settings.weights_dir / "model.pt").write_bytes(b"local")
+    path, source = resolve_weights_file("model.pt", library_dirs=[cache], settings=settings)
+    assert source == "local folder" and path.read_bytes() == b"local" and path.is_absolute()
+
+
+def test_resolve_weights_file_offline_says_where_to_put_it(tmp_path, monkeypatch):
+    import pytest
+    from cvlab.settings import get_settings
+    from cvlab.weights import WeightsUnavailable, resolve_weights_file
+
+    monkeypatch.setenv("CVLAB_WEIGHTS_DIR", str(tmp_path / "w"))
+    with pytest.raises(WeightsUnavailable) as err:
+        resolve_weights_file("sam_b.pt", url="https://example.org/sam_b.pt", what="SAM ViT-B",
+                             settings=get_settings())
+    assert "sam_b.pt" in str(err.value) and str(tmp_path / "w") in str(err.value)
+    assert not (tmp_path / "w" / "sam_b.pt").exists()
