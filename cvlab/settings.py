@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cvlab.errors import InvalidInput
@@ -24,6 +24,10 @@ class Settings:
     offline: bool  # never try to download weights or datasets
     allow_unsafe_weights: bool  # let uploads of full-pickle checkpoints load (admins only)
     max_image_pixels: int  # decoded images above this are refused (decompression bombs)
+    runs_dir: Path = Path()  # one folder per training run; shared by the app and every worker
+    instructor_secret: str = field(default="", repr=False)  # whoever types it may pause, stop, change or delete any run
+    jobs_per_device: int = 1  # training jobs a worker runs at once on one GPU (or the CPU)
+    start_worker: bool = True  # the app starts a local worker when none is alive
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -41,6 +45,9 @@ class Settings:
             raise InvalidInput(
                 f"CVLAB_MAX_IMAGE_PIXELS={max_pixels!r} must be a positive whole number of pixels."
             )
+        jobs = env.get("CVLAB_JOBS_PER_DEVICE", "1")
+        if not jobs.isdigit() or int(jobs) <= 0:
+            raise InvalidInput(f"CVLAB_JOBS_PER_DEVICE={jobs!r} must be a positive whole number.")
         return cls(
             data_home=data_home,
             weights_dir=weights_dir,
@@ -49,6 +56,10 @@ class Settings:
             offline=any(_flag(env, n) for n in ("CVLAB_OFFLINE", "HF_HUB_OFFLINE", "YOLO_OFFLINE")),
             allow_unsafe_weights=_flag(env, "CVLAB_ALLOW_UNSAFE_WEIGHTS"),
             max_image_pixels=int(max_pixels),
+            runs_dir=Path(env.get("CVLAB_RUNS_DIR") or data_home / "runs").expanduser(),
+            instructor_secret=env.get("CVLAB_INSTRUCTOR_SECRET", ""),
+            jobs_per_device=int(jobs),
+            start_worker=env.get("CVLAB_START_WORKER", "auto").strip().lower() != "never",
         )
 
 
