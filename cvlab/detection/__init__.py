@@ -1,0 +1,10 @@
+"""Object detection for the lab: YOLO through ultralytics, IoU and NMS worked out, YOLO datasets.
+
+- ``boxes``: IoU, GIoU, the IoU loss and greedy NMS step by step (numpy, matching torchvision.ops)
+- ``models``: the detector catalogue (pretrained, random-weights, shipped and trained models) and loading
+- ``facade``: inference returning cvlab dataclasses, with a bounded per-process model cache
+- ``yolo_data``: validation of YOLO-format datasets (folders or zip archives)
+- ``train``: ``train_yolo``, ultralytics training with per-epoch reports, exported as safetensors
+
+Importing this package is cheap: torch and ultralytics load only when a model does.
+"""
