@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {err}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(to_jsonable(result), indent=2))
+        print(json.dumps(to_jsonable(result)))  # one line: the last line of any command is its result
     else:
         print(command.render(result))
     return 0

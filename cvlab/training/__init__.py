@@ -1,0 +1,1 @@
+"""Training: one engine, optimizer and scheduler registries, the run store, the job queue and its worker."""

@@ -1,0 +1,92 @@
+"""A training run's settings as one typed, JSON-friendly dataclass; the same for the page, the CLI and the worker."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from cvlab.errors import InvalidInput
+
+TASKS = ("classify",)  # detection and segmentation add their own trainers
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    task: str = "classify"
+    data: str = "shapes"  # "shapes", "digits", "cifar10", a .zip or a folder in ImageFolder layout
+    model: str = "lecture-vgg"  # a model name (see cvlab.training.models), or "timm:<name>"
+    pretrained: bool = False  # ImageNet weights when they can be had, else random init (said in the run's note)
+    freeze_backbone: bool = False  # train only the new classifier head
+    epochs: int = 5
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.05  # the head's learning rate, and the backbone's times backbone_lr_scale
+    backbone_lr_scale: float = 1.0  # < 1 gives the pretrained layers a smaller rate (per-layer learning rates)
+    momentum: float = 0.9  # SGD only
+    weight_decay: float = 5e-4
+    scheduler: str = "onecycle"
+    warmup_epochs: float = 1.0  # warmup + cosine only
+    step_size: int = 2  # StepLR: epochs between drops
+    gamma: float = 0.1  # StepLR and plateau: the factor of each drop
+    label_smoothing: float = 0.0
+    grad_clip: float = 0.0  # max gradient norm; 0 turns clipping off
+    augmentation: str = "standard"
+    image_size: int = 0  # pixels per side; 0 takes the dataset's own size
+    val_fraction: float = 0.2
+    limit: int = 0  # 0 uses the whole dataset; N takes N images for a quick run
+    seed: int = 0
+    amp: bool = True  # bf16/fp16 autocast on a GPU; ignored on a CPU, where it did not help
+    channels_last: bool = True
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise InvalidInput(f"Unknown training settings {unknown}; known ones: {sorted(known)}.")
+        config = cls()
+        typed = {}
+        for name, value in values.items():
+            default = getattr(config, name)
+            try:
+                typed[name] = type(default)(value) if not isinstance(default, bool) else _as_bool(value)
+            except (TypeError, ValueError):
+                raise InvalidInput(f"Training setting {name}={value!r} should be a {type(default).__name__}.") from None
+        return replace(config, **typed).validated()
+
+    def validated(self) -> "TrainConfig":
+        checks = [
+            (self.task in TASKS, f"task must be one of {TASKS}"),
+            (1 <= self.epochs <= 1000, "epochs must be between 1 and 1000"),
+            (1 <= self.batch_size <= 4096, "batch size must be between 1 and 4096"),
+            (0 < self.lr <= 10, "the learning rate must be above 0 and at most 10"),
+            (0 <= self.backbone_lr_scale <= 10, "the backbone's learning-rate scale must be between 0 and 10"),
+            (0 <= self.momentum < 1, "momentum must be in [0, 1)"),
+            (0 <= self.weight_decay < 1, "weight decay must be in [0, 1)"),
+            (0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)"),
+            (self.grad_clip >= 0, "the gradient-clipping norm must be 0 (off) or positive"),
+            (0 < self.val_fraction < 1, "the validation fraction must be between 0 and 1"),
+            (self.image_size == 0 or 8 <= self.image_size <= 1024, "image size must be 0 (dataset's own) or 8..1024"),
+            (self.limit >= 0, "limit must be 0 (all) or a positive number of images"),
+            (0 < self.gamma <= 1, "gamma must be in (0, 1]"),
+            (self.step_size >= 1, "the step size must be at least one epoch"),
+            (0 <= self.warmup_epochs < self.epochs, "warmup must be shorter than the run"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InvalidInput(f"Invalid training settings: {message}.")
+        return self
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        if value.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.strip().lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(value)
+    return bool(value)

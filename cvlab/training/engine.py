@@ -1,0 +1,286 @@
+"""The one training engine: the lecture's loop, run for a run folder, by the CLI and by queue workers.
+
+``train_run(run_dir)`` reads the run's config, trains, and writes everything back to
+the folder. It resumes from the newest checkpoint when there is one, so a worker that
+died loses at most the epoch it was in. The loop itself, per epoch:
+1. ``model.train()``; for each batch: augment on the device, forward under autocast,
+   loss, backward, clip the gradient norm, ``optimizer.step()``, a per-batch
+   ``scheduler.step()``; every few steps log the running figures and obey the app
+   (pause, stop, a new learning rate).
+2. ``model.eval()`` and validation under ``torch.no_grad()``.
+3. A per-epoch ``scheduler.step()`` (ReduceLROnPlateau with the validation loss).
+4. A checkpoint, then the epoch's figures.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+from cvlab.errors import CvlabError
+from cvlab.training import runs
+from cvlab.training.checkpoints import load_model_weights, read_checkpoint, save_checkpoint
+from cvlab.training.config import TrainConfig
+from cvlab.training.control import LiveControl, Stopped
+
+LOGS_PER_EPOCH = 20  # step records per epoch: enough for smooth live curves, few enough to read fast
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+@dataclass
+class Prepared:
+    """Everything a run needs on its device, built once (also by the benchmark's reference loop)."""
+
+    config: TrainConfig
+    device: object
+    data: object  # cvlab.data.datasets.LabelledImages
+    train_x: object  # uint8 (N, 3, H, W) on the device
+    train_y: object
+    val_x: object
+    val_y: object
+    mean: object  # (1, 3, 1, 1) float on the device
+    std: object
+    model: object
+    built: object  # cvlab.training.models.BuiltModel
+    optimizer: object
+    scheduler: object
+    loss_fn: object
+    steps_per_epoch: int
+    autocast_dtype: object  # None: full precision
+
+
+def prepare(config: TrainConfig) -> Prepared:
+    import torch
+
+    from cvlab.data.datasets import load_dataset
+    from cvlab.device import amp_dtype, pick_device
+    from cvlab.training.models import build_model, param_groups
+    from cvlab.training.optimizers import build_optimizer
+    from cvlab.training.schedulers import build_scheduler
+
+    torch.manual_seed(config.seed)
+    device = pick_device(config.device)
+    data = load_dataset(config.data, image_size=config.image_size or None, seed=config.seed,
+                        val_fraction=config.val_fraction, limit=config.limit or None)
+    built = build_model(config, len(data.class_names))
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = built.module.to(device, memory_format=memory_format)
+    if "ImageNet" in built.note:
+        mean, std = IMAGENET_MEAN, IMAGENET_STD  # what the pretrained weights saw
+    else:
+        sample = data.train_x[:4096].float() / 255
+        mean, std = sample.mean(dim=(0, 2, 3)).tolist(), sample.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist()
+    optimizer = build_optimizer(config.optimizer, param_groups(built, config), lr=config.lr,
+                                momentum=config.momentum, weight_decay=config.weight_decay)
+    steps = max(1, math.ceil(len(data.train_y) / config.batch_size))
+    as_device = lambda t: t.to(device)
+    return Prepared(
+        config, device, data, as_device(data.train_x), as_device(data.train_y), as_device(data.val_x),
+        as_device(data.val_y), torch.tensor(mean, device=device).view(1, 3, 1, 1),
+        torch.tensor(std, device=device).view(1, 3, 1, 1), model, built, optimizer,
+        build_scheduler(optimizer, config, steps), torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing),
+        steps, amp_dtype(device) if config.amp else None,
+    )
+
+
+def batches(p: Prepared, epoch: int):
+    """The epoch's shuffled batches as index tensors; seeded by (seed, epoch) so a resumed run sees the same order."""
+    import torch
+
+    order = torch.randperm(len(p.train_y), generator=torch.Generator().manual_seed(p.config.seed * 1000 + epoch))
+    return order.to(p.device).split(p.config.batch_size)
+
+
+def to_input(p: Prepared, x_uint8, augment=None, generator=None):
+    """uint8 (B, 3, H, W) on the device -> normalised float, augmented when training."""
+    import torch
+
+    x = x_uint8.float().div_(255)
+    if augment is not None:
+        from cvlab.data.augment import augment_batch
+
+        x = augment_batch(x, augment, generator)
+    x = (x - p.mean) / p.std
+    return x.contiguous(memory_format=torch.channels_last) if p.config.channels_last else x
+
+
+def evaluate(p: Prepared) -> tuple[float, float, object]:
+    """Validation loss, accuracy and the predictions, with no gradients and the model in eval mode."""
+    import torch
+
+    p.model.eval()
+    predictions, total_loss = [], 0.0
+    with torch.no_grad(), _autocast(p):
+        for start in range(0, len(p.val_y), 512):
+            x = to_input(p, p.val_x[start:start + 512])
+            logits = p.model(x).float()
+            total_loss += float(torch.nn.functional.cross_entropy(logits, p.val_y[start:start + 512], reduction="sum"))
+            predictions.append(logits.argmax(1))
+    predicted = torch.cat(predictions) if predictions else p.val_y[:0]
+    n = max(1, len(p.val_y))
+    return total_loss / n, float((predicted == p.val_y).float().sum()) / n, predicted
+
+
+def _autocast(p: Prepared):
+    import torch
+
+    if p.autocast_dtype is None:
+        return nullcontext()
+    return torch.autocast(p.device.type, dtype=p.autocast_dtype)
+
+
+def _train_epoch(p: Prepared, epoch: int, control: LiveControl, metrics: runs.MetricsWriter, augment) -> dict:
+    import torch
+
+    from cvlab.training.schedulers import advance
+
+    p.model.train()
+    scaler = torch.amp.GradScaler(enabled=p.autocast_dtype == torch.float16)
+    generator = torch.Generator(device=p.device).manual_seed(p.config.seed * 7919 + epoch)
+    log_every = max(1, p.steps_per_epoch // LOGS_PER_EPOCH)
+    window = {"loss": 0.0, "correct": 0, "seen": 0, "start": time.perf_counter()}
+    totals = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+    for step, index in enumerate(batches(p, epoch)):
+        x, y = to_input(p, p.train_x[index], augment, generator), p.train_y[index]
+        with _autocast(p):
+            logits = p.model(x)
+            loss = p.loss_fn(logits.float(), y)
+        p.optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if p.config.grad_clip > 0:
+            scaler.unscale_(p.optimizer)
+            torch.nn.utils.clip_grad_norm_(p.model.parameters(), p.config.grad_clip)
+        scaler.step(p.optimizer)
+        scaler.update()
+        control.step_scheduler(p.optimizer, lambda: advance(p.scheduler, p.config, end_of_epoch=False))
+        window["loss"] += loss.detach() * len(y)
+        window["correct"] += (logits.detach().argmax(1) == y).sum()
+        window["seen"] += len(y)
+        if (step + 1) % log_every == 0 or step + 1 == p.steps_per_epoch:
+            _flush_window(p, epoch, step, window, totals, metrics)
+            control.poll(p.optimizer, global_step=epoch * p.steps_per_epoch + step + 1)
+    return {"train_loss": totals["loss"] / max(1, totals["seen"]), "train_accuracy": totals["correct"] / max(1, totals["seen"]),
+            "images_per_second": totals["seen"] / max(1e-9, totals["seconds"])}
+
+
+def _flush_window(p: Prepared, epoch: int, step: int, window: dict, totals: dict, metrics) -> None:
+    import torch
+
+    if p.device.type == "cuda":
+        torch.cuda.synchronize()  # honest timing: wait for queued GPU work
+    seconds = time.perf_counter() - window["start"]
+    loss, correct, seen = float(window["loss"]), int(window["correct"]), window["seen"]
+    metrics.write("step", epoch=epoch, step=epoch * p.steps_per_epoch + step + 1, loss=loss / seen,
+                  accuracy=correct / seen, lr=[g["lr"] for g in p.optimizer.param_groups],
+                  images_per_second=seen / max(1e-9, seconds),
+                  progress=(epoch * p.steps_per_epoch + step + 1) / (p.config.epochs * p.steps_per_epoch))
+    for key, value in (("loss", loss), ("correct", correct), ("seen", seen), ("seconds", seconds)):
+        totals[key] += value
+    window.update(loss=0.0, correct=0, seen=0, start=time.perf_counter())
+
+
+def _resume(p: Prepared, run_dir: Path) -> int:
+    """Load the newest checkpoint; returns the number of finished epochs (0 for a fresh run)."""
+    found = list(runs.iter_checkpoints(run_dir))
+    if not found:
+        return 0
+    epoch, path = found[-1]
+    model_state, meta, optimizer_state, scheduler_state = read_checkpoint(path)
+    load_model_weights(p.model, model_state, path.name)
+    if optimizer_state:
+        p.optimizer.load_state_dict(optimizer_state)
+    if scheduler_state:
+        p.scheduler.load_state_dict(scheduler_state)
+    runs.truncate_metrics_after(run_dir, epoch)
+    return epoch
+
+
+class _Heartbeat(threading.Thread):
+    """Touches the run's heartbeat file while the run is alive; dies with the worker."""
+
+    def __init__(self, run_dir: Path):
+        super().__init__(daemon=True)
+        self.run_dir, self.done = run_dir, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            runs.touch_heartbeat(self.run_dir)
+            self.done.wait(runs.HEARTBEAT_EVERY_S)
+
+
+def train_run(run_dir: Path, on_record=None) -> dict:
+    """Train (or resume) the run in ``run_dir``; returns its summary and never raises for a failed run."""
+    run_dir = Path(run_dir)
+    heartbeat = _Heartbeat(run_dir)
+    heartbeat.start()
+    try:
+        return _train(run_dir, on_record)
+    except Stopped as stop:
+        return _summary(run_dir, "stopped", str(stop))
+    except Exception as err:  # the run fails; the worker that called us lives on
+        reason = failure_reason(err)
+        runs.set_status(run_dir, "failed", reason=reason)
+        return _summary(run_dir, "failed", reason)
+    finally:
+        heartbeat.done.set()
+
+
+def failure_reason(err: BaseException) -> str:
+    if isinstance(err, CvlabError):
+        return str(err)
+    if type(err).__name__ == "OutOfMemoryError" or isinstance(err, MemoryError) or "out of memory" in str(err):
+        return "Out of memory: lower the batch size or the image size, or pick a smaller model."
+    return f"{type(err).__name__}: {err}"
+
+
+def _train(run_dir: Path, on_record=None) -> dict:
+    from cvlab.data.augment import get_augmentation
+    from cvlab.training.evaluation import finish_run
+    from cvlab.training.schedulers import advance
+
+    config = runs.read_info(run_dir).config
+    runs.update_record(run_dir, status="running", started=time.time(), reason="", worker=runs.worker_identity())
+    p = prepare(config)
+    runs.update_record(run_dir, classes=list(p.data.class_names), note=f"{p.data.note} {p.built.note}".strip(),
+                       device=str(p.device), train_size=len(p.train_y), val_size=len(p.val_y))
+    start_epoch = _resume(p, run_dir)
+    metrics = runs.MetricsWriter(run_dir, on_record)
+    control = LiveControl(run_dir, metrics)
+    augment = get_augmentation(config.augmentation)
+    if start_epoch:
+        metrics.write("event", what="resumed", step=start_epoch * p.steps_per_epoch, epoch=start_epoch)
+    try:
+        for epoch in range(start_epoch, config.epochs):
+            started = time.perf_counter()
+            train = _train_epoch(p, epoch, control, metrics, augment)
+            val_loss, val_accuracy, _ = evaluate(p)
+            control.step_scheduler(p.optimizer, lambda: advance(p.scheduler, config, end_of_epoch=True,
+                                                                val_loss=val_loss))
+            save_checkpoint(run_dir / "checkpoints" / f"epoch_{epoch + 1:03d}.safetensors", p.model, p.optimizer,
+                            p.scheduler, epoch=epoch + 1, config=config.to_dict())
+            metrics.write("epoch", epoch=epoch + 1, step=(epoch + 1) * p.steps_per_epoch, val_loss=val_loss,
+                          val_accuracy=val_accuracy, seconds=time.perf_counter() - started,
+                          lr=[g["lr"] for g in p.optimizer.param_groups], **train)
+            runs.update_record(run_dir, epochs_done=epoch + 1)
+        status, reason = "finished", ""
+    except Stopped as stop:
+        status, reason = "stopped", str(stop)
+    finally:
+        metrics.close()
+    finish_run(p, run_dir, status, reason)
+    return _summary(run_dir, status, reason)
+
+
+def _summary(run_dir: Path, status: str, reason: str) -> dict:
+    records = runs.read_metrics(run_dir)
+    epochs = [r for r in records if r.get("kind") == "epoch"]
+    last = epochs[-1] if epochs else {}
+    speeds = [r["images_per_second"] for r in epochs if "images_per_second" in r]
+    return {"run_dir": str(run_dir), "status": status, "reason": reason, "epochs": len(epochs),
+            "val_accuracy": last.get("val_accuracy"), "val_loss": last.get("val_loss"),
+            "train_loss": last.get("train_loss"),
+            "images_per_second": sum(speeds) / len(speeds) if speeds else None}

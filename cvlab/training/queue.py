@@ -1,0 +1,95 @@
+"""The job queue: Huey on SQLite in the data directory, or on Redis for workers on several machines.
+
+The app and every worker build the same Huey instance from ``CVLAB_QUEUE_URL`` and
+register the same task, so a job submitted anywhere runs on whichever worker takes it.
+A job carries only a run id and an attempt number; the run itself lives in the shared
+runs folder. Claiming an attempt creates a file with O_EXCL, so even a job delivered
+twice (two Resume clicks, a redelivered message) trains once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from cvlab.settings import Settings, get_settings
+from cvlab.training import runs
+
+TASK_NAME = "cvlab.train_run"
+_HUEYS: dict[str, tuple[object, object]] = {}
+_LOCK = threading.Lock()
+
+
+def huey_and_task(settings: Settings | None = None):
+    """(Huey instance, the training task) for this queue URL; built once per process."""
+    settings = settings or get_settings()
+    with _LOCK:
+        if settings.queue_url not in _HUEYS:
+            huey = _make_huey(settings.queue_url)
+            task = huey.task(name=TASK_NAME)(execute_job)
+            _HUEYS[settings.queue_url] = (huey, task)
+        return _HUEYS[settings.queue_url]
+
+
+def _make_huey(url: str):
+    from huey import RedisHuey, SqliteHuey
+
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey("cvlab", filename=str(path), results=False)
+    return RedisHuey("cvlab", url=url, results=False)
+
+
+def submit(run_id: str, settings: Settings | None = None) -> int:
+    """Queue (or re-queue, to resume) a run; returns the attempt number."""
+    settings = settings or get_settings()
+    run_dir = runs.RunStore(settings=settings).run_dir(run_id)
+    record = runs.update_record(run_dir, status="queued", reason="", attempt=int(
+        runs.read_info(run_dir).record.get("attempt", 0)) + 1)
+    _, task = huey_and_task(settings)
+    task(run_id, record["attempt"])
+    return record["attempt"]
+
+
+def queue_position(run_id: str, settings: Settings | None = None) -> int | None:
+    """1 for the next job to start, None when the run is not waiting in the queue."""
+    huey, _ = huey_and_task(settings)
+    for position, task in enumerate(huey.pending(), start=1):
+        if task.args and task.args[0] == run_id:
+            return position
+    return None
+
+
+def pending_count(settings: Settings | None = None) -> int:
+    huey, _ = huey_and_task(settings)
+    return huey.pending_count()
+
+
+def _claim(run_dir: Path, attempt: int) -> bool:
+    try:
+        fd = os.open(run_dir / f"attempt-{attempt}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    os.write(fd, runs.worker_identity().encode())
+    os.close(fd)
+    return True
+
+
+def execute_job(run_id: str, attempt: int) -> dict | None:
+    """What a worker runs for a job: claim the attempt, take a device slot, train."""
+    from cvlab.training.device_slots import DEVICE_SLOTS
+    from cvlab.training.engine import train_run
+
+    try:
+        run_dir = runs.RunStore().run_dir(run_id)
+    except runs.RunNotFound:
+        return None  # deleted while it waited
+    info = runs.read_info(run_dir)
+    if info.status == "stopped" or info.record.get("attempt") != attempt or not _claim(run_dir, attempt):
+        return None  # stopped before it started, superseded by a newer attempt, or taken by another worker
+    with DEVICE_SLOTS.slot(info.config.device) as device:
+        if device != info.config.device:
+            runs.update_record(run_dir, config={**info.config.to_dict(), "device": device})
+        return train_run(run_dir)

@@ -1,0 +1,258 @@
+"""The run store: one folder per training run, readable by the app and written by one worker.
+
+A run folder holds
+- ``run.json``: config, owner, status, versions, timestamps (replaced atomically);
+- ``metrics.jsonl``: one JSON object per line, appended and flushed as training goes
+  (``kind`` is "step", "epoch" or "event"; events are the markers on the curves);
+- ``control.json``: what the app asks of the worker (pause, stop, a new learning rate);
+- ``heartbeat``: touched by the worker every few seconds, so a run whose worker died
+  shows as interrupted instead of running for ever;
+- ``checkpoints/epoch_NNN.safetensors`` and, at the end, ``model.safetensors`` and ``eval.json``.
+
+Only files, so the same store works for a worker on this machine and for workers on
+other machines that mount the same folder (``CVLAB_RUNS_DIR``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from cvlab.errors import CvlabError, InvalidInput
+from cvlab.settings import Settings, get_settings
+from cvlab.training.config import TrainConfig
+
+HEARTBEAT_EVERY_S = 3.0
+HEARTBEAT_STALE_S = 30.0  # a worker silent this long is gone: its run is interrupted
+ACTIVE = ("queued", "running", "paused")
+ENDED = ("finished", "stopped", "failed", "interrupted")
+
+
+class RunNotFound(CvlabError, LookupError):
+    """No run folder by that id."""
+
+
+class NotAllowed(CvlabError, PermissionError):
+    """The user may watch this run but not change it."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the app shows about a run: its run.json, with the status corrected for dead workers."""
+
+    run_id: str
+    run_dir: Path
+    config: TrainConfig
+    owner: str
+    status: str
+    created: float
+    reason: str  # why it failed or stopped, or what was noted about its data and weights
+    epochs_done: int
+    record: dict  # the whole run.json
+
+
+def _atomic_write(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str))
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return default
+    except json.JSONDecodeError:  # a half-written file from a crashed writer: treat as absent
+        return default
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:32] or "anon"
+
+
+class RunStore:
+    def __init__(self, root: Path | None = None, settings: Settings | None = None):
+        self.root = Path(root or (settings or get_settings()).runs_dir)
+
+    # ---- creating and reading ----
+    def create(self, config: TrainConfig, owner: str) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(owner)}-{secrets.token_hex(2)}"
+        run_dir = self.root / run_id
+        (run_dir / "checkpoints").mkdir(parents=True)
+        _atomic_write(run_dir / "run.json", {
+            "run_id": run_id, "config": config.to_dict(), "owner": owner, "status": "queued",
+            "created": time.time(), "reason": "", "epochs_done": 0, "versions": _versions(),
+        })
+        (run_dir / "metrics.jsonl").touch()
+        return run_dir
+
+    def run_dir(self, run_id: str) -> Path:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", run_id or ""):
+            raise InvalidInput(f"{run_id!r} is not a run id.")
+        path = self.root / run_id
+        if not (path / "run.json").is_file():
+            raise RunNotFound(f"No run {run_id!r} in {self.root}.")
+        return path
+
+    def info(self, run_id: str) -> RunInfo:
+        return read_info(self.run_dir(run_id))
+
+    def list(self) -> list[RunInfo]:
+        """Every run, newest first."""
+        if not self.root.is_dir():
+            return []
+        infos = [read_info(p.parent) for p in self.root.glob("*/run.json")]
+        return sorted(infos, key=lambda info: info.created, reverse=True)
+
+    def delete(self, run_id: str, user: str, instructor: bool = False) -> None:
+        info = self.info(run_id)
+        check_may_change(info, user, instructor)
+        if info.status in ACTIVE:
+            raise InvalidInput(f"Run {run_id} is {info.status}; stop it before deleting it.")
+        shutil.rmtree(info.run_dir)
+
+    # ---- the app's requests to the worker ----
+    def request(self, run_id: str, user: str, instructor: bool = False, **changes: Any) -> dict:
+        """Ask the worker to pause, resume, stop or change the learning rate; returns the control state."""
+        info = self.info(run_id)
+        check_may_change(info, user, instructor)
+        if "lr" in changes and not (0 < float(changes["lr"]) <= 10):
+            raise InvalidInput("The new learning rate must be above 0 and at most 10.")
+        path = info.run_dir / "control.json"
+        control = _read_json(path, {}) or {}
+        control.update(changes)
+        control["seq"] = int(control.get("seq", 0)) + 1
+        if "lr" in changes:
+            control["lr_seq"] = control["seq"]  # so the worker applies each new rate once
+        control["by"] = user
+        _atomic_write(path, control)
+        if changes.get("stop") and info.status == "queued":  # never started: nothing to wait for
+            set_status(info.run_dir, "stopped", reason=f"stopped by {user} before it started")
+        return control
+
+
+def read_info(run_dir: Path) -> RunInfo:
+    record = _read_json(run_dir / "run.json", {}) or {}
+    status = record.get("status", "failed")
+    if status in ("running", "paused") and heartbeat_age(run_dir) > HEARTBEAT_STALE_S:
+        status = "interrupted"
+    return RunInfo(
+        run_id=record.get("run_id", run_dir.name), run_dir=run_dir,
+        config=TrainConfig.from_dict(record.get("config", {})), owner=record.get("owner", ""),
+        status=status, created=float(record.get("created", 0)), reason=record.get("reason", ""),
+        epochs_done=int(record.get("epochs_done", 0)), record=record,
+    )
+
+
+def update_record(run_dir: Path, **fields: Any) -> dict:
+    """Change fields of run.json (only the worker running the run calls this while it runs)."""
+    record = _read_json(run_dir / "run.json", {}) or {}
+    record.update(fields)
+    _atomic_write(run_dir / "run.json", record)
+    return record
+
+
+def set_status(run_dir: Path, status: str, reason: str | None = None) -> None:
+    fields: dict[str, Any] = {"status": status, f"{status}_at": time.time()}
+    if reason is not None:
+        fields["reason"] = reason
+    update_record(run_dir, **fields)
+
+
+def read_control(run_dir: Path) -> dict:
+    return _read_json(run_dir / "control.json", {}) or {}
+
+
+def touch_heartbeat(run_dir: Path) -> None:
+    (run_dir / "heartbeat").write_text(f"{socket.gethostname()} {os.getpid()} {time.time()}")
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def heartbeat_age(run_dir: Path) -> float:
+    try:
+        return time.time() - (run_dir / "heartbeat").stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
+
+
+def check_may_change(info: RunInfo, user: str, instructor: bool) -> None:
+    if not (instructor or (user and user == info.owner)):
+        raise NotAllowed(
+            f"Run {info.run_id} belongs to {info.owner or 'nobody'}; anyone may watch it, but only its owner "
+            "or the instructor may pause, stop, change or delete it."
+        )
+
+
+# ---- metrics ----
+class MetricsWriter:
+    """Appends records to metrics.jsonl, flushing each so a reader (or a crash) sees every finished line."""
+
+    def __init__(self, run_dir: Path, on_record: Callable[[dict], None] | None = None):
+        self._file = open(run_dir / "metrics.jsonl", "a", buffering=1)
+        self._on_record = on_record  # e.g. the CLI printing each epoch as it ends
+
+    def write(self, kind: str, **values: Any) -> None:
+        record = {"kind": kind, "time": time.time(), **values}
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+        if self._on_record is not None:
+            self._on_record(record)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """Every complete line of metrics.jsonl; a line still being written is left for the next read."""
+    records = []
+    try:
+        text = (run_dir / "metrics.jsonl").read_text()
+    except FileNotFoundError:
+        return records
+    for line in text.splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def truncate_metrics_after(run_dir: Path, epochs_kept: int) -> None:
+    """On resume: drop the records of the epoch that was cut short, keep finished epochs and markers."""
+    kept = [r for r in read_metrics(run_dir) if r.get("kind") == "event" or int(r.get("epoch", 0)) < epochs_kept]
+    _atomic_lines(run_dir / "metrics.jsonl", kept)
+
+
+def _atomic_lines(path: Path, records: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+    os.replace(tmp, path)
+
+
+def iter_checkpoints(run_dir: Path) -> Iterator[tuple[int, Path]]:
+    for path in sorted((run_dir / "checkpoints").glob("epoch_*.safetensors")):
+        yield int(path.stem.split("_")[1]), path
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("torch", "torchvision", "timm", "ultralytics", "segmentation-models-pytorch"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found

@@ -1,0 +1,135 @@
+"""``python -m cvlab worker``: a Huey consumer for training jobs, and the app's "is one alive?" check.
+
+Each worker keeps a small file in ``<data home>/workers/`` fresh while it lives. The
+app looks there: when no local worker is alive and the queue is the embedded SQLite
+one, it starts ``python -m cvlab worker`` in the background, so starting the app is all
+a user does. With a Redis queue the app starts a local worker too (unless
+``CVLAB_START_WORKER=never``), and workers on other machines join the same queue.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cvlab.settings import Settings, get_settings
+
+REFRESH_S = 5.0
+STALE_S = 20.0  # a worker file this old belongs to a dead worker
+START_GRACE_S = 60.0  # a just-started worker gets this long to write its own file (importing torch takes a while)
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    host: str
+    pid: int
+    threads: int
+    queue: str
+    started: float
+
+
+def _folder(settings: Settings) -> Path:
+    folder = settings.data_home / "workers"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def live_local_workers(settings: Settings | None = None) -> list[WorkerInfo]:
+    settings = settings or get_settings()
+    alive = []
+    for path in _folder(settings).glob("*.json"):
+        try:
+            record = json.loads(path.read_text())
+            age = time.time() - path.stat().st_mtime
+        except (OSError, json.JSONDecodeError):
+            continue
+        limit = START_GRACE_S if record.get("starting") else STALE_S
+        if record.get("host") == socket.gethostname() and _pid_alive(int(record["pid"])) and age < limit:
+            alive.append(WorkerInfo(record["host"], int(record["pid"]), int(record.get("threads", 0)),
+                                    record.get("queue", ""), float(record.get("started", 0))))
+        elif age > limit or not _pid_alive(int(record.get("pid", 0))):
+            path.unlink(missing_ok=True)
+    return alive
+
+
+def ensure_local_worker(settings: Settings | None = None) -> tuple[bool, str]:
+    """Start a local worker unless one is alive; returns (started now, what happened, in words)."""
+    settings = settings or get_settings()
+    folder = _folder(settings)
+    with open(folder / ".start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two sessions opening the page at once start one worker, not two
+        alive = live_local_workers(settings)
+        if alive:
+            return False, f"{len(alive)} local worker(s) alive"
+        if not settings.start_worker:
+            return False, "no local worker (CVLAB_START_WORKER=never): jobs wait for workers on other machines"
+        log = settings.data_home / "logs"
+        log.mkdir(parents=True, exist_ok=True)
+        with open(log / "worker.log", "ab") as out:
+            child = subprocess.Popen([sys.executable, "-m", "cvlab", "worker"], stdout=out, stderr=out,
+                                     stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.data_home)
+        _write_record(folder / f"{socket.gethostname()}-{child.pid}.json", child.pid, 0, settings, starting=True)
+        return True, f"started a local worker (pid {child.pid}); its log is {log / 'worker.log'}"
+
+
+def _write_record(path: Path, pid: int, threads: int, settings: Settings, starting: bool = False) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"host": socket.gethostname(), "pid": pid, "threads": threads, "starting": starting,
+                               "queue": _redacted(settings.queue_url), "started": time.time()}))
+    os.replace(tmp, path)
+
+
+def _redacted(url: str) -> str:
+    """The queue URL without a password, for files and pages."""
+    if "@" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def run_worker(threads: int | None = None) -> None:
+    """Serve training jobs until interrupted (SIGINT finishes running jobs, SIGTERM stops at once)."""
+    from cvlab.training.device_slots import worker_threads
+    from cvlab.training.queue import huey_and_task
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = get_settings()
+    threads = threads or worker_threads()
+    huey, _ = huey_and_task(settings)
+    record = _folder(settings) / f"{socket.gethostname()}-{os.getpid()}.json"
+    _write_record(record, os.getpid(), threads, settings)
+    done = threading.Event()
+
+    def refresh() -> None:
+        while not done.wait(REFRESH_S):
+            try:
+                os.utime(record)
+            except FileNotFoundError:
+                _write_record(record, os.getpid(), threads, settings)
+
+    threading.Thread(target=refresh, daemon=True).start()
+    try:
+        huey.create_consumer(workers=threads, worker_type="thread", periodic=False, initial_delay=0.2,
+                             max_delay=1.0).run()
+    finally:
+        done.set()
+        record.unlink(missing_ok=True)
