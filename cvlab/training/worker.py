@@ -84,8 +84,11 @@ def ensure_local_worker(settings: Settings | None = None) -> tuple[bool, str]:
             return False, "no local worker (CVLAB_START_WORKER=never): jobs wait for workers on other machines"
         log = settings.data_home / "logs"
         log.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)  # the worker imports cvlab from the same place this process does
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]),
+                                                          env.get("PYTHONPATH")]))
         with open(log / "worker.log", "ab") as out:
-            child = subprocess.Popen([sys.executable, "-m", "cvlab", "worker"], stdout=out, stderr=out,
+            child = subprocess.Popen([sys.executable, "-m", "cvlab", "worker"], stdout=out, stderr=out, env=env,
                                      stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.data_home)
         _write_record(folder / f"{socket.gethostname()}-{child.pid}.json", child.pid, 0, settings, starting=True)
         return True, f"started a local worker (pid {child.pid}); its log is {log / 'worker.log'}"

@@ -1,0 +1,204 @@
+"""Streamlit glue for the Training page: who is asking, the run form, the live panel, results.
+
+Everything a control does goes through ``cvlab.training`` (the same calls as
+``python -m cvlab runs``); this module only draws widgets and figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import streamlit as st
+
+from cvlab.settings import get_settings
+from cvlab.training import lifecycle, runs
+from cvlab.training.config import TrainConfig
+from cvlab.ui import report_errors, show_figure
+from cvlab.viz import training as viz
+
+BIND = "query-params"
+LIVE_REFRESH_S = 2.0
+STATUS_ICONS = {"queued": "⏳", "running": "🏃", "paused": "⏸️", "finished": "✅", "stopped": "⏹️", "failed": "❌",
+                "interrupted": "⚠️"}
+
+
+# ---- who is who ----
+def current_user() -> str:
+    """``st.user`` when the server has login configured, else the name the user types (kept in the address)."""
+    if getattr(st.user, "is_logged_in", False):
+        return str(st.user.get("email") or st.user.get("name"))
+    return st.text_input("Your name", key="user", bind=BIND, max_chars=32,
+                         help="Runs are listed by owner; only you (or the instructor) may change yours.").strip()
+
+
+def instructor_secret() -> str:
+    """The secret from the server's Streamlit secrets (``cvlab_instructor_secret``) or CVLAB_INSTRUCTOR_SECRET."""
+    try:
+        secret = st.secrets.get("cvlab_instructor_secret", "")
+    except Exception:  # no secrets.toml at all: Streamlit raises instead of returning the default
+        secret = ""
+    return str(secret or get_settings().instructor_secret)
+
+
+def is_instructor() -> bool:
+    secret = instructor_secret()
+    if not secret:
+        return False
+    typed = st.text_input("Instructor secret", type="password", key="instructor_typed",
+                          help="Lets the instructor pause, stop, change or delete anyone's run.")
+    return bool(typed) and typed == secret
+
+
+# ---- runs ----
+def label(info: runs.RunInfo) -> str:
+    return f"{STATUS_ICONS.get(info.status, '')} {info.run_id} · {info.config.model} on {info.config.data}"
+
+
+def ordered_runs(user: str) -> list[runs.RunInfo]:
+    """The user's own runs first, then everyone else's, newest first within each."""
+    every = runs.RunStore().list()
+    return [i for i in every if i.owner == user] + [i for i in every if i.owner != user]
+
+
+def start_runs(configs: list[TrainConfig], user: str) -> None:
+    with report_errors():
+        for config in configs:
+            started = lifecycle.start(config, user)
+            st.session_state["run"] = started["run_id"]
+            st.toast(f"Queued {started['run_id']} (position {started['queue_position']}). {started['worker']}")
+
+
+def config_table(infos: list[runs.RunInfo]) -> list[dict]:
+    """Settings that differ between the runs, plus their final figures."""
+    dicts = [i.config.to_dict() for i in infos]
+    varying = [f.name for f in fields(TrainConfig) if len({str(d[f.name]) for d in dicts}) > 1]
+    rows = []
+    for info, config in zip(infos, dicts):
+        last = _last_epoch(info)
+        rows.append({"run": info.run_id, "owner": info.owner, "status": info.status,
+                     **{name: config[name] for name in varying or ["model"]},
+                     "val accuracy": last.get("val_accuracy"), "val loss": last.get("val_loss"),
+                     "images/s": round(last.get("images_per_second", 0) or 0)})
+    return rows
+
+
+def _last_epoch(info: runs.RunInfo) -> dict:
+    epochs = [r for r in runs.read_metrics(info.run_dir) if r.get("kind") == "epoch"]
+    return epochs[-1] if epochs else {}
+
+
+def progress(info: runs.RunInfo, records: list[dict]) -> None:
+    """A progress bar with the ETA from the recent pace, or where the run waits in the queue."""
+    if info.status == "queued":
+        from cvlab.training.queue import queue_position
+
+        position = queue_position(info.run_id)
+        st.info(f"Waiting in the queue: position {position}." if position else "Waiting for a worker to start it.")
+        return
+    steps = [r for r in records if r.get("kind") == "step"]
+    done = steps[-1]["progress"] if steps else 0.0
+    eta = ""
+    if info.status == "running" and len(steps) >= 2 and done < 1:
+        rate = (steps[-1]["progress"] - steps[0]["progress"]) / max(1e-9, steps[-1]["time"] - steps[0]["time"])
+        eta = f" · about {_duration((1 - done) / rate)} left" if rate > 0 else ""
+    st.progress(min(1.0, done), text=f"{info.status}: epoch {info.epochs_done}/{info.config.epochs}{eta}")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def controls(info: runs.RunInfo, user: str, instructor: bool) -> None:
+    """Pause/resume, stop and a new learning rate: shown to everyone, enabled for the owner or instructor."""
+    allowed = instructor or (bool(user) and user == info.owner)
+    store = runs.RunStore()
+    cols = st.columns([1, 1, 1, 2])
+    with report_errors():
+        if info.status == "running" and cols[0].button("Pause", key="pause", disabled=not allowed):
+            store.request(info.run_id, user, instructor, pause=True)
+        if info.status in ("paused", "interrupted", "stopped", "failed") and cols[0].button(
+                "Resume", key="resume", disabled=not allowed,
+                help="Continues from the newest checkpoint: no finished epoch is lost."):
+            lifecycle.resume(store, info.run_id, user, instructor)
+        if info.status in runs.ACTIVE and cols[1].button("Stop", key="stop", disabled=not allowed):
+            store.request(info.run_id, user, instructor, stop=True)
+        if info.status not in runs.ACTIVE and cols[2].button("Delete", key="delete", disabled=not allowed):
+            store.delete(info.run_id, user, instructor)
+            st.session_state.pop("run", None)
+            st.rerun()
+        if info.status in ("running", "paused"):
+            new_lr = cols[3].number_input("New learning rate", min_value=1e-6, max_value=10.0, value=None,
+                                          format="%.5f", key="new_lr", disabled=not allowed)
+            if new_lr and cols[3].button("Apply", key="apply_lr", disabled=not allowed):
+                store.request(info.run_id, user, instructor, lr=new_lr)
+    if not allowed:
+        st.caption(f"Watching: only {info.owner} or the instructor may change this run.")
+
+
+@st.fragment(run_every=LIVE_REFRESH_S)
+def live_panel(run_id: str, user: str, instructor: bool) -> None:
+    """Redrawn every couple of seconds from the run folder while the rest of the page stays put."""
+    with report_errors():
+        info = runs.RunStore().info(run_id)
+        records = runs.read_metrics(info.run_dir)
+        st.markdown(f"**{label(info)}** · owner **{info.owner}** · {info.record.get('device', '')}")
+        if info.reason:
+            (st.error if info.status == "failed" else st.caption)(info.reason)
+        if info.record.get("note"):
+            st.caption(info.record["note"])
+        progress(info, records)
+        controls(info, user, instructor)
+        smoothing = st.slider("Smoothing (moving average, points)", 1, 25, 1, key="smooth", bind=BIND)
+        if any(r.get("kind") == "step" for r in records):
+            show_figure(viz.run_curves(records, smoothing=smoothing), key=f"curves-{run_id}")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the trained model…")
+def _trained(weights_path: str, modified: float):
+    from cvlab.training.evaluation import load_trained
+
+    return load_trained(weights_path)
+
+
+def results(info: runs.RunInfo) -> None:
+    """After a run: confusion matrix, per-class accuracy, mistakes, the model on a new image, downloads."""
+    from cvlab.training.evaluation import export_onnx, predict, read_evaluation, read_misclassified
+    from cvlab.ui.image_picker import image_picker
+
+    evaluation = read_evaluation(info.run_dir)
+    if evaluation is None:
+        st.info("This run has no evaluation yet.")
+        return
+    st.metric("Validation accuracy", f"{evaluation.accuracy:.2%}")
+    left, right = st.columns(2)
+    with left:
+        show_figure(viz.confusion_matrix(evaluation.confusion, evaluation.classes), key="confusion")
+    with right:
+        show_figure(viz.per_class_accuracy(evaluation.per_class_accuracy, evaluation.classes), key="per_class")
+    wrong = read_misclassified(info.run_dir)
+    st.markdown("**Misclassified validation images** (true → predicted)")
+    if wrong is None or len(wrong.images) == 0:
+        st.caption("None: every validation image was classified correctly.")
+    else:
+        names = evaluation.classes
+        st.image(list(wrong.images), width=84,
+                 caption=[f"{names[t]} → {names[p]}" for t, p in zip(wrong.true, wrong.predicted)])
+    weights = info.run_dir / "model.safetensors"
+    st.markdown("**Try the model on an image**")
+    picked = image_picker("try", max_side=512)
+    if picked is not None:
+        with report_errors():
+            prediction = predict(_trained(str(weights), weights.stat().st_mtime), picked.pixels)
+            st.image(picked.pixels, width=160)
+            st.dataframe([{"class": name, "probability": round(p, 4)} for name, p in prediction.top(5)],
+                         hide_index=True)
+    download, onnx = st.columns(2)
+    download.download_button("Download weights (safetensors)", weights.read_bytes(), f"{info.run_id}.safetensors",
+                             key="download_weights")
+    with onnx:
+        with report_errors():
+            if st.button("Export to ONNX", key="export_onnx"):
+                st.session_state["onnx_path"] = str(export_onnx(info.run_dir))
+            path = st.session_state.get("onnx_path")
+            if path and path.startswith(str(info.run_dir)):
+                st.download_button("Download ONNX", open(path, "rb").read(), f"{info.run_id}.onnx", key="download_onnx")

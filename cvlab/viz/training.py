@@ -1,0 +1,120 @@
+"""Figures for training runs: live curves with change markers, the LR preview, comparisons, the confusion matrix."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cvlab.viz.style import COLORWAY, LEGEND_BELOW, styled
+
+EVENT_LABELS = {"lr": "LR → {value:g}", "pause": "paused", "resume": "resumed", "stop": "stopped",
+                "resumed": "resumed after restart"}
+
+
+def smooth(values: Sequence[float], window: int) -> np.ndarray:
+    """A plain trailing moving average over ``window`` points (1 = no smoothing)."""
+    values = np.asarray(values, dtype=float)
+    if window <= 1 or len(values) == 0:
+        return values
+    cumulative = np.cumsum(np.insert(values, 0, 0.0))
+    out = np.empty_like(values)
+    for i in range(len(values)):
+        start = max(0, i + 1 - window)
+        out[i] = (cumulative[i + 1] - cumulative[start]) / (i + 1 - start)
+    return out
+
+
+def _split(records: Sequence[dict]) -> tuple[list[dict], list[dict], list[dict]]:
+    steps = [r for r in records if r.get("kind") == "step"]
+    epochs = [r for r in records if r.get("kind") == "epoch"]
+    events = [r for r in records if r.get("kind") == "event"]
+    return steps, epochs, events
+
+
+def run_curves(records: Sequence[dict], *, smoothing: int = 1, title: str | None = None) -> go.Figure:
+    """Loss, accuracy, learning rate and images/s against the training step; events as dashed lines."""
+    steps, epochs, events = _split(records)
+    fig = make_subplots(rows=2, cols=2, subplot_titles=("Loss", "Accuracy", "Learning rate", "Images per second"),
+                        vertical_spacing=0.16, horizontal_spacing=0.09)
+    x = [r["step"] for r in steps]
+    ex = [r["step"] for r in epochs]
+    blue, orange, green = COLORWAY[0], COLORWAY[1], COLORWAY[2]
+    fig.add_scatter(x=x, y=smooth([r["loss"] for r in steps], smoothing), name="train", line_color=blue,
+                    legendgroup="train", row=1, col=1)
+    fig.add_scatter(x=ex, y=[r["val_loss"] for r in epochs], name="validation", mode="lines+markers",
+                    line_color=orange, legendgroup="val", row=1, col=1)
+    fig.add_scatter(x=x, y=smooth([r["accuracy"] for r in steps], smoothing), name="train", line_color=blue,
+                    legendgroup="train", showlegend=False, row=1, col=2)
+    fig.add_scatter(x=ex, y=[r["val_accuracy"] for r in epochs], name="validation", mode="lines+markers",
+                    line_color=orange, legendgroup="val", showlegend=False, row=1, col=2)
+    groups = len(steps[0]["lr"]) if steps else 0
+    for g in range(groups):
+        name = "learning rate" if groups == 1 else ("backbone LR" if g == 0 else "head LR")
+        fig.add_scatter(x=x, y=[r["lr"][g] for r in steps], name=name, line_color=COLORWAY[3 + g], row=2, col=1)
+    fig.add_scatter(x=x, y=smooth([r["images_per_second"] for r in steps], smoothing), name="images/s",
+                    line_color=green, row=2, col=2)
+    for event in events:
+        label = EVENT_LABELS.get(event["what"], event["what"]).format(value=event.get("value", 0))
+        for row, col in ((1, 1), (1, 2), (2, 1), (2, 2)):
+            fig.add_vline(x=event["step"], line_dash="dash", line_color="#555", row=row, col=col)
+        fig.add_annotation(x=event["step"], y=1, yref="y2 domain", xref="x2", text=label, showarrow=False,
+                           yanchor="bottom", font_size=12)
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    fig.update_xaxes(title_text="step", row=2)
+    styled(fig, title=title)
+    fig.update_layout(height=620, legend=LEGEND_BELOW, margin=dict(b=90))
+    return fig
+
+
+def lr_preview(curves: Sequence[Sequence[float]], steps_per_epoch: int, names: Sequence[str], title: str) -> go.Figure:
+    """The learning rate at every step the scheduler will produce, epochs marked on the axis."""
+    fig = go.Figure()
+    for curve, name in zip(curves, names):
+        epochs = np.arange(len(curve)) / max(1, steps_per_epoch)
+        fig.add_scatter(x=epochs, y=list(curve), name=name, mode="lines")
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="learning rate", rangemode="tozero")
+    styled(fig, title=title)
+    fig.update_layout(height=320, showlegend=len(curves) > 1)
+    return fig
+
+
+def compare_runs(series: Sequence[tuple[str, Sequence[dict]]], metric: str = "val_accuracy") -> go.Figure:
+    """One line per run: an epoch metric against the epoch."""
+    fig = go.Figure()
+    for label, records in series:
+        _, epochs, _ = _split(records)
+        fig.add_scatter(x=[r["epoch"] for r in epochs], y=[r.get(metric) for r in epochs], name=label,
+                        mode="lines+markers")
+    titles = {"val_accuracy": "Validation accuracy", "val_loss": "Validation loss", "train_loss": "Training loss",
+              "images_per_second": "Images per second"}
+    fig.update_xaxes(title_text="epoch", dtick=1)
+    if metric.endswith("accuracy"):
+        fig.update_yaxes(tickformat=".0%")
+    styled(fig, title=titles.get(metric, metric))
+    fig.update_layout(height=420, legend=LEGEND_BELOW, margin=dict(b=110))
+    return fig
+
+
+def confusion_matrix(confusion: Sequence[Sequence[int]], classes: Sequence[str]) -> go.Figure:
+    """Rows: the true class; columns: what the model said. Counts in the cells."""
+    z = np.asarray(confusion)
+    fig = go.Figure(go.Heatmap(z=z, x=list(classes), y=list(classes), colorscale="Blues", text=z,
+                               texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    fig.update_xaxes(title_text="predicted", side="bottom")
+    fig.update_yaxes(title_text="true", autorange="reversed")
+    styled(fig, title="Confusion matrix (validation)")
+    fig.update_layout(height=max(360, 40 * len(classes) + 160))
+    return fig
+
+
+def per_class_accuracy(accuracy: Sequence[float], classes: Sequence[str]) -> go.Figure:
+    fig = go.Figure(go.Bar(x=list(classes), y=list(accuracy), text=[f"{a:.0%}" for a in accuracy],
+                           textposition="outside"))
+    fig.update_yaxes(range=[0, 1.12], tickformat=".0%", title_text="accuracy")
+    styled(fig, title="Accuracy per class")
+    fig.update_layout(height=360)
+    return fig

@@ -1,0 +1,86 @@
+"""Training: configure a run, watch it live, compare runs, and look inside the trained model."""
+
+from dataclasses import replace
+
+import streamlit as st
+
+from cvlab.training import runs
+from cvlab.training.optimizers import OPTIMIZERS
+from cvlab.ui import report_errors, sections, show_figure
+from cvlab.ui import training as ui
+from cvlab.ui import training_form as form
+from cvlab.viz import training as viz
+
+st.title("Training")
+st.caption("The lecture's training loop, live: model.train(), clipped gradients, scheduler steps, validation "
+           "under no_grad. Runs go to a shared job queue and keep going when you close the tab.")
+who, secret = st.columns([2, 1])
+with who:
+    user = ui.current_user()
+with secret:
+    instructor = ui.is_instructor()
+tab_new, tab_live, tab_compare, tab_results = sections("New run", "Live", "Compare", "Results")
+
+with tab_new:
+    if tab_new.open:
+        config = form.settings_form()
+        if config is not None:
+            data = form.dataset_summary(config)
+            if data is not None:
+                form.lr_preview(config, len(data.train_y))
+            entry = OPTIMIZERS.get(config.optimizer)
+            st.latex(entry.latex)
+            st.caption(f"{entry.title}: {entry.note} ({entry.paper}, {entry.year})")
+            start, fine_tune = st.columns(2)
+            if start.button("Start training", type="primary", key="start", disabled=not user):
+                ui.start_runs([config], user)
+            if fine_tune.button("Fine-tune EfficientNet-B0 (the lab's recipe)", key="fine_tune", disabled=not user):
+                ui.start_runs([replace(config, **form.FINE_TUNE)], user)
+            st.markdown("**Lab exercises**: one click queues the runs to compare, with the settings above.")
+            for column, name in zip(st.columns(len(form.EXERCISES)), form.EXERCISES):
+                if column.button(name, key=f"exercise-{name}", disabled=not user):
+                    ui.start_runs(form.exercise_configs(config, name), user)
+            if not user:
+                st.info("Type your name at the top to start runs.")
+
+every_run = ui.ordered_runs(user)
+labels = {info.run_id: ui.label(info) for info in every_run}
+chosen = st.session_state.get("run")
+
+with tab_live:
+    if tab_live.open:
+        if not every_run:
+            st.info("No runs yet: start one in *New run*.")
+        else:
+            ids = list(labels)
+            run_id = st.selectbox("Run (yours first)", ids, index=ids.index(chosen) if chosen in ids else 0,
+                                  format_func=labels.get, key="live_run")
+            ui.live_panel(run_id, user, instructor)
+
+with tab_compare:
+    if tab_compare.open and every_run:
+        picked = st.multiselect("Runs to overlay", list(labels), default=list(labels)[:3], format_func=labels.get,
+                                key="compare")
+        metric = st.radio("Metric", ["val_accuracy", "val_loss", "train_loss", "images_per_second"],
+                          horizontal=True, key="metric", bind="query-params")
+        infos = [info for info in every_run if info.run_id in picked]
+        if infos:
+            series = [(f"{i.run_id.split('-', 2)[-1]} {i.config.model}/{i.config.optimizer}/{i.config.scheduler}",
+                       runs.read_metrics(i.run_dir)) for i in infos]
+            show_figure(viz.compare_runs(series, metric), key="compare_fig")
+            st.dataframe(ui.config_table(infos), hide_index=True)
+    elif tab_compare.open:
+        st.info("No runs yet.")
+
+with tab_results:
+    if tab_results.open and every_run:
+        ended = [i for i in every_run if (i.run_dir / "model.safetensors").is_file()]
+        if not ended:
+            st.info("Results appear here when a run finishes or is stopped.")
+        else:
+            ids = [i.run_id for i in ended]
+            run_id = st.selectbox("Run", ids, index=ids.index(chosen) if chosen in ids else 0,
+                                  format_func=labels.get, key="result_run")
+            ui.results(next(i for i in ended if i.run_id == run_id))
+    elif tab_results.open:
+        st.info("No runs yet.")
