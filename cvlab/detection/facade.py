@@ -1,0 +1,238 @@
+"""YOLO inference that returns cvlab dataclasses, over a bounded per-process cache of loaded models.
+
+The page, the command line and the benchmark all call ``detect``. What comes back
+is plain data (boxes in pixels of the image given, scores, class ids and names,
+the time of each stage) and never an ultralytics object.
+
+One loaded model serves every session of the server, read-only. Ultralytics'
+``YOLO.predict`` is not safe to call from two threads at once: it keeps one
+predictor per model and rewrites that predictor's settings (confidence, IoU, image
+size...) before taking its own lock, so a second user's slider could change the
+first user's result. Each cached model therefore carries a lock, and one
+prediction runs through it at a time; different models run in parallel.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from cvlab.detection.models import DetectorSpec, get_detector, load_yolo
+from cvlab.errors import InvalidInput
+from cvlab.settings import Settings, get_settings
+
+MAX_LOADED_MODELS = 3  # yolov8x is about 270 MB in memory; three of the small ones are nothing
+IMGSZ_RANGE = (32, 1280)  # px; ultralytics rounds up to a multiple of the stride (32)
+CANDIDATE_CONF = 0.01  # the NMS section's "before NMS" confidence floor
+MAX_CANDIDATES = 300  # ... and its cap: the highest-scoring boxes only
+
+
+@dataclass(frozen=True)
+class Detection:
+    xyxy: tuple[float, float, float, float]  # x1, y1, x2, y2 in px of the input image
+    conf: float  # the class score, 0..1
+    cls: int
+    name: str
+
+
+@dataclass(frozen=True)
+class StageTimings:
+    """Milliseconds per image in each stage, as ultralytics' predictor measures them."""
+
+    preprocess: float  # letterbox resize, HWC->CHW, /255
+    inference: float  # the network's forward pass
+    postprocess: float  # confidence filter, NMS, boxes scaled back to the image
+
+    @property
+    def total(self) -> float:
+        return self.preprocess + self.inference + self.postprocess
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    model: str
+    weights_note: str
+    width: int  # of the input image, px
+    height: int
+    imgsz: int  # the network's input side, px
+    detections: tuple[Detection, ...]  # highest score first
+    names: tuple[str, ...]  # every class the model knows, by id
+    timings: StageTimings
+    nms_free: bool  # YOLO26 / YOLOv10 heads: one box per object without NMS
+
+    def counts(self) -> dict[str, int]:
+        """Detections per class name, most frequent first."""
+        counts: dict[str, int] = {}
+        for det in self.detections:
+            counts[det.name] = counts.get(det.name, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    title: str
+    kind: str
+    weights_note: str
+    names: tuple[str, ...]
+    nms_free: bool
+    parameters: int
+
+
+class LoadedDetector:
+    """A YOLO object with its lock; only the facade touches the YOLO object itself."""
+
+    def __init__(self, spec: DetectorSpec, yolo, device: str) -> None:
+        self.spec = spec
+        self.device = device
+        self.lock = threading.Lock()
+        self._yolo = yolo
+        names = yolo.model.names
+        self.names = tuple(str(names[i]) for i in range(len(names)))
+        self.nms_free = bool(getattr(yolo.model, "end2end", False))
+        self.parameters = sum(p.numel() for p in yolo.model.parameters())
+
+    def info(self) -> ModelInfo:
+        return ModelInfo(self.spec.name, self.spec.title, self.spec.kind, self.spec.weights_note, self.names,
+                         self.nms_free, self.parameters)
+
+    def predict(self, bgr: np.ndarray, **options):
+        """One image (H, W, 3) uint8 BGR, as ultralytics takes numpy input; its Results object."""
+        with self.lock:
+            return self._yolo.predict(bgr, verbose=False, device=self.device, **options)[0]
+
+
+_cache: OrderedDict[tuple, LoadedDetector] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _device(settings: Settings) -> str:
+    from cvlab.device import pick_device
+
+    device = pick_device(settings.device)
+    return f"cuda:{device.index or 0}" if device.type == "cuda" else device.type
+
+
+def load_detector(name: str, *, settings: Settings | None = None) -> LoadedDetector:
+    """The cached model for ``name``, loading it (and evicting the least recently used) when needed."""
+    settings = settings or get_settings()
+    spec = get_detector(name, settings)
+    key = (spec.name, str(spec.path), _device(settings), str(settings.data_home))
+    with _cache_lock:  # loads run one at a time: two users asking for yolov8x load it once
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+        loaded = LoadedDetector(spec, load_yolo(spec, settings), key[2])
+        _cache[key] = loaded
+        while len(_cache) > MAX_LOADED_MODELS:
+            _cache.popitem(last=False)
+        return loaded
+
+
+def loaded_model_names() -> list[str]:
+    with _cache_lock:
+        return [key[0] for key in _cache]
+
+
+def model_info(name: str, *, settings: Settings | None = None) -> ModelInfo:
+    return load_detector(name, settings=settings).info()
+
+
+def _check_pixels(pixels: np.ndarray) -> np.ndarray:
+    pixels = np.asarray(pixels)
+    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
+        raise InvalidInput(f"Detection needs an (H, W, 3) uint8 RGB image, got {pixels.dtype} {pixels.shape}: "
+                           "decode it with cvlab.data.images.decode_image first.")
+    return np.ascontiguousarray(pixels[..., ::-1])  # RGB -> BGR, the channel order ultralytics expects
+
+
+def _check_options(detector: LoadedDetector, conf: float, iou: float, imgsz: int, max_det: int,
+                   classes: Sequence[int] | None) -> None:
+    if not (0.0 <= conf <= 1.0 and 0.0 <= iou <= 1.0):
+        raise InvalidInput(f"Confidence ({conf}) and IoU ({iou}) thresholds must both be between 0 and 1.")
+    if not IMGSZ_RANGE[0] <= imgsz <= IMGSZ_RANGE[1]:
+        raise InvalidInput(f"Image size {imgsz} px is outside {IMGSZ_RANGE[0]}..{IMGSZ_RANGE[1]} px.")
+    if max_det < 1:
+        raise InvalidInput(f"Max detections must be at least 1, got {max_det}.")
+    bad = [c for c in classes or () if not 0 <= int(c) < len(detector.names)]
+    if bad:
+        raise InvalidInput(f"Class ids {bad} are not classes of {detector.spec.name}, which knows "
+                           f"{len(detector.names)} (0..{len(detector.names) - 1}).")
+
+
+def detect(name: str, pixels: np.ndarray, *, conf: float = 0.25, iou: float = 0.7, imgsz: int = 640,
+           classes: Sequence[int] | None = None, max_det: int = 300, agnostic_nms: bool = False,
+           settings: Settings | None = None) -> DetectionResult:
+    """Detect objects in one (H, W, 3) uint8 RGB image with model ``name``.
+
+    ``classes`` keeps only those class ids (None: all); ``agnostic_nms`` lets boxes of
+    different classes suppress each other. Defaults are ultralytics' own.
+    """
+    detector = load_detector(name, settings=settings)
+    _check_options(detector, conf, iou, imgsz, max_det, classes)
+    bgr = _check_pixels(pixels)
+    result = detector.predict(bgr, conf=conf, iou=iou, imgsz=imgsz, max_det=max_det, agnostic_nms=agnostic_nms,
+                              classes=list(map(int, classes)) if classes is not None else None)
+    return _to_result(detector, result, imgsz, bgr.shape)
+
+
+def _arrays(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, 4) xyxy px of the input image, (N,) scores, (N,) class ids, highest score first."""
+    boxes = result.boxes
+    return (boxes.xyxy.cpu().numpy().astype(np.float32), boxes.conf.cpu().numpy().astype(np.float32),
+            boxes.cls.cpu().numpy().astype(np.int64))
+
+
+def _to_result(detector: LoadedDetector, result, imgsz: int, shape: tuple[int, ...]) -> DetectionResult:
+    xyxy, scores, labels = _arrays(result)
+    detections = tuple(Detection(tuple(round(float(v), 2) for v in box), round(float(score), 4), int(label),
+                                 detector.names[int(label)])
+                       for box, score, label in zip(xyxy, scores, labels))
+    speed = result.speed
+    return DetectionResult(
+        model=detector.spec.name, weights_note=detector.spec.weights_note, width=int(shape[1]),
+        height=int(shape[0]), imgsz=imgsz, detections=detections, names=detector.names,
+        timings=StageTimings(float(speed["preprocess"]), float(speed["inference"]), float(speed["postprocess"])),
+        nms_free=detector.nms_free)
+
+
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    """The model's boxes before NMS: every box whose best class score is above a low floor."""
+
+    model: str
+    boxes: np.ndarray  # (N, 4) xyxy px of the input image, highest score first
+    scores: np.ndarray  # (N,)
+    classes: np.ndarray  # (N,) int
+    names: tuple[str, ...]
+    conf_floor: float
+    nms_free: bool
+
+
+def candidates(name: str, pixels: np.ndarray, *, imgsz: int = 640, conf_floor: float = CANDIDATE_CONF,
+               max_candidates: int = MAX_CANDIDATES, classes: Sequence[int] | None = None,
+               settings: Settings | None = None) -> Candidates:
+    """The boxes NMS starts from, through the real pipeline: an IoU threshold of 1 suppresses nothing.
+
+    (Suppression needs IoU strictly above the threshold, and IoU never exceeds 1.)
+    """
+    detector = load_detector(name, settings=settings)
+    _check_options(detector, conf_floor, 1.0, imgsz, max_candidates, classes)
+    result = detector.predict(_check_pixels(pixels), conf=conf_floor, iou=1.0, imgsz=imgsz, max_det=max_candidates,
+                              classes=list(map(int, classes)) if classes is not None else None)
+    boxes, scores, labels = _arrays(result)
+    return Candidates(model=name, boxes=boxes, scores=scores, classes=labels, names=detector.names,
+                      conf_floor=conf_floor, nms_free=detector.nms_free)
+
+
+def detect_bytes(name: str, data: bytes, filename: str, *, max_side: int | None = 1280,
+                 settings: Settings | None = None, **options) -> DetectionResult:
+    """Decode an image file safely (BadImage for anything unusable), then ``detect``."""
+    from cvlab.data.images import decode_image
+
+    image = decode_image(data, filename, settings=settings, max_side=max_side)
+    return detect(name, image.pixels, settings=settings, **options)
