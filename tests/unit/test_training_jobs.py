@@ -1,0 +1,154 @@
+"""The job queue with real worker processes: kill and resume, concurrent runs, failures, two workers on Redis."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cvlab.training import lifecycle, runs
+from cvlab.training.config import TrainConfig
+from cvlab.training.worker import live_local_workers
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TINY = dict(data="shapes", model="lecture-vgg", limit=300, batch_size=32, augmentation="none")
+
+
+def wait_for(condition, timeout=240.0, every=0.25, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def start_worker(env_changes: dict) -> subprocess.Popen:
+    env = {**os.environ, **env_changes, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "cvlab", "worker"], env=env, cwd=REPO_ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def local_workers():
+    """Whatever workers the app starts during a test are killed after it."""
+    yield
+    for worker in live_local_workers():
+        os.kill(worker.pid, signal.SIGKILL)
+
+
+def epochs_of(run_dir: Path) -> list[dict]:
+    return [r for r in runs.read_metrics(run_dir) if r["kind"] == "epoch"]
+
+
+def test_a_killed_worker_loses_no_finished_epoch_and_the_run_resumes(local_workers, monkeypatch):
+    monkeypatch.setattr(runs, "HEARTBEAT_STALE_S", 4.0)
+    started = lifecycle.start(TrainConfig(epochs=4, **TINY), "ada")  # the app's path: queue + start a worker
+    run_dir = Path(started["run_dir"])
+    first = wait_for(lambda: live_local_workers(), what="the worker the app started")[0]
+    wait_for(lambda: len(epochs_of(run_dir)) >= 1 and runs.read_info(run_dir).status == "running", what="epoch 1")
+    os.kill(first.pid, signal.SIGKILL)
+    wait_for(lambda: runs.read_info(run_dir).status == "interrupted", timeout=30, what="interrupted")
+    before = epochs_of(run_dir)
+    assert len(before) in (1, 2, 3)
+    resumed = lifecycle.resume(runs.RunStore(), run_dir.name, "ada")
+    assert resumed["status"] == "queued" and "started a local worker" in resumed["worker"]
+    wait_for(lambda: runs.read_info(run_dir).status == "finished", what="the resumed run to finish")
+    after = epochs_of(run_dir)
+    assert [r["epoch"] for r in after] == [1, 2, 3, 4]
+    assert after[:len(before)] == before  # finished epochs were kept, not trained again
+    assert any(r["kind"] == "event" and r["what"] == "resumed" for r in runs.read_metrics(run_dir))
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir())[-1] == "epoch_004.safetensors"
+
+
+def test_two_runs_at_once_both_finish_and_a_failing_run_leaves_the_worker_alive(local_workers):
+    broken = lifecycle.start(TrainConfig(epochs=1, **{**TINY, "data": "no-such-dataset"}), "ada")
+    good = [lifecycle.start(TrainConfig(epochs=2, **TINY, seed=s), "bob") for s in (1, 2)]
+    infos = wait_for(lambda: [runs.RunStore().info(r["run_id"]) for r in (broken, *good)]
+                     if all(runs.RunStore().info(r["run_id"]).status in runs.ENDED for r in (broken, *good))
+                     else None, what="three runs to end")
+    assert [i.status for i in infos] == ["failed", "finished", "finished"]
+    assert "Unknown dataset" in infos[0].reason and "no-such-dataset" in infos[0].reason
+    assert all(i.record["final_val_accuracy"] > 0.3 for i in infos[1:])
+    assert len(live_local_workers()) == 1  # one worker served all three, and is still alive
+
+
+def test_out_of_memory_marks_the_run_failed_with_a_readable_reason(monkeypatch):
+    import torch
+
+    from cvlab.training import engine
+
+    def explode(config):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(engine, "prepare", explode)
+    run_dir = runs.RunStore().create(TrainConfig(**TINY), "ada")
+    summary = engine.train_run(run_dir)
+    info = runs.read_info(run_dir)
+    assert summary["status"] == info.status == "failed"
+    assert info.reason.startswith("Out of memory: lower the batch size")
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is missing: install Debian's redis-server package (see README)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    import redis
+
+    client = redis.Redis(port=port)
+    wait_for(lambda: _pings(client), timeout=20, what="redis-server")
+    yield f"redis://127.0.0.1:{port}/0"
+    server.terminate()
+    server.wait(10)
+
+
+def _pings(client) -> bool:
+    try:
+        return client.ping()
+    except Exception:
+        return False
+
+
+def test_two_workers_on_redis_share_the_queue_each_job_runs_once_and_the_app_sees_them(tmp_path, monkeypatch,
+                                                                                       redis_url):
+    shared_runs = tmp_path / "shared-runs"
+    monkeypatch.setenv("CVLAB_QUEUE_URL", redis_url)
+    monkeypatch.setenv("CVLAB_RUNS_DIR", str(shared_runs))
+    monkeypatch.setenv("CVLAB_START_WORKER", "never")  # the app only submits; the two workers do the work
+    homes = [tmp_path / "machine-a", tmp_path / "machine-b"]
+    workers = [start_worker({"CVLAB_HOME": str(home), "CVLAB_QUEUE_URL": redis_url,
+                             "CVLAB_RUNS_DIR": str(shared_runs)}) for home in homes]
+    try:
+        wait_for(lambda: all(list((home / "workers").glob("*.json")) for home in homes), timeout=120,
+                 what="both workers to start")
+        started = [lifecycle.start(TrainConfig(epochs=2, **TINY, seed=s), "ada") for s in range(4)]
+        seen_running = set()
+
+        def all_finished():
+            infos = [runs.RunStore().info(r["run_id"]) for r in started]
+            seen_running.update(i.run_id for i in infos if i.status == "running" and runs.read_metrics(i.run_dir))
+            return infos if all(i.status == "finished" for i in infos) else None
+
+        infos = wait_for(all_finished, every=0.5, what="four runs on two workers")
+        claims = [list(i.run_dir.glob("attempt-*.claim")) for i in infos]
+        assert all(len(c) == 1 for c in claims)  # each job ran exactly once
+        who = {c[0].read_text() for c in claims}
+        assert len(who) == 2  # both workers took jobs
+        assert seen_running  # the app watched metrics arrive while runs were going
+        assert all(len(epochs_of(i.run_dir)) == 2 for i in infos)
+        assert not (tmp_path / "cvlab-home" / "queue.sqlite3").exists()
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait(10)
