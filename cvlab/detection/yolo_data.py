@@ -1,0 +1,236 @@
+"""Check a YOLO-format detection dataset (a folder, or an uploaded zip) before anyone trains on it.
+
+The layout ultralytics reads::
+
+    data.yaml            path: .   train: images/train   val: images/val   names: [circle, square]
+    images/train/a.jpg   labels/train/a.txt   one line per box: "class cx cy w h", all but class in [0, 1]
+
+A label file sits where its image is, with the last ``images`` folder renamed
+``labels`` and the extension ``.txt``; an empty label file marks an image with no
+objects. Every problem found is reported as one line naming the file (and line),
+what is wrong and the rule it breaks, so a student can fix the data rather than
+guess from a training crash. A zip goes through ``cvlab.data.archives.safe_extract``
+first (no paths outside the folder, no zip bombs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cvlab.errors import InvalidInput
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+MAX_PROBLEMS = 50  # listed one by one; beyond that only counted
+
+
+class InvalidDataset(InvalidInput):
+    """A dataset that cannot be trained on; the message lists the first problems and how to fix them."""
+
+
+@dataclass(frozen=True)
+class SplitReport:
+    name: str  # "train" / "val" / "test"
+    folder: Path
+    images: int
+    labelled: int  # images with a label file
+    boxes: int
+    background: int  # images whose label file is empty: allowed, no objects
+
+
+@dataclass(frozen=True)
+class DatasetReport:
+    root: Path
+    data_yaml: Path
+    names: tuple[str, ...]
+    splits: tuple[SplitReport, ...]
+    boxes_per_class: tuple[int, ...]  # by class id, over every split
+    problems: tuple[str, ...]  # the first MAX_PROBLEMS, one line each
+    more_problems: int  # how many more were found but not listed
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        sizes = ", ".join(f"{s.name}: {s.images} images, {s.boxes} boxes" for s in self.splits)
+        head = f"{len(self.names)} classes ({', '.join(self.names)}); {sizes}."
+        if self.ok:
+            return f"Valid YOLO dataset: {head}"
+        extra = f"\n… and {self.more_problems} more" if self.more_problems else ""
+        return f"{len(self.problems) + self.more_problems} problem(s) in {self.data_yaml}: {head}\n" \
+               + "\n".join(self.problems) + extra
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.more = 0
+
+    def add(self, line: str) -> None:
+        if len(self.lines) < MAX_PROBLEMS:
+            self.lines.append(line)
+        else:
+            self.more += 1
+
+
+def _read_data_yaml(data_yaml: Path) -> dict:
+    import yaml
+
+    if not data_yaml.is_file():
+        raise InvalidDataset(f"No data.yaml at {data_yaml}. A YOLO dataset needs one, with `train`, `val` and "
+                             "`names` (see python -m cvlab data shapes --task detect for an example).")
+    try:
+        data = yaml.safe_load(data_yaml.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise InvalidDataset(f"{data_yaml.name} is not valid YAML ({err}).") from None
+    if not isinstance(data, dict):
+        raise InvalidDataset(f"{data_yaml.name} must be a mapping with `train`, `val` and `names`.")
+    missing = [key for key in ("train", "val", "names") if key not in data]
+    if missing:
+        raise InvalidDataset(f"{data_yaml.name} lacks {', '.join(missing)}: it needs `train` and `val` (image "
+                             "folders) and `names` (the class names).")
+    return data
+
+
+def class_names(data: dict) -> tuple[str, ...]:
+    """``names`` as a list or as {id: name}; ids must run 0..n-1 and agree with ``nc`` when given."""
+    names = data["names"]
+    if isinstance(names, dict):
+        if sorted(names) != list(range(len(names))):
+            raise InvalidDataset(f"`names` ids must be 0..{len(names) - 1} without gaps; got {sorted(names)}.")
+        names = [names[i] for i in range(len(names))]
+    if not isinstance(names, list) or not names:
+        raise InvalidDataset("`names` must be a non-empty list of class names (or a mapping 0: name, 1: ...).")
+    if "nc" in data and data["nc"] != len(names):
+        raise InvalidDataset(f"`nc` says {data['nc']} classes but `names` lists {len(names)}; make them agree.")
+    return tuple(str(n) for n in names)
+
+
+def _split_folder(root: Path, value, split: str) -> Path:
+    if not isinstance(value, str):
+        raise InvalidDataset(f"`{split}` must be one folder of images relative to the dataset, got {value!r}.")
+    folder = (root / value).resolve()
+    if not folder.is_relative_to(root.resolve()):
+        raise InvalidDataset(f"`{split}: {value}` points outside the dataset folder; use a relative folder "
+                             "such as images/train.")
+    if not folder.is_dir():
+        raise InvalidDataset(f"`{split}: {value}` is not a folder in the dataset ({folder} is missing).")
+    return folder
+
+
+def label_path(image: Path) -> Path:
+    """Where ultralytics looks for an image's labels: the last ``images`` folder renamed ``labels``."""
+    parts = list(image.parts)
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "images":
+            parts[i] = "labels"
+            break
+    return Path(*parts).with_suffix(".txt")
+
+
+def _check_label_line(line: str, where: str, n_classes: int, problems: _Problems) -> int | None:
+    """The class id of one valid "class cx cy w h" line; None (and a problem) otherwise."""
+    fields = line.split()
+    if len(fields) != 5:
+        problems.add(f"{where}: {len(fields)} numbers; a box line has exactly 5 (class cx cy w h).")
+        return None
+    try:
+        cls, values = float(fields[0]), [float(v) for v in fields[1:]]
+    except ValueError:
+        problems.add(f"{where}: '{line.strip()[:40]}' is not five numbers.")
+        return None
+    if cls != int(cls) or not 0 <= cls < n_classes:
+        problems.add(f"{where}: class {fields[0]} is not a class id 0..{n_classes - 1} of data.yaml's names.")
+        return None
+    if not all(0.0 <= v <= 1.0 for v in values):
+        problems.add(f"{where}: box {' '.join(fields[1:])} leaves [0, 1]; coordinates are fractions of the "
+                     "image width and height.")
+        return None
+    if values[2] <= 0 or values[3] <= 0:
+        problems.add(f"{where}: box width and height must be above 0.")
+        return None
+    return int(cls)
+
+
+def _check_split(name: str, folder: Path, root: Path, n_classes: int, counts: list[int],
+                 problems: _Problems) -> SplitReport:
+    from PIL import Image
+
+    images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not images:
+        problems.add(f"{folder.relative_to(root)}: no images ({', '.join(IMAGE_SUFFIXES)}).")
+    labelled = boxes = background = 0
+    for image in images:
+        shown = image.relative_to(root)
+        try:
+            with Image.open(image) as handle:
+                handle.verify()  # header and structure, without decoding every pixel
+        except Exception:  # noqa: BLE001 - any failure means the file is not a usable image
+            problems.add(f"{shown}: not a readable image.")
+        labels = label_path(image)
+        if not labels.is_file():
+            problems.add(f"{shown}: no label file {labels.relative_to(root)} (an image without objects needs "
+                         "an empty .txt).")
+            continue
+        labelled += 1
+        lines = [line for line in labels.read_text(errors="replace").splitlines() if line.strip()]
+        background += not lines
+        for number, line in enumerate(lines, 1):
+            cls = _check_label_line(line, f"{labels.relative_to(root)}:{number}", n_classes, problems)
+            if cls is not None:
+                counts[cls] += 1
+                boxes += 1
+    return SplitReport(name, folder, len(images), labelled, boxes, background)
+
+
+def _orphan_labels(root: Path, image_folders: list[Path], problems: _Problems) -> None:
+    images = {label_path(p) for folder in image_folders for p in folder.rglob("*")
+              if p.suffix.lower() in IMAGE_SUFFIXES}
+    for folder in image_folders:
+        labels = label_path(folder / "x.png").parent
+        for label in sorted(labels.rglob("*.txt")) if labels.is_dir() else []:
+            if label not in images:
+                problems.add(f"{label.relative_to(root)}: a label file with no image of the same name.")
+
+
+def validate_yolo_dataset(data_yaml: Path) -> DatasetReport:
+    """Check a dataset folder through its data.yaml; the report lists every problem (none when valid)."""
+    data_yaml = Path(data_yaml)
+    data = _read_data_yaml(data_yaml)
+    names = class_names(data)
+    base = data_yaml.parent.resolve()
+    root = (base / str(data.get("path") or ".")).resolve()
+    if not root.is_relative_to(base):
+        raise InvalidDataset(f"`path: {data.get('path')}` points outside the dataset folder; use `path: .`.")
+    problems, counts, splits = _Problems(), [0] * len(names), []
+    folders = {split: _split_folder(root, data[split], split) for split in ("train", "val", "test") if data.get(split)}
+    for split, folder in folders.items():
+        if split != "val" or folder != folders.get("train"):
+            splits.append(_check_split(split, folder, root, len(names), counts, problems))
+    _orphan_labels(root, list(dict.fromkeys(folders.values())), problems)
+    return DatasetReport(root, data_yaml, names, tuple(splits), tuple(counts), tuple(problems.lines), problems.more)
+
+
+def find_data_yaml(folder: Path) -> Path:
+    """data.yaml at the top of an unpacked archive, or one folder down (zips often hold the folder itself)."""
+    found = [p for p in (folder / "data.yaml", *sorted(folder.glob("*/data.yaml"))) if p.is_file()]
+    if len(found) != 1:
+        where = "none" if not found else ", ".join(str(p.relative_to(folder)) for p in found)
+        raise InvalidDataset(f"Expected one data.yaml at the top of the archive (or one folder down); found {where}.")
+    return found[0]
+
+
+def validate_yolo_archive(archive, dest: Path) -> DatasetReport:
+    """Unpack a zip (path, bytes or file object) safely into ``dest``, then validate it."""
+    from cvlab.data.archives import safe_extract
+
+    safe_extract(archive, dest)
+    return validate_yolo_dataset(find_data_yaml(Path(dest)))
+
+
+def require_valid(report: DatasetReport) -> DatasetReport:
+    """The report, or InvalidDataset listing its problems."""
+    if not report.ok:
+        raise InvalidDataset(report.summary())
+    return report
