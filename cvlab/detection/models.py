@@ -99,8 +99,12 @@ def register_trained_model(name: str, path: Path) -> DetectorSpec:
     return DetectorSpec(TRAINED_PREFIX + name, "trained", f"{name}, trained here", path=path)
 
 
+def uploads_dir(settings: Settings) -> Path:
+    return settings.data_home / "detection" / "uploads"
+
+
 def trained_models(settings: Settings | None = None) -> list[DetectorSpec]:
-    """Registered models, then every ``detector.safetensors`` one or two folders down the runs folder."""
+    """Every ``detector.safetensors`` one or two folders down the runs folder, uploads, then registered models."""
     settings = settings or get_settings()
     found: dict[str, Path] = {}
     if settings.runs_dir.is_dir():
@@ -109,6 +113,8 @@ def trained_models(settings: Settings | None = None) -> list[DetectorSpec]:
                 run = weights.parent.relative_to(settings.runs_dir).parts[0]
                 if _NAME.match(run):
                     found.setdefault(run, weights)
+    for weights in sorted(uploads_dir(settings).glob("*/*.safetensors")):
+        found.setdefault(f"upload-{weights.parent.name}", weights)
     with _trained_lock:
         found.update(_trained)
     return [DetectorSpec(TRAINED_PREFIX + run, "trained", f"{run}, trained here", path=path)
@@ -220,3 +226,38 @@ def load_checkpoint_file(path: Path, *, trusted: bool = False, settings: Setting
     if getattr(yolo, "task", "detect") != "detect":
         raise BadWeights(f"{path.name} is a YOLO {yolo.task} model; the playground needs a detection model.")
     return yolo
+
+
+def accept_weights_upload(data: bytes, filename: str, settings: Settings | None = None) -> DetectorSpec:
+    """Keep an uploaded weights file and make it selectable; refuse a pickle unless the server allows it.
+
+    The file lands in ``<data home>/detection/uploads/<content hash>/`` and is listed as
+    ``trained-upload-<hash>``. It is loaded once here, so a broken file fails now, with its reason.
+    """
+    import hashlib
+
+    settings = settings or get_settings()
+    suffix = Path(filename).suffix.lower()
+    if suffix in (".pt", ".pth") and not settings.allow_unsafe_weights:
+        load_checkpoint_file(Path(filename), settings=settings)  # raises UnsafeWeights before a byte is kept
+    if suffix not in (".pt", ".pth", ".safetensors"):
+        raise BadWeights(f"{filename}: upload a .safetensors file exported by CV Lab training.")
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    folder = uploads_dir(settings) / digest
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (f"{digest}.safetensors" if suffix == ".safetensors" else f"{digest}{suffix}")
+    path.write_bytes(data)
+    try:
+        yolo = load_checkpoint_file(path, settings=settings)
+        if suffix != ".safetensors":  # an allowed pickle: keep it as safetensors, the format the lab lists
+            from cvlab.detection.stored import save_detector
+
+            names = [str(yolo.model.names[i]) for i in range(len(yolo.model.names))]
+            path.unlink()
+            path = save_detector(yolo.model, folder / f"{digest}.safetensors", names=names)
+    except Exception:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)  # nothing half-kept
+        raise
+    return DetectorSpec(f"{TRAINED_PREFIX}upload-{digest}", "trained", f"upload {filename}", path=path)

@@ -112,8 +112,11 @@ def check_config(cfg: dict, names: tuple[str, ...]) -> None:
 
 
 def save_detector(model, path: Path, *, names: tuple[str, ...] | list[str], imgsz: int | None = None,
-                  extra: dict | None = None) -> Path:
-    """Write an ultralytics DetectionModel as safetensors (+ its YAML beside it); return the weights path."""
+                  extra: dict | None = None, half: bool = False) -> Path:
+    """Write an ultralytics DetectionModel as safetensors (+ its YAML beside it); return the weights path.
+
+    ``half`` stores float16 (half the file; loading converts back to the model's float32).
+    """
     import yaml
     from safetensors.torch import save_file
 
@@ -121,8 +124,9 @@ def save_detector(model, path: Path, *, names: tuple[str, ...] | list[str], imgs
     config["nc"] = len(names)
     config_name = Path(str(model.yaml.get("yaml_file") or "yolo.yaml")).name
     config_yaml = yaml.safe_dump(config, sort_keys=False)
-    # float32 copies: checkpoints keep EMA weights in fp16, and safetensors refuses shared storage
-    tensors = {key: value.detach().float().contiguous().clone() for key, value in model.state_dict().items()}
+    # fresh copies: safetensors refuses tensors that share storage
+    tensors = {key: _stored_dtype(value.detach(), half).contiguous().clone()
+               for key, value in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"format": FORMAT, "config": config_name, "config_yaml": config_yaml,
                 "names": json.dumps(list(names)), "extra": json.dumps(extra or {})}
@@ -131,6 +135,12 @@ def save_detector(model, path: Path, *, names: tuple[str, ...] | list[str], imgs
     save_file(tensors, str(path), metadata=metadata)
     (path.parent / config_name).write_text(config_yaml)
     return path
+
+
+def _stored_dtype(tensor, half: bool):
+    if not tensor.is_floating_point():
+        return tensor  # BatchNorm's num_batches_tracked is an integer count
+    return tensor.half() if half else tensor.float()
 
 
 def _config_file(header: StoredHeader, settings: Settings) -> Path:

@@ -92,13 +92,14 @@ def _start_model(model: str, pretrained: bool):
 
 def train_yolo(data_yaml: Path, *, model: str, epochs: int, imgsz: int, batch: int, run_dir: Path, device: str,
                on_epoch: Callable[[dict], None] | None = None, should_stop: Callable[[], bool] | None = None,
-               pretrained: bool = False, amp: bool | None = None, seed: int = 0, **overrides) -> Path:
+               pretrained: bool = False, amp: bool | None = None, seed: int = 0, half: bool = False,
+               **overrides) -> Path:
     """Train ``model`` (a detector name: ``yolov8n`` starts from random weights unless ``pretrained``;
     ``shapes-yolo`` or ``trained-...`` fine-tune) on ``data_yaml``; return the exported safetensors path.
 
     ``device`` is "cpu", "cuda:0" or "0"; ``amp`` None turns mixed precision on for a GPU
     when that is possible without a download. ``overrides`` go to ultralytics' ``train``
-    (e.g. ``mosaic=0.5``, ``lr0=0.01``).
+    (e.g. ``mosaic=0.5``, ``lr0=0.01``); ``half`` stores the weights as float16.
     """
     from cvlab.detection.stored import save_detector
     from cvlab.detection.ultralytics_env import ultralytics_ready
@@ -136,4 +137,4 @@ def train_yolo(data_yaml: Path, *, model: str, epochs: int, imgsz: int, batch: i
     trained = load_checkpoint_file(best, trusted=True, settings=settings)  # our own checkpoint, just written
     return save_detector(trained.model, run_dir / EXPORTED_WEIGHTS, names=_class_names(data), imgsz=imgsz,
                          extra={"data": str(Path(data_yaml).resolve()), "epochs": epochs, "start": model,
-                                "pretrained": pretrained})
+                                "pretrained": pretrained}, half=half)

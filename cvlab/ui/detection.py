@@ -1,0 +1,184 @@
+"""Streamlit glue of the detection playground: cached calls, the picture input, tables for the page.
+
+Models are cached by ``cvlab.detection.facade`` itself (bounded, shared, locked),
+so the command line and the page share one mechanism; here only results are
+cached, per (model, settings, picture).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from cvlab.data.images import UPLOAD_TYPES, LoadedImage
+from cvlab.detection import boxes as bx
+from cvlab.detection import facade
+from cvlab.detection.models import available_detectors, get_detector
+from cvlab.detection.yolo_data import DatasetReport
+from cvlab.settings import get_settings
+from cvlab.ui.networks import image_key
+
+SHAPES_SIDE = 192  # px: the size the shapes model was trained at
+_RESULTS = 32  # results kept per process; each is a few kB of boxes
+
+
+@st.cache_data(ttl=15, show_spinner=False)  # short: a run that just finished training should appear soon
+def model_choices() -> dict[str, str]:
+    """Selectable model name -> its title, in the page's order."""
+    from cvlab.detection.ultralytics_env import library_weights_dir
+
+    settings = get_settings()
+    library = None if settings.offline else library_weights_dir(settings)
+    return {spec.name: spec.title for spec in available_detectors(settings, library_dir=library)}
+
+
+def default_model(choices: dict[str, str]) -> int:
+    """Index of the first model that shows real boxes offline: the shipped one, else small COCO, else random."""
+    for name in ("shapes-yolo", "yolo11n", "yolov8n", "yolov8n-random"):
+        if name in choices:
+            return list(choices).index(name)
+    return 0
+
+
+def weights_note(name: str) -> str:
+    return get_detector(name).weights_note
+
+
+@st.cache_data(max_entries=8, show_spinner="Loading the model…")
+def model_info(name: str) -> facade.ModelInfo:
+    return facade.model_info(name)
+
+
+@st.cache_data(max_entries=_RESULTS, show_spinner="Detecting…")
+def detect(name: str, key: str, conf: float, iou: float, imgsz: int, classes: tuple[int, ...] | None,
+           max_det: int, agnostic: bool, _pixels: np.ndarray) -> facade.DetectionResult:
+    return facade.detect(name, _pixels, conf=conf, iou=iou, imgsz=imgsz, classes=classes, max_det=max_det,
+                         agnostic_nms=agnostic)
+
+
+@st.cache_data(max_entries=_RESULTS, show_spinner="Collecting the boxes before NMS…")
+def candidates(name: str, key: str, imgsz: int, classes: tuple[int, ...] | None,
+               _pixels: np.ndarray) -> facade.Candidates:
+    return facade.candidates(name, _pixels, imgsz=imgsz, classes=classes)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def shapes_scene(seed: int) -> LoadedImage:
+    """One scene of the shapes generator, with its true boxes in the caption."""
+    from cvlab.data.shapes import SHAPE_CLASSES, shapes_detection
+
+    sample = shapes_detection(1, seed, size=SHAPES_SIDE)[0]
+    truth = ", ".join(SHAPE_CLASSES[c] for c in sample.classes)
+    pixels = sample.image.copy()
+    pixels.flags.writeable = False
+    return LoadedImage(pixels, f"shapes scene {seed}", "shapes generator", (SHAPES_SIDE, SHAPES_SIDE), "RGB", "PNG",
+                       notes=(f"drawn with: {truth}",), title=f"Shapes scene, seed {seed}")
+
+
+def several_photos(key: str) -> list[LoadedImage]:
+    """A batch upload, each file decoded safely; a bad file is named in an error and left out."""
+    from cvlab.ui import report_errors
+    from cvlab.ui.image_picker import cached_decode
+
+    files = st.file_uploader("Photos", type=list(UPLOAD_TYPES), accept_multiple_files=True, key=key,
+                             label_visibility="collapsed", help="Several images at once: a batch, as model([...]).")
+    images = []
+    for file in files or []:
+        with report_errors():
+            images.append(cached_decode(file.getvalue(), file.name, "upload", 1024, get_settings()))
+    if not files:
+        st.caption("Drop a few PNG or JPEG files.")
+    return images
+
+
+def detection_rows(result: facade.DetectionResult) -> list[dict]:
+    return [{"#": i, "class": d.name, "conf": round(d.conf, 3), "x1": round(d.xyxy[0], 1), "y1": round(d.xyxy[1], 1),
+             "x2": round(d.xyxy[2], 1), "y2": round(d.xyxy[3], 1)} for i, d in enumerate(result.detections)]
+
+
+def above(cands: facade.Candidates, conf: float) -> facade.Candidates:
+    """The candidates whose score passes ``conf`` (score > conf, as ultralytics filters)."""
+    keep = cands.scores > conf
+    return facade.Candidates(cands.model, cands.boxes[keep], cands.scores[keep], cands.classes[keep], cands.names,
+                             conf, cands.nms_free)
+
+
+def nms_rows(cands: facade.Candidates, trace: bx.NmsTrace, limit: int = 60) -> list[dict]:
+    def label(i: int) -> str:
+        return f"#{i} {cands.names[int(cands.classes[i])]} {float(cands.scores[i]):.2f}"
+
+    return [{"step": n, "keeps": label(step.kept),
+             "suppresses (IoU)": ", ".join(f"#{s.index} ({s.iou:.2f})" for s in step.suppressed) or "nothing"}
+            for n, step in enumerate(trace.steps[:limit], 1)]
+
+
+def batch_rows(names: list[str], results: list[facade.DetectionResult]) -> list[dict]:
+    return [{"image": name, "detections": len(r.detections),
+             "per class": ", ".join(f"{k} {v}" for k, v in r.counts().items()) or "-",
+             "total ms": round(r.timings.total, 1)} for name, r in zip(names, results)]
+
+
+def cache_key(image: LoadedImage) -> str:
+    return image_key(image.pixels)
+
+
+@st.cache_data(max_entries=4, show_spinner="Unpacking and checking the dataset…")
+def check_dataset_zip(data: bytes) -> DatasetReport:
+    """Unpack once per content into the data home, then validate."""
+    import hashlib
+
+    from cvlab.detection.yolo_data import find_data_yaml, validate_yolo_archive, validate_yolo_dataset
+
+    folder = get_settings().data_home / "detection" / "datasets" / hashlib.sha256(data).hexdigest()[:16]
+    if folder.is_dir() and any(folder.iterdir()):
+        return validate_yolo_dataset(find_data_yaml(folder))
+    return validate_yolo_archive(data, folder)
+
+
+def _take_weights(key: str) -> None:
+    """Upload callback: keep the weights and select them, or remember why not (callbacks cannot show errors)."""
+    from cvlab.detection.models import accept_weights_upload
+    from cvlab.errors import CvlabError
+
+    file = st.session_state.get(key)
+    st.session_state.pop("weights_error", None)
+    if file is None:
+        return
+    try:
+        spec = accept_weights_upload(file.getvalue(), file.name)
+    except CvlabError as err:
+        st.session_state["weights_error"] = str(err)
+        return
+    model_choices.clear()
+    st.session_state["model"] = spec.name
+
+
+def data_panel() -> None:
+    """Check a YOLO dataset zip; bring in your own weights."""
+    from cvlab.ui import report_errors
+
+    st.markdown("Training runs on the **Training** page's job queue: pick the detection task there, with the "
+                "shapes generator's dataset (`python -m cvlab data shapes --task detect`) or your own. A finished "
+                "run appears in the model list here as `trained-<run>`.")
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.markdown("**Check a YOLO dataset** (a zip with `data.yaml`, `images/`, `labels/`)")
+        file = st.file_uploader("YOLO dataset zip", type=["zip"], key="dataset_zip", label_visibility="collapsed")
+        if file is not None:
+            with report_errors():
+                report = check_dataset_zip(file.getvalue())
+                (st.success if report.ok else st.error)(report.summary().splitlines()[0])
+                if report.problems:
+                    st.dataframe([{"problem": p} for p in report.problems], hide_index=True)
+                st.dataframe([{"class": n, "boxes": c} for n, c in zip(report.names, report.boxes_per_class)],
+                             hide_index=True)
+    with right:
+        st.markdown("**Use your own weights** (`.safetensors` written by CV Lab training)")
+        st.file_uploader("Weights", type=["safetensors", "pt", "pth"], key="weights_file",
+                         label_visibility="collapsed", on_change=_take_weights, args=("weights_file",),
+                         help="An ultralytics .pt is a pickle that can run code: it is refused unless the server "
+                              "sets CVLAB_ALLOW_UNSAFE_WEIGHTS=1.")
+        if "weights_error" in st.session_state:
+            st.error(st.session_state["weights_error"], icon=":material/error:")
+        elif st.session_state.get("weights_file") is not None:
+            st.success(f"Loaded: now selected as {st.session_state.get('model')} in the Detect tab.")

@@ -1,0 +1,182 @@
+"""Figures of the detection playground: boxes on the photo, IoU and GIoU drawn, NMS one step at a time.
+
+Photos travel as a JPEG data URI in a ``go.Image`` (a 1024 px photo as a pixel array
+would be megabytes of JSON); boxes are closed scatter lines in pixel coordinates,
+y pointing down, one trace per class so the legend doubles as a class key.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+from cvlab.viz.style import COLORWAY, LEGEND_BELOW, styled
+
+if TYPE_CHECKING:
+    from cvlab.detection.boxes import BoxPair, NmsTrace
+    from cvlab.detection.facade import Candidates, Detection, StageTimings
+
+KEPT, SUPPRESSED, CURRENT, PENDING = "#009E73", "#D55E00", "#0072B2", "#999999"
+
+
+def class_colour(cls: int) -> str:
+    return COLORWAY[cls % len(COLORWAY)]
+
+
+def _data_uri(pixels: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(buffer, format="JPEG", quality=88)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _outline(boxes: Sequence[Sequence[float]]) -> tuple[list, list]:
+    """x and y of closed rectangles, separated by None (one scatter trace draws them all)."""
+    xs, ys = [], []
+    for x1, y1, x2, y2 in boxes:
+        xs += [x1, x2, x2, x1, x1, None]
+        ys += [y1, y1, y2, y2, y1, None]
+    return xs, ys
+
+
+def _boxes_trace(boxes, name: str, colour: str, hover: Sequence[str], *, width: float = 2.5,
+                 dash: str = "solid", showlegend: bool = True) -> go.Scatter:
+    xs, ys = _outline(boxes)
+    text = [label for label in hover for _ in range(6)]  # one hover label per rectangle's points
+    return go.Scatter(x=xs, y=ys, mode="lines", name=name, line=dict(color=colour, width=width, dash=dash),
+                      text=text, hovertemplate="%{text}<extra></extra>", showlegend=showlegend)
+
+
+def photo_figure(pixels: np.ndarray, *, height: int | None = None, title: str | None = None) -> go.Figure:
+    """The photo alone, in pixel coordinates (y down), ready for box traces."""
+    h, w = pixels.shape[:2]
+    fig = go.Figure(go.Image(source=_data_uri(pixels), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip"))
+    fig.update_xaxes(range=[0, w], showgrid=False, showticklabels=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(range=[h, 0], showgrid=False, showticklabels=False, zeroline=False, scaleanchor="x")
+    fig.update_layout(height=height or int(min(720, max(360, 720 * h / max(w, 1)))))
+    styled(fig, title=title)
+    fig.update_layout(legend=LEGEND_BELOW, margin=dict(l=10, r=10, t=50 if title else 10, b=60))
+    return fig
+
+
+def detections_figure(pixels: np.ndarray, detections: Sequence["Detection"], *, title: str | None = None,
+                      labels: bool = True) -> go.Figure:
+    """The photo with every detection boxed in its class colour and labelled "name 0.87"."""
+    fig = photo_figure(pixels, title=title)
+    by_class: dict[int, list] = {}
+    for det in detections:
+        by_class.setdefault(det.cls, []).append(det)
+    for cls, dets in by_class.items():
+        hover = [f"{d.name} {d.conf:.2f}<br>x1 {d.xyxy[0]:.0f}, y1 {d.xyxy[1]:.0f}, x2 {d.xyxy[2]:.0f}, "
+                 f"y2 {d.xyxy[3]:.0f}" for d in dets]
+        fig.add_trace(_boxes_trace([d.xyxy for d in dets], f"{dets[0].name} ({len(dets)})", class_colour(cls),
+                                   hover))
+        if labels:
+            fig.add_trace(go.Scatter(
+                x=[d.xyxy[0] for d in dets], y=[d.xyxy[1] for d in dets], mode="text",
+                text=[f"{d.name} {d.conf:.2f}" for d in dets], textposition="top right",
+                textfont=dict(color="white", size=12), showlegend=False, hoverinfo="skip",
+                texttemplate="<b>%{text}</b>"))
+    return fig
+
+
+def iou_figure(pair: "BoxPair", canvas: tuple[int, int], *, title: str | None = None) -> go.Figure:
+    """Boxes A and B, their intersection filled, and the enclosing box C that GIoU penalises."""
+    fig = go.Figure()
+    ex1, ey1, ex2, ey2 = pair.enclosing
+    fig.add_trace(go.Scatter(x=[ex1, ex2, ex2, ex1, ex1], y=[ey1, ey1, ey2, ey2, ey1], mode="lines",
+                             name=f"C, enclosing ({pair.enclosing_area:.0f} px²)", fill="toself",
+                             fillcolor="rgba(153,153,153,0.12)", line=dict(color=PENDING, dash="dash", width=2)))
+    for box, name, colour, area in ((pair.a, "A", CURRENT, pair.area_a), (pair.b, "B", "#E69F00", pair.area_b)):
+        fig.add_trace(_boxes_trace([box], f"{name} ({area:.0f} px²)", colour, [f"{name}: {box}"], width=4))
+    if pair.intersection is not None:
+        x1, y1, x2, y2 = pair.intersection
+        fig.add_trace(go.Scatter(x=[x1, x2, x2, x1, x1], y=[y1, y1, y2, y2, y1], mode="lines", fill="toself",
+                                 fillcolor="rgba(0,158,115,0.45)", line=dict(color=KEPT, width=1),
+                                 name=f"A ∩ B ({pair.intersection_area:.0f} px²)"))
+    width, height = canvas
+    fig.update_xaxes(range=[0, width], title="x (px)", constrain="domain")
+    fig.update_yaxes(range=[height, 0], title="y (px)", scaleanchor="x")
+    fig.update_layout(height=460)
+    styled(fig, title=title)
+    fig.update_layout(legend=LEGEND_BELOW, margin=dict(l=60, r=20, t=50 if title else 20, b=90))
+    return fig
+
+
+def nms_step_figure(pixels: np.ndarray, cands: "Candidates", trace: "NmsTrace", step: int, *,
+                    title: str | None = None) -> go.Figure:
+    """The candidates after ``step`` NMS steps (0: none yet): kept, suppressed, this step's, still waiting."""
+    fig = photo_figure(pixels, title=title)
+    done = trace.steps[:step]
+    kept = [s.kept for s in done]
+    removed = [s.index for st in done[:-1] for s in st.suppressed]
+    current = done[-1] if done else None
+    decided = set(kept) | set(removed) | ({s.index for s in current.suppressed} if current else set())
+    pending = [i for i in trace.order if i not in decided]
+
+    def label(i: int) -> str:
+        return f"#{i} {cands.names[int(cands.classes[i])]} {float(cands.scores[i]):.2f}"
+
+    if pending:
+        fig.add_trace(_boxes_trace(cands.boxes[pending], f"waiting ({len(pending)})", PENDING,
+                                   [label(i) for i in pending], width=1))
+    if removed:
+        fig.add_trace(_boxes_trace(cands.boxes[removed], f"suppressed earlier ({len(removed)})", SUPPRESSED,
+                                   [label(i) for i in removed], width=1, dash="dot"))
+    if len(kept) > 1:
+        fig.add_trace(_boxes_trace(cands.boxes[kept[:-1]], f"kept ({len(kept) - 1})", KEPT,
+                                   [label(i) for i in kept[:-1]], width=3))
+    if current is not None:
+        hit = [s.index for s in current.suppressed]
+        if hit:
+            fig.add_trace(_boxes_trace(cands.boxes[hit], f"suppressed now ({len(hit)})", SUPPRESSED,
+                                       [f"{label(s.index)}: IoU {s.iou:.2f} with #{s.by}" for s in current.suppressed],
+                                       width=3, dash="dash"))
+        fig.add_trace(_boxes_trace(cands.boxes[[current.kept]], f"kept now: {label(current.kept)}", CURRENT,
+                                   [label(current.kept)], width=5))
+    return fig
+
+
+def count_figure(conf_thresholds: Sequence[float], iou_thresholds: Sequence[float], counts: np.ndarray, *,
+                 conf: float, iou: float, title: str | None = None) -> go.Figure:
+    """Boxes left after the confidence filter and NMS: a line per IoU threshold, the current setting marked."""
+    fig = go.Figure()
+    for row, threshold in enumerate(iou_thresholds):
+        fig.add_trace(go.Scatter(x=list(conf_thresholds), y=counts[row].tolist(), mode="lines",
+                                 name=f"IoU {threshold:.2f}", line=dict(width=3 if abs(threshold - iou) < 1e-9 else 2),
+                                 hovertemplate="conf %{x:.2f}: %{y} boxes<extra></extra>"))
+    fig.add_vline(x=conf, line=dict(color="#000", dash="dot", width=1))
+    fig.update_xaxes(title="confidence threshold", range=[0, 1])
+    fig.update_yaxes(title="boxes after NMS", rangemode="tozero")
+    fig.update_layout(height=380)
+    return styled(fig, title=title)
+
+
+def class_counts_figure(counts: Mapping[str, int], names: Sequence[str], *, title: str | None = None) -> go.Figure:
+    """Horizontal bars of detections per class, the most frequent on top."""
+    items = list(counts.items())[::-1]
+    colours = [class_colour(list(names).index(name)) if name in names else PENDING for name, _ in items]
+    fig = go.Figure(go.Bar(x=[n for _, n in items], y=[name for name, _ in items], orientation="h",
+                           marker_color=colours, text=[n for _, n in items], textposition="outside",
+                           cliponaxis=False))
+    fig.update_xaxes(title="detections", rangemode="tozero", dtick=1 if max(counts.values(), default=0) < 10 else None)
+    fig.update_layout(height=max(200, 60 + 34 * len(items)))
+    return styled(fig, title=title)
+
+
+def timings_figure(timings: "StageTimings", *, title: str | None = None) -> go.Figure:
+    """One stacked bar: pre-processing, inference and post-processing, in milliseconds."""
+    fig = go.Figure()
+    for stage, value, colour in (("pre-process", timings.preprocess, COLORWAY[5]),
+                                 ("inference", timings.inference, COLORWAY[0]),
+                                 ("post-process (NMS)", timings.postprocess, COLORWAY[1])):
+        fig.add_trace(go.Bar(x=[value], y=["ms"], orientation="h", name=f"{stage} {value:.1f} ms",
+                             marker_color=colour, hovertemplate=f"{stage}: %{{x:.1f}} ms<extra></extra>"))
+    fig.update_layout(barmode="stack", height=200)
+    fig.update_xaxes(title="milliseconds per image")
+    fig.update_yaxes(showticklabels=False)
+    return styled(fig, title=title)

@@ -1,0 +1,144 @@
+"""Detection: YOLO on your pictures, IoU and GIoU drawn, NMS step by step, your own data and weights."""
+
+import numpy as np
+import streamlit as st
+
+from cvlab.detection import boxes as bx
+from cvlab.ui import report_errors, sections, show_figure
+from cvlab.ui import detection as ui
+from cvlab.ui.image_picker import image_picker
+from cvlab.viz import detection as viz
+
+BIND = "query-params"
+SHAPES, PHOTO, SEVERAL = "Shapes scene", "Photo", "Several photos"
+IMAGE_SIZES = [128, 160, 192, 256, 320, 416, 480, 640, 800, 960, 1280]
+CANVAS = (200, 160)  # px of the IoU playground
+
+st.title("Object detection with YOLO")
+st.caption("One network pass predicts boxes, scores and classes for the whole image (You Only Look Once); "
+           "confidence filtering and non-maximum suppression then keep one box per object.")
+tab_detect, tab_nms, tab_iou, tab_data = sections("Detect", "NMS step by step", "IoU", "Your data")
+
+with tab_detect:
+    controls, output = st.columns([1, 2], gap="large")
+    choices = ui.model_choices()
+    model = controls.selectbox("Model", list(choices), index=ui.default_model(choices), key="model", bind=BIND,
+                               help="shapes-yolo and models trained here first, then ultralytics' YOLO generations: "
+                                    "COCO weights where they can be had, and every one with random weights.")
+    controls.caption(f"{choices.get(model, '')}: {ui.weights_note(model)}")
+    source = controls.segmented_control("Picture", [SHAPES, PHOTO, SEVERAL], default=SHAPES, required=True,
+                                        key="src", bind=BIND)
+    with controls:
+        images: list = []
+        if source == SHAPES:
+            seed = st.number_input("Scene seed", 0, 10_000, 7, key="scene", bind=BIND,
+                                   help="Scenes the shapes model never saw in training (it was trained on seed 0).")
+            images = [ui.shapes_scene(int(seed))]
+            st.caption(images[0].caption)
+        elif source == PHOTO:
+            images = [image for image in [image_picker("img", max_side=1024, default="bus")] if image is not None]
+        else:
+            images = ui.several_photos("photos")
+    conf = controls.slider("Confidence threshold", 0.0, 1.0, 0.25, 0.01, key="conf", bind=BIND)
+    iou = controls.slider("NMS IoU threshold", 0.05, 1.0, 0.7, 0.05, key="iou", bind=BIND,
+                          help="A box is dropped when it overlaps a higher-scoring box of its class by more than this.")
+    imgsz = controls.select_slider("Network input size (px)", IMAGE_SIZES, value=640, key="imgsz", bind=BIND)
+    max_det = controls.number_input("Max detections", 1, 1000, 300, key="maxdet", bind=BIND)
+    info = None
+    with report_errors():
+        info = ui.model_info(model)
+    class_names = list(info.names) if info else []
+    picked = controls.multiselect("Classes (all when empty)", class_names, key="classes", bind=BIND,
+                                  placeholder="All classes")
+    agnostic = controls.toggle("Class-agnostic NMS", key="agnostic", bind=BIND,
+                               help="Let boxes of different classes suppress each other.")
+    classes = tuple(class_names.index(name) for name in picked) or None
+    results = []
+    if info is None or not images:
+        output.info("Choose a model and a picture on the left.")
+    elif tab_detect.open:
+        with output, report_errors():
+            results = [ui.detect(model, ui.cache_key(im), conf, iou, imgsz, classes, max_det, agnostic, im.pixels)
+                       for im in images]
+            shown = 0
+            if len(images) > 1:
+                st.dataframe(ui.batch_rows([im.name for im in images], results), hide_index=True)
+                shown = st.selectbox("Show", range(len(images)), format_func=lambda i: images[i].name, key="shown",
+                                     bind=BIND)
+            result = results[shown]
+            show_figure(viz.detections_figure(images[shown].pixels, result.detections))
+            left, middle, right = st.columns(3)
+            left.metric("Detections", len(result.detections))
+            middle.metric("Total time", f"{result.timings.total:.0f} ms")
+            right.metric("Input", f"{result.imgsz} px")
+            if info.kind == "random":
+                st.warning("Random weights: this architecture has never been trained, so it finds nothing real. "
+                           "Pick shapes-yolo, a model trained here, or COCO weights.")
+            if result.detections:
+                show_figure(viz.class_counts_figure(result.counts(), result.names, title="Detections per class"))
+                st.dataframe(ui.detection_rows(result), hide_index=True)
+            show_figure(viz.timings_figure(result.timings, title="Time per stage"))
+            st.caption("`box.xyxy` are pixel corners in the original picture; the network saw it letterboxed to "
+                       f"{imgsz} px. {info.parameters / 1e6:.1f} M parameters.")
+
+with tab_nms:
+    if info is None or not images:
+        st.info("Choose a model and a picture in the Detect tab.")
+    elif tab_nms.open:
+        with report_errors():
+            image = images[0]
+            cands = ui.above(ui.candidates(model, ui.cache_key(image), imgsz, classes, image.pixels), conf)
+            trace = bx.nms_steps(cands.boxes, cands.scores, iou, None if agnostic else cands.classes)
+            st.markdown(f"**{len(cands.scores)}** candidate boxes score above the confidence threshold {conf:.2f}; "
+                        f"greedy NMS at IoU {iou:.2f} keeps **{len(trace.keep)}** "
+                        f"({'any class suppresses any' if agnostic else 'a box only suppresses its own class'}).")
+            if info.nms_free:
+                st.info("This model's head is NMS-free (one-to-one matching): it already predicts one box per "
+                        "object, so NMS has little left to remove.")
+            steps = len(trace.steps)
+            if st.session_state.get("step", 0) > steps:
+                st.session_state["step"] = steps
+            step = st.slider("NMS step", 0, max(steps, 1), min(steps, 1), key="step", bind=BIND, disabled=steps == 0)
+            show_figure(viz.nms_step_figure(image.pixels, cands, trace, min(step, steps)))
+            st.dataframe(ui.nms_rows(cands, trace), hide_index=True)
+            all_cands = ui.candidates(model, ui.cache_key(image), imgsz, classes, image.pixels)
+            confs = np.round(np.arange(0.02, 1.0, 0.02), 2)
+            ious = sorted({0.3, 0.5, 0.7, 0.9, round(iou, 2)})
+            counts = bx.count_after_nms(all_cands.boxes, all_cands.scores, all_cands.classes, confs, ious,
+                                        class_agnostic=agnostic, max_det=max_det)
+            show_figure(viz.count_figure(confs, ious, counts, conf=conf, iou=iou,
+                                         title="How many boxes survive the two thresholds"))
+            st.caption("Each step keeps the highest-scoring box still standing and removes every later box of its "
+                       "class whose IoU with it is above the threshold. Raising the confidence threshold only cuts "
+                       "the end of the kept list; raising the IoU threshold lets more overlapping boxes live.")
+
+with tab_iou:
+    st.latex(r"\mathrm{IoU} = \frac{|A \cap B|}{|A \cup B|} \qquad L_{IoU} = 1 - \mathrm{IoU} \qquad "
+             r"\mathrm{GIoU} = \mathrm{IoU} - \frac{|C \setminus (A \cup B)|}{|C|}")
+    box_columns = st.columns(2)
+    corners = []
+    for column, name, default in zip(box_columns, "ab", ((30, 30, 80, 60), (70, 60, 90, 70))):
+        with column:
+            st.markdown(f"**Box {name.upper()}**")
+            x = st.slider("x (left)", 0, CANVAS[0], default[0], key=f"{name}x", bind=BIND)
+            y = st.slider("y (top)", 0, CANVAS[1], default[1], key=f"{name}y", bind=BIND)
+            w = st.slider("width", 1, CANVAS[0], default[2], key=f"{name}w", bind=BIND)
+            h = st.slider("height", 1, CANVAS[1], default[3], key=f"{name}h", bind=BIND)
+            corners.append((x, y, x + w, y + h))
+    if tab_iou.open:
+        with report_errors():
+            pair = bx.compare_boxes(*corners)
+            cells = st.columns(4)
+            cells[0].metric("IoU", f"{pair.iou:.3f}")
+            cells[1].metric("IoU loss 1 − IoU", f"{pair.iou_loss:.3f}")
+            cells[2].metric("GIoU", f"{pair.giou:.3f}")
+            cells[3].metric("GIoU loss 1 − GIoU", f"{pair.giou_loss:.3f}")
+            show_figure(viz.iou_figure(pair, (CANVAS[0] * 2, CANVAS[1] * 2)))
+            st.markdown(f"IoU = {pair.intersection_area:.0f} / {pair.union_area:.0f} px². When the boxes do not "
+                        "touch, IoU is 0 however far apart they are, so the IoU loss gives no direction to move in; "
+                        "GIoU subtracts the empty share of C and keeps improving as B approaches A. "
+                        f"At the Detect tab's NMS threshold {iou:.2f}, the lower-scoring of two same-class boxes "
+                        f"like these would be **{'suppressed' if pair.iou > iou else 'kept'}**.")
+
+with tab_data:
+    ui.data_panel()
