@@ -28,7 +28,7 @@ class Command:
 COMMANDS: Registry[Command] = Registry("command")
 
 # Imported lazily by load_commands(); each module must stay cheap to import.
-COMMAND_MODULES = ("info", "shapes", "activations", "convolve", "network", "zoo", "train", "runs", "bench")
+COMMAND_MODULES = ("info", "shapes", "activations", "convolve", "network", "zoo", "data", "train", "runs", "bench", "detect")
 
 
 def load_commands() -> Registry[Command]:

@@ -14,6 +14,7 @@ prediction runs through it at a time; different models run in parallel.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ class DetectionResult:
     names: tuple[str, ...]  # every class the model knows, by id
     timings: StageTimings
     nms_free: bool  # YOLO26 / YOLOv10 heads: one box per object without NMS
+    notes: tuple[str, ...] = ()  # what decoding changed in the image (grayscale copied to RGB...)
 
     def counts(self) -> dict[str, int]:
         """Detections per class name, most frequent first."""
@@ -235,4 +237,4 @@ def detect_bytes(name: str, data: bytes, filename: str, *, max_side: int | None 
     from cvlab.data.images import decode_image
 
     image = decode_image(data, filename, settings=settings, max_side=max_side)
-    return detect(name, image.pixels, settings=settings, **options)
+    return dataclasses.replace(detect(name, image.pixels, settings=settings, **options), notes=image.notes)

@@ -163,6 +163,15 @@ def get_detector(name: str, settings: Settings | None = None) -> DetectorSpec:
     raise UnknownName(f"Unknown detector {name!r}. Choose one of: {', '.join(choices)}.")
 
 
+def coco_names() -> dict[int, str]:
+    """COCO's 80 class names as ultralytics ships them (cfg/datasets/coco.yaml), without a download."""
+    import ultralytics
+    import yaml
+
+    path = Path(ultralytics.__file__).parent / "cfg" / "datasets" / "coco.yaml"
+    return {int(k): str(v) for k, v in yaml.safe_load(path.read_text())["names"].items()}
+
+
 def load_yolo(spec: DetectorSpec, settings: Settings | None = None):
     """An ultralytics YOLO object for ``spec`` (not shared: the facade caches it and serialises its use)."""
     from cvlab.detection.ultralytics_env import library_weights_dir, ultralytics_ready
@@ -172,7 +181,10 @@ def load_yolo(spec: DetectorSpec, settings: Settings | None = None):
     from ultralytics import YOLO
 
     if spec.kind == "random":
-        return YOLO(f"{spec.config}.yaml", task="detect")  # the YAML inside the ultralytics package
+        yolo = YOLO(f"{spec.config}.yaml", task="detect")  # the YAML inside the ultralytics package
+        if len(yolo.model.names) == 80:  # the COCO classes these configs are built for, instead of "0".."79"
+            yolo.model.names = coco_names()
+        return yolo
     if spec.kind in ("shipped", "trained"):
         from cvlab.detection.stored import load_stored
 

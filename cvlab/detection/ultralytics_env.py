@@ -6,12 +6,16 @@ and crash reports when its ``sync`` setting is on, and turns on the integrations
 (ClearML, Comet, MLflow, DVC, Ray Tune) it finds installed. ``ultralytics_ready``
 is called by everything in cvlab before ultralytics is touched; environment
 variables only work before its first import, so the settings object is updated
-too, for the case where something imported it earlier.
+too, for the case where something imported it earlier. Its log goes to stderr
+(ultralytics logs to stdout), so ``python -m cvlab detect --json`` prints JSON only.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -40,8 +44,11 @@ def ultralytics_ready(settings: Settings | None = None) -> None:
         os.environ["YOLO_AUTOINSTALL"] = "false"
         if settings.offline:
             os.environ["YOLO_OFFLINE"] = "1"  # its own online check then answers at once
-        from ultralytics.utils import SETTINGS, checks, events
-
+        with contextlib.redirect_stdout(sys.stderr):  # its first import announces a new settings file
+            from ultralytics.utils import LOGGER, SETTINGS, checks, events
+        for handler in LOGGER.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+                handler.setStream(sys.stderr)
         checks.AUTOINSTALL = False  # read from the environment at import: cover an earlier import
         events.events.enabled = False
         stale = {key: value for key, value in _QUIET_SETTINGS.items() if SETTINGS.get(key) != value}

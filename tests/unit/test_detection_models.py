@@ -1,0 +1,199 @@
+"""The detector catalogue, weights resolution and the safetensors format, with bad weight files of every kind."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from cvlab.detection import facade, models
+from cvlab.detection.stored import BadWeights, UnsafeWeights, load_stored, read_header, save_detector
+from cvlab.settings import get_settings
+from cvlab.weights import WeightsUnavailable
+
+
+@pytest.fixture
+def settings():
+    return get_settings()
+
+
+def small_model(nc: int = 2):
+    """yolov8n from ultralytics' packaged YAML, random weights, ``nc`` classes."""
+    from cvlab.detection.ultralytics_env import ultralytics_ready
+
+    ultralytics_ready()
+    from ultralytics.nn.tasks import DetectionModel, yaml_model_load
+
+    return DetectionModel(yaml_model_load("yolov8n.yaml"), nc=nc, verbose=False).eval()
+
+
+def metadata(path: Path) -> dict:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return handle.metadata()
+
+
+def test_random_models_are_offered_for_every_config_and_pretrained_only_when_the_file_is_here(settings):
+    names = [spec.name for spec in models.available_detectors(settings)]
+    assert "yolov8n-random" in names and "yolo11x-random" in names and "yolo26n-random" in names
+    assert "yolov8n" not in names  # offline, no file
+    settings.weights_dir.mkdir(parents=True)
+    (settings.weights_dir / "yolov8n.pt").write_bytes(b"placeholder")
+    assert "yolov8n" in [spec.name for spec in models.available_detectors(settings)]
+
+
+def test_pretrained_names_are_files_ultralytics_publishes_at_its_release():
+    import inspect
+
+    from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES, attempt_download_asset
+
+    assert {"yolov8n", "yolo11s", "yolo26x", "yolov10n", "yolov5nu"} <= set(models.pretrained_names())
+    for name in models.pretrained_names():
+        assert models.weights_file_name(name) in GITHUB_ASSETS_NAMES, name
+    assert inspect.signature(attempt_download_asset).parameters["release"].default == models.ULTRALYTICS_RELEASE
+
+
+def test_unknown_model_lists_the_choices():
+    from cvlab.errors import UnknownName
+
+    with pytest.raises(UnknownName, match="yolov8n-random"):
+        models.get_detector("yolov99")
+
+
+def test_pretrained_weights_offline_give_a_clear_message(settings):
+    with pytest.raises(WeightsUnavailable, match=f"Copy yolov8n.pt .* into {settings.weights_dir}"):
+        facade.load_detector("yolov8n")
+
+
+def test_a_text_file_named_pt_is_a_clear_error(settings):
+    settings.weights_dir.mkdir(parents=True)
+    (settings.weights_dir / "yolo11n.pt").write_text("this is not a checkpoint\n")
+    with pytest.raises(BadWeights, match="could not be read as an ultralytics checkpoint"):
+        facade.load_detector("yolo11n")
+
+
+def test_random_model_has_coco_names_and_loads_once():
+    first = facade.load_detector("yolov8n-random")
+    assert first.names[0] == "person" and len(first.names) == 80
+    assert facade.load_detector("yolov8n-random") is first
+
+
+def test_cache_is_bounded_and_evicts_the_least_recently_used():
+    names = ["yolov8n-random", "yolo11n-random", "yolov5nu-random", "yolov10n-random"]
+    for name in names:
+        facade.load_detector(name)
+    loaded = facade.loaded_model_names()
+    assert len(loaded) <= facade.MAX_LOADED_MODELS
+    assert loaded[-1] == names[-1] and names[0] not in loaded
+
+
+def test_safetensors_round_trip_gives_the_same_outputs(tmp_path, settings):
+    model = small_model(nc=2)
+    path = save_detector(model, tmp_path / "m" / "weights.safetensors", names=["circle", "star"], imgsz=128)
+    assert (tmp_path / "m" / "yolov8n.yaml").is_file()
+    header = read_header(path)
+    assert header.names == ("circle", "star") and header.imgsz == 128 and header.config_name == "yolov8n.yaml"
+    loaded = load_stored(path, settings)
+    assert loaded.model.names == {0: "circle", 1: "star"}
+    x = torch.rand(1, 3, 128, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model.eval()(x)[0], model(x)[0])
+
+
+def test_half_precision_storage_halves_the_file(tmp_path):
+    model = small_model(nc=2)
+    full = save_detector(model, tmp_path / "a" / "w.safetensors", names=["a", "b"])
+    half = save_detector(model, tmp_path / "b" / "w.safetensors", names=["a", "b"], half=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    assert load_file(str(half))["model.0.conv.weight"].dtype == torch.float16
+
+
+def test_a_stored_model_without_its_yaml_beside_it_still_loads(tmp_path, settings):
+    path = save_detector(small_model(), tmp_path / "w.safetensors", names=["a", "b"])
+    (tmp_path / "yolov8n.yaml").unlink()
+    assert load_stored(path, settings).model.names[1] == "b"
+
+
+def test_safetensors_with_wrong_keys_is_refused(tmp_path, settings):
+    path = save_detector(small_model(), tmp_path / "w.safetensors", names=["a", "b"])
+    tensors = load_file(str(path))
+    tensors["model.0.conv.renamed"] = tensors.pop("model.0.conv.weight")
+    save_file(tensors, str(path), metadata=metadata(path))
+    with pytest.raises(BadWeights, match="does not fit its model config: tensors 1 missing .* 1 unexpected"):
+        load_stored(path, settings)
+
+
+def test_safetensors_from_elsewhere_and_garbage_are_refused(tmp_path, settings):
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"weight": torch.zeros(2)}, str(foreign))
+    with pytest.raises(BadWeights, match="not a YOLO model saved by CV Lab"):
+        load_stored(foreign, settings)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_text("hello")
+    with pytest.raises(BadWeights, match="not a readable safetensors file"):
+        load_stored(garbage, settings)
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (lambda cfg: cfg.update(activation="__import__('os').system('touch /tmp/pwned')"), "evaluates it as code"),
+    (lambda cfg: cfg["backbone"].__setitem__(0, [-1, 1, "torch_safe_load", ["x.pt"]]), "not a torch or ultralytics"),
+    (lambda cfg: cfg.update(nc=5), "nc=5"),
+])
+def test_a_config_that_could_run_code_is_refused(tmp_path, settings, change, fragment):
+    import yaml
+
+    path = save_detector(small_model(), tmp_path / "w.safetensors", names=["a", "b"])
+    header = read_header(path)
+    cfg = yaml.safe_load(header.config_yaml)
+    change(cfg)
+    meta = {"format": "cvlab-yolo/1", "config": "evil.yaml", "config_yaml": yaml.safe_dump(cfg),
+            "names": json.dumps(["a", "b"])}
+    save_file(load_file(str(path)), str(path), metadata=meta)
+    with pytest.raises(BadWeights, match=fragment):
+        load_stored(path, settings)
+    assert not Path("/tmp/pwned").exists()
+
+
+def test_uploaded_pickle_is_refused_by_default(settings):
+    with pytest.raises(UnsafeWeights, match="CVLAB_ALLOW_UNSAFE_WEIGHTS=1"):
+        models.accept_weights_upload(b"\x80\x04anything", "best.pt", settings)
+    assert not models.uploads_dir(settings).exists()
+
+
+def test_uploaded_pickle_loads_where_the_administrator_allows_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("CVLAB_ALLOW_UNSAFE_WEIGHTS", "1")
+    from ultralytics import YOLO
+
+    from cvlab.detection.ultralytics_env import ultralytics_ready
+
+    ultralytics_ready()
+    checkpoint = tmp_path / "mine.pt"
+    YOLO("yolov8n.yaml").save(str(checkpoint))
+    spec = models.accept_weights_upload(checkpoint.read_bytes(), "mine.pt", get_settings())
+    assert spec.path.suffix == ".safetensors" and spec.name.startswith("trained-upload-")
+    assert spec.name in [s.name for s in models.available_detectors()]  # kept as safetensors, listed
+
+
+def test_an_uploaded_text_file_as_safetensors_is_refused_and_not_kept(settings):
+    with pytest.raises(BadWeights, match="not a readable safetensors"):
+        models.accept_weights_upload(b"not tensors", "weights.safetensors", settings)
+    assert not any(models.uploads_dir(settings).glob("*/*"))
+
+
+def test_models_in_run_folders_are_discovered_and_detect(settings):
+    run = settings.runs_dir / "my-run"
+    save_detector(small_model(), run / models.EXPORTED_WEIGHTS, names=["a", "b"])
+    assert "trained-my-run" in [spec.name for spec in models.available_detectors(settings)]
+    result = facade.detect("trained-my-run", np.zeros((64, 80, 3), np.uint8), imgsz=64)
+    assert result.names == ("a", "b") and result.model == "trained-my-run"
+
+
+def test_register_trained_model_refuses_a_bad_name_or_file(tmp_path):
+    with pytest.raises(BadWeights, match="letters, digits"):
+        models.register_trained_model("../evil", tmp_path / "x.safetensors")
+    (tmp_path / "x.safetensors").write_text("nope")
+    with pytest.raises(BadWeights):
+        models.register_trained_model("fine", tmp_path / "x.safetensors")
