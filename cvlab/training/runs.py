@@ -231,7 +231,11 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 def truncate_metrics_after(run_dir: Path, epochs_kept: int) -> None:
     """On resume: drop the records of the epoch that was cut short, keep finished epochs and markers."""
-    kept = [r for r in read_metrics(run_dir) if r.get("kind") == "event" or int(r.get("epoch", 0)) < epochs_kept]
+    def finished(record: dict) -> bool:  # step records count epochs from 0, epoch records from 1
+        epoch = int(record.get("epoch", 0))
+        return epoch <= epochs_kept if record.get("kind") == "epoch" else epoch < epochs_kept
+
+    kept = [r for r in read_metrics(run_dir) if r.get("kind") == "event" or finished(r)]
     _atomic_lines(run_dir / "metrics.jsonl", kept)
 
 

@@ -50,7 +50,10 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a dead worker started by this very process lingers as a zombie until reaped
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def live_local_workers(settings: Settings | None = None) -> list[WorkerInfo]:

@@ -23,7 +23,7 @@ def test_config_round_trips_and_types_strings_from_a_url():
 
 @pytest.mark.parametrize("bad, words", [({"epochs": 0}, "epochs"), ({"lr": -1}, "learning rate"),
                                         ({"batch_size": "many"}, "batch_size"), ({"colour": 1}, "Unknown"),
-                                        ({"warmup_epochs": 9, "epochs": 3}, "warmup")])
+                                        ({"warmup_epochs": 9, "epochs": 3, "scheduler": "warmup_cosine"}, "warmup")])
 def test_config_refuses_impossible_settings_with_the_reason(bad, words):
     with pytest.raises(InvalidInput, match=words):
         TrainConfig.from_dict(bad)
@@ -144,14 +144,16 @@ def test_metrics_reader_skips_a_half_written_line_and_resume_drops_the_cut_epoch
     writer = runs.MetricsWriter(run_dir)
     for epoch in (0, 1, 2):
         writer.write("step", epoch=epoch, step=epoch + 1)
+    writer.write("epoch", epoch=1, step=1)
+    writer.write("epoch", epoch=2, step=2)
     writer.write("event", what="lr", step=2, value=0.1)
     writer.close()
     with open(run_dir / "metrics.jsonl", "a") as f:
         f.write('{"kind": "st')
-    assert len(runs.read_metrics(run_dir)) == 4
+    assert len(runs.read_metrics(run_dir)) == 6
     runs.truncate_metrics_after(run_dir, epochs_kept=2)
     assert [(r["kind"], r.get("epoch")) for r in runs.read_metrics(run_dir)] == [
-        ("step", 0), ("step", 1), ("event", None)]
+        ("step", 0), ("step", 1), ("epoch", 1), ("epoch", 2), ("event", None)]
 
 
 def test_live_control_applies_a_new_rate_once_on_top_of_the_schedule_and_stops(tmp_path):
