@@ -1,0 +1,113 @@
+"""Segmentation: the U-Net taken apart, the losses of segmentation side by side, and SAM prompts."""
+
+import streamlit as st
+
+from cvlab.segmentation import architectures as arch
+from cvlab.segmentation import loss_explorer as lx
+from cvlab.segmentation.losses import LOSSES
+from cvlab.ui import report_errors, sections, show_figure
+from cvlab.ui import segmentation as ui
+from cvlab.viz import segmentation as viz
+
+BIND = "query-params"
+ENCODERS = arch.ENCODERS.names()
+TOY_SIZE = 64  # px: the toy pair's canvas
+TARGET = (16, 16, 24)  # the true square: x, y, side in px
+
+
+def loss_card(name: str) -> None:
+    entry = LOSSES.get(name)
+    with st.container(border=True):
+        st.markdown(f"**{entry.display_name}** · `{name}` · {entry.paper}")
+        st.latex(entry.latex)
+        st.caption(f"Used for {entry.use}. {entry.note}")
+
+
+st.title("Segmentation")
+st.caption("Segmentation labels every pixel. A U-Net learns it from examples with a loss that compares masks; "
+           "SAM segments whatever you point at, from one heavy encoding of the image and a light decoder per click.")
+tab_unet, tab_losses, tab_sam = sections("U-Net", "Loss explorer", "Segment Anything")
+
+with tab_unet:
+    left, right = st.columns(2)
+    encoder = left.selectbox("Encoder", ENCODERS, index=ENCODERS.index(arch.DEFAULT_ENCODER), key="unet_enc",
+                             bind=BIND, help="Any smp encoder fits under the same decoder.")
+    size = right.select_slider("Input size (px)", [64, 96, 128, 160, 192, 256], value=128, key="unet_size", bind=BIND,
+                               help="Sides must be divisible by 32: the encoder halves the image five times.")
+    if tab_unet.open:
+        with report_errors():
+            anatomy = ui.cached_anatomy(encoder, size)
+            show_figure(viz.unet_figure(anatomy))
+            st.markdown(
+                f"**Encoder** ({anatomy.encoder_params / 1e6:.1f} M parameters): the contracting path halves height "
+                "and width at each stage and adds channels: *what* is in the image. **Bottleneck**: the lowest "
+                "resolution, the widest context. **Decoder** "
+                f"({anatomy.decoder_params / 1e6:.2f} M): each block doubles the size back and **concatenates** the "
+                "encoder map of the same size (dashed lines, the skip connections), which gives back *where* things "
+                "are. The head is one 3×3 conv to one logit per pixel per class.")
+            st.dataframe([{"stage": s.name, "shape (C×H×W)": f"{s.channels}×{s.height}×{s.width}",
+                           "skip from": s.skip_from or "", "channels into conv": str(s.conv_in_channels or ""),
+                           "parameters": f"{s.params:,}" if s.params is not None else ""}
+                          for s in anatomy.stages], hide_index=True)
+            st.code(f'smp.Unet(encoder_name="{encoder}", encoder_weights=None, in_channels=3, classes=1)',
+                    language="python")
+            image, truth, probability = ui.cached_random_prediction(encoder, size, 0)
+            show_figure(viz.random_prediction_figure(image, truth, probability))
+            st.caption("An UNTRAINED U-Net (random weights) on a shapes scene: its output is noise around 0.5. "
+                       "Training with a segmentation loss is what turns it into the true mask.")
+    with st.expander("The architectures and encoders on offer"):
+        st.dataframe([{"architecture": a.display_name, "year": a.year, "idea": a.idea, "skip connections": a.skips}
+                      for _, a in arch.ARCHITECTURES.items()], hide_index=True)
+
+with tab_losses:
+    chosen = st.multiselect("Losses", lx.BINARY_LOSSES, default=list(lx.BINARY_LOSSES), key="loss_names", bind=BIND)
+    smooth = st.slider("Dice / IoU smoothing s", 0.0, 5.0, 1.0, 0.5, key="smooth", bind=BIND,
+                       help="Added to numerator and denominator so an empty mask has a defined loss.")
+    if tab_losses.open and chosen:
+        with report_errors():
+            params = tuple((n, (("smooth", smooth),)) for n in chosen if n in ("dice", "iou"))
+            show_figure(viz.pixel_loss_figure(ui.cached_pixel_curves(tuple(chosen), params)))
+            st.caption("BCE and focal loss judge each pixel on its own and punish a confident mistake without "
+                       "limit. Dice and IoU judge the overlap of the whole mask: on a lone pixel they saturate, "
+                       "and on a background pixel they only count a false positive.")
+    st.subheader("A toy prediction")
+    cols = st.columns(4)
+    dx = cols[0].slider("Shift right (px)", -24, 24, 6, key="toy_dx", bind=BIND)
+    dy = cols[1].slider("Shift down (px)", -24, 24, 4, key="toy_dy", bind=BIND)
+    side = cols[2].slider("Predicted side (px)", 4, 48, 24, key="toy_side", bind=BIND)
+    confidence = cols[3].slider("Confidence", 0.55, 0.99, 0.9, 0.01, key="toy_conf", bind=BIND)
+    if tab_losses.open:
+        with report_errors():
+            pair = ui.cached_toy_pair(TARGET, (TARGET[0] + dx, TARGET[1] + dy, side), confidence)
+            left, right = st.columns([3, 2])
+            with left:
+                show_figure(viz.toy_pair_figure(pair))
+            with right:
+                for name, value in pair.losses.items():
+                    st.metric(LOSSES.get(name).display_name, f"{value:.3f}")
+                st.metric("IoU of the thresholded masks", f"{pair.hard_iou:.3f}")
+                st.metric("Dice of the thresholded masks", f"{pair.hard_dice:.3f}")
+            st.caption(f"The prediction says p = {confidence:g} inside its square and {1 - confidence:.2f} outside. "
+                       "Soft Dice and IoU count that leftover probability on every background pixel, so raising "
+                       "the confidence lowers them even when the squares do not move.")
+    st.subheader("Focal loss on an imbalanced mask")
+    left, right = st.columns(2)
+    alpha = left.slider("alpha (weight of object pixels)", 0.0, 1.0, 0.25, 0.05, key="focal_alpha", bind=BIND)
+    gamma = right.slider("gamma (focusing)", 0.0, 5.0, 2.0, 0.5, key="focal_gamma", bind=BIND)
+    if tab_losses.open:
+        with report_errors():
+            show_figure(viz.focal_figure(ui.cached_focal(alpha, gamma)))
+            focal_params = (("focal", (("alpha", alpha), ("gamma", gamma))),)
+            show_figure(viz.focal_curve_figure(ui.cached_pixel_curves(("bce", "focal"), focal_params)))
+            st.caption("With BCE, 9,000 easy background pixels make most of the loss although the model already "
+                       "gets them right. (1 − p_t)^γ shrinks an easy pixel's loss towards zero, so the hard "
+                       "background and the object take over the gradient.")
+    with st.expander("The formulas"):
+        columns = st.columns(2)
+        for index, name in enumerate(LOSSES.names()):
+            with columns[index % 2]:
+                loss_card(name)
+        st.markdown("The lecture's combination, `0.5*bce+0.5*dice`, balances a per-pixel signal with an overlap one.")
+
+with tab_sam:
+    ui.sam_panel(tab_sam.open)
