@@ -28,7 +28,7 @@ class Command:
 COMMANDS: Registry[Command] = Registry("command")
 
 # Imported lazily by load_commands(); each module must stay cheap to import.
-COMMAND_MODULES = ("info", "shapes", "activations", "convolve", "network", "zoo", "data", "train", "runs", "bench", "detect")
+COMMAND_MODULES = ("info", "shapes", "activations", "convolve", "network", "zoo", "data", "train", "runs", "bench", "detect", "segment")
 
 
 def load_commands() -> Registry[Command]:

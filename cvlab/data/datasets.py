@@ -1,0 +1,198 @@
+"""Classification datasets held in memory as uint8 tensors: shapes, digits, CIFAR-10, or your own folder or zip.
+
+Everything becomes one resolution of (N, 3, H, W) uint8, so a trainer can move the
+whole dataset to the GPU once and augment there: no DataLoader workers, no decoding
+per epoch. uint8 is a quarter of float32's memory; a dataset whose tensors would pass
+MAX_DATASET_BYTES is refused up front with the sizes that would fit.
+
+Usage::
+
+    data = load_dataset("digits", image_size=32, seed=0)   # LabelledImages
+    data = load_dataset("/path/to/pets.zip", limit=500)    # ImageFolder layout inside
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from cvlab.errors import InvalidInput, UnknownName
+from cvlab.registry import Registry
+from cvlab.settings import Settings, get_settings
+
+MAX_DATASET_BYTES = 2 * 2**30  # 2 GiB of uint8 pixels: fits a 16 GB GPU with room for the model
+SHAPES_COUNT = 5000  # images in the default shapes dataset (1,000 per class)
+
+
+class DatasetTooLarge(InvalidInput):
+    """The pixels would not fit in memory at the requested image size."""
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing tensors has no single truth value
+class LabelledImages:
+    """A whole classification dataset held in memory."""
+
+    name: str  # "shapes", "digits", "cifar10", or the folder/zip name
+    class_names: tuple[str, ...]
+    train_x: "torch.Tensor"  # uint8 (N, 3, H, W)  # noqa: F821
+    train_y: "torch.Tensor"  # int64 (N,)  # noqa: F821
+    val_x: "torch.Tensor"  # uint8 (M, 3, H, W)  # noqa: F821
+    val_y: "torch.Tensor"  # int64 (M,)  # noqa: F821
+    note: str = ""  # where it came from / what was skipped, shown to the user
+
+    @property
+    def image_size(self) -> int:
+        return int(self.train_x.shape[-1])
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Images per class in each part: {"train": {"circle": 800, ...}, "val": {...}}."""
+        return {part: {name: int((y == i).sum()) for i, name in enumerate(self.class_names)}
+                for part, y in (("train", self.train_y), ("val", self.val_y))}
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    title: str
+    description: str  # one or two sentences for the page
+    default_image_size: int  # px per side when image_size is None
+    images: str  # how many, in words
+    loader: Callable[..., LabelledImages]  # (image_size, seed, val_fraction, limit, settings)
+    mean: tuple[float, float, float] | None = None  # published channel means in [0, 1], when there are some
+    std: tuple[float, float, float] | None = None
+
+
+DATASETS: Registry[DatasetInfo] = Registry("dataset")
+FOLDER_IMAGE_SIZE = 64  # px: your own photos, shrunk so a few thousand fit in memory
+
+
+def check_memory(n_images: int, image_size: int, what: str) -> None:
+    """Refuse before decoding when (n, 3, size, size) uint8 would pass MAX_DATASET_BYTES."""
+    needed = n_images * 3 * image_size * image_size
+    if needed > MAX_DATASET_BYTES:
+        fits_size = int((MAX_DATASET_BYTES / (3 * max(n_images, 1))) ** 0.5)
+        fits_count = MAX_DATASET_BYTES // (3 * image_size * image_size)
+        raise DatasetTooLarge(
+            f"{what}: {n_images:,} images at {image_size}×{image_size} px need {needed / 2**30:.1f} GiB, "
+            f"above the {MAX_DATASET_BYTES / 2**30:.0f} GiB limit. Lower the image size to {fits_size} px or "
+            f"less, or set a limit of {fits_count:,} images or fewer."
+        )
+
+
+def nhwc_to_tensor(images: np.ndarray):
+    """(N, H, W, 3) uint8 numpy -> (N, 3, H, W) uint8 contiguous torch tensor."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous()
+
+
+def resize_uint8(x, image_size: int, chunk: int = 1024):
+    """(N, C, H, W) uint8 -> (N, C, size, size) uint8, bilinear (antialiased when shrinking).
+
+    Works in chunks so the float copy stays small (60,000 CIFAR images as float would be 2.9 GiB at 64 px).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if x.shape[-2:] == (image_size, image_size):
+        return x
+    shrinking = image_size < min(x.shape[-2:])
+    parts = [F.interpolate(part.float(), size=(image_size, image_size), mode="bilinear", align_corners=False,
+                           antialias=shrinking).round_().clamp_(0, 255).to(torch.uint8)
+             for part in x.split(chunk)]
+    return torch.cat(parts) if parts else x.new_zeros((0, x.shape[1], image_size, image_size))
+
+
+def from_arrays(name: str, classes: tuple[str, ...], x, y: np.ndarray, train: np.ndarray, val: np.ndarray,
+                note: str) -> LabelledImages:
+    """Index a (N, 3, H, W) uint8 tensor and labels into a LabelledImages."""
+    import torch
+
+    labels = torch.from_numpy(np.asarray(y, np.int64))
+    as_index = lambda idx: torch.from_numpy(np.asarray(idx, np.int64))
+    return LabelledImages(name, tuple(classes), x[as_index(train)].contiguous(), labels[as_index(train)],
+                          x[as_index(val)].contiguous(), labels[as_index(val)], note)
+
+
+def _load_shapes(image_size: int, seed: int, val_fraction: float, limit: int | None, settings: Settings):
+    from cvlab.data.shapes import shapes_classification
+    from cvlab.data.splits import stratified_split
+
+    n = limit or SHAPES_COUNT
+    check_memory(n, image_size, "shapes")
+    images, labels, classes = shapes_classification(n, seed, size=image_size)
+    train, val = stratified_split(labels, val_fraction, seed)
+    note = f"{n:,} synthetic shapes drawn with seed {seed} at {image_size} px"
+    return from_arrays("shapes", classes, nhwc_to_tensor(images), labels, train, val, note)
+
+
+def _load_digits(image_size, seed, val_fraction, limit, settings):
+    from cvlab.data.digits import load_digits_dataset
+
+    return load_digits_dataset(image_size, seed=seed, val_fraction=val_fraction, limit=limit)
+
+
+def _load_cifar10(image_size, seed, val_fraction, limit, settings):
+    from cvlab.data.cifar import load_cifar10
+
+    return load_cifar10(image_size, seed=seed, val_fraction=val_fraction, limit=limit, settings=settings)
+
+
+DATASETS.register("shapes", DatasetInfo(
+    "shapes", "Synthetic shapes", "Circles, squares, triangles, stars and crosses in random colours, sizes, "
+    "places and angles on noisy backgrounds; drawn from a seed, so always available offline.",
+    32, f"{SHAPES_COUNT:,} drawn (5 classes)", _load_shapes))
+DATASETS.register("digits", DatasetInfo(
+    "digits", "Handwritten digits", "scikit-learn's 1,797 real 8×8 scans of handwritten digits 0-9 "
+    "(UCI), enlarged and copied to three channels; ships with scikit-learn, so it works offline.",
+    32, "1,797 scans (10 classes)", _load_digits))
+DATASETS.register("cifar10", DatasetInfo(
+    "cifar10", "CIFAR-10", "60,000 photos of 32×32 px in 10 classes (Krizhevsky 2009): the lecture's "
+    "benchmark. Downloaded by torchvision when online, or read from a copy in the data folder.",
+    32, "50,000 train + 10,000 test (10 classes)", _load_cifar10,
+    mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616)))
+
+
+def load_dataset(source: str, *, image_size: int | None = None, seed: int = 0, val_fraction: float = 0.2,
+                 limit: int | None = None, settings: Settings | None = None) -> LabelledImages:
+    """A dataset by name (see DATASETS), or a folder or .zip in ImageFolder layout, as uint8 tensors."""
+    from cvlab.data.splits import check_val_fraction
+
+    settings = settings or get_settings()
+    check_val_fraction(val_fraction)
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"limit={limit} must be a positive number of images (or left out for all).")
+    if image_size is not None and not 8 <= image_size <= 1024:
+        raise InvalidInput(f"Image size {image_size} px is out of range: use 8 to 1024 px.")
+    if not isinstance(seed, int) or seed < 0:
+        raise InvalidInput(f"The seed must be a whole number 0 or above, got {seed!r}.")
+    source = str(source).strip()
+    if source in DATASETS:
+        info = DATASETS.get(source)
+        return info.loader(image_size or info.default_image_size, seed, val_fraction, limit, settings)
+    return _load_path(Path(source).expanduser(), image_size or FOLDER_IMAGE_SIZE, seed, val_fraction, limit,
+                      settings)
+
+
+def _load_path(path: Path, image_size: int, seed: int, val_fraction: float, limit: int | None,
+               settings: Settings) -> LabelledImages:
+    from cvlab.data.archives import extract_once
+    from cvlab.data.image_folder import load_image_folder
+
+    if path.is_dir():
+        return load_image_folder(path, image_size, seed=seed, val_fraction=val_fraction, limit=limit,
+                                 settings=settings)
+    if path.is_file() and zipfile.is_zipfile(path):
+        folder = extract_once(path, settings.data_home / "datasets" / "archives")
+        data = load_image_folder(folder, image_size, seed=seed, val_fraction=val_fraction, limit=limit,
+                                 settings=settings, name=path.stem)
+        return data
+    if path.exists():
+        raise InvalidInput(f"'{path}' is neither a folder nor a .zip archive. Give a folder in ImageFolder "
+                           "layout (dataset/<class name>/<images>) or a .zip of one.")
+    raise UnknownName(f"Unknown dataset {str(path)!r}: it is none of {', '.join(DATASETS.names())}, and no "
+                      "such folder or .zip exists. Check the path, or pick one of the built-in datasets.")
