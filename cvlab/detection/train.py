@@ -90,6 +90,24 @@ def _start_model(model: str, pretrained: bool):
     return YOLO(f"{spec.config}.yaml", task="detect")  # random init from the packaged config
 
 
+def _add_callbacks(yolo, on_epoch: Callable[[dict], None] | None, should_stop: Callable[[], bool] | None) -> None:
+    """Report each epoch through ``on_epoch``; set ultralytics' own stop flag when ``should_stop()`` says so."""
+    started = time.perf_counter()
+    after_last_epoch = [False]  # the loop stops after an epoch that set trainer.stop; a later call is the final eval
+
+    def report(trainer) -> None:
+        final, after_last_epoch[0] = after_last_epoch[0], bool(trainer.stop)
+        if on_epoch is not None:
+            on_epoch(epoch_report(trainer, started, final=final))
+
+    def maybe_stop(trainer) -> None:
+        if should_stop is not None and should_stop():
+            trainer.stop = True  # checked after every batch; the epoch is then validated and saved
+
+    yolo.add_callback("on_fit_epoch_end", report)
+    yolo.add_callback("on_train_batch_end", maybe_stop)
+
+
 def train_yolo(data_yaml: Path, *, model: str, epochs: int, imgsz: int, batch: int, run_dir: Path, device: str,
                on_epoch: Callable[[dict], None] | None = None, should_stop: Callable[[], bool] | None = None,
                pretrained: bool = False, amp: bool | None = None, seed: int = 0, half: bool = False,
@@ -101,6 +119,7 @@ def train_yolo(data_yaml: Path, *, model: str, epochs: int, imgsz: int, batch: i
     when that is possible without a download. ``overrides`` go to ultralytics' ``train``
     (e.g. ``mosaic=0.5``, ``lr0=0.01``); ``half`` stores the weights as float16.
     """
+    from cvlab.detection.models import load_checkpoint_file
     from cvlab.detection.stored import save_detector
     from cvlab.detection.ultralytics_env import ultralytics_ready
 
@@ -112,28 +131,12 @@ def train_yolo(data_yaml: Path, *, model: str, epochs: int, imgsz: int, batch: i
     run_dir.mkdir(parents=True, exist_ok=True)
     data = _resolved_data_yaml(data_yaml, run_dir)
     yolo = _start_model(model, pretrained)
-    started = time.perf_counter()
-
-    after_last_epoch = [False]  # the loop stops after an epoch that set trainer.stop; a later call is the final eval
-
-    def report(trainer) -> None:
-        final, after_last_epoch[0] = after_last_epoch[0], bool(trainer.stop)
-        if on_epoch is not None:
-            on_epoch(epoch_report(trainer, started, final=final))
-
-    def maybe_stop(trainer) -> None:
-        if should_stop is not None and should_stop():
-            trainer.stop = True
-
-    yolo.add_callback("on_fit_epoch_end", report)
-    yolo.add_callback("on_train_batch_end", maybe_stop)
+    _add_callbacks(yolo, on_epoch, should_stop)
     yolo.train(data=str(data), epochs=epochs, imgsz=imgsz, batch=batch, device=device, project=str(run_dir),
                name="ultralytics", exist_ok=True, workers=0, plots=False, seed=seed, verbose=False,
                amp=_amp_allowed(device) if amp is None else amp, **overrides)
     best = run_dir / "ultralytics" / "weights" / "best.pt"
     best = best if best.is_file() else best.with_name("last.pt")
-    from cvlab.detection.models import load_checkpoint_file
-
     trained = load_checkpoint_file(best, trusted=True, settings=settings)  # our own checkpoint, just written
     return save_detector(trained.model, run_dir / EXPORTED_WEIGHTS, names=_class_names(data), imgsz=imgsz,
                          extra={"data": str(Path(data_yaml).resolve()), "epochs": epochs, "start": model,

@@ -1,0 +1,136 @@
+"""Detection: the facade's inference time against a bare ``YOLO(...).predict`` on the same images, and the
+shipped shapes model's mAP@0.5 on a shapes set drawn with a seed it never saw.
+
+Timing: for each model, the same YOLO architecture is loaded twice, once through
+``cvlab.detection.facade`` (validation, RGB->BGR, the per-model lock, results turned
+into dataclasses) and once bare, as the lecture writes it; each run times one
+image through each, alternating, so both see the same machine load. Medians per
+image in ms, and the ratio facade / bare (target: within 1.10).
+
+mAP: ultralytics' own validator (``YOLO.val``) on ``--eval-images`` scenes written
+by ``cvlab.data.writers.write_yolo_dataset`` with ``--eval-seed`` (the model was
+trained on seed 0). Target: mAP@0.5 >= 0.9.
+
+Usage: python benchmarks/detection.py [--runs 20] [--device cpu] [--models shapes-yolo yolov8n-random]
+       [--eval-images 300] [--eval-seed 2024] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+import numpy as np  # noqa: E402
+
+
+def test_images() -> list[tuple[str, np.ndarray]]:
+    """Two photos and two shapes scenes, (H, W, 3) uint8 RGB."""
+    from cvlab.data.images import load_sample
+    from cvlab.data.shapes import shapes_detection
+
+    photos = [(name, load_sample(name).pixels) for name in ("bus", "zidane")]
+    scenes = [(f"scene {i}", s.image) for i, s in enumerate(shapes_detection(2, 99, size=192))]
+    return photos + scenes
+
+
+def bare_yolo(name: str):
+    """The same model, loaded the plain ultralytics way (a stored model through its YAML + state dict)."""
+    from ultralytics import YOLO
+
+    from cvlab.detection.models import get_detector
+    from cvlab.detection.stored import load_stored
+
+    spec = get_detector(name)
+    if spec.kind == "random":
+        return YOLO(f"{spec.config}.yaml")
+    if spec.path is not None:
+        return load_stored(spec.path)
+    return YOLO(f"{spec.config}.pt")
+
+
+def time_model(name: str, images, runs: int, device: str, imgsz: int) -> dict:
+    from cvlab.detection import facade
+
+    bare = bare_yolo(name)
+    options = dict(conf=0.25, iou=0.7, imgsz=imgsz, max_det=300)
+    bgr = [np.ascontiguousarray(pixels[..., ::-1]) for _, pixels in images]
+    for (_, pixels), image in zip(images, bgr):  # warm both: model fusion, first allocations
+        facade.detect(name, pixels, **options)
+        bare.predict(image, verbose=False, device=device, **options)
+    ours, theirs = [], []
+    for _ in range(runs):
+        for (_, pixels), image in zip(images, bgr):
+            start = time.perf_counter()
+            facade.detect(name, pixels, **options)
+            ours.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            result = bare.predict(image, verbose=False, device=device, **options)[0]
+            _ = (result.boxes.xyxy.cpu().numpy(), result.boxes.conf.cpu().numpy(), result.boxes.cls.cpu().numpy())
+            theirs.append(time.perf_counter() - start)
+    facade_ms, bare_ms = statistics.median(ours) * 1e3, statistics.median(theirs) * 1e3
+    return {"model": name, "imgsz": imgsz, "images": len(images), "runs": runs, "facade_ms": round(facade_ms, 2),
+            "bare_ms": round(bare_ms, 2), "ratio": round(facade_ms / bare_ms, 3)}
+
+
+def shapes_map(images: int, seed: int, device: str) -> dict:
+    """mAP@0.5 and mAP@0.5:0.95 of shapes-yolo on freshly drawn scenes, by ultralytics' validator."""
+    import yaml
+
+    from cvlab.data.writers import write_yolo_dataset
+    from cvlab.detection.models import get_detector
+    from cvlab.detection.stored import read_header
+
+    spec = get_detector("shapes-yolo")
+    imgsz = read_header(spec.path).imgsz or 192
+    with tempfile.TemporaryDirectory(prefix="shapes-eval-") as scratch:
+        data_yaml = write_yolo_dataset(Path(scratch) / "data", images, seed, size=imgsz, val_fraction=0.0)
+        config = yaml.safe_load(data_yaml.read_text())
+        data_yaml.write_text(yaml.safe_dump(dict(config, val=config["train"]), sort_keys=False))  # every scene
+        metrics = bare_yolo("shapes-yolo").val(data=str(data_yaml), imgsz=imgsz, batch=16, device=device,
+                                               plots=False, verbose=False, project=scratch, name="val")
+    return {"images": images, "seed": seed, "imgsz": imgsz, "mAP50": round(float(metrics.box.map50), 4),
+            "mAP50-95": round(float(metrics.box.map), 4)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--models", nargs="+", default=["shapes-yolo", "yolov8n-random"])
+    parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument("--eval-images", type=int, default=300)
+    parser.add_argument("--eval-seed", type=int, default=2024)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    import os
+
+    import torch
+
+    from cvlab.detection.ultralytics_env import ultralytics_ready
+
+    os.environ["CVLAB_DEVICE"] = args.device
+    torch.set_num_threads(args.threads)
+    ultralytics_ready()
+    images = test_images()
+    rows = [time_model(name, images, args.runs, args.device, args.imgsz) for name in args.models]
+    for row in rows:
+        print(f"{row['model']:>16} @ {row['imgsz']} px on {args.device}: facade {row['facade_ms']:.1f} ms, "
+              f"bare YOLO.predict {row['bare_ms']:.1f} ms per image -> ratio {row['ratio']:.3f} (target <= 1.10)")
+    quality = shapes_map(args.eval_images, args.eval_seed, args.device) if args.eval_images else None
+    if quality:
+        print(f"shapes-yolo on {quality['images']} fresh scenes (seed {quality['seed']}): "
+              f"mAP@0.5 {quality['mAP50']:.3f} (target >= 0.9), mAP@0.5:0.95 {quality['mAP50-95']:.3f}")
+    print(json.dumps({"device": args.device, "torch_threads": args.threads, "timing": rows, "shapes_map": quality}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
