@@ -1,0 +1,69 @@
+"""The Training page with a real short run: submitted from the form, trained by a real worker, watched live."""
+
+import os
+import signal
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cvlab.training import runs
+from cvlab.training.worker import live_local_workers
+from tests.pages.apptest import run_script
+
+PAGE = "pages/training/live_training.py"
+QUICK = dict(data="shapes", limit="300", epochs="2", batch="32", aug="none")
+
+
+def rerun(app: AppTest) -> AppTest:
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+@pytest.fixture
+def workers():
+    yield
+    for worker in live_local_workers():
+        os.kill(worker.pid, signal.SIGKILL)
+
+
+def test_new_run_shows_data_augmentation_and_the_lr_curve_and_needs_a_name():
+    app = run_script(PAGE, timeout=120, section="New run", **QUICK)
+    assert app.button(key="start").disabled  # no name yet
+    assert any("Type your name" in i.value for i in app.info)
+    assert any("shapes" in c.value and "training and" in c.value for c in app.caption)
+    assert any("Warm up to the maximum rate" in c.value and "8 batches per epoch" in c.value for c in app.caption)
+    app.selectbox(key="sched").set_value("step")
+    rerun(app)
+    assert any("Multiply the rate by gamma every step_size epochs" in c.value for c in app.caption)
+
+
+def test_impossible_settings_are_refused_with_a_message():
+    app = run_script(PAGE, timeout=120, section="New run", user="ada", **{**QUICK, "sched": "warmup_cosine",
+                                                                          "warmup": "5.0"})
+    assert any("warmup must be shorter" in e.value for e in app.error)
+    with pytest.raises(KeyError):  # nothing to start until the settings make sense
+        app.button(key="start")
+
+
+def test_a_real_run_from_the_form_to_the_results(workers):
+    app = run_script(PAGE, timeout=120, section="New run", user="ada", **QUICK)
+    app.button(key="start").click()
+    rerun(app)
+    [info] = runs.RunStore().list()
+    assert info.owner == "ada" and info.config.epochs == 2 and info.config.limit == 300
+    deadline = time.monotonic() + 300
+    while runs.RunStore().info(info.run_id).status != "finished":
+        assert time.monotonic() < deadline, runs.RunStore().info(info.run_id)
+        time.sleep(0.5)
+    live = run_script(PAGE, timeout=120, section="Live", user="ada")
+    assert any("finished: epoch 2/2" in str(p.proto) for p in live.get("progress"))
+    watcher = run_script(PAGE, timeout=120, section="Live", user="bob")
+    assert any("only ada or the instructor" in c.value for c in watcher.caption)
+    assert watcher.button(key="delete").disabled and not live.button(key="delete").disabled
+    results = run_script(PAGE, timeout=120, section="Results", user="ada")
+    [accuracy] = [m for m in results.metric if m.label == "Validation accuracy"]
+    assert accuracy.value.endswith("%")
+    compare = run_script(PAGE, timeout=120, section="Compare", user="ada")
+    assert not compare.exception and len(compare.dataframe) == 1
