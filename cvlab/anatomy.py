@@ -3,7 +3,7 @@
 ``layer_table`` runs one random-weight image through a registered model and
 records every leaf module's output shape and own parameters. ``BLOCKS`` holds
 the lecture's building blocks, each with its real PyTorch source (torchvision's
-classes, or the lecture's two small classes written out below) and a tiny
+classes, or the lecture's two small classes from ``cvlab.models.lecture_nets``) and a tiny
 instance to run. Nothing here downloads weights.
 """
 
@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from cvlab.models import ARCHITECTURES
+from cvlab.models.lecture_nets import ResidualBlock, VGGBlock  # the lecture's two classes
 from cvlab.registry import Registry
 
 
@@ -129,47 +130,7 @@ def stage_sizes(rows: Sequence[LayerRow], stages: Sequence[str] | None = None) -
     return sizes
 
 
-# ---- The lecture's two small blocks, as it writes them --------------------------------------------------------
-
-class VGGBlock(nn.Module):
-    """``num_convs`` 3x3 convolutions with ReLU, then a 2x2 max-pool that halves H and W."""
-
-    def __init__(self, in_channels: int, out_channels: int, num_convs: int) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        for index in range(num_convs):
-            # Only the first convolution changes the channel count; padding 1 keeps H and W.
-            layers += [nn.Conv2d(in_channels if index == 0 else out_channels, out_channels, 3, padding=1),
-                       nn.ReLU(inplace=True)]
-        layers.append(nn.MaxPool2d(2, 2))
-        self.block = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C_in, H, W) -> (B, C_out, H/2, W/2)
-        return self.block(x)
-
-
-class ResidualBlock(nn.Module):
-    """Two 3x3 conv + BN layers whose output is added to the input: y = ReLU(F(x) + x)."""
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1)  # may downsample
-        self.bn1 = nn.BatchNorm2d(out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
-        self.bn2 = nn.BatchNorm2d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
-        # The skip path must match F(x)'s shape: a 1x1 projection when stride or channels change.
-        self.shortcut = nn.Sequential()
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride),
-                                          nn.BatchNorm2d(out_channels))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = self.shortcut(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
-
+# ---- A block the lecture draws but does not write out -----------------------------------------------------
 
 class PatchesThenEncoder(nn.Module):
     """ViT's front end: cut the image into patches, embed each as a token, run one encoder block."""

@@ -53,6 +53,24 @@ ARCHITECTURES.register("overview", Architecture(
     "overview", "The lecture's overview CNN", "Lecture", 2026, "CNN overview flowchart (this lecture)", 224,
     _overview, stages=("1", "2", "4", "5", "7", "8", "10", "11", "12", "14"), cam_layer="10",
     chain_preset="overview"))
+def _lecture_net(name: str) -> Callable[[], object]:
+    def build():
+        from cvlab.models.lecture_nets import build_lecture_net
+
+        return build_lecture_net(name)  # 10 classes, as CIFAR-10
+
+    return build
+
+
+_LECTURE_CIFAR_PAPER = "this lecture's hands-on lab (VGGBlock, ResidualBlock), after Simonyan & Zisserman 2014 / He et al. 2015"
+ARCHITECTURES.register("lecture-vgg", Architecture(
+    "lecture-vgg", "Lecture VGG-like CIFAR net", "Lecture", 2026, _LECTURE_CIFAR_PAPER, 32,
+    _lecture_net("lecture-vgg"), stages=("features.0", "features.1", "features.2", "pool", "classifier"),
+    cam_layer="features.2.block.5"))  # the last ReLU, 8x8, before the final pool
+ARCHITECTURES.register("lecture-residual", Architecture(
+    "lecture-residual", "Lecture CIFAR net + residual connections", "Lecture", 2026, _LECTURE_CIFAR_PAPER, 32,
+    _lecture_net("lecture-residual"), stages=("features.0", "features.1", "features.2", "pool", "classifier"),
+    cam_layer="features.2.0"))  # the last ResidualBlock's output, 8x8, before the final pool
 ARCHITECTURES.register("vgg16", Architecture(
     "vgg16", "VGG-16", "VGG", 2014, "Simonyan & Zisserman, Very Deep Convolutional Networks", 224,
     _torchvision("vgg16"), stages=("features.3", "features.8", "features.15", "features.22", "features.29",
