@@ -1,0 +1,158 @@
+"""Mask datasets: the shapes masks, and zips of images and masks, good and broken."""
+
+import io
+import json
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cvlab.data.archives import BadArchive, UnsafeArchive
+from cvlab.data.shapes import SHAPE_CLASSES, shapes_segmentation
+from cvlab.data.writers import write_mask_dataset
+from cvlab.errors import InvalidInput
+from cvlab.segmentation.mask_data import InvalidMaskDataset, load_mask_archive, load_mask_dataset, \
+    read_mask_folder, shapes_mask_dataset
+
+
+@pytest.fixture
+def dataset_dir(tmp_path):
+    return write_mask_dataset(tmp_path / "shapes-masks", n=10, seed=4, size=64)
+
+
+def zipped(folder, tmp_path) -> str:
+    """The folder zipped as people do it: the folder itself inside the archive."""
+    return shutil.make_archive(str(tmp_path / "upload"), "zip", folder.parent, folder.name)
+
+
+def save_png(array: np.ndarray, path) -> None:
+    Image.fromarray(array).save(path)
+
+
+def test_shapes_masks_split_into_train_and_val_tensors():
+    data = shapes_mask_dataset(n=20, seed=1, size=64)
+    assert data.train_images.shape == (16, 3, 64, 64) and data.train_images.dtype == torch.uint8
+    assert data.val_masks.shape == (4, 64, 64) and data.val_masks.dtype == torch.uint8
+    assert data.classes == 1 + len(SHAPE_CLASSES) and data.report.class_names[0] == "background"
+    images, masks = shapes_segmentation(20, 1, size=64)
+    every = torch.cat([data.train_masks, data.val_masks]).sum().item()
+    assert every == int(masks.astype(np.int64).sum())  # the same masks, only shuffled
+    binary = shapes_mask_dataset(n=20, seed=1, size=64, binary=True)
+    assert binary.classes == 2 and int(binary.train_masks.max()) == 1
+    assert sum(binary.report.pixel_share.values()) == pytest.approx(1.0)
+
+
+def test_a_good_archive_loads_with_a_readable_report(dataset_dir, tmp_path):
+    data = load_mask_archive(zipped(dataset_dir, tmp_path), name="upload.zip", val_fraction=0.3, seed=2)
+    report = data.report
+    assert (report.pairs, report.train, report.val) == (10, 7, 3)
+    assert report.class_names == ("background", *SHAPE_CLASSES)  # from classes.json
+    assert data.train_images.shape == (7, 3, 64, 64)
+    text = report.text()
+    assert "upload.zip: 10 image/mask pairs at 64x64 px, 7 for training and 3 for validation" in text
+    assert "6 classes (mask values 0..5)" in text
+
+
+def test_the_pixels_survive_the_round_trip(dataset_dir):
+    data = read_mask_folder(dataset_dir, val_fraction=0.5, seed=0)
+    images, masks = shapes_segmentation(10, 4, size=64)
+    stack = lambda imgs: {img.tobytes() for img in imgs}
+    loaded = torch.cat([data.train_images, data.val_images]).permute(0, 2, 3, 1).numpy()
+    assert stack(loaded) == stack(images)
+    assert stack(torch.cat([data.train_masks, data.val_masks]).numpy()) == stack(masks)
+
+
+def test_resizing_keeps_class_ids(dataset_dir):
+    data = read_mask_folder(dataset_dir, size=32)
+    assert data.train_images.shape[-2:] == (32, 32)
+    assert set(torch.unique(data.train_masks).tolist()) <= set(range(6))
+    assert any("resized to 32x32" in note for note in data.report.notes)
+
+
+def test_every_problem_is_listed_at_once(dataset_dir):
+    (dataset_dir / "masks" / "000001.png").unlink()
+    save_png(np.zeros((64, 64, 3), np.uint8), dataset_dir / "images" / "extra.png")
+    save_png(np.zeros((32, 32), np.uint8), dataset_dir / "masks" / "000002.png")  # wrong size
+    save_png(np.full((64, 64), 9, np.uint8), dataset_dir / "masks" / "000003.png")  # no class 9
+    save_png(np.zeros((64, 64), np.uint8), dataset_dir / "masks" / "000004.jpg")  # lossy mask
+    (dataset_dir / "images" / "000005.png").write_bytes(b"not an image")
+    with pytest.raises(InvalidMaskDataset) as caught:
+        read_mask_folder(dataset_dir)
+    message = str(caught.value)
+    for words in ("image 000001.png has no mask", "image extra.png has no mask",
+                  "000002: image is 64x64 px but its mask is 32x32 px", "holds values [9]",
+                  "000004.jpg is a JPEG", "'000005.png' is not a PNG"):
+        assert words in message
+
+
+def test_a_black_and_white_mask_gets_a_hint(dataset_dir):
+    (dataset_dir / "classes.json").unlink()
+    mask = np.zeros((64, 64), np.uint8)
+    mask[10:20, 10:20] = 255
+    save_png(mask, dataset_dir / "masks" / "000000.png")
+    with pytest.raises(InvalidMaskDataset, match="0/255 looks like a black-and-white mask"):
+        read_mask_folder(dataset_dir, classes=6)
+
+
+def test_colour_masks_are_refused(dataset_dir):
+    colour = np.zeros((64, 64, 3), np.uint8)
+    colour[..., 0] = 1
+    save_png(colour, dataset_dir / "masks" / "000000.png")
+    with pytest.raises(InvalidMaskDataset, match="colour image"):
+        read_mask_folder(dataset_dir)
+
+
+def test_classes_are_inferred_without_classes_json(tmp_path):
+    root = tmp_path / "set"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for index in range(3):
+        save_png(np.full((32, 48, 3), 40 * index, np.uint8), root / "images" / f"a{index}.jpg")
+        save_png(np.full((32, 48), index, np.uint8), root / "masks" / f"a{index}.png")
+    data = read_mask_folder(root, val_fraction=0.34)
+    assert data.report.class_names == ("background", "class 1", "class 2")
+    assert data.report.image_size == (32, 48)
+
+
+def test_images_of_several_sizes_need_a_size(tmp_path):
+    root = tmp_path / "set"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for index, side in enumerate((32, 40)):
+        save_png(np.zeros((side, side, 3), np.uint8), root / "images" / f"{index}.png")
+        save_png(np.zeros((side, side), np.uint8), root / "masks" / f"{index}.png")
+    with pytest.raises(InvalidMaskDataset, match="2 sizes"):
+        read_mask_folder(root)
+    assert read_mask_folder(root, size=32).report.image_size == (32, 32)
+
+
+def test_an_archive_without_the_layout_explains_it(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("photos/a.png", b"x")
+    with pytest.raises(InvalidMaskDataset, match="images/<name>.png"):
+        load_mask_archive(buffer.getvalue())
+
+
+def test_unsafe_and_broken_archives_are_refused(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("../../escape/images/a.png", b"x")
+    with pytest.raises(UnsafeArchive):
+        load_mask_archive(buffer.getvalue())
+    with pytest.raises(BadArchive):
+        load_mask_archive(b"this is not a zip")
+
+
+def test_load_mask_dataset_dispatches_on_its_source(dataset_dir, tmp_path):
+    assert load_mask_dataset("shapes", n=10, size=32).report.source == "shapes (seed 0)"
+    assert load_mask_dataset(zipped(dataset_dir, tmp_path)).report.source == "upload.zip"
+    assert load_mask_dataset(str(dataset_dir)).report.pairs == 10
+    with pytest.raises(InvalidInput, match="neither 'shapes'"):
+        load_mask_dataset(str(tmp_path / "missing.zip"))
+    with pytest.raises(InvalidInput, match="val_fraction"):
+        read_mask_folder(dataset_dir, val_fraction=1.5)
+    assert json.loads((dataset_dir / "classes.json").read_text())["classes"][0] == "background"
