@@ -1,289 +1,182 @@
-"""Architecture facts measured on this machine: latency, throughput and peak memory, cached on disk.
+"""The measured columns of the architecture tables: every network of a suite timed here, cached, in the background.
 
-Models are built with random weights (weights do not change speed) and run at
-their own input resolution under ``torch.inference_mode`` in eval mode. On a
-GPU the baseline is AMP (bf16, else fp16) with channels_last; on a CPU it is
-fp32 and contiguous, since neither bf16 autocast nor channels_last paid off on
-these CPUs. torch's thread count is used as it is.
+Three suites share one mechanism:
+- ``classification``: the ARCHITECTURES registry, each network at its own resolution;
+- ``yolo``: every YOLO generation and size, built from the config YAMLs ultralytics
+  ships (no weights), with Conv+BN folded as ultralytics' predictor runs them,
+  at 640 px by default (320 px for a quicker CPU pass);
+- ``segmentation``: the smp U-Nets and their relatives at 256 px.
+How one model is timed (warm-up, medians, inference mode) is ``cvlab.zoo_timing``.
 
-Repeats adapt to the model: the first (warm-up) forward gives its cost, and a
-slow model gets fewer repeats (never fewer than ``min_repeats``) and a smaller
-throughput batch, so a cold 2-core CPU fills the whole table in minutes.
-
-The cache is one JSON file per (torch, torchvision, timm, device) under
-``data_home/zoo``; ``measure_all`` saves after every model, so a killed run
-loses nothing finished. ``start_measuring`` runs it in one daemon thread per
-process for pages that must never block.
+The cache is one JSON file per suite, library versions and device under
+``data_home/zoo``, entries keyed ``<name>@<pixels>``. ``measure_all`` is the whole
+job as one plain function (what a job-queue task calls) and saves after every
+model, so a killed run loses nothing finished. ``start_measuring`` runs it in one
+daemon thread per process for pages that must never block.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import statistics
 import threading
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from cvlab.errors import UnknownName
 from cvlab.models import ARCHITECTURES
+from cvlab.registry import Registry
 from cvlab.settings import get_settings
 from cvlab.zoo import library_versions, read_cache, write_cache
+from cvlab.zoo_timing import CPU_MEMORY_SOURCE, CUDA_MEMORY_SOURCE, Measurement, device_name, measure_model
 
-CPU_MEMORY_SOURCE = ("estimate: parameters + buffers + the largest leaf layer's input + output at batch 1 "
-                     "(forward hooks); a lower bound of the real peak")
-CUDA_MEMORY_SOURCE = "torch.cuda.max_memory_allocated during the batch-1 runs"
+__all__ = ["CPU_MEMORY_SOURCE", "CUDA_MEMORY_SOURCE", "Measurement", "SUITES", "Suite", "cache_file",
+           "cached_measurements", "current_job", "device_name", "measure", "measure_all", "measure_model",
+           "start_measuring"]
+
+
+# ---- what can be measured ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Measurement:
+class Suite:
     name: str
-    input_size: int  # pixels per side, the model's own resolution unless asked otherwise
-    device: str  # "cuda:0", "mps", "cpu"
-    device_name: str  # GPU name, or "<CPU model> x<cores> cores"
-    dtype: str  # compute dtype: "float32", or the autocast dtype "bfloat16" / "float16"
-    amp: bool  # autocast on
-    channels_last: bool
-    threads: int  # torch.get_num_threads() at the time
-    latency_ms: float  # median over latency_repeats forwards at batch 1, after warm-up
-    latency_repeats: int
-    throughput: float  # images per second at throughput_batch (median pass)
-    throughput_batch: int  # the largest batch of the ladder that fit (memory, and the time budget on CPU)
-    throughput_repeats: int
-    memory_mb: float  # peak memory at batch 1, MiB
-    memory_source: str  # how memory_mb was obtained
-    versions: dict = field(default_factory=dict)  # torch / torchvision / timm
-    seconds: float = 0.0  # wall time this measurement took, build included
+    title: str  # for progress messages: "classification networks"
+    names: Callable[[], list[str]]  # every model of the suite, in table order
+    default_size: Callable[[str], int]  # pixels per side a model is measured at unless asked otherwise
+    build: Callable[[str], object]  # -> torch.nn.Module with random weights, nothing downloaded
+    versions: Callable[[], dict[str, str]]  # the libraries whose change makes old measurements stale
+    note: str  # how the models are built, for the page
 
 
-# ---- the device and the cache key -------------------------------------------------------------------
+def _yolo_names() -> list[str]:
+    from cvlab.zoo_tasks import yolo_names
+
+    return yolo_names(None)
 
 
-def device_name(device) -> str:
-    import torch
+def _build_yolo(name: str):
+    from cvlab.zoo_tasks import build_yolo
 
-    from cvlab.device import _cpu_name
-
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    if device.type == "mps":
-        return "Apple GPU (MPS)"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return f"{_cpu_name()} x{cores} cores"
+    return build_yolo(name).fuse(verbose=False)  # Conv+BN folded, as ultralytics' predictor runs it
 
 
-def cache_key(device) -> dict[str, str]:
-    return {**library_versions(), "device": device_name(device)}
+def _seg_names() -> list[str]:
+    from cvlab.zoo_tasks import SEGMENTATION_MODELS
+
+    return SEGMENTATION_MODELS.names()
 
 
-def cache_file(device=None, data_home: Path | None = None) -> Path:
-    """One file per set of library versions and device; the key is written inside it too."""
+def _build_segmentation(name: str):
+    from cvlab.zoo_tasks import build_segmentation
+
+    return build_segmentation(name)
+
+
+def _task_versions() -> dict[str, str]:
+    from cvlab import zoo_tasks
+
+    return zoo_tasks.library_versions()
+
+
+def _task_size(attribute: str) -> Callable[[str], int]:
+    def size(_name: str) -> int:
+        from cvlab import zoo_tasks
+
+        return getattr(zoo_tasks, attribute)
+    return size
+
+
+SUITES: Registry[Suite] = Registry("measurement suite")
+SUITES.register("classification", Suite(
+    "classification", "classification networks", ARCHITECTURES.names,
+    lambda name: ARCHITECTURES.get(name).input_size, lambda name: ARCHITECTURES.get(name).build(),
+    lambda: library_versions(), "torchvision / timm / cvlab builders with random weights, each at its own resolution"))
+SUITES.register("yolo", Suite(
+    "yolo", "YOLO detectors", _yolo_names, _task_size("YOLO_INPUT_SIZE"), _build_yolo, _task_versions,
+    "ultralytics DetectionModel from the bundled config YAML, random weights, Conv+BN fused (model.fuse())"))
+SUITES.register("segmentation", Suite(
+    "segmentation", "segmentation networks", _seg_names, _task_size("SEG_INPUT_SIZE"), _build_segmentation,
+    _task_versions, "segmentation_models_pytorch with encoder_weights=None"))
+
+
+# ---- the cache --------------------------------------------------------------------------------------------
+
+
+def cache_key(device, suite: str = "classification") -> dict[str, str]:
+    return {**SUITES.get(suite).versions(), "device": device_name(device)}
+
+
+def cache_file(device=None, data_home: Path | None = None, suite: str = "classification") -> Path:
+    """One file per suite, library versions and device; the key is written inside it too."""
     from cvlab.device import pick_device
 
     device = device or pick_device()
-    key = cache_key(device)
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    return Path(data_home or get_settings().data_home) / "zoo" / f"measured-{device.type}-{digest}.json"
+    digest = hashlib.sha1(json.dumps(cache_key(device, suite), sort_keys=True).encode()).hexdigest()[:12]
+    return Path(data_home or get_settings().data_home) / "zoo" / f"measured-{suite}-{device.type}-{digest}.json"
 
 
-def cached_measurements(device=None) -> dict[str, Measurement]:
-    """Measurements already on disk for this machine and these library versions (none is an empty dict)."""
-    table = read_cache(cache_file(device))
+def entry_key(name: str, input_size: int) -> str:
+    return f"{name}@{input_size}"
+
+
+def cached_measurements(device=None, suite: str = "classification",
+                        input_size: int | None = None) -> dict[str, Measurement]:
+    """``{name: Measurement}`` already on disk for this suite at ``input_size`` (each model's own by default)."""
+    spec = SUITES.get(suite)
     out = {}
-    for name, entry in table.items():
-        if name.startswith("_"):
+    for key, entry in read_cache(cache_file(device, suite=suite)).items():
+        if key.startswith("_"):
             continue
         try:
-            out[name] = Measurement(**entry)
-        except TypeError:  # written by an older version of this module: measure again
+            measurement = Measurement(**entry)
+            wanted = input_size or spec.default_size(measurement.name)
+        except (TypeError, UnknownName):  # an older format, or a model no longer registered
             continue
+        if measurement.input_size == wanted:
+            out[measurement.name] = measurement
     return out
 
 
-def _save(path: Path, measurement: Measurement, key: dict) -> None:
-    write_cache(path, "_key", key)
-    write_cache(path, measurement.name, asdict(measurement))
+# ---- measuring ---------------------------------------------------------------------------------------------
 
 
-# ---- one model ----------------------------------------------------------------------------------------
+def measure(name: str, *, device=None, input_size: int | None = None, suite: str = "classification",
+            **options) -> Measurement:
+    """Measure one model of ``suite``, built with random weights, at its default size unless asked."""
+    spec = SUITES.get(suite)
+    size = input_size or spec.default_size(name)
+    return measure_model(spec.build(name), size, name=name, device=device, versions=spec.versions(), **options)
 
 
-def _sync(device) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _timed(run: Callable[[], object], device) -> float:
-    _sync(device)
-    start = time.perf_counter()
-    run()
-    _sync(device)
-    return time.perf_counter() - start
-
-
-def _repeat(run: Callable[[], object], device, budget_s: float, min_n: int, max_n: int) -> list[float]:
-    """Seconds of each call: at least ``min_n`` calls, then more until ``budget_s`` is spent or ``max_n``."""
-    times: list[float] = []
-    while len(times) < max(min_n, 1) or (len(times) < max_n and sum(times) < budget_s):
-        times.append(_timed(run, device))
-    return times
-
-
-def _is_out_of_memory(error: BaseException) -> bool:
-    import torch
-
-    if isinstance(error, torch.cuda.OutOfMemoryError):
-        return True
-    text = str(error)
-    return isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
-
-
-def _cpu_memory_bytes(model, x) -> int:
-    """Parameters + buffers + the largest leaf module's input + output during one forward (see module doc)."""
-    import torch
-
-    def nbytes(value) -> int:
-        if isinstance(value, torch.Tensor):
-            return value.numel() * value.element_size()
-        if isinstance(value, (tuple, list)):
-            return sum(nbytes(v) for v in value)
-        return 0
-
-    largest = [nbytes(x)]
-
-    def hook(module, inputs, output):
-        largest[0] = max(largest[0], nbytes(inputs) + nbytes(output))
-
-    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
-    handles = [m.register_forward_hook(hook) for m in leaves]
-    try:
-        model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    state = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
-    return state + largest[0]
-
-
-def _throughput(forward, batch, ladder, device, budget_s, min_repeats, repeats) -> tuple[int, int, float] | None:
-    """(batch size, passes, median seconds per pass) of the first batch above 1 that fits, else None."""
-    import torch
-
-    for size in ladder:
-        if size == 1:
-            return None
-        try:
-            xb = batch(size)
-            _timed(lambda: forward(xb), device)  # warm-up at this shape
-            passes = _repeat(lambda: forward(xb), device, budget_s, min_repeats, repeats)
-            return size, len(passes), statistics.median(passes)
-        except (RuntimeError, MemoryError) as error:
-            if not (isinstance(error, MemoryError) or _is_out_of_memory(error)):
-                raise
-            xb = None  # free it before the next, smaller batch
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-    return None
-
-
-def measure_model(model, input_size: int, *, name: str = "model", device=None,
-                  batch_sizes: tuple[int, ...] = (8, 4, 2, 1), repeats: int = 10, min_repeats: int = 3,
-                  warmup: int | None = None, budget_s: float = 2.0) -> Measurement:
-    """Latency at batch 1, throughput at the largest batch that fits, and peak memory of ``model``.
-
-    Each part is timed ``min_repeats`` times, then again until ``budget_s`` seconds are spent or
-    ``repeats`` is reached. On CPU a batch b is tried only if ``b`` x the batch-1 latency fits in
-    ``budget_s``; on a GPU memory decides, stepping down the ladder on out-of-memory. ``warmup``
-    passes default to 1 on CPU (a cold CPU pays little once) and 5 on a GPU (cuDNN picks kernels).
-    """
-    import torch
-
-    from cvlab.device import amp_dtype, pick_device
-
-    started = time.perf_counter()
-    device = device if device is not None else pick_device()
-    dtype = amp_dtype(device)
-    on_gpu = device.type == "cuda"
-    warmup = (5 if on_gpu else 1) if warmup is None else warmup
-    memory_format = torch.channels_last if on_gpu else torch.contiguous_format
-    model = model.eval().to(device, memory_format=memory_format)
-
-    def batch(size: int):
-        return torch.randn(size, 3, input_size, input_size, device=device).contiguous(
-            memory_format=memory_format)  # (B, C, H, W)
-
-    def forward(x):
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            return model(x)
-
-    with torch.inference_mode():
-        # 1. batch 1: warm-up (on CPU the first pass also records memory), then the timed repeats
-        x = batch(1)
-        memory = 0
-        if on_gpu:
-            torch.cuda.reset_peak_memory_stats(device)
-        else:
-            memory = _cpu_memory_bytes(model, x)  # a full forward: counts as the first warm-up pass
-        for _ in range(warmup - (0 if on_gpu else 1)):
-            forward(x)
-        latencies = _repeat(lambda: forward(x), device, budget_s, min_repeats, repeats)
-        n, latency = len(latencies), statistics.median(latencies)
-        if on_gpu:
-            memory = torch.cuda.max_memory_allocated(device)
-
-        # 2. throughput: down the ladder until a batch fits; batch 1 reuses the latency runs
-        ladder = sorted(set(batch_sizes), reverse=True)
-        if not on_gpu:
-            ladder = [b for b in ladder if b * latency <= budget_s] or [1]
-        size, m, pass_s = _throughput(forward, batch, ladder, device, budget_s, min_repeats, repeats) or (
-            1, n, latency)
-    return Measurement(
-        name=name, input_size=input_size, device=str(device), device_name=device_name(device),
-        dtype=str(dtype or torch.float32).removeprefix("torch."), amp=dtype is not None,
-        channels_last=on_gpu, threads=torch.get_num_threads(),
-        latency_ms=latency * 1e3, latency_repeats=n,
-        throughput=size / pass_s, throughput_batch=size, throughput_repeats=m,
-        memory_mb=memory / 2**20, memory_source=CUDA_MEMORY_SOURCE if on_gpu else CPU_MEMORY_SOURCE,
-        versions=library_versions(), seconds=time.perf_counter() - started)
-
-
-def measure(name: str, *, device=None, input_size: int | None = None, **options) -> Measurement:
-    """Measure one registered architecture, built with random weights, at its own resolution by default."""
-    arch = ARCHITECTURES.get(name)
-    return measure_model(arch.build(), input_size or arch.input_size, name=name, device=device, **options)
-
-
-# ---- the whole table ----------------------------------------------------------------------------------
-
-
-def measure_all(names: list[str] | None = None, *, device=None,
-                progress: Callable[[int, int, str], None] | None = None,
+def measure_all(names: list[str] | None = None, *, suite: str = "classification", input_size: int | None = None,
+                device=None, progress: Callable[[int, int, str], None] | None = None,
                 stop: threading.Event | None = None) -> dict[str, Measurement]:
-    """Measure every architecture not yet cached; save after each one.
+    """Measure every model of ``suite`` (or ``names``) not cached yet at ``input_size``; save after each one.
 
     ``progress(done, total, name)`` is called before each model is measured (``name`` is the one
     starting) and once at the end with ``name == ""``. Setting ``stop`` ends the run between models.
-    Returns the cached measurements of ``names``, new ones included.
+    Returns the cached measurements of ``names``, new ones included. This is the whole background
+    job in one call: a thread (``start_measuring``) or a queue worker can run it as it is.
     """
     from cvlab.device import pick_device
 
+    spec = SUITES.get(suite)
     device = device if device is not None else pick_device()
-    names = list(ARCHITECTURES.names() if names is None else names)
-    path, key = cache_file(device), cache_key(device)
-    cached = cached_measurements(device)
-    todo = [n for n in names if n not in cached or cached[n].input_size != ARCHITECTURES.get(n).input_size]
+    names = list(spec.names() if names is None else names)
+    path, key = cache_file(device, suite=suite), cache_key(device, suite)
+    cached = cached_measurements(device, suite, input_size)
+    todo = [n for n in names if n not in cached]
     done = len(names) - len(todo)
     for name in todo:
         if progress:
             progress(done, len(names), name)
         if stop is not None and stop.is_set():
             break
-        measurement = measure(name, device=device)
-        _save(path, measurement, key)
+        measurement = measure(name, device=device, input_size=input_size, suite=suite)
+        write_cache(path, "_key", key)
+        write_cache(path, entry_key(name, measurement.input_size), asdict(measurement))
         cached[name] = measurement
         done += 1
     if progress:
@@ -301,15 +194,17 @@ class JobStatus:
     current: str  # the model being measured now, "" when none
     running: bool
     error: str | None  # why the run ended early, in words
+    suite: str = "classification"
+    input_size: int | None = None  # None: each model at its own size
 
 
 class MeasurementJob:
     """``measure_all`` in a daemon thread; poll ``status()``, end it with ``stop()``."""
 
-    def __init__(self, names: list[str] | None = None, device=None):
-        self.names = names
-        self.device = device
-        self.done, self.total, self.current, self.error = 0, len(names or ARCHITECTURES.names()), "", None
+    def __init__(self, names: list[str] | None = None, device=None, suite: str = "classification",
+                 input_size: int | None = None):
+        self.names, self.device, self.suite, self.input_size = names, device, suite, input_size
+        self.done, self.total, self.current, self.error = 0, len(names or SUITES.get(suite).names()), "", None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cvlab-zoo-measure", daemon=True)
 
@@ -322,7 +217,8 @@ class MeasurementJob:
 
     def _run(self) -> None:
         try:
-            measure_all(self.names, device=self.device, progress=self._progress, stop=self._stop)
+            measure_all(self.names, suite=self.suite, input_size=self.input_size, device=self.device,
+                        progress=self._progress, stop=self._stop)
         except Exception as error:  # noqa: BLE001 - a page shows it; the thread must not die silently
             self.error = f"measuring {self.current or 'the zoo'} failed: {type(error).__name__}: {error}"
         finally:
@@ -333,7 +229,7 @@ class MeasurementJob:
         return self._thread.is_alive()
 
     def status(self) -> JobStatus:
-        return JobStatus(self.done, self.total, self.current, self.running, self.error)
+        return JobStatus(self.done, self.total, self.current, self.running, self.error, self.suite, self.input_size)
 
     def stop(self, wait_s: float | None = None) -> None:
         """Ask the run to end after the model it is measuring; optionally wait for it."""
@@ -355,10 +251,12 @@ def current_job() -> MeasurementJob | None:
     return _job
 
 
-def start_measuring(names: list[str] | None = None) -> MeasurementJob:
-    """The process's measuring job: the running one if there is one, else a new one started now."""
+def start_measuring(names: list[str] | None = None, suite: str = "classification",
+                    input_size: int | None = None) -> MeasurementJob:
+    """The process's measuring job: the running one if there is one (of any suite: two at once would
+    slow each other and spoil both timings), else a new one started now."""
     global _job
     with _job_lock:
         if _job is None or not _job.running:
-            _job = MeasurementJob(names).start()
+            _job = MeasurementJob(names, suite=suite, input_size=input_size).start()
         return _job

@@ -71,11 +71,13 @@ def test_the_cache_file_is_keyed_by_versions_and_device(home, fake_measure):
     stored = json.loads(path.read_text())
     assert stored["_key"] == {**library_versions(), "device": zoo_measure.device_name(CPU)}
     assert "x" in stored["_key"]["device"]  # "<CPU model> x<N> cores"
-    assert stored["resnet18"]["latency_ms"] == 1.0
+    assert stored["resnet18@224"]["latency_ms"] == 1.0  # "<name>@<pixels>"
+    assert path.name.startswith("measured-classification-cpu-")
 
 
-def test_another_device_or_version_gets_another_file(home, monkeypatch):
+def test_another_device_version_or_suite_gets_another_file(home, monkeypatch):
     before = zoo_measure.cache_file(CPU)
+    assert len({before, zoo_measure.cache_file(CPU, suite="yolo"), zoo_measure.cache_file(CPU, suite="segmentation")}) == 3
     monkeypatch.setattr(zoo_measure, "device_name", lambda device: "another CPU x64 cores")
     assert zoo_measure.cache_file(CPU) != before
     monkeypatch.setattr(zoo_measure, "library_versions", lambda: {"torch": "9.9"})
@@ -168,3 +170,73 @@ def test_the_zoo_command_measures_the_missing_networks_and_reports_their_latency
     assert [row["name"] for row in rows] == ["mobilenet_v3_small", "mobilenet_v3_large"]
     assert all(row["latency_ms"] > 0 for row in rows)
     assert "measuring mobilenet_v3_small (1/2)" in captured.err
+
+
+# ---- the YOLO and segmentation suites -----------------------------------------------------------------------
+
+
+def test_every_suite_names_its_models_and_their_default_size():
+    suites = zoo_measure.SUITES
+    assert suites.names() == ["classification", "yolo", "segmentation"]
+    yolo, seg = suites.get("yolo"), suites.get("segmentation")
+    assert "yolov3u" in yolo.names() and "yolo26x" in yolo.names() and len(yolo.names()) == 44
+    assert yolo.default_size("yolov8n") == 640 and seg.default_size("unet-resnet34") == 256
+    assert "unet-resnet34" in seg.names() and "fuse" in yolo.note
+
+
+def test_yolo_is_measured_fused_from_its_config_at_the_size_asked(home):
+    m = zoo_measure.measure("yolov8n", suite="yolo", device=CPU, input_size=160, batch_sizes=(2, 1), **FAST)
+    assert (m.name, m.input_size, m.device, m.dtype) == ("yolov8n", 160, "cpu", "float32")
+    assert m.latency_ms > 0 and m.latency_repeats >= 2 and m.throughput > 0
+    assert "ultralytics" in m.versions and m.memory_mb > 3.1 * 4  # 3.15 M fp32 parameters at least
+    model = zoo_measure.SUITES.get("yolo").build("yolov8n")
+    assert model.is_fused()  # what ultralytics' predictor runs
+
+
+def test_a_unet_is_measured(home):
+    m = zoo_measure.measure("unet-resnet34", suite="segmentation", device=CPU, input_size=64, batch_sizes=(1,),
+                            **FAST)
+    assert (m.input_size, m.throughput_batch) == (64, 1) and m.latency_ms > 0 and "smp" in m.versions
+
+
+def test_measure_all_keeps_each_suite_and_size_apart(home, monkeypatch):
+    calls = []
+
+    def fake(name, *, device=None, input_size=None, suite="classification", **options):
+        calls.append((suite, name, input_size))
+        size = input_size or zoo_measure.SUITES.get(suite).default_size(name)
+        return dataclasses.replace(SAMPLE, name=name, input_size=size, latency_ms=size / 10)
+
+    monkeypatch.setattr(zoo_measure, "measure", fake)
+    at_640 = zoo_measure.measure_all(["yolov8n", "yolo11n"], suite="yolo")
+    at_320 = zoo_measure.measure_all(["yolov8n"], suite="yolo", input_size=320)
+    seg = zoo_measure.measure_all(["unet-resnet34"], suite="segmentation")
+    assert calls == [("yolo", "yolov8n", None), ("yolo", "yolo11n", None), ("yolo", "yolov8n", 320),
+                     ("segmentation", "unet-resnet34", None)]
+    assert at_640["yolov8n"].latency_ms == 64.0 and at_320["yolov8n"].latency_ms == 32.0
+    assert seg["unet-resnet34"].input_size == 256
+    assert set(zoo_measure.cached_measurements(suite="yolo")) == {"yolov8n", "yolo11n"}  # 640 by default
+    assert set(zoo_measure.cached_measurements(suite="yolo", input_size=320)) == {"yolov8n"}
+    assert zoo_measure.cached_measurements() == {}  # the classification table is another file
+    zoo_measure.measure_all(["yolov8n", "yolo11n"], suite="yolo")
+    assert len(calls) == 4  # all cached: nothing measured again
+
+
+def test_the_background_job_runs_a_suite_and_says_which(home, monkeypatch):
+    seen = []
+    monkeypatch.setattr(zoo_measure, "measure", lambda name, **options: seen.append(options) or dataclasses.replace(
+        SAMPLE, name=name, input_size=options["input_size"]))
+    monkeypatch.setattr(zoo_measure, "_job", None)
+    job = zoo_measure.start_measuring(["yolov8n"], suite="yolo", input_size=320)
+    assert job.wait(10)
+    status = job.status()
+    assert (status.suite, status.input_size, status.done, status.total, status.error) == ("yolo", 320, 1, 1, None)
+    assert seen[0]["suite"] == "yolo" and list(zoo_measure.cached_measurements(suite="yolo", input_size=320)) == [
+        "yolov8n"]
+
+
+def test_an_unknown_suite_lists_the_choices():
+    from cvlab.errors import UnknownName
+
+    with pytest.raises(UnknownName, match="classification, yolo, segmentation"):
+        zoo_measure.measure_all(suite="detection")
