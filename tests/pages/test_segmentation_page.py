@@ -1,0 +1,88 @@
+"""The segmentation page through its widgets' keys and address-bar parameters."""
+
+from streamlit.testing.v1 import AppTest
+
+from tests.pages.apptest import run_script
+
+PAGE = "pages/tasks/segmentation.py"
+TIMEOUT = 240  # SAM's image encoder runs on a shared CPU in the SAM tests
+
+
+def open_page(section: str | None = None, **query) -> AppTest:
+    return run_script(PAGE, timeout=TIMEOUT, **({"section": section} if section else {}), **query)
+
+
+def rerun(app: AppTest) -> AppTest:
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def metrics(app: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+def text(app: AppTest) -> str:
+    return "\n".join(str(el.value) for el in [*app.markdown, *app.caption, *app.code, *app.info, *app.warning])
+
+
+def test_unet_section_shows_the_real_stage_shapes_and_nothing_else_is_computed():
+    app = open_page(unet_size="64")
+    assert app.selectbox(key="unet_enc").value == "resnet18"
+    assert len(app.get("plotly_chart")) == 2  # the U and the untrained prediction
+    shapes = app.dataframe[0].value["shape (C×H×W)"].tolist()
+    assert shapes[0] == "3×64×64" and "512×2×2" in shapes and shapes[-1] == "1×64×64"
+    assert "UNTRAINED U-Net" in text(app)
+    assert not app.metric and not app.warning  # the loss explorer and SAM wait for their tabs
+
+
+def test_loss_explorer_computes_the_toy_pair_live():
+    app = open_page("Loss explorer")
+    assert metrics(app)["IoU of the thresholded masks"] == "0.455"
+    app.slider(key="toy_dx").set_value(0)
+    app.slider(key="toy_dy").set_value(0)
+    rerun(app)
+    assert metrics(app)["IoU of the thresholded masks"] == "1.000"
+    # soft Dice still counts p = 0.1 on the 3,520 background pixels: 1 - (2*518.4 + 1) / (870.4 + 576 + 1)
+    assert metrics(app)["Dice loss"] == "0.283"
+    assert len(app.get("plotly_chart")) == 4  # curves, toy pair, focal shares, focal curve
+    assert len(app.latex) == 5  # the five formulas
+
+
+def test_a_shared_address_restores_the_loss_explorer():
+    app = open_page("Loss explorer", loss_names=["bce", "focal"], toy_side="12", focal_gamma="0")
+    assert app.multiselect(key="loss_names").value == ["bce", "focal"]
+    assert app.slider(key="toy_side").value == 12 and app.slider(key="focal_gamma").value == 0
+
+
+def test_sam_with_points_and_a_box_from_the_address_shows_masks_timings_and_downloads():
+    app = open_page("Segment Anything", sam_pts="100,80,+; 300,200,-", sam_box="50,40,300,250")
+    assert "RANDOM weights" in app.warning[0].value and "mobile_sam.pt" in app.warning[0].value
+    shown = metrics(app)
+    assert shown["Image encoder"].endswith(" ms") and shown["Decoder, this prompt"].endswith(" ms")
+    assert len(app.get("image")) >= 1 and len(app.get("download_button")) == 2
+    assert len(app.get("plotly_chart")) == 1  # the encoder vs decoder timing
+    app.segmented_control(key="sam_pick").set_value("2")
+    rerun(app)
+    assert "cached: ran once for this image" in str(app.metric[0].proto.delta)
+
+
+def test_a_click_becomes_a_point_and_clear_removes_it():
+    app = open_page("Segment Anything")
+    assert "Click the object" in app.info[0].value
+    # what streamlit-image-coordinates stores after a click on an image shown at half size
+    app.session_state["sam_click"] = {"x": 100, "y": 50, "width": 225, "height": 150, "unix_time": 1}
+    rerun(app)
+    assert app.text_input(key="sam_pts").value == "200,100,+"
+    assert "Decoder, this prompt" in metrics(app)
+    app.button(key="sam_clear").click()
+    rerun(app)
+    assert app.text_input(key="sam_pts").value == ""
+
+
+def test_a_typed_prompt_outside_the_image_is_a_message():
+    app = open_page("Segment Anything", sam_pts="5000,10,+")
+    assert "outside the 451x300 image" in app.error[0].value
+    app.text_input(key="sam_pts").input("12;")
+    rerun(app)
+    assert "x,y" in app.error[0].value
