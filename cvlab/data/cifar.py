@@ -34,7 +34,8 @@ _NUMPY_GLOBALS = {  # what pickled numpy arrays and scalars refer to, in numpy 1
     for module in ("numpy.core.multiarray", "numpy._core.multiarray")
     for name in ("_reconstruct", "scalar")
 } | {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.numeric", "_frombuffer"),
-     ("numpy._core.numeric", "_frombuffer")}
+     ("numpy._core.numeric", "_frombuffer"),
+     ("_codecs", "encode")}  # how protocol-2 pickles written by Python 3 store bytes
 
 
 class CifarUnavailable(CvlabError):

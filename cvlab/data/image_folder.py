@@ -10,6 +10,7 @@ Every image goes through ``decode_image``, so the limits are the same as for upl
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,8 +147,9 @@ def _decode(path: Path, root: Path, settings: Settings) -> np.ndarray | str:
     relative = str(path.relative_to(root))
     try:
         return decode_image(path.read_bytes(), relative, settings=settings).pixels
-    except BadImage as err:
-        return str(err).replace(f"'{relative}' ", "", 1)
+    except BadImage as err:  # keep the diagnosis, drop the upload advice that follows it
+        reason = str(err).replace(f"'{relative}' ", "", 1)
+        return re.split(r"\. (?=[A-Z])", reason, maxsplit=1)[0].rstrip(".")
     except OSError as err:
         return f"cannot be read ({err.strerror or err})"
 
