@@ -15,11 +15,10 @@ from cvlab.training import lifecycle, runs
 from cvlab.training.config import TrainConfig
 from cvlab.ui import report_errors, show_figure
 from cvlab.viz import training as viz
+from cvlab.ui.training_form import path_label as form_label
 
 BIND = "query-params"
 LIVE_REFRESH_S = 2.0
-STATUS_ICONS = {"queued": "⏳", "running": "🏃", "paused": "⏸️", "finished": "✅", "stopped": "⏹️", "failed": "❌",
-                "interrupted": "⚠️"}
 
 
 # ---- who is who ----
@@ -51,7 +50,7 @@ def is_instructor() -> bool:
 
 # ---- runs ----
 def label(info: runs.RunInfo) -> str:
-    return f"{STATUS_ICONS.get(info.status, '')} {info.run_id} · {info.config.model} on {info.config.data}"
+    return f"{info.run_id} · {info.config.model} on {form_label(info.config.data)} · {info.status}"
 
 
 def ordered_runs(user: str) -> list[runs.RunInfo]:

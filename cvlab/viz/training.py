@@ -51,6 +51,8 @@ def run_curves(records: Sequence[dict], *, smoothing: int = 1, title: str | None
     fig.add_scatter(x=ex, y=[r["val_accuracy"] for r in epochs], name="validation", mode="lines+markers",
                     line_color=orange, legendgroup="val", showlegend=False, row=1, col=2)
     groups = len(steps[0]["lr"]) if steps else 0
+    if groups > 1 and all(len(set(r["lr"])) == 1 for r in steps):
+        groups = 1  # backbone and head at one rate: one line, not two on top of each other
     for g in range(groups):
         name = "learning rate" if groups == 1 else ("backbone LR" if g == 0 else "head LR")
         fig.add_scatter(x=x, y=[r["lr"][g] for r in steps], name=name, line_color=COLORWAY[3 + g], row=2, col=1)
