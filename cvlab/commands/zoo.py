@@ -1,45 +1,99 @@
-"""``python -m cvlab zoo``: the architecture table: counted params, MACs and FLOPs beside published accuracy.
+"""``python -m cvlab zoo``: the architecture tables: counted params, MACs and FLOPs beside published and measured facts.
 
-``latency_ms`` comes from this machine's measurement cache (cvlab.zoo_measure); it is
-null for a network not measured yet, and ``--measure`` measures those first.
+``--suite classification`` (the default) prints one object per registered network;
+``--suite yolo`` every YOLO generation and size built from its config, ``--suite
+segmentation`` the smp U-Nets and relatives. ``latency_ms`` comes from this
+machine's measurement cache (cvlab.zoo_measure); it is null for a model not
+measured yet, and ``--measure`` measures those first (at ``--size`` pixels for
+YOLO: 640 by default, 320 for a quicker pass).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
 
 from cvlab.commands import COMMANDS, Command, text_table
 
+SUITES = ("classification", "yolo", "segmentation")
+
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--family", default=None, help="only this family, e.g. ResNet, EfficientNet, ViT, Swin")
+    parser.add_argument("--suite", choices=SUITES, default="classification", help="which table (default: classification)")
+    parser.add_argument("--family", default=None,
+                        help="only this family (ResNet, ViT...), YOLO generation (YOLOv8...) or decoder (Unet...)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="pixels per side of the measured latency (YOLO: 640 by default, e.g. 320)")
     parser.add_argument("--measure", action="store_true",
-                        help="measure latency here for the networks not measured yet (minutes when cold)")
+                        help="measure latency here for the models not measured yet (minutes when cold)")
+
+
+def _names(args: argparse.Namespace) -> list[str]:
+    """The suite's model names, narrowed to ``--family`` when given (an unknown one lists the choices)."""
+    from cvlab.errors import InvalidInput, UnknownName
+    from cvlab.zoo_measure import SUITES as MEASURED
+
+    if args.size is not None and not 32 <= args.size <= 2048:
+        raise InvalidInput(f"--size is pixels per side between 32 and 2048, got {args.size}.")
+    names = MEASURED.get(args.suite).names()
+    if not args.family:
+        return names
+    groups = {name: _group_of(args.suite, name) for name in names}
+    chosen = [n for n in names if groups[n].lower() == args.family.lower()]
+    if not chosen:
+        raise UnknownName(f"Unknown family {args.family!r}. Choose one of: "
+                          f"{', '.join(sorted(set(groups.values())))}.")
+    return chosen
+
+
+def _group_of(suite: str, name: str) -> str:
+    """A model's family without counting it (the registries know it)."""
+    if suite == "yolo":
+        from cvlab.zoo_tasks import YOLO_CONFIGS
+
+        return YOLO_CONFIGS.get(name).generation
+    if suite == "segmentation":
+        from cvlab.zoo_tasks import SEGMENTATION_MODELS
+
+        return SEGMENTATION_MODELS.get(name).architecture
+    from cvlab.models import ARCHITECTURES
+
+    return ARCHITECTURES.get(name).family
 
 
 def _run(args: argparse.Namespace) -> list:
-    from cvlab.errors import UnknownName
-    from cvlab.models import ARCHITECTURES
-    from cvlab.zoo import zoo_table
-
-    names = ARCHITECTURES.names()
-    if args.family:
-        families = sorted({ARCHITECTURES.get(n).family for n in names})
-        wanted = args.family.lower()
-        names = [n for n in names if ARCHITECTURES.get(n).family.lower() == wanted]
-        if not names:
-            raise UnknownName(f"Unknown family {args.family!r}. Choose one of: {', '.join(families)}.")
-    import dataclasses
-    import sys
-
     from cvlab.zoo_measure import cached_measurements, measure_all
 
+    names = _names(args)
     if args.measure:
-        measure_all(names, progress=lambda done, total, name: name and print(
+        measure_all(names, suite=args.suite, input_size=args.size, progress=lambda done, total, name: name and print(
             f"measuring {name} ({done + 1}/{total})", file=sys.stderr))
-    measured = cached_measurements()
-    return [dataclasses.replace(f, latency_ms=measured[f.name].latency_ms) if f.name in measured else f
-            for f in zoo_table(names)]
+    measured = cached_measurements(suite=args.suite, input_size=args.size)
+    wanted = set(names)
+    rows = []
+    for facts in (f for f in _facts_of(args.suite, names) if f.name in wanted):
+        m = measured.get(facts.name)
+        if args.suite == "classification":
+            rows.append(dataclasses.replace(facts, latency_ms=m.latency_ms) if m else facts)
+        else:
+            rows.append({**dataclasses.asdict(facts), "latency_ms": m.latency_ms if m else None,
+                         "latency_input_size": m.input_size if m else args.size})
+    return rows
+
+
+def _facts_of(suite: str, names: list[str]) -> list:
+    if suite == "classification":
+        from cvlab.zoo import zoo_table
+
+        return zoo_table(names)
+    if suite == "yolo":
+        from cvlab.zoo_tasks import yolo_evolution_table
+
+        return yolo_evolution_table(names=names)
+    from cvlab.zoo_tasks import segmentation_table
+
+    return segmentation_table(names)
 
 
 def _number(value: float | None, scale: float, digits: int) -> str:
@@ -47,6 +101,14 @@ def _number(value: float | None, scale: float, digits: int) -> str:
 
 
 def _render(table: list) -> str:
+    if table and isinstance(table[0], dict):  # YOLO or segmentation rows
+        rows = [{"name": r["name"], "group": r.get("generation") or r.get("architecture"),
+                 "px": r["input_size"], "params (M)": _number(r["params"], 1e6, 2),
+                 "GMACs": _number(r["macs"], 1e9, 2), "GFLOPs": _number(r["flops"], 1e9, 2),
+                 "latency ms": _number(r["latency_ms"], 1, 1),
+                 "latency px": r["latency_input_size"] or "-"} for r in table]
+        return text_table(rows) + ("\n\nparams, MACs and FLOPs counted here (FLOPs = 2 x MACs) at px; latency at "
+                                   "batch 1 measured on this machine at 'latency px' (--measure fills the gaps).")
     rows = [{"name": f.name, "family": f.family, "px": f.input_size, "params (M)": _number(f.params, 1e6, 2),
              "GMACs": _number(f.macs, 1e9, 3), "GFLOPs": _number(f.flops, 1e9, 3), "top-1 %": _number(f.top1, 1, 1),
              "top-5 %": _number(f.top5, 1, 1), "file MB": _number(f.file_size_mb, 1, 1),
@@ -56,5 +118,5 @@ def _render(table: list) -> str:
             "as published with the weights named; latency at batch 1 measured on this machine (--measure fills the gaps).")
 
 
-COMMANDS.register("zoo", Command("zoo", "architecture facts: counted params/MACs/FLOPs, published accuracy",
-                                 _configure, _run, _render))
+COMMANDS.register("zoo", Command("zoo", "architecture tables: counted params/MACs/FLOPs, published accuracy, "
+                                 "measured latency (classification, yolo, segmentation)", _configure, _run, _render))

@@ -1,4 +1,4 @@
-"""Cached architecture facts for the pages, and the panel that measures this machine in the background."""
+"""Cached architecture facts for the pages, the rows of their tables, and the panel that measures in the background."""
 
 from __future__ import annotations
 
@@ -28,27 +28,73 @@ def attention_costs() -> tuple[list, list]:
     return points, tokens.fit_exponents(points)
 
 
-def latencies() -> dict[str, float]:
-    """Latency at batch 1 for every network measured on this machine so far (read from disk each run)."""
-    return {name: m.latency_ms for name, m in zoo_measure.cached_measurements().items()}
+@st.cache_data(max_entries=2, show_spinner="Building every YOLO generation from its config and counting it…")
+def yolo_facts(all_sizes: bool) -> list:
+    from cvlab.zoo_tasks import yolo_evolution_table
+
+    return yolo_evolution_table(None if all_sizes else 1)
+
+
+@st.cache_data(show_spinner="Building the segmentation networks and counting them…")
+def segmentation_facts() -> list:
+    from cvlab.zoo_tasks import segmentation_table
+
+    return segmentation_table()
+
+
+def latencies(suite: str = "classification", input_size: int | None = None) -> dict[str, float]:
+    """Latency at batch 1 of every model of ``suite`` measured here so far (read from disk each run)."""
+    return {name: m.latency_ms for name, m in zoo_measure.cached_measurements(suite=suite, input_size=input_size).items()}
+
+
+def yolo_rows(all_sizes: bool) -> list[dict]:
+    """The YOLO evolution table: counted at 640 px, latency measured here at 640 and 320 px where done."""
+    at_640, at_320 = latencies("yolo", 640), latencies("yolo", 320)
+    return [{"model": r.name, "generation": r.generation, "size": r.size, "year": r.year,
+             "params (M)": round(r.params / 1e6, 2), "GFLOPs at 640": round(r.flops / 1e9, 2),
+             "GMACs at 640": round(r.macs / 1e9, 2), "latency ms at 640": at_640.get(r.name),
+             "latency ms at 320": at_320.get(r.name), "feature": r.feature} for r in yolo_facts(all_sizes)]
+
+
+def segmentation_rows() -> list[dict]:
+    measured = latencies("segmentation")
+    return [{"model": r.name, "architecture": r.architecture, "encoder": r.encoder, "year": r.year,
+             "params (M)": round(r.params / 1e6, 2), f"GMACs at {r.input_size}": round(r.macs / 1e9, 2),
+             f"GFLOPs at {r.input_size}": round(r.flops / 1e9, 2),
+             f"latency ms at {r.input_size}": measured.get(r.name), "feature": r.feature}
+            for r in segmentation_facts()]
 
 
 @st.fragment(run_every=2.0)
-def measurement_panel() -> None:
-    """Start or follow the background measurement; never blocks the page."""
+def measurement_panel(suite: str = "classification", names: list[str] | None = None,
+                      input_size: int | None = None, *, key: str = "measure") -> None:
+    """Start or follow the background measurement of ``names`` of ``suite``; never blocks the page.
+
+    Every two seconds it reads the cache; when a model has been measured since its last look it
+    reruns the whole page, so the tables outside it fill in as the job goes.
+    """
+    spec = zoo_measure.SUITES.get(suite)
+    wanted = list(names or spec.names())
+    measured = [n for n in wanted if n in latencies(suite, input_size)]
+    seen_key = f"_zoo_measured_{key}"
+    previous, st.session_state[seen_key] = st.session_state.get(seen_key), len(measured)
+    if previous is not None and previous != len(measured):
+        st.rerun()  # the whole page: its tables read the cache again
+    at = f" at {input_size} px" if input_size else ""
     job = zoo_measure.current_job()
-    measured, total = len(latencies()), len(zoo_facts())
     if job is not None and job.running:
         status = job.status()
+        size = f" at {status.input_size} px" if status.input_size else ""
         st.progress(status.done / max(status.total, 1),
-                    text=f"Measuring on this machine: {status.current or '…'} ({status.done}/{status.total})")
+                    text=f"Measuring {zoo_measure.SUITES.get(status.suite).title}{size} on this machine: "
+                         f"{status.current or '…'} ({status.done}/{status.total})")
         return
     if job is not None and job.error:
         st.error(job.error)
-    if measured < total:
-        st.caption(f"Latency measured here for {measured} of {total} networks.")
-        if st.button("Measure the rest on this machine", key="measure", icon=":material/speed:"):
-            zoo_measure.start_measuring()
+    if len(measured) < len(wanted):
+        st.caption(f"Latency measured here{at} for {len(measured)} of {len(wanted)} {spec.title}.")
+        if st.button(f"Measure the rest{at} on this machine", key=key, icon=":material/speed:"):
+            zoo_measure.start_measuring(wanted, suite=suite, input_size=input_size)
             st.rerun(scope="fragment")
     else:
-        st.caption(f"All {total} networks measured on this machine.")
+        st.caption(f"All {len(wanted)} {spec.title} measured on this machine{at}.")

@@ -53,8 +53,9 @@ def accuracy_chart(facts: Sequence[ArchitectureFacts], x: str = "params",
     """ImageNet top-1 against ``x`` ("params", "macs" or "latency"), one trace per family, log x axis.
 
     Entries without a published top-1 or without an x value (an unmeasured
-    latency) cannot be placed; they are counted in the title and named in a
-    note under the chart and in ``fig.layout.meta["skipped"]``.
+    latency) cannot be placed; they are counted in the title, listed in
+    ``fig.layout.meta["skipped"]``, and named in ``fig.layout.meta["note"]``
+    for the page to print under the chart.
     """
     if x not in X_AXES:
         raise InvalidInput(f"Unknown x axis {x!r}. Choose one of: {', '.join(X_AXES)}.")
@@ -86,16 +87,15 @@ def accuracy_chart(facts: Sequence[ArchitectureFacts], x: str = "params",
 
     fig.update_xaxes(type="log", title=axis.title)
     fig.update_yaxes(title="ImageNet top-1 (%)")
-    fig.update_layout(height=520, meta={"skipped": skipped})
     title = f"Top-1 against {axis.short}"
+    note = ""
     if skipped:
         title += f" ({len(skipped)} not shown: no top-1 or no {axis.short})"
-        fig.add_annotation(text="Not shown: " + ", ".join(skipped), xref="paper", yref="paper", x=0, y=-0.18,
-                           showarrow=False, xanchor="left", font=dict(size=11))
-    styled(fig, title=title)
-    if skipped:
-        fig.update_layout(margin_b=100)  # room for the note under the axis
-    return fig
+        note = "Not shown: " + ", ".join(skipped)
+    # The note goes under the chart as text (``meta["note"]``), not into the figure: there it ran into
+    # the tick labels once projector mode enlarged them.
+    fig.update_layout(height=520, meta={"skipped": skipped, "note": note})
+    return styled(fig, title=title)
 
 
 def stage_figure(stages: Sequence, title: str) -> go.Figure:

@@ -6,7 +6,8 @@ import streamlit as st
 from cvlab import anatomy, chooser, scaling, tokens
 from cvlab.data.images import load_sample
 from cvlab.ui import report_errors, sections, show_figure
-from cvlab.ui.zoo import attention_costs, claim_checks, latencies, measurement_panel, real_efficientnets, zoo_facts
+from cvlab.ui.zoo import (attention_costs, claim_checks, latencies, measurement_panel, real_efficientnets,
+                          segmentation_rows, yolo_rows, zoo_facts)
 from cvlab.models import ARCHITECTURES
 from cvlab.viz import scaling as scaling_viz
 from cvlab.viz import zoo as zoo_viz
@@ -17,15 +18,10 @@ st.title("Architectures")
 st.caption("VGG to Swin side by side. Parameters and multiply-accumulates are counted from the real model "
            "definitions here; accuracy and file size come from the published weights, which are named; "
            "latency is measured on this machine.")
-tab_table, tab_model, tab_choose, tab_scaling, tab_tokens, tab_yolo, tab_claims = sections(
-    "Compare", "Inside a model", "Choose", "Compound scaling", "ViT vs Swin", "YOLO", "Lecture claims")
-
-
-@st.cache_data(max_entries=2, show_spinner="Building every YOLO generation from its config and counting it…")
-def yolo_rows(all_sizes: bool) -> list:
-    from cvlab.zoo_tasks import yolo_evolution_table
-
-    return yolo_evolution_table(None if all_sizes else 1)
+tab_table, tab_model, tab_choose, tab_scaling, tab_tokens, tab_yolo, tab_seg, tab_claims = sections(
+    "Compare", "Inside a model", "Choose", "Compound scaling", "ViT vs Swin", "YOLO", "Segmentation",
+    "Lecture claims")
+LATENCY = st.column_config.NumberColumn(format="%.1f")
 
 
 @st.cache_data(max_entries=4, show_spinner="Running the network once with hooks on every layer…")
@@ -33,26 +29,30 @@ def layers_of(name: str) -> list:
     return anatomy.layer_table(name)
 
 with tab_table:
-    with report_errors():
-        facts, measured = zoo_facts(), latencies()
-        families = sorted({f.family for f in facts})
-        chosen = st.multiselect("Families", families, default=families, key="fam", bind=BIND)
-        rows = [{"name": f.name, "family": f.family, "year": f.year, "input px": f.input_size,
-                 "params (M)": f.params / 1e6, "GMACs": f.macs / 1e9, "GFLOPs": f.flops / 1e9,
-                 "top-1 %": f.top1, "top-5 %": f.top5, "file MB": f.file_size_mb,
-                 "latency ms": measured.get(f.name), "weights": f.weights} for f in facts if f.family in chosen]
-        st.dataframe(rows, hide_index=True, column_config={
-            "params (M)": st.column_config.NumberColumn(format="%.2f"),
-            "GMACs": st.column_config.NumberColumn(format="%.3f"),
-            "GFLOPs": st.column_config.NumberColumn(format="%.3f"),
-            "latency ms": st.column_config.NumberColumn(format="%.1f")})
-        st.caption("GFLOPs = 2 x GMACs: torchvision publishes multiply-accumulates under the name GFLOPS, "
-                   "so tools often differ by exactly 2x. Click a column to sort it.")
-        measurement_panel()
-        axis = st.segmented_control("Top-1 against", ["params", "macs", "latency"], default="params", key="x",
-                                    bind=BIND)
-        shown = [f for f in facts if f.family in chosen]
-        show_figure(zoo_viz.accuracy_chart(shown, axis or "params", latencies=measured))
+    families = sorted({arch.family for _, arch in ARCHITECTURES.items()})
+    chosen = st.multiselect("Families", families, default=families, key="fam", bind=BIND)
+    axis = st.segmented_control("Top-1 against", ["params", "macs", "latency"], default="params", key="x", bind=BIND)
+    if tab_table.open:
+        with report_errors():
+            facts, measured = zoo_facts(), latencies()
+            shown = [f for f in facts if f.family in chosen]
+            st.dataframe([{"name": f.name, "family": f.family, "year": f.year, "input px": f.input_size,
+                           "params (M)": f.params / 1e6, "GMACs": f.macs / 1e9, "GFLOPs": f.flops / 1e9,
+                           "top-1 %": f.top1, "top-5 %": f.top5, "file MB": f.file_size_mb,
+                           "latency ms": measured.get(f.name), "weights": f.weights} for f in shown],
+                         hide_index=True, column_config={
+                             "params (M)": st.column_config.NumberColumn(format="%.2f"),
+                             "GMACs": st.column_config.NumberColumn(format="%.3f"),
+                             "GFLOPs": st.column_config.NumberColumn(format="%.3f"), "latency ms": LATENCY})
+            st.caption("GFLOPs = 2 x GMACs: torchvision publishes multiply-accumulates under the name GFLOPS, "
+                       "so tools often differ by exactly 2x. Latency: batch 1, median of several runs after a "
+                       "warm-up, on this machine. Click a column to sort it. Detection and segmentation networks "
+                       "have their own tables (YOLO, Segmentation).")
+            measurement_panel()
+            chart = zoo_viz.accuracy_chart(shown, axis or "params", latencies=measured)
+            show_figure(chart)
+            if chart.layout.meta["note"]:
+                st.caption(chart.layout.meta["note"] + ".")
 
 with tab_model:
     left, right = st.columns(2)
@@ -139,16 +139,30 @@ with tab_tokens:
                        "cost grows linearly with the image area.")
 
 with tab_yolo:
-    every_size = st.toggle("Every size (n to x; slower the first time)", key="yolo_all", bind=BIND)
+    left, right = st.columns(2)
+    every_size = left.toggle("Every size (n to x; slower the first time)", key="yolo_all", bind=BIND)
+    yolo_px = right.segmented_control("Measure latency at (px)", ["640", "320"], default="640", key="yolo_px",
+                                      bind=BIND, help="320 px is about 4x quicker to measure on a CPU")
     if tab_yolo.open:
         with report_errors():
-            st.dataframe([{"model": r.name, "generation": r.generation, "size": r.size, "year": r.year,
-                           "params (M)": round(r.params / 1e6, 2), "GFLOPs at 640": round(r.flops / 1e9, 2),
-                           "GMACs": round(r.macs / 1e9, 2), "feature": r.feature} for r in yolo_rows(every_size)],
-                         hide_index=True)
+            rows = yolo_rows(every_size)
+            st.dataframe(rows, hide_index=True, column_config={"latency ms at 640": LATENCY,
+                                                               "latency ms at 320": LATENCY})
             st.caption("Built from the configs ultralytics ships, without weights, and counted here at 640 px. "
                        "ultralytics prints FLOPs (2 x MACs) as GFLOPs; the lecture's table: v3 2018 multi-scale, "
-                       "v5 2020 PyTorch native, v8 2023 anchor-free, v11 2024.")
+                       "v5 2020 PyTorch native, v8 2023 anchor-free, v11 2024. Latency: batch 1, Conv+BN fused as "
+                       "ultralytics' predictor runs it, median after a warm-up, on this machine.")
+            measurement_panel("yolo", [r["model"] for r in rows], int(yolo_px or "640"), key="measure_yolo")
+
+with tab_seg:
+    if tab_seg.open:
+        with report_errors():
+            rows = segmentation_rows()
+            st.dataframe(rows, hide_index=True, column_config={"latency ms at 256": LATENCY})
+            st.caption("segmentation_models_pytorch networks with the lecture's two encoders, random weights "
+                       "(encoder_weights=None), counted and measured here at 256 x 256 px, batch 1. "
+                       "MACs = FLOPs / 2.")
+            measurement_panel("segmentation", key="measure_seg")
 
 with tab_claims:
     if tab_claims.open:

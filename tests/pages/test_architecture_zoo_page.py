@@ -8,7 +8,7 @@ PAGE = "pages/architectures/architecture_zoo.py"
 
 
 @pytest.mark.parametrize("section", ["Compare", "Inside a model", "Choose", "Compound scaling", "ViT vs Swin",
-                                     "YOLO", "Lecture claims"])
+                                     "YOLO", "Segmentation", "Lecture claims"])
 def test_every_section_draws_without_an_error(section):
     app = run_script(PAGE, timeout=180, section=section)
     assert not app.error
@@ -22,6 +22,12 @@ def test_the_table_lists_every_family_and_the_filter_narrows_it():
     assert set(narrowed["family"]) == {"ResNet"} and len(narrowed) == 5
     vgg16 = everything[everything["name"] == "vgg16"].iloc[0]
     assert round(vgg16["params (M)"], 2) == 138.36
+    lecture = everything[everything["family"] == "Lecture"].set_index("name")
+    assert {"lecture-vgg", "lecture-residual"} <= set(lecture.index)
+    assert lecture.loc["lecture-vgg", "input px"] == 32 and round(lecture.loc["lecture-vgg", "params (M)"], 3) == 0.289
+    # no published top-1: named under the chart, as text outside the figure
+    assert any(c.value.startswith("Not shown: ") and "lecture-vgg" in c.value for c in app.caption)
+    assert any("Latency measured here for 0 of " in c.value for c in app.caption)
 
 
 @pytest.mark.parametrize("scenario, words", [("A", "5 MB"), ("B", "Fine-tune"), ("C", "ransformer")])
@@ -54,3 +60,60 @@ def test_the_yolo_table_has_every_generation_from_the_configs():
     table = app.dataframe[-1].value
     assert {"YOLOv3", "YOLOv5", "YOLOv8", "YOLO11", "YOLO26"} <= set(table["generation"])
     assert (table["params (M)"] > 0).all()
+
+
+@pytest.fixture
+def fake_timing(monkeypatch):
+    """Measuring without timing: each model gets latency = pixels / 8 ms at once; the calls are kept."""
+    import dataclasses
+
+    from cvlab import zoo_measure
+    from tests.unit.test_zoo_measure import SAMPLE
+
+    calls = []
+
+    def fake(name, *, input_size=None, suite="classification", **options):
+        calls.append((suite, name, input_size))
+        size = input_size or zoo_measure.SUITES.get(suite).default_size(name)
+        return dataclasses.replace(SAMPLE, name=name, input_size=size, latency_ms=size / 8)
+
+    monkeypatch.setattr(zoo_measure, "measure", fake)
+    monkeypatch.setattr(zoo_measure, "_job", None)
+    return calls
+
+
+def test_yolo_latency_is_shown_where_measured_and_the_button_measures_the_size_chosen(fake_timing):
+    from cvlab import zoo_measure
+
+    zoo_measure.measure_all(["yolov8n"], suite="yolo")  # 640 px, as if a job had run
+    app = run_script(PAGE, timeout=300, section="YOLO", yolo_px="320")
+    table = app.dataframe[-1].value.set_index("model")
+    assert table.loc["yolov8n", "latency ms at 640"] == 80.0 and table["latency ms at 320"].isna().all()
+    assert table["latency ms at 640"].notna().sum() == 1
+    app.button(key="measure_yolo").click().run()
+    assert zoo_measure.current_job().wait(20)
+    status = zoo_measure.current_job().status()
+    assert (status.suite, status.input_size, status.error, status.done) == ("yolo", 320, None, len(table))
+    assert fake_timing[1:] == [("yolo", name, 320) for name in table.index]
+    refreshed = run_script(PAGE, timeout=300, section="YOLO", yolo_px="320").dataframe[-1].value
+    assert (refreshed["latency ms at 320"] == 40.0).all()
+
+
+def test_the_segmentation_table_counts_and_measures_the_unets(fake_timing):
+    from cvlab import zoo_measure
+
+    zoo_measure.measure_all(["unet-resnet34"], suite="segmentation")
+    app = run_script(PAGE, timeout=300, section="Segmentation")
+    table = app.dataframe[-1].value.set_index("model")
+    assert {"unet-resnet34", "unet-efficientnet-b3", "unetplusplus-resnet34"} <= set(table.index)
+    assert round(table.loc["unet-resnet34", "params (M)"], 2) == 24.44  # smp.Unet("resnet34"), counted
+    assert table.loc["unet-resnet34", "GMACs at 256"] > 1 and table.loc["unet-resnet34", "latency ms at 256"] == 32.0
+    assert any("Latency measured here for 1 of 8 segmentation networks" in c.value for c in app.caption)
+
+
+def test_inside_the_lectures_residual_net():
+    app = run_script(PAGE, timeout=180, section="Inside a model", net="lecture-residual", block="residual_block")
+    layers = app.dataframe[-1].value
+    assert layers["params"].sum() == 300_202  # hand count in tests/unit/test_lecture_nets.py
+    assert layers.iloc[-1]["layer"] == "classifier" and layers.iloc[-1]["output"] == "10"
+    assert any("class ResidualBlock" in code.value for code in app.code)

@@ -119,3 +119,64 @@ def test_unet_resnet34_matches_smp_and_torchvision():
     assert encoder == ResNet34_Weights.IMAGENET1K_V1.meta["num_params"] - (512 * 1000 + 1000)
     assert facts.flops == 2 * facts.macs and facts.input_size == 256
     assert "encoder_weights=None" in facts.params_source
+
+
+def _fake_counts(monkeypatch):
+    monkeypatch.setitem(zoo_tasks.COUNTERS, "yolo", lambda name, size: {
+        "params": 1_000_000, "flops": 4_000_000_000, "ultralytics_gflops": 4.0, "seconds": 0.0})
+    monkeypatch.setitem(zoo_tasks.COUNTERS, "seg", lambda name, size: {
+        "params": 2_000_000, "flops": 6_000_000_000, "seconds": 0.0})
+
+
+def _fake_measure(monkeypatch, calls):
+    import dataclasses
+
+    from cvlab import zoo_measure
+    from tests.unit.test_zoo_measure import SAMPLE
+
+    def fake(name, *, input_size=None, suite="classification", **options):
+        calls.append((suite, name, input_size))
+        size = input_size or zoo_measure.SUITES.get(suite).default_size(name)
+        return dataclasses.replace(SAMPLE, name=name, input_size=size, latency_ms=size / 8)
+
+    monkeypatch.setattr(zoo_measure, "measure", fake)
+
+
+def test_cli_prints_a_yolo_generation_and_measures_it_at_the_size_asked(monkeypatch, capsys):
+    import json
+
+    from cvlab.__main__ import main
+
+    _fake_counts(monkeypatch)
+    calls = []
+    _fake_measure(monkeypatch, calls)
+    assert main(["zoo", "--suite", "yolo", "--family", "yolov8", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == [f"yolov8{s}" for s in "nsmlx"]
+    assert all(r["latency_ms"] is None and r["generation"] == "YOLOv8" and r["flops"] == 2 * r["macs"] for r in rows)
+    assert main(["zoo", "--suite", "yolo", "--family", "YOLO11", "--measure", "--size", "320", "--json"]) == 0
+    captured = capsys.readouterr()
+    rows = json.loads(captured.out)
+    assert calls == [("yolo", f"yolo11{s}", 320) for s in "nsmlx"] and "measuring yolo11n (1/5)" in captured.err
+    assert [(r["latency_ms"], r["latency_input_size"]) for r in rows] == [(40.0, 320)] * 5
+
+
+def test_cli_segmentation_table_and_its_text_form(monkeypatch, capsys):
+    from cvlab.__main__ import main
+
+    _fake_counts(monkeypatch)
+    _fake_measure(monkeypatch, [])
+    assert main(["zoo", "--suite", "segmentation", "--family", "unet", "--measure"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["name", "group", "px"]
+    assert [line.split()[0] for line in lines[2:4]] == ["unet-resnet34", "unet-efficientnet-b3"]
+    assert lines[2].split()[2:5] == ["256", "2.00", "3.00"] and lines[2].split()[-2:] == ["32.0", "256"]
+
+
+def test_cli_refuses_an_unknown_generation_and_a_silly_size(capsys):
+    from cvlab.__main__ import main
+
+    assert main(["zoo", "--suite", "yolo", "--family", "YOLOv99"]) == 2
+    assert "Choose one of: YOLO11, YOLO12" in capsys.readouterr().err
+    assert main(["zoo", "--suite", "yolo", "--size", "7"]) == 2
+    assert "between 32 and 2048" in capsys.readouterr().err
