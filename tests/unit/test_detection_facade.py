@@ -1,0 +1,142 @@
+"""Inference through the facade: the shipped shapes model, bad images, bad options, threads on one model."""
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cvlab.data.image_decoding import BadImage
+from cvlab.data.shapes import SHAPE_CLASSES, shapes_detection
+from cvlab.detection import boxes as bx
+from cvlab.detection import facade
+from cvlab.detection.models import SHAPES_MODEL
+from cvlab.errors import InvalidInput
+
+SIDE = 192  # the shapes model's training size
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return shapes_detection(6, 4242, size=SIDE)  # a seed the model was not trained on
+
+
+def png(image: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", **options)
+    return buffer.getvalue()
+
+
+def test_the_shipped_model_finds_the_shapes_of_unseen_scenes(scenes):
+    matched = total = 0
+    for scene in scenes:
+        result = facade.detect(SHAPES_MODEL, scene.image, imgsz=SIDE)
+        assert result.names == SHAPE_CLASSES and result.width == result.height == SIDE
+        assert all(0 <= v <= SIDE for det in result.detections for v in det.xyxy)
+        if not result.detections:
+            total += len(scene.classes)
+            continue
+        found = np.array([d.xyxy for d in result.detections])
+        overlaps = bx.box_iou(scene.boxes_xyxy, found)  # (truth, found)
+        for truth, cls in enumerate(scene.classes):
+            best = int(overlaps[truth].argmax())
+            matched += overlaps[truth, best] > 0.5 and result.detections[best].cls == cls
+        total += len(scene.classes)
+    assert matched / total >= 0.8, (matched, total)
+
+
+def test_results_are_plain_dataclasses_with_stage_timings(scenes):
+    result = facade.detect(SHAPES_MODEL, scenes[0].image, imgsz=SIDE)
+    assert isinstance(result, facade.DetectionResult) and isinstance(result.detections, tuple)
+    assert all(isinstance(d, facade.Detection) and isinstance(d.xyxy, tuple) for d in result.detections)
+    assert result.timings.inference > 0 and result.timings.total >= result.timings.inference
+    assert [d.conf for d in result.detections] == sorted((d.conf for d in result.detections), reverse=True)
+    assert sum(result.counts().values()) == len(result.detections)
+
+
+def test_my_nms_over_the_candidates_gives_the_pipeline_result(scenes):
+    """Candidates (IoU threshold 1) filtered and suppressed by cvlab's NMS = ultralytics' own output."""
+    for scene in scenes[:3]:
+        cands = facade.candidates(SHAPES_MODEL, scene.image, imgsz=SIDE, conf_floor=0.05)
+        for iou in (0.3, 0.7):
+            expected = facade.detect(SHAPES_MODEL, scene.image, imgsz=SIDE, conf=0.05, iou=iou)
+            keep = bx.batched_nms(cands.boxes, cands.scores, cands.classes, iou)  # highest score first
+            assert cands.classes[keep].tolist() == [d.cls for d in expected.detections]
+            np.testing.assert_allclose(cands.scores[keep], [d.conf for d in expected.detections], atol=1e-4)
+            np.testing.assert_allclose(cands.boxes[keep], [d.xyxy for d in expected.detections], atol=0.01)
+        assert len(cands.scores) > len(expected.detections)  # there was something to suppress
+
+
+def test_class_filter_max_det_and_agnostic_nms(scenes):
+    busiest = max(scenes, key=lambda scene: len(scene.classes))
+    image = busiest.image
+    every = facade.detect(SHAPES_MODEL, image, imgsz=SIDE, conf=0.01)
+    assert len(every.detections) >= 3
+    wanted = every.detections[0].cls
+    only = facade.detect(SHAPES_MODEL, image, imgsz=SIDE, conf=0.01, classes=[wanted])
+    assert only.detections and {d.cls for d in only.detections} == {wanted}
+    assert len(facade.detect(SHAPES_MODEL, image, imgsz=SIDE, conf=0.01, max_det=2).detections) == 2
+    agnostic = facade.detect(SHAPES_MODEL, image, imgsz=SIDE, conf=0.01, agnostic_nms=True)
+    assert len(agnostic.detections) <= len(every.detections)
+
+
+def test_concurrent_sessions_on_one_model_each_get_their_own_settings(scenes):
+    settings = [dict(conf=0.05, iou=0.3), dict(conf=0.5, iou=0.7), dict(conf=0.2, iou=0.5, agnostic_nms=True)]
+    jobs = [(i % len(scenes), settings[i % len(settings)]) for i in range(18)]
+
+    def run(job):
+        index, options = job
+        return facade.detect(SHAPES_MODEL, scenes[index].image, imgsz=SIDE, **options).detections
+
+    expected = [run(job) for job in jobs]  # one at a time
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(run, jobs))
+    assert together == expected
+    assert len({len(e) for e in expected}) > 1  # the settings really differ in what they return
+
+
+@pytest.mark.parametrize("options, fragment", [
+    (dict(conf=1.5), "between 0 and 1"),
+    (dict(imgsz=5000), "outside 32..1280"),
+    (dict(max_det=0), "at least 1"),
+    (dict(classes=[9]), r"Class ids \[9\] are not classes of shapes-yolo"),
+])
+def test_bad_options_say_what_is_allowed(scenes, options, fragment):
+    with pytest.raises(InvalidInput, match=fragment):
+        facade.detect(SHAPES_MODEL, scenes[0].image, **options)
+
+
+def test_pixels_that_are_not_an_rgb_image_are_refused():
+    with pytest.raises(InvalidInput, match=r"\(H, W, 3\) uint8 RGB"):
+        facade.detect(SHAPES_MODEL, np.zeros((32, 32), np.float32))
+
+
+def bad_files() -> dict:
+    good = png(Image.new("RGB", (64, 64), "red"))
+    return {
+        "corrupt.png": (good[:20] + b"\x00" * 40 + good[60:], "is not a PNG|damaged"),
+        "truncated.png": (png(Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)))[:300],
+                          "damaged or cut short|not a PNG"),
+        "notes.png": (b"hello, not an image\n", "it looks like text"),
+        "dot.png": (png(Image.new("RGB", (1, 1))), "only 1×1 px"),
+        "bomb.png": (png(Image.new("1", (9000, 9000))), "81,000,000 pixels; the limit is 40,000,000"),
+    }
+
+
+@pytest.mark.parametrize("name", list(bad_files()))
+def test_bad_image_files_give_a_clear_message(name):
+    data, fragment = bad_files()[name]
+    with pytest.raises(BadImage, match=fragment):
+        facade.detect_bytes(SHAPES_MODEL, data, name)
+
+
+@pytest.mark.parametrize("image, note", [
+    (Image.new("L", (64, 48), 128), "grayscale: copied to 3 channels"),
+    (Image.new("RGBA", (64, 48), (255, 0, 0, 100)), "transparency flattened on white"),
+    (Image.fromarray(np.full((48, 64), 40000, np.uint16)), "16-bit grayscale"),
+])
+def test_unusual_but_valid_images_are_converted_with_a_note(image, note):
+    result = facade.detect_bytes(SHAPES_MODEL, png(image), "odd.png", imgsz=64)
+    assert (result.width, result.height) == (64, 48)
+    assert any(note in n for n in result.notes), result.notes
