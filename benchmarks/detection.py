@@ -18,6 +18,7 @@ Usage: python benchmarks/detection.py [--runs 20] [--device cpu] [--models shape
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -94,8 +95,9 @@ def shapes_map(images: int, seed: int, device: str) -> dict:
         data_yaml = write_yolo_dataset(Path(scratch) / "data", images, seed, size=imgsz, val_fraction=0.0)
         config = yaml.safe_load(data_yaml.read_text())
         data_yaml.write_text(yaml.safe_dump(dict(config, val=config["train"]), sort_keys=False))  # every scene
-        metrics = bare_yolo("shapes-yolo").val(data=str(data_yaml), imgsz=imgsz, batch=16, device=device,
-                                               plots=False, verbose=False, project=scratch, name="val")
+        with contextlib.redirect_stdout(sys.stderr):  # its progress bar; stdout keeps the results only
+            metrics = bare_yolo("shapes-yolo").val(data=str(data_yaml), imgsz=imgsz, batch=16, device=device,
+                                                   plots=False, verbose=False, project=scratch, name="val")
     return {"images": images, "seed": seed, "imgsz": imgsz, "mAP50": round(float(metrics.box.map50), 4),
             "mAP50-95": round(float(metrics.box.map), 4)}
 
