@@ -108,9 +108,9 @@ def _plan(archive: zipfile.ZipFile, dest: Path, limits: ArchiveLimits):
         if relative is None or info.is_dir():
             skipped.append(info.filename)
             continue
-        if str(relative).lower() in seen:
+        if str(relative) in seen:
             raise UnsafeArchive(f"Entry '{info.filename}' appears twice in the archive; refused. Re-create it.")
-        seen.add(str(relative).lower())
+        seen.add(str(relative))
         plan.append((info, _target(dest, relative)))
     return plan, skipped
 
@@ -208,9 +208,9 @@ def save_uploaded_folder(files: Iterable[tuple[str, bytes]], dest: Path, *,
             if relative is None:
                 skipped.append(str(name))
                 continue
-            if str(relative).lower() in seen:
+            if str(relative) in seen:
                 raise UnsafeArchive(f"'{name}' was uploaded twice; refused. Upload the folder again.")
-            seen.add(str(relative).lower())
+            seen.add(str(relative))
             budget.count_file(str(name))
             budget.add(len(data), str(name))
             target = _target(dest, relative)

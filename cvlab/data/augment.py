@@ -90,6 +90,16 @@ def channel_stats(x_uint8) -> tuple[tuple[float, ...], tuple[float, ...]]:
             tuple(sample.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist()))
 
 
+def dataset_mean_std(data) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The channel mean and std to normalise a LabelledImages with: published ones (CIFAR-10) or measured."""
+    from cvlab.data.datasets import DATASETS
+
+    info = DATASETS.get(data.name) if data.name in DATASETS else None
+    if info is not None and info.mean is not None and info.std is not None:
+        return info.mean, info.std
+    return channel_stats(data.train_x)
+
+
 def _uniform(batch: int, x, generator, low: float = 0.0, high: float = 1.0):
     """(B,) draws from U(low, high) on x's device, through the generator."""
     import torch

@@ -16,13 +16,16 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from cvlab.errors import InvalidInput, UnknownName
 from cvlab.registry import Registry
 from cvlab.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import torch
 
 MAX_DATASET_BYTES = 2 * 2**30  # 2 GiB of uint8 pixels: fits a 16 GB GPU with room for the model
 SHAPES_COUNT = 5000  # images in the default shapes dataset (1,000 per class)
@@ -38,10 +41,10 @@ class LabelledImages:
 
     name: str  # "shapes", "digits", "cifar10", or the folder/zip name
     class_names: tuple[str, ...]
-    train_x: "torch.Tensor"  # uint8 (N, 3, H, W)  # noqa: F821
-    train_y: "torch.Tensor"  # int64 (N,)  # noqa: F821
-    val_x: "torch.Tensor"  # uint8 (M, 3, H, W)  # noqa: F821
-    val_y: "torch.Tensor"  # int64 (M,)  # noqa: F821
+    train_x: torch.Tensor  # uint8 (N, 3, H, W)
+    train_y: torch.Tensor  # int64 (N,)
+    val_x: torch.Tensor  # uint8 (M, 3, H, W)
+    val_y: torch.Tensor  # int64 (M,)
     note: str = ""  # where it came from / what was skipped, shown to the user
 
     @property
@@ -188,9 +191,8 @@ def _load_path(path: Path, image_size: int, seed: int, val_fraction: float, limi
                                  settings=settings)
     if path.is_file() and zipfile.is_zipfile(path):
         folder = extract_once(path, settings.data_home / "datasets" / "archives")
-        data = load_image_folder(folder, image_size, seed=seed, val_fraction=val_fraction, limit=limit,
+        return load_image_folder(folder, image_size, seed=seed, val_fraction=val_fraction, limit=limit,
                                  settings=settings, name=path.stem)
-        return data
     if path.exists():
         raise InvalidInput(f"'{path}' is neither a folder nor a .zip archive. Give a folder in ImageFolder "
                            "layout (dataset/<class name>/<images>) or a .zip of one.")

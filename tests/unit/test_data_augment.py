@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from cvlab.data.augment import (AUGMENTATIONS, Augmentation, augment_batch, augment_preview, channel_stats,
-                                color_jitter, cutout, get_augmentation, normalize, random_crop, random_flip,
-                                to_float)
+                                color_jitter, cutout, dataset_mean_std, get_augmentation, normalize, random_crop,
+                                random_flip, to_float)
+from cvlab.data.datasets import LabelledImages
 from cvlab.errors import InvalidInput, UnknownName
 
 
@@ -134,3 +135,11 @@ def test_to_float_normalize_and_channel_stats():
 def test_invalid_settings_are_refused(options):
     with pytest.raises(InvalidInput):
         Augmentation(**options)
+
+
+def test_dataset_mean_std_uses_published_values_or_measures():
+    x = torch.full((4, 3, 2, 2), 51, dtype=torch.uint8)
+    y = torch.zeros(4, dtype=torch.int64)
+    assert dataset_mean_std(LabelledImages("cifar10", ("a",), x, y, x, y))[0] == (0.4914, 0.4822, 0.4465)
+    mean, _ = dataset_mean_std(LabelledImages("my-folder", ("a",), x, y, x, y))
+    assert mean == pytest.approx((0.2, 0.2, 0.2))
