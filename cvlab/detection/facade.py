@@ -27,6 +27,7 @@ from cvlab.errors import InvalidInput
 from cvlab.settings import Settings, get_settings
 
 MAX_LOADED_MODELS = 3  # yolov8x is about 270 MB in memory; three of the small ones are nothing
+DEFAULT_IMGSZ = 640  # px: ultralytics' default, the size its COCO models were trained at
 IMGSZ_RANGE = (32, 1280)  # px; ultralytics rounds up to a multiple of the stride (32)
 CANDIDATE_CONF = 0.01  # the NMS section's "before NMS" confidence floor
 MAX_CANDIDATES = 300  # ... and its cap: the highest-scoring boxes only
@@ -83,6 +84,7 @@ class ModelInfo:
     names: tuple[str, ...]
     nms_free: bool
     parameters: int
+    imgsz: int  # px: the input size it was trained at (640 for ultralytics' COCO models)
 
 
 class LoadedDetector:
@@ -97,10 +99,17 @@ class LoadedDetector:
         self.names = tuple(str(names[i]) for i in range(len(names)))
         self.nms_free = bool(getattr(yolo.model, "end2end", False))
         self.parameters = sum(p.numel() for p in yolo.model.parameters())
+        self.imgsz = DEFAULT_IMGSZ
+        self.predict(np.zeros((64, 64, 3), np.uint8), imgsz=64)  # set the predictor up now, so no result's
+        # timing carries the one-off model fusion and first allocations
+        if spec.path is not None and spec.path.suffix == ".safetensors":
+            from cvlab.detection.stored import read_header
+
+            self.imgsz = read_header(spec.path).imgsz or DEFAULT_IMGSZ
 
     def info(self) -> ModelInfo:
         return ModelInfo(self.spec.name, self.spec.title, self.spec.kind, self.spec.weights_note, self.names,
-                         self.nms_free, self.parameters)
+                         self.nms_free, self.parameters, self.imgsz)
 
     def predict(self, bgr: np.ndarray, **options):
         """One image (H, W, 3) uint8 BGR, as ultralytics takes numpy input; its Results object."""

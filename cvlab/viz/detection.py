@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from cvlab.detection.facade import Candidates, Detection, StageTimings
 
 KEPT, SUPPRESSED, CURRENT, PENDING = "#009E73", "#D55E00", "#0072B2", "#999999"
+MAX_LABELS = 40  # more labels than this cover the photo; the table lists every detection
 
 
 def class_colour(cls: int) -> str:
@@ -57,7 +58,7 @@ def photo_figure(pixels: np.ndarray, *, height: int | None = None, title: str | 
     fig = go.Figure(go.Image(source=_data_uri(pixels), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip"))
     fig.update_xaxes(range=[0, w], showgrid=False, showticklabels=False, zeroline=False, constrain="domain")
     fig.update_yaxes(range=[h, 0], showgrid=False, showticklabels=False, zeroline=False, scaleanchor="x")
-    fig.update_layout(height=height or int(min(720, max(360, 720 * h / max(w, 1)))))
+    fig.update_layout(height=height or int(min(640, max(360, 600 * h / max(w, 1)))))
     styled(fig, title=title)
     fig.update_layout(legend=LEGEND_BELOW, margin=dict(l=10, r=10, t=50 if title else 10, b=60))
     return fig
@@ -65,7 +66,7 @@ def photo_figure(pixels: np.ndarray, *, height: int | None = None, title: str | 
 
 def detections_figure(pixels: np.ndarray, detections: Sequence["Detection"], *, title: str | None = None,
                       labels: bool = True) -> go.Figure:
-    """The photo with every detection boxed in its class colour and labelled "name 0.87"."""
+    """The photo with every detection boxed in its class colour, the best MAX_LABELS labelled "name 0.87"."""
     fig = photo_figure(pixels, title=title)
     by_class: dict[int, list] = {}
     for det in detections:
@@ -75,12 +76,11 @@ def detections_figure(pixels: np.ndarray, detections: Sequence["Detection"], *, 
                  f"y2 {d.xyxy[3]:.0f}" for d in dets]
         fig.add_trace(_boxes_trace([d.xyxy for d in dets], f"{dets[0].name} ({len(dets)})", class_colour(cls),
                                    hover))
-        if labels:
-            fig.add_trace(go.Scatter(
-                x=[d.xyxy[0] for d in dets], y=[d.xyxy[1] for d in dets], mode="text",
-                text=[f"{d.name} {d.conf:.2f}" for d in dets], textposition="top right",
-                textfont=dict(color="white", size=12), showlegend=False, hoverinfo="skip",
-                texttemplate="<b>%{text}</b>"))
+    if labels:
+        for det in sorted(detections, key=lambda d: -d.conf)[:MAX_LABELS]:
+            fig.add_annotation(x=det.xyxy[0], y=det.xyxy[1], text=f"{det.name} {det.conf:.2f}", showarrow=False,
+                               xanchor="left", yanchor="bottom", bgcolor=class_colour(det.cls),
+                               font=dict(color="white", size=12), borderpad=1, opacity=0.9)
     return fig
 
 
@@ -163,20 +163,20 @@ def class_counts_figure(counts: Mapping[str, int], names: Sequence[str], *, titl
     fig = go.Figure(go.Bar(x=[n for _, n in items], y=[name for name, _ in items], orientation="h",
                            marker_color=colours, text=[n for _, n in items], textposition="outside",
                            cliponaxis=False))
-    fig.update_xaxes(title="detections", rangemode="tozero", dtick=1 if max(counts.values(), default=0) < 10 else None)
-    fig.update_layout(height=max(200, 60 + 34 * len(items)))
+    most = max(counts.values(), default=0)
+    fig.update_xaxes(title="detections", range=[0, most * 1.25 + 0.5], dtick=1 if most < 10 else None)
+    fig.update_layout(height=max(220, 80 + 40 * len(items)))
     return styled(fig, title=title)
 
 
 def timings_figure(timings: "StageTimings", *, title: str | None = None) -> go.Figure:
-    """One stacked bar: pre-processing, inference and post-processing, in milliseconds."""
-    fig = go.Figure()
-    for stage, value, colour in (("pre-process", timings.preprocess, COLORWAY[5]),
-                                 ("inference", timings.inference, COLORWAY[0]),
-                                 ("post-process (NMS)", timings.postprocess, COLORWAY[1])):
-        fig.add_trace(go.Bar(x=[value], y=["ms"], orientation="h", name=f"{stage} {value:.1f} ms",
-                             marker_color=colour, hovertemplate=f"{stage}: %{{x:.1f}} ms<extra></extra>"))
-    fig.update_layout(barmode="stack", height=200)
-    fig.update_xaxes(title="milliseconds per image")
-    fig.update_yaxes(showticklabels=False)
+    """One bar per stage, in milliseconds: pre-processing, the network, post-processing (NMS)."""
+    stages = [("pre-process", timings.preprocess), ("inference", timings.inference),
+              ("post-process (NMS)", timings.postprocess)][::-1]  # the first stage on top
+    fig = go.Figure(go.Bar(x=[ms for _, ms in stages], y=[name for name, _ in stages], orientation="h",
+                           marker_color=[COLORWAY[1], COLORWAY[0], COLORWAY[5]], cliponaxis=False,
+                           text=[f"{ms:.1f} ms" for _, ms in stages], textposition="outside",
+                           hovertemplate="%{y}: %{x:.1f} ms<extra></extra>"))
+    fig.update_xaxes(title="milliseconds per image", range=[0, max(ms for _, ms in stages) * 1.35 or 1])
+    fig.update_layout(height=240)
     return styled(fig, title=title)

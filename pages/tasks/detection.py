@@ -4,14 +4,15 @@ import numpy as np
 import streamlit as st
 
 from cvlab.detection import boxes as bx
-from cvlab.ui import report_errors, sections, show_figure
+from cvlab.ui import projector_on, report_errors, sections, show_figure
 from cvlab.ui import detection as ui
 from cvlab.ui.image_picker import image_picker
 from cvlab.viz import detection as viz
 
 BIND = "query-params"
 SHAPES, PHOTO, SEVERAL = "Shapes scene", "Photo", "Several photos"
-IMAGE_SIZES = [128, 160, 192, 256, 320, 416, 480, 640, 800, 960, 1280]
+AUTO = "auto"  # the size the model was trained at
+IMAGE_SIZES = [AUTO, 128, 160, 192, 256, 320, 416, 480, 640, 800, 960, 1280]
 CANVAS = (200, 160)  # px of the IoU playground
 
 st.title("Object detection with YOLO")
@@ -20,12 +21,12 @@ st.caption("One network pass predicts boxes, scores and classes for the whole im
 tab_detect, tab_nms, tab_iou, tab_data = sections("Detect", "NMS step by step", "IoU", "Your data")
 
 with tab_detect:
-    controls, output = st.columns([1, 2], gap="large")
+    controls, output = st.columns([2, 3] if projector_on() else [1, 2], gap="large")  # big text needs room
     choices = ui.model_choices()
     model = controls.selectbox("Model", list(choices), index=ui.default_model(choices), key="model", bind=BIND,
                                help="shapes-yolo and models trained here first, then ultralytics' YOLO generations: "
                                     "COCO weights where they can be had, and every one with random weights.")
-    controls.caption(f"{choices.get(model, '')}: {ui.weights_note(model)}")
+    controls.caption(ui.weights_note(model).capitalize())
     source = controls.segmented_control("Picture", [SHAPES, PHOTO, SEVERAL], default=SHAPES, required=True,
                                         key="src", bind=BIND)
     with controls:
@@ -42,12 +43,14 @@ with tab_detect:
     conf = controls.slider("Confidence threshold", 0.0, 1.0, 0.25, 0.01, key="conf", bind=BIND)
     iou = controls.slider("NMS IoU threshold", 0.05, 1.0, 0.7, 0.05, key="iou", bind=BIND,
                           help="A box is dropped when it overlaps a higher-scoring box of its class by more than this.")
-    imgsz = controls.select_slider("Network input size (px)", IMAGE_SIZES, value=640, key="imgsz", bind=BIND)
+    size = controls.select_slider("Network input size (px)", IMAGE_SIZES, value=AUTO, key="imgsz", bind=BIND,
+                                  help="auto: the size the model was trained at. Far from it, detection degrades.")
     max_det = controls.number_input("Max detections", 1, 1000, 300, key="maxdet", bind=BIND)
     info = None
     with report_errors():
         info = ui.model_info(model)
     class_names = list(info.names) if info else []
+    imgsz = (info.imgsz if info else 640) if size == AUTO else int(size)
     picked = controls.multiselect("Classes (all when empty)", class_names, key="classes", bind=BIND,
                                   placeholder="All classes")
     agnostic = controls.toggle("Class-agnostic NMS", key="agnostic", bind=BIND,
@@ -117,7 +120,7 @@ with tab_iou:
              r"\mathrm{GIoU} = \mathrm{IoU} - \frac{|C \setminus (A \cup B)|}{|C|}")
     box_columns = st.columns(2)
     corners = []
-    for column, name, default in zip(box_columns, "ab", ((30, 30, 80, 60), (70, 60, 90, 70))):
+    for column, name, default in zip(box_columns, "ab", ((40, 30, 80, 60), (80, 60, 90, 70))):
         with column:
             st.markdown(f"**Box {name.upper()}**")
             x = st.slider("x (left)", 0, CANVAS[0], default[0], key=f"{name}x", bind=BIND)
@@ -130,10 +133,11 @@ with tab_iou:
             pair = bx.compare_boxes(*corners)
             cells = st.columns(4)
             cells[0].metric("IoU", f"{pair.iou:.3f}")
-            cells[1].metric("IoU loss 1 − IoU", f"{pair.iou_loss:.3f}")
+            cells[1].metric("IoU loss", f"{pair.iou_loss:.3f}", help="1 − IoU")
             cells[2].metric("GIoU", f"{pair.giou:.3f}")
-            cells[3].metric("GIoU loss 1 − GIoU", f"{pair.giou_loss:.3f}")
-            show_figure(viz.iou_figure(pair, (CANVAS[0] * 2, CANVAS[1] * 2)))
+            cells[3].metric("GIoU loss", f"{pair.giou_loss:.3f}", help="1 − GIoU")
+            extent = (max(CANVAS[0], pair.enclosing[2]), max(CANVAS[1], pair.enclosing[3]))  # grows with the boxes
+            show_figure(viz.iou_figure(pair, extent))
             st.markdown(f"IoU = {pair.intersection_area:.0f} / {pair.union_area:.0f} px². When the boxes do not "
                         "touch, IoU is 0 however far apart they are, so the IoU loss gives no direction to move in; "
                         "GIoU subtracts the empty share of C and keeps improving as B approaches A. "

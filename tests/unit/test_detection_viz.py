@@ -22,8 +22,8 @@ def test_detections_figure_draws_one_closed_box_per_detection_grouped_by_class()
     circles = traces_named(fig, "circle (2)")[0]
     assert list(circles.x[:6]) == [10, 50, 50, 10, 10, None] and list(circles.y[:5]) == [20, 20, 60, 60, 20]
     assert traces_named(fig, "star (1)")[0].line.color != circles.line.color
-    labels = [t for t in fig.data if t.type == "scatter" and t.mode == "text"]
-    assert sorted(text for t in labels for text in t.text) == ["circle 0.80", "circle 0.90", "star 0.70"]
+    assert [a.text for a in fig.layout.annotations] == ["circle 0.90", "circle 0.80", "star 0.70"]
+    assert fig.layout.annotations[2].bgcolor == traces_named(fig, "star")[0].line.color
     assert list(fig.layout.yaxis.range) == [100, 0]  # y points down, as in the photo
     assert for_projector(fig).data[1].line.width == 5
 
@@ -66,4 +66,5 @@ def test_class_counts_and_timings():
     fig = viz.class_counts_figure({"star": 3, "circle": 1}, ["circle", "square", "star"])
     assert list(fig.data[0].y) == ["circle", "star"] and list(fig.data[0].x) == [1, 3]
     timing = viz.timings_figure(StageTimings(1.5, 20.0, 2.5))
-    assert [t.x[0] for t in timing.data] == [1.5, 20.0, 2.5] and timing.layout.barmode == "stack"
+    assert list(timing.data[0].y) == ["post-process (NMS)", "inference", "pre-process"]
+    assert list(timing.data[0].x) == [2.5, 20.0, 1.5] and timing.data[0].text[1] == "20.0 ms"
