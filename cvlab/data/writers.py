@@ -38,7 +38,8 @@ class DatasetSummary:
     files: int  # files under out
 
 
-def _prepare(out: Path, n: int, val_fraction: float) -> Path:
+def _check_out(out: Path, n: int, val_fraction: float) -> Path:
+    """The resolved output folder, checked but not created: a refused request leaves nothing behind."""
     if n < 1:
         raise InvalidInput(f"n={n}: write at least one image.")
     if not 0 <= val_fraction < 1:
@@ -46,7 +47,6 @@ def _prepare(out: Path, n: int, val_fraction: float) -> Path:
     out = Path(out).expanduser().resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InvalidInput(f"{out} already exists and is not an empty folder; choose a new output folder.")
-    out.mkdir(parents=True, exist_ok=True)
     return out
 
 
@@ -70,8 +70,9 @@ def _split_parts(n: int, val_fraction: float, seed: int, labels: np.ndarray | No
 
 def write_imagefolder(out: Path, n: int, seed: int, size: int = 32, *, val_fraction: float = 0.2) -> Path:
     """Shapes as ImageFolder: out/train/<class>/*.png and out/val/<class>/*.png (flat out/<class>/ if val_fraction=0)."""
-    out = _prepare(out, n, val_fraction)
+    out = _check_out(out, n, val_fraction)
     images, labels, classes = shapes_classification(n, seed, size=size)
+    out.mkdir(parents=True, exist_ok=True)
     parts = _split_parts(n, val_fraction, seed, labels)
     for index, (pixels, label, part) in enumerate(zip(images, labels, parts)):
         folder = out / part if val_fraction else out
@@ -104,7 +105,7 @@ def write_yolo_dataset(out: Path, n: int, seed: int, size: int = 128, val_fracti
     """Shapes scenes in ultralytics' YOLO format; returns the data.yaml to pass to ``YOLO.train(data=...)``."""
     import yaml
 
-    out = _prepare(out, n, val_fraction)
+    out = _check_out(out, n, val_fraction)
     samples = shapes_detection(n, seed, size=size, max_objects=max_objects)
     parts = _split_parts(n, val_fraction, seed)
     for part in ("train", "val"):  # both folders exist even when empty: ultralytics looks for them
@@ -124,8 +125,9 @@ def write_yolo_dataset(out: Path, n: int, seed: int, size: int = 128, val_fracti
 
 def write_mask_dataset(out: Path, n: int, seed: int, size: int = 128, max_objects: int = 3) -> Path:
     """Shapes scenes as images/*.png + masks/*.png (pixel = class id, 0 background) + classes.json."""
-    out = _prepare(out, n, 0.0)
+    out = _check_out(out, n, 0.0)
     images, masks = shapes_segmentation(n, seed, size=size, max_objects=max_objects)
+    out.mkdir(parents=True, exist_ok=True)
     for index, (image, mask) in enumerate(zip(images, masks)):
         _save_png(image, out / "images" / f"{index:06d}.png")
         _save_png(mask, out / "masks" / f"{index:06d}.png")  # mode "L": one byte per pixel, the class id

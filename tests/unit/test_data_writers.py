@@ -95,3 +95,11 @@ def test_writing_into_a_folder_that_holds_files_is_refused(tmp_path):
     with pytest.raises(InvalidInput, match="not an empty folder"):
         write_yolo_dataset(tmp_path / "busy", 5, seed=0)
     assert [p.name for p in (tmp_path / "busy").iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize("writer, options", [(write_imagefolder, {"size": 8}), (write_yolo_dataset, {"max_objects": 0}),
+                                             (write_mask_dataset, {"size": 16})])
+def test_a_refused_request_creates_no_folder(tmp_path, writer, options):
+    with pytest.raises(InvalidInput):
+        writer(tmp_path / "out", 5, 0, **options)
+    assert not (tmp_path / "out").exists()
