@@ -147,19 +147,23 @@ def _copy_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, b
             out.write(chunk)
 
 
-def _prepare_dest(dest: Path) -> bool:
-    """Create ``dest`` (True) or accept it when it is an empty folder (False)."""
+def _prepare_dest(dest: Path) -> Path | None:
+    """Create ``dest`` and return the topmost folder created for it, or None for an existing empty folder."""
     if dest.exists():
         if not dest.is_dir() or any(dest.iterdir()):
             raise InvalidInput(f"{dest} must be a new or empty folder to unpack into.")
-        return False
+        return None
+    top = dest
+    while not top.parent.exists():
+        top = top.parent
     dest.mkdir(parents=True)
-    return True
+    return top
 
 
-def _undo(dest: Path, created: bool) -> None:
-    if created:
-        shutil.rmtree(dest, ignore_errors=True)
+def _undo(dest: Path, created: Path | None) -> None:
+    """Leave the disk as it was: remove every folder we created, or empty the one we were given."""
+    if created is not None:
+        shutil.rmtree(created, ignore_errors=True)
         return
     for child in dest.iterdir():
         shutil.rmtree(child, ignore_errors=True) if child.is_dir() and not child.is_symlink() else child.unlink()

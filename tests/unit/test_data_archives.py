@@ -158,3 +158,13 @@ def test_extract_once_reuses_the_folder_of_the_same_content(tmp_path):
     other.write_bytes(make_zip([("a/1.txt", b"two")]))
     assert extract_once(other, tmp_path / "cache") != first
     assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_refusal_also_removes_the_parent_folders_it_created(outer):
+    with pytest.raises(UnsafeArchive):
+        safe_extract(make_zip([("ok.txt", b"x"), ("../evil.txt", b"x")]), outer / "new" / "deeper" / "dest")
+    # the plan is checked before any folder is made; a streaming refusal cleans up the same way
+    with pytest.raises(UnsafeArchive):
+        save_uploaded_folder([("a.png", bytes(100)), ("b.png", bytes(100))], outer / "new" / "dest",
+                             limits=ArchiveLimits(max_total_bytes=150))
+    assert all_files(outer) == []
