@@ -2,9 +2,12 @@
 
 - ``boxes``: IoU, GIoU, the IoU loss and greedy NMS step by step (numpy, matching torchvision.ops)
 - ``models``: the detector catalogue (pretrained, random-weights, shipped and trained models) and loading
-- ``facade``: inference returning cvlab dataclasses, with a bounded per-process model cache
+- ``stored``: the pickle-free model format (safetensors + YAML config + class names)
+- ``facade``: inference returning cvlab dataclasses, with a bounded, locked per-process model cache
 - ``yolo_data``: validation of YOLO-format datasets (folders or zip archives)
 - ``train``: ``train_yolo``, ultralytics training with per-epoch reports, exported as safetensors
+- ``train_shapes_model``: the recipe of the shipped ``shapes-yolo``
+- ``ultralytics_env``: ultralytics kept offline-safe (no pip installs, no analytics, logs on stderr)
 
 Importing this package is cheap: torch and ultralytics load only when a model does.
 """
