@@ -105,9 +105,9 @@ class PixelGroup:
 
 # A 100x100 mask with a small object, as a half-trained model sees it: most background is easy.
 IMBALANCED_GROUPS = (
-    PixelGroup("easy background", 9_000, 0, 0.05),
-    PixelGroup("hard background", 600, 0, 0.6),
-    PixelGroup("object", 400, 1, 0.4),
+    PixelGroup("easy background", 9_000, 0, 0.1),
+    PixelGroup("hard background", 300, 0, 0.6),
+    PixelGroup("object", 700, 1, 0.4),
 )
 
 

@@ -92,7 +92,7 @@ def _prompt_controls() -> tuple[sam_api.SamPrompt, bool, str]:
     box_text = right.text_input("Box x0,y0,x1,y1 (px)", key="sam_box", bind=BIND,
                                 placeholder="drag in box mode, or type")
     left, right = st.columns([3, 2])
-    multimask = left.toggle("Three candidate masks (multimask output)", value=True, key="sam_multi", bind=BIND,
+    multimask = left.toggle("Multimask output (3 masks)", value=True, key="sam_multi", bind=BIND,
                             help="One click is ambiguous (a shirt, or the person wearing it?): SAM answers "
                                  "with three masks and a predicted IoU score for each.")
     right.button("Clear the prompt", key="sam_clear", on_click=_clear_prompt)
@@ -111,15 +111,18 @@ def _show_result(result: sam_api.SamResult, pixels: np.ndarray) -> np.ndarray:
     captions = [f"mask {i + 1}: score {s:.2f} · {a / area:.0%} of the image"
                 for i, (s, a) in enumerate(zip(result.scores, result.areas))]
     st.image([viz.mask_overlay(pixels, m) for m in result.masks], caption=captions, width=180)
-    columns = st.columns(3)
-    columns[0].metric("Image encoder", f"{1000 * result.encoder_seconds:,.0f} ms",
-                      "cached: ran once for this image" if result.embedding_cached else "ran for this image",
-                      delta_color="off")
-    columns[1].metric("Decoder, this prompt", f"{1000 * result.decoder_seconds:,.0f} ms")
-    columns[2].download_button("Mask PNG", sam_api.mask_png(result.masks[index]), "mask.png", "image/png",
-                               key="sam_dl_mask")
-    columns[2].download_button("Cut-out PNG (transparent)", sam_api.cutout_png(pixels, result.masks[index]),
-                               "cutout.png", "image/png", key="sam_dl_cut")
+    columns = st.columns(2)
+    columns[0].metric("Encoder", f"{1000 * result.encoder_seconds:,.0f} ms",
+                      "cached" if result.embedding_cached else "computed now", delta_color="off",
+                      help="The image encoder runs once per image; this is what it took then.")
+    columns[1].metric("Decoder", f"{1000 * result.decoder_seconds:,.0f} ms",
+                      help="Prompt encoder + mask decoder + upsampling to the image, for this prompt.")
+    columns = st.columns(2)
+    columns[0].download_button("Mask PNG", sam_api.mask_png(result.masks[index]), "mask.png", "image/png",
+                               key="sam_dl_mask", width="stretch")
+    columns[1].download_button("Cut-out PNG", sam_api.cutout_png(pixels, result.masks[index]), "cutout.png",
+                               "image/png", key="sam_dl_cut", width="stretch",
+                               help="The object on a transparent background (RGBA).")
     show_figure(viz.sam_timing_figure(result.encoder_seconds, result.decoder_seconds, result.model))
     return result.masks[index]
 

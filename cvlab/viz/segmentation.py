@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 LOSS_CAP = 3.0  # BCE reaches 5.3 at p = 0.005; above 3 the curves teach nothing more
 PART_COLOURS = {"input": "#999999", "encoder": COLORWAY[0], "bottleneck": COLORWAY[3], "decoder": COLORWAY[2],
                 "head": COLORWAY[4]}
+DASHES = ("solid", "dash", "dot", "dashdot")  # Dice and IoU coincide on a background pixel: both stay visible
+# Labels face outwards, so the two arms of the U never write over each other.
+TEXT_SIDE = {"input": "middle left", "encoder": "middle left", "bottleneck": "bottom center",
+             "decoder": "middle right", "head": "top center"}
 OVERLAP_COLOURS = ("#f2f2f2", COLORWAY[1], COLORWAY[5], COLORWAY[2])  # TN, FP, FN, TP
 MASK_COLOUR = np.array([30, 144, 255], np.float32)  # SAM's mask: dodger blue
 POSITIVE, NEGATIVE, BOX = (0, 200, 0), (230, 0, 0), (255, 200, 0)
@@ -36,7 +40,8 @@ def pixel_loss_figure(curves: Sequence["PixelLossCurve"]) -> go.Figure:
         for col, values in ((1, curve.positive), (2, curve.negative)):
             fig.add_trace(go.Scatter(
                 x=curve.probability, y=[min(v, LOSS_CAP) for v in values], mode="lines", name=curve.display_name,
-                legendgroup=curve.name, showlegend=col == 1, line=dict(color=colour, width=3),
+                legendgroup=curve.name, showlegend=col == 1,
+                line=dict(color=colour, width=3, dash=DASHES[index % len(DASHES)]),
                 customdata=values, hovertemplate=f"p = %{{x:.3f}}: %{{customdata:.4f}}<extra>{curve.display_name}</extra>",
             ), row=1, col=col)
     fig.update_xaxes(title_text="predicted probability of object, p", range=[0, 1])
@@ -122,10 +127,10 @@ def unet_figure(anatomy: "UnetAnatomy") -> go.Figure:
             x=[positions[s.name][0] for s in stages], y=[positions[s.name][1] for s in stages], mode="markers+text",
             name=part, marker=dict(size=[14 + 4 * np.log2(max(s.channels, 1)) for s in stages], color=colour,
                                    symbol="square"),
-            text=[f"{s.channels}×{s.height}×{s.width}" for s in stages], textposition="bottom center",
+            text=[f"{s.channels}×{s.height}×{s.width}" for s in stages], textposition=TEXT_SIDE[part],
             customdata=[s.name for s in stages], hovertemplate="%{customdata}: %{text}<extra></extra>"))
-    fig.update_xaxes(visible=False, range=[-0.8, len(anatomy.stages) - 0.2])
-    fig.update_yaxes(visible=False, range=[-bottom - 0.9, 0.6])
+    fig.update_xaxes(visible=False, range=[-2.2, len(anatomy.stages) + 1.2])
+    fig.update_yaxes(visible=False, range=[-bottom - 0.9, 0.9])
     fig.update_layout(height=440, plot_bgcolor="#ffffff")
     title = f"U-Net with a {anatomy.encoder} encoder at {anatomy.input_size} px: channels × height × width"
     return styled(fig, title=title).update_layout(legend=LEGEND_BELOW, margin_b=80)
@@ -153,7 +158,7 @@ def sam_timing_figure(encoder_seconds: float, decoder_seconds: float, model: str
     values = [1000 * encoder_seconds, 1000 * decoder_seconds]
     fig = go.Figure(go.Bar(y=labels, x=values, orientation="h", marker_color=[COLORWAY[3], COLORWAY[2]],
                            text=[f"{v:,.0f} ms" for v in values], textposition="outside", cliponaxis=False))
-    fig.update_xaxes(title_text="milliseconds", range=[0, max(values) * 1.3])
+    fig.update_xaxes(title_text="milliseconds", range=[0, max(values) * 1.5])
     fig.update_layout(height=260, margin=dict(l=210))
     return styled(fig, title=f"{model}: where the time goes")
 

@@ -85,8 +85,8 @@ with tab_losses:
             with right:
                 for name, value in pair.losses.items():
                     st.metric(LOSSES.get(name).display_name, f"{value:.3f}")
-                st.metric("IoU of the thresholded masks", f"{pair.hard_iou:.3f}")
-                st.metric("Dice of the thresholded masks", f"{pair.hard_dice:.3f}")
+                st.metric("IoU, thresholded", f"{pair.hard_iou:.3f}")
+                st.metric("Dice, thresholded", f"{pair.hard_dice:.3f}")
             st.caption(f"The prediction says p = {confidence:g} inside its square and {1 - confidence:.2f} outside. "
                        "Soft Dice and IoU count that leftover probability on every background pixel, so raising "
                        "the confidence lowers them even when the squares do not move.")
@@ -99,8 +99,8 @@ with tab_losses:
             show_figure(viz.focal_figure(ui.cached_focal(alpha, gamma)))
             focal_params = (("focal", (("alpha", alpha), ("gamma", gamma))),)
             show_figure(viz.focal_curve_figure(ui.cached_pixel_curves(("bce", "focal"), focal_params)))
-            st.caption("With BCE, 9,000 easy background pixels make most of the loss although the model already "
-                       "gets them right. (1 − p_t)^γ shrinks an easy pixel's loss towards zero, so the hard "
+            st.caption("With BCE, the 9,000 easy background pixels make half of the loss although the model "
+                       "already gets them right. (1 − p_t)^γ shrinks an easy pixel's loss towards zero, so the hard "
                        "background and the object take over the gradient.")
     with st.expander("The formulas"):
         columns = st.columns(2)

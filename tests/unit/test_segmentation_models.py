@@ -109,7 +109,10 @@ def test_model_input_is_normalised_with_imagenet_statistics():
 
 
 def test_the_preset_names_registered_choices():
+    from cvlab.training.schedulers import SCHEDULERS
+
     assert UNET_PRESET.arch in ARCHITECTURES and UNET_PRESET.encoder in ENCODERS
+    assert UNET_PRESET.scheduler in SCHEDULERS
     segmentation_loss(UNET_PRESET.loss)
     check_input_size(UNET_PRESET.arch, UNET_PRESET.image_size, UNET_PRESET.image_size)
 

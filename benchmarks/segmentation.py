@@ -1,0 +1,140 @@
+"""Segmentation benchmarks: the default U-Net preset on the shapes masks, and SAM's encoder vs decoder.
+
+    python benchmarks/segmentation.py                  # both parts, on CPU (and on the GPU when there is one)
+    python benchmarks/segmentation.py --part sam --clicks 30 --models mobile_sam sam_b
+    python benchmarks/segmentation.py --part unet
+
+U-Net: trains UNET_PRESET with the same functions the training engine calls and prints the
+validation IoU after each epoch and the wall time (the target: IoU >= 0.9 within a few CPU minutes).
+
+SAM: on one photo, in the same run, times the bare model calls (the image encoder; the prompt
+encoder + mask decoder at their own 256x256 output) against what a click on the page costs:
+the facade's ``segment`` (image hash, cache lookup, lock, upsampling to the image, threshold) and
+the page's drawing (overlays and PNGs). It prints each time and its ratio to the bare decoder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from cvlab.data.images import load_sample
+from cvlab.segmentation import sam, sam_backend
+from cvlab.segmentation.mask_data import shapes_mask_dataset
+from cvlab.segmentation.train import UNET_PRESET, build_segmentation_model, evaluate, segmentation_loss, train_step
+from cvlab.viz.segmentation import mask_overlay
+
+
+def train_unet_preset(seed: int = 0) -> None:
+    preset = UNET_PRESET
+    torch.manual_seed(seed)
+    data = shapes_mask_dataset(preset.train_images + preset.val_images, seed=seed, size=preset.image_size,
+                               binary=preset.binary, val_fraction=preset.val_images / (preset.train_images +
+                                                                                       preset.val_images))
+    classes = 1 if preset.binary else data.classes
+    model = build_segmentation_model(preset.arch, preset.encoder, classes)
+    loss = segmentation_loss(preset.loss)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=preset.learning_rate)
+    steps = preset.epochs * -(-preset.train_images // preset.batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)  # the preset's "cosine"
+    print(f"U-Net preset: {preset}\n{data.report.text()}\ntorch threads: {torch.get_num_threads()}")
+    start = time.perf_counter()
+    generator = torch.Generator().manual_seed(seed)
+    for epoch in range(1, preset.epochs + 1):
+        order = torch.randperm(len(data.train_images), generator=generator)
+        for first in range(0, len(order), preset.batch_size):
+            batch = order[first:first + preset.batch_size]
+            train_step(model, data.train_images[batch], data.train_masks[batch], loss, optimizer)
+            schedule.step()
+        result = evaluate(model, data.val_images, data.val_masks, loss, classes)
+        print(f"epoch {epoch}: val loss {result['loss']:.4f}  val IoU {result['iou']:.4f}  val Dice "
+              f"{result['dice']:.4f}  after {time.perf_counter() - start:.1f} s", flush=True)
+    verdict = "reached" if result["iou"] >= 0.9 else "MISSED"
+    print(f"U-Net preset {verdict} val IoU >= 0.9: {result['iou']:.4f} in {time.perf_counter() - start:.1f} s\n")
+
+
+def _median_ms(action, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def _bare_decoder(module, embedding, coords, labels):
+    """Prompt encoder + mask decoder only, as ultralytics' predictor calls them (SAM family)."""
+    with torch.inference_mode():
+        sparse, dense = module.prompt_encoder(points=(coords, labels), boxes=None, masks=None)
+        return module.mask_decoder(image_embeddings=embedding, image_pe=module.prompt_encoder.get_dense_pe(),
+                                   sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
+                                   multimask_output=True)
+
+
+def _page_click(model: sam.SamModel, pixels, prompt: sam.SamPrompt) -> None:
+    """What one click costs on the page: the facade, then the overlays and PNGs the page draws."""
+    result = model.segment(pixels, prompt)
+    for mask in result.masks:
+        mask_overlay(pixels, mask)
+    chosen = result.masks[result.best]
+    mask_overlay(pixels, chosen, prompt.points, prompt.box)
+    sam.mask_png(chosen)
+    sam.cutout_png(pixels, chosen)
+
+
+def time_sam(name: str, device: str, clicks: int, image_name: str) -> None:
+    pixels = load_sample(image_name, 1024).pixels
+    model = sam.build_sam_model(name, device=device)
+    module, dev = model._module, model.device
+    height, width = pixels.shape[:2]
+    prompt = sam.SamPrompt(points=((width * 0.5, height * 0.5, True),))
+    scale = sam_backend.resize_scale(height, width)
+    coords = torch.tensor([[[width * 0.5 * scale, height * 0.5 * scale]]], device=dev)
+    labels = torch.ones(1, 1, dtype=torch.int32, device=dev)
+    sam_backend.encode(module, model.variant.family, pixels, dev)  # warm-up (kernels, allocator)
+    encoder_ms = _median_ms(lambda: sam_backend.encode(module, model.variant.family, pixels, dev), 3)
+    first_click_ms = _median_ms(lambda: model.segment(pixels, prompt), 1)  # encodes: nothing cached yet
+    facade_ms = _median_ms(lambda: model.segment(pixels, prompt), clicks)
+    page_ms = _median_ms(lambda: _page_click(model, pixels, prompt), clicks)
+    print(f"{model.variant.display_name} on {device} ({'random' if model.weights.random else 'real'} weights), "
+          f"{image_name} {width}x{height} px, median of {clicks} clicks")
+    rows = [("image encoder, bare (once per image)", encoder_ms), ("first click: encoder + decoder", first_click_ms),
+            ("click, facade segment (embedding cached)", facade_ms), ("click, page work (facade + drawing)", page_ms)]
+    if model.variant.family == "sam":
+        embedding = model._embeddings[next(reversed(model._embeddings))][0]
+        bare_ms = _median_ms(lambda: _bare_decoder(module, embedding, coords, labels), clicks)
+        rows.insert(1, ("prompt encoder + mask decoder, bare", bare_ms))
+        reference = bare_ms
+    else:
+        reference = facade_ms
+    for label, ms in rows:
+        print(f"  {label:<44} {ms:9.1f} ms   x{ms / reference:6.2f} of the bare decoder")
+    print(f"  encoder calls: {model.encoder_calls} (one warm-up outside the facade does not count)\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("all", "unet", "sam"), default="all")
+    parser.add_argument("--models", nargs="+", default=["mobile_sam"])
+    parser.add_argument("--clicks", type=int, default=20)
+    parser.add_argument("--image", default="chelsea")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.part in ("all", "sam"):
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+        for device in devices:
+            for name in args.models:
+                time_sam(name, device, args.clicks, args.image)
+    if args.part in ("all", "unet"):
+        train_unet_preset()
+
+
+if __name__ == "__main__":
+    main()
