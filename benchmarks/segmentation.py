@@ -16,10 +16,12 @@ the page's drawing (overlays and PNGs). It prints each time and its ratio to the
 from __future__ import annotations
 
 import argparse
+import io
 import statistics
 import time
 
 import torch
+from PIL import Image
 
 from cvlab.data.images import load_sample
 from cvlab.segmentation import sam, sam_backend
@@ -77,14 +79,13 @@ def _bare_decoder(module, embedding, coords, labels):
 
 
 def _page_click(model: sam.SamModel, pixels, prompt: sam.SamPrompt) -> None:
-    """What one click costs on the page: the facade, then the overlays and PNGs the page draws."""
+    """What one click costs on the page: the facade, the overlays it draws, and the PNG that
+    streamlit-image-coordinates encodes (compress level 0). Download PNGs are made only on demand."""
     result = model.segment(pixels, prompt)
     for mask in result.masks:
         mask_overlay(pixels, mask)
-    chosen = result.masks[result.best]
-    mask_overlay(pixels, chosen, prompt.points, prompt.box)
-    sam.mask_png(chosen)
-    sam.cutout_png(pixels, chosen)
+    overlay = mask_overlay(pixels, result.masks[result.best], prompt.points, prompt.box)
+    Image.fromarray(overlay).save(io.BytesIO(), format="PNG", compress_level=0)
 
 
 def time_sam(name: str, device: str, clicks: int, image_name: str) -> None:

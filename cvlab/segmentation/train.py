@@ -39,10 +39,10 @@ class SegmentationPreset:
     loss: str = "0.5*bce+0.5*dice"  # the lecture's combination
     binary: bool = True  # object vs background; False = one class per shape
     image_size: int = 64  # px per side: the shapes are simple, 64 px keeps a CPU epoch short
-    train_images: int = 512
+    train_images: int = 1024  # 512 images x 8 epochs stopped at IoU 0.89: more scenes beat more passes
     val_images: int = 128
     batch_size: int = 8  # small batches: more steps per CPU minute, and BatchNorm still has 8 x 64 x 64 values
-    epochs: int = 8  # 512 steps; val IoU passed 0.9 after about 440 on a loaded 2-core CPU
+    epochs: int = 6  # 768 steps (see benchmarks/segmentation.py for the IoU and time reached)
     learning_rate: float = 3e-3  # AdamW; a random encoder tolerates a brisk rate
     scheduler: str = "cosine"  # per-step cosine annealing to zero (cvlab.training's SCHEDULERS name)
 

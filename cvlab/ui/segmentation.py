@@ -118,9 +118,11 @@ def _show_result(result: sam_api.SamResult, pixels: np.ndarray) -> np.ndarray:
     columns[1].metric("Decoder", f"{1000 * result.decoder_seconds:,.0f} ms",
                       help="Prompt encoder + mask decoder + upsampling to the image, for this prompt.")
     columns = st.columns(2)
-    columns[0].download_button("Mask PNG", sam_api.mask_png(result.masks[index]), "mask.png", "image/png",
+    chosen = result.masks[index]
+    # Callables: the PNGs are encoded only when a button is pressed, not on every click's rerun.
+    columns[0].download_button("Mask PNG", lambda: sam_api.mask_png(chosen), "mask.png", "image/png",
                                key="sam_dl_mask", width="stretch")
-    columns[1].download_button("Cut-out PNG", sam_api.cutout_png(pixels, result.masks[index]), "cutout.png",
+    columns[1].download_button("Cut-out PNG", lambda: sam_api.cutout_png(pixels, chosen), "cutout.png",
                                "image/png", key="sam_dl_cut", width="stretch",
                                help="The object on a transparent background (RGBA).")
     show_figure(viz.sam_timing_figure(result.encoder_seconds, result.decoder_seconds, result.model))
