@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,11 +31,12 @@ from cvlab.models import ARCHITECTURES
 from cvlab.registry import Registry
 from cvlab.settings import get_settings
 from cvlab.zoo import library_versions, read_cache, write_cache
-from cvlab.zoo_timing import CPU_MEMORY_SOURCE, CUDA_MEMORY_SOURCE, Measurement, device_name, measure_model
+from cvlab.zoo_timing import (CPU_MEMORY_SOURCE, CUDA_MEMORY_SOURCE, Measurement, cpu_cores, device_name,
+                               measure_model)
 
 __all__ = ["CPU_MEMORY_SOURCE", "CUDA_MEMORY_SOURCE", "Measurement", "SUITES", "Suite", "cache_file",
-           "cached_measurements", "current_job", "device_name", "measure", "measure_all", "measure_model",
-           "start_measuring"]
+           "busy_note", "cached_measurements", "current_job", "device_name", "forget_measurements", "measure",
+           "measure_all", "measure_model", "start_measuring"]
 
 
 # ---- what can be measured ---------------------------------------------------------------------------------
@@ -137,6 +140,37 @@ def cached_measurements(device=None, suite: str = "classification",
         if measurement.input_size == wanted:
             out[measurement.name] = measurement
     return out
+
+
+def forget_measurements(names: list[str] | None = None, *, suite: str = "classification",
+                        input_size: int | None = None, device=None) -> None:
+    """Drop the measurements of ``names`` (all of the suite's) at ``input_size`` so the next run makes them again."""
+    path = cache_file(device, suite=suite)
+    table = read_cache(path)
+    doomed = {key for key, entry in table.items() if not key.startswith("_") and
+              (names is None or entry.get("name") in names) and
+              (input_size is None or entry.get("input_size") == input_size)}
+    if doomed:
+        handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(handle, "w") as out:
+            json.dump({k: v for k, v in table.items() if k not in doomed}, out, indent=1, sort_keys=True)
+        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+
+
+def busy_note(measurements, cores: int | None = None) -> str | None:
+    """A warning when CPU measurements were taken while other work kept the machine busy, else None.
+
+    The load average counts the measuring threads too; what is left over is other work. At least one
+    core's worth of it is enough to spoil a multi-threaded CPU timing.
+    """
+    cores = cores or cpu_cores()
+    busy = [m for m in measurements if m.device == "cpu" and (m.load_average or 0) - m.threads >= 1]
+    if not busy:
+        return None
+    peak = max(m.load_average for m in busy)
+    return (f"{len(busy)} of these were measured while other work kept this machine busy (load average up to "
+            f"{peak:.1f} on {cores} cores, the measurement's own threads included), so they read high. "
+            "Measure again when it is quieter.")
 
 
 # ---- measuring ---------------------------------------------------------------------------------------------

@@ -45,6 +45,10 @@ class Measurement:
     memory_source: str  # how memory_mb was obtained
     versions: dict = field(default_factory=dict)  # torch / torchvision / timm
     seconds: float = 0.0  # wall time this measurement took, build included
+    # The machine's 1-minute load average, the higher of before and after: above the core count, other
+    # work competed for the CPU and the latency reads high (seen here: ResNet-18 at 2 threads, 25 ms idle,
+    # 940 ms under a load of 4 on 2 cores, as one thread waits for the other to be scheduled).
+    load_average: float | None = None
 
 
 
@@ -57,8 +61,17 @@ def device_name(device) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple GPU (MPS)"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return f"{_cpu_name()} x{cores} cores"
+    return f"{_cpu_name()} x{cpu_cores()} cores"
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (runnable processes), None where the system has none (Windows)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 
@@ -161,7 +174,7 @@ def measure_model(model, input_size: int, *, name: str = "model", device=None,
 
     from cvlab.device import amp_dtype, pick_device
 
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), load_average()
     device = device if device is not None else pick_device()
     dtype = amp_dtype(device)
     on_gpu = device.type == "cuda"
@@ -205,4 +218,5 @@ def measure_model(model, input_size: int, *, name: str = "model", device=None,
         latency_ms=latency * 1e3, latency_repeats=n,
         throughput=size / pass_s, throughput_batch=size, throughput_repeats=m,
         memory_mb=memory / 2**20, memory_source=CUDA_MEMORY_SOURCE if on_gpu else CPU_MEMORY_SOURCE,
-        versions=versions or library_versions(), seconds=time.perf_counter() - started)
+        versions=versions or library_versions(), seconds=time.perf_counter() - started,
+        load_average=max(filter(None, (load_before, load_average())), default=None))

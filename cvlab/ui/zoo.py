@@ -6,6 +6,11 @@ import streamlit as st
 
 from cvlab import lecture_claims, scaling, tokens, zoo, zoo_measure
 
+COMPARE_COLUMNS = {"params (M)": st.column_config.NumberColumn(format="%.2f"),
+                   "GMACs": st.column_config.NumberColumn(format="%.3f"),
+                   "GFLOPs": st.column_config.NumberColumn(format="%.3f"),
+                   "latency ms": st.column_config.NumberColumn(format="%.1f")}
+
 
 @st.cache_data(show_spinner="Counting parameters and MACs (once per library version)…")
 def zoo_facts() -> list:
@@ -42,26 +47,41 @@ def segmentation_facts() -> list:
     return segmentation_table()
 
 
+@st.cache_data(max_entries=4, show_spinner="Running the network once with hooks on every layer…")
+def layers_of(name: str) -> list:
+    from cvlab import anatomy
+
+    return anatomy.layer_table(name)
+
+
 def latencies(suite: str = "classification", input_size: int | None = None) -> dict[str, float]:
     """Latency at batch 1 of every model of ``suite`` measured here so far (read from disk each run)."""
     return {name: m.latency_ms for name, m in zoo_measure.cached_measurements(suite=suite, input_size=input_size).items()}
 
 
+def compare_rows(facts: list, measured: dict[str, float]) -> list[dict]:
+    return [{"name": f.name, "family": f.family, "year": f.year, "input px": f.input_size,
+             "params (M)": f.params / 1e6, "GMACs": f.macs / 1e9, "GFLOPs": f.flops / 1e9,
+             "top-1 %": f.top1, "top-5 %": f.top5, "file MB": f.file_size_mb,
+             "latency ms": measured.get(f.name), "weights": f.weights} for f in facts]
+
+
 def yolo_rows(all_sizes: bool) -> list[dict]:
     """The YOLO evolution table: counted at 640 px, latency measured here at 640 and 320 px where done."""
     at_640, at_320 = latencies("yolo", 640), latencies("yolo", 320)
-    return [{"model": r.name, "generation": r.generation, "size": r.size, "year": r.year,
-             "params (M)": round(r.params / 1e6, 2), "GFLOPs at 640": round(r.flops / 1e9, 2),
-             "GMACs at 640": round(r.macs / 1e9, 2), "latency ms at 640": at_640.get(r.name),
-             "latency ms at 320": at_320.get(r.name), "feature": r.feature} for r in yolo_facts(all_sizes)]
+    # Latency next to the counts, so it stays on screen when projector mode widens every column.
+    return [{"model": r.name, "generation": r.generation, "size": r.size, "params (M)": round(r.params / 1e6, 2),
+             "GFLOPs at 640": round(r.flops / 1e9, 2), "latency ms at 640": at_640.get(r.name),
+             "latency ms at 320": at_320.get(r.name), "GMACs at 640": round(r.macs / 1e9, 2), "year": r.year,
+             "feature": r.feature} for r in yolo_facts(all_sizes)]
 
 
 def segmentation_rows() -> list[dict]:
     measured = latencies("segmentation")
-    return [{"model": r.name, "architecture": r.architecture, "encoder": r.encoder, "year": r.year,
+    return [{"model": r.name, "architecture": r.architecture, "encoder": r.encoder,
              "params (M)": round(r.params / 1e6, 2), f"GMACs at {r.input_size}": round(r.macs / 1e9, 2),
-             f"GFLOPs at {r.input_size}": round(r.flops / 1e9, 2),
-             f"latency ms at {r.input_size}": measured.get(r.name), "feature": r.feature}
+             f"latency ms at {r.input_size}": measured.get(r.name),
+             f"GFLOPs at {r.input_size}": round(r.flops / 1e9, 2), "year": r.year, "feature": r.feature}
             for r in segmentation_facts()]
 
 
@@ -73,28 +93,44 @@ def measurement_panel(suite: str = "classification", names: list[str] | None = N
     Every two seconds it reads the cache; when a model has been measured since its last look it
     reruns the whole page, so the tables outside it fill in as the job goes.
     """
-    spec = zoo_measure.SUITES.get(suite)
-    wanted = list(names or spec.names())
-    measured = [n for n in wanted if n in latencies(suite, input_size)]
+    wanted = list(names or zoo_measure.SUITES.get(suite).names())
+    cached = zoo_measure.cached_measurements(suite=suite, input_size=input_size)
+    measured = [cached[n] for n in wanted if n in cached]
     seen_key = f"_zoo_measured_{key}"
     previous, st.session_state[seen_key] = st.session_state.get(seen_key), len(measured)
     if previous is not None and previous != len(measured):
         st.rerun()  # the whole page: its tables read the cache again
-    at = f" at {input_size} px" if input_size else ""
     job = zoo_measure.current_job()
     if job is not None and job.running:
-        status = job.status()
-        size = f" at {status.input_size} px" if status.input_size else ""
-        st.progress(status.done / max(status.total, 1),
-                    text=f"Measuring {zoo_measure.SUITES.get(status.suite).title}{size} on this machine: "
-                         f"{status.current or '…'} ({status.done}/{status.total})")
+        _show_progress(job.status())
         return
     if job is not None and job.error:
         st.error(job.error)
+    _offer_measuring(suite, wanted, measured, input_size, key)
+
+
+def _show_progress(status) -> None:
+    size = f" at {status.input_size} px" if status.input_size else ""
+    st.progress(status.done / max(status.total, 1),
+                text=f"Measuring {zoo_measure.SUITES.get(status.suite).title}{size} on this machine: "
+                     f"{status.current or '…'} ({status.done}/{status.total})")
+
+
+def _offer_measuring(suite: str, wanted: list[str], measured: list, input_size: int | None, key: str) -> None:
+    """What is measured, a warning if the machine was busy, and the buttons that start a job."""
+    title, at = zoo_measure.SUITES.get(suite).title, f" at {input_size} px" if input_size else ""
     if len(measured) < len(wanted):
-        st.caption(f"Latency measured here{at} for {len(measured)} of {len(wanted)} {spec.title}.")
+        st.caption(f"Latency measured here{at} for {len(measured)} of {len(wanted)} {title}.")
         if st.button(f"Measure the rest{at} on this machine", key=key, icon=":material/speed:"):
             zoo_measure.start_measuring(wanted, suite=suite, input_size=input_size)
             st.rerun(scope="fragment")
     else:
-        st.caption(f"All {len(wanted)} {spec.title} measured on this machine{at}.")
+        st.caption(f"All {len(wanted)} {title} measured on this machine{at}.")
+    note = zoo_measure.busy_note(measured)
+    if note:
+        st.caption(f":material/warning: {note}")
+    if measured and st.button(f"Measure these again{at}", key=f"{key}_again", icon=":material/refresh:",
+                              help="Forget these measurements on this machine and make them again"):
+        zoo_measure.forget_measurements(wanted, suite=suite, input_size=input_size)
+        zoo_measure.start_measuring(wanted, suite=suite, input_size=input_size)
+        st.rerun(scope="fragment")

@@ -6,8 +6,8 @@ import streamlit as st
 from cvlab import anatomy, chooser, scaling, tokens
 from cvlab.data.images import load_sample
 from cvlab.ui import report_errors, sections, show_figure
-from cvlab.ui.zoo import (attention_costs, claim_checks, latencies, measurement_panel, real_efficientnets,
-                          segmentation_rows, yolo_rows, zoo_facts)
+from cvlab.ui.zoo import (COMPARE_COLUMNS, attention_costs, claim_checks, compare_rows, latencies, layers_of,
+                          measurement_panel, real_efficientnets, segmentation_rows, yolo_rows, zoo_facts)
 from cvlab.models import ARCHITECTURES
 from cvlab.viz import scaling as scaling_viz
 from cvlab.viz import zoo as zoo_viz
@@ -24,10 +24,6 @@ tab_table, tab_model, tab_choose, tab_scaling, tab_tokens, tab_yolo, tab_seg, ta
 LATENCY = st.column_config.NumberColumn(format="%.1f")
 
 
-@st.cache_data(max_entries=4, show_spinner="Running the network once with hooks on every layer…")
-def layers_of(name: str) -> list:
-    return anatomy.layer_table(name)
-
 with tab_table:
     families = sorted({arch.family for _, arch in ARCHITECTURES.items()})
     chosen = st.multiselect("Families", families, default=families, key="fam", bind=BIND)
@@ -36,23 +32,16 @@ with tab_table:
         with report_errors():
             facts, measured = zoo_facts(), latencies()
             shown = [f for f in facts if f.family in chosen]
-            st.dataframe([{"name": f.name, "family": f.family, "year": f.year, "input px": f.input_size,
-                           "params (M)": f.params / 1e6, "GMACs": f.macs / 1e9, "GFLOPs": f.flops / 1e9,
-                           "top-1 %": f.top1, "top-5 %": f.top5, "file MB": f.file_size_mb,
-                           "latency ms": measured.get(f.name), "weights": f.weights} for f in shown],
-                         hide_index=True, column_config={
-                             "params (M)": st.column_config.NumberColumn(format="%.2f"),
-                             "GMACs": st.column_config.NumberColumn(format="%.3f"),
-                             "GFLOPs": st.column_config.NumberColumn(format="%.3f"), "latency ms": LATENCY})
+            st.dataframe(compare_rows(shown, measured), hide_index=True, column_config=COMPARE_COLUMNS)
             st.caption("GFLOPs = 2 x GMACs: torchvision publishes multiply-accumulates under the name GFLOPS, "
                        "so tools often differ by exactly 2x. Latency: batch 1, median of several runs after a "
                        "warm-up, on this machine. Click a column to sort it. Detection and segmentation networks "
                        "have their own tables (YOLO, Segmentation).")
-            measurement_panel()
             chart = zoo_viz.accuracy_chart(shown, axis or "params", latencies=measured)
             show_figure(chart)
             if chart.layout.meta["note"]:
                 st.caption(chart.layout.meta["note"] + ".")
+            measurement_panel()  # last: above the chart, its 2 s reruns left the chart hidden in the browser
 
 with tab_model:
     left, right = st.columns(2)

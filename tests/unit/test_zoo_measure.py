@@ -240,3 +240,27 @@ def test_an_unknown_suite_lists_the_choices():
 
     with pytest.raises(UnknownName, match="classification, yolo, segmentation"):
         zoo_measure.measure_all(suite="detection")
+
+
+def test_the_load_of_the_machine_is_recorded_and_a_busy_one_is_said():
+    m = zoo_measure.measure_model(tiny_net(), 16, device=CPU, batch_sizes=(1,), **FAST)
+    assert m.load_average is None or m.load_average >= 0
+    quiet = dataclasses.replace(SAMPLE, threads=2, load_average=2.5)  # its own two threads and a little more
+    busy = dataclasses.replace(SAMPLE, threads=2, load_average=10.4)
+    gpu = dataclasses.replace(SAMPLE, device="cuda:0", load_average=10.4)  # a GPU timing does not mind
+    old = dataclasses.replace(SAMPLE, load_average=None)  # measured before the load was recorded
+    assert zoo_measure.busy_note([quiet, gpu, old], cores=2) is None
+    note = zoo_measure.busy_note([quiet, busy, busy], cores=2)
+    assert note.startswith("2 of these") and "up to 10.4 on 2 cores" in note and "again" in note
+
+
+def test_forgetting_drops_only_the_models_and_size_asked(home, fake_measure):
+    zoo_measure.measure_all(NAMES)
+    zoo_measure.forget_measurements(["vgg16"])
+    assert set(zoo_measure.cached_measurements()) == set(NAMES[:2])
+    fake_measure.clear()
+    zoo_measure.measure_all(NAMES)
+    assert fake_measure == ["vgg16"]
+    zoo_measure.forget_measurements()
+    assert zoo_measure.cached_measurements() == {}
+    assert "_key" in json.loads(zoo_measure.cache_file(CPU).read_text())  # the key stays with the file
