@@ -25,7 +25,7 @@ PART_COLOURS = {"input": "#999999", "encoder": COLORWAY[0], "bottleneck": COLORW
 DASHES = ("solid", "dash", "dot", "dashdot")  # Dice and IoU coincide on a background pixel: both stay visible
 # Labels face outwards, so the two arms of the U never write over each other.
 TEXT_SIDE = {"input": "middle left", "encoder": "middle left", "bottleneck": "bottom center",
-             "decoder": "middle right", "head": "top center"}
+             "decoder": "bottom right", "head": "top center"}
 OVERLAP_COLOURS = ("#f2f2f2", COLORWAY[1], COLORWAY[5], COLORWAY[2])  # TN, FP, FN, TP
 MASK_COLOUR = np.array([30, 144, 255], np.float32)  # SAM's mask: dodger blue
 POSITIVE, NEGATIVE, BOX = (0, 200, 0), (230, 0, 0), (255, 200, 0)
@@ -129,7 +129,7 @@ def unet_figure(anatomy: "UnetAnatomy") -> go.Figure:
                                    symbol="square"),
             text=[f"{s.channels}×{s.height}×{s.width}" for s in stages], textposition=TEXT_SIDE[part],
             customdata=[s.name for s in stages], hovertemplate="%{customdata}: %{text}<extra></extra>"))
-    fig.update_xaxes(visible=False, range=[-2.2, len(anatomy.stages) + 1.2])
+    fig.update_xaxes(visible=False, range=[-3.2, len(anatomy.stages) + 2.2])
     fig.update_yaxes(visible=False, range=[-bottom - 0.9, 0.9])
     fig.update_layout(height=440, plot_bgcolor="#ffffff")
     title = f"U-Net with a {anatomy.encoder} encoder at {anatomy.input_size} px: channels × height × width"
