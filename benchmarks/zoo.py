@@ -22,6 +22,7 @@ CVLAB_HOME is used and removed; with it, caches already there are reused (a warm
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import sys
@@ -55,6 +56,7 @@ def main() -> None:
         from tests.harness import OFFLINE_ENV
 
         os.environ.update(OFFLINE_ENV)
+        logging.getLogger("streamlit").setLevel(logging.ERROR)  # AppTest warns once per run outside a server
         for suite in filter(None, suites):
             fill(suite, names, args.yolo_size if suite == "yolo" else None)
         if args.page or everything:
@@ -109,8 +111,12 @@ def open_ms(script: str, opens: int, clear_memory_caches: bool = False, **query)
     from streamlit.testing.v1 import AppTest
 
     def one() -> float:
-        if clear_memory_caches:
+        if clear_memory_caches:  # as after a server restart: only the JSON caches on disk are left
+            from cvlab import zoo, zoo_tasks
+
             st.cache_data.clear()
+            zoo._cached_counts.cache_clear()
+            zoo_tasks._cached.cache_clear()
         app = AppTest.from_file(str(REPO_ROOT / script), default_timeout=300)
         for key, value in query.items():
             app.query_params[key] = value
@@ -140,21 +146,37 @@ def page_open(opens: int) -> None:
     browser_open()
 
 
+def visible_ms(browser, url: str, selectors: tuple[str, ...]) -> tuple[float, float]:
+    """(first contentful paint, every selector visible) in ms after navigation starts: what a visitor waits for."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    start = time.perf_counter()
+    page.goto(url)
+    for selector in selectors:
+        page.locator(selector).first.wait_for(state="visible", timeout=300_000)
+    shown = (time.perf_counter() - start) * 1000
+    fcp = page.evaluate(
+        "() => (performance.getEntriesByName('first-contentful-paint')[0] || {startTime: NaN}).startTime")
+    context.close()
+    return fcp, shown
+
+
 def browser_open() -> None:
     from tests.harness import app_server, chromium
-    from benchmarks.pages import paint_ms
 
     home = Path(os.environ["CVLAB_HOME"])
-    print("c. Browser (headless Chromium, 1440x900): first contentful paint / script done")
+    reference_content = ('[data-testid="stMarkdown"]',)  # its one line of text under the title
+    page_content = ('[data-testid="stDataFrame"] canvas', '[data-testid="stPlotlyChart"] .main-svg')
+    print("c. Browser (headless Chromium, 1440x900): first contentful paint / table and chart drawn")
     with chromium() as browser:
         with app_server(home, script=REFERENCE) as (url, _):
-            paint_ms(browser, url)  # the server's first visit
-            ref_fcp, ref_done = paint_ms(browser, url)
-        print(f"   {'reference, second visit':34s} {ref_fcp:7.0f} ms {ref_done:7.0f} ms   1.00x")
+            visible_ms(browser, url, reference_content)  # the server's first visit
+            ref_fcp, ref_shown = visible_ms(browser, url, reference_content)
+        print(f"   {'reference, second visit':34s} {ref_fcp:7.0f} ms {ref_shown:7.0f} ms   1.00x")
         with app_server(home) as (url, _):
-            for visit in ("first visit after start", "second visit, new browser"):
-                fcp, done = paint_ms(browser, f"{url}/architectures")
-                print(f"   {visit:34s} {fcp:7.0f} ms {done:7.0f} ms  {fcp / ref_fcp:5.2f}x  {done / ref_done:5.2f}x")
+            for visit in ("first visit after start", "second visit, new browser", "third visit, new browser"):
+                fcp, shown = visible_ms(browser, f"{url}/architectures", page_content)
+                print(f"   {visit:34s} {fcp:7.0f} ms {shown:7.0f} ms  {fcp / ref_fcp:5.2f}x  {shown / ref_shown:5.2f}x")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ SUITES = ("classification", "yolo", "segmentation")
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--suite", choices=SUITES, default="classification", help="which table (default: classification)")
+    parser.add_argument("--suite", choices=SUITES, default="classification",
+                        help="which table (default: classification)")
     parser.add_argument("--family", default=None,
                         help="only this family (ResNet, ViT...), YOLO generation (YOLOv8...) or decoder (Unet...)")
     parser.add_argument("--size", type=int, default=None,
@@ -115,7 +116,8 @@ def _render(table: list) -> str:
              "latency ms": _number(f.latency_ms, 1, 1), "weights": f.weights or "-"}
             for f in table]
     return (text_table(rows) + "\n\nparams, MACs and FLOPs counted here (FLOPs = 2 x MACs); accuracy and file size "
-            "as published with the weights named; latency at batch 1 measured on this machine (--measure fills the gaps).")
+            "as published with the weights named; latency at batch 1 measured on this machine "
+            "(--measure fills the gaps).")
 
 
 COMMANDS.register("zoo", Command("zoo", "architecture tables: counted params/MACs/FLOPs, published accuracy, "

@@ -62,7 +62,8 @@ def _lecture_net(name: str) -> Callable[[], object]:
     return build
 
 
-_LECTURE_CIFAR_PAPER = "this lecture's hands-on lab (VGGBlock, ResidualBlock), after Simonyan & Zisserman 2014 / He et al. 2015"
+_LECTURE_CIFAR_PAPER = ("this lecture's hands-on lab (VGGBlock, ResidualBlock), "
+                        "after Simonyan & Zisserman 2014 / He et al. 2015")
 ARCHITECTURES.register("lecture-vgg", Architecture(
     "lecture-vgg", "Lecture VGG-like CIFAR net", "Lecture", 2026, _LECTURE_CIFAR_PAPER, 32,
     _lecture_net("lecture-vgg"), stages=("features.0", "features.1", "features.2", "pool", "classifier"),

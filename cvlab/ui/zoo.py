@@ -56,7 +56,19 @@ def layers_of(name: str) -> list:
 
 def latencies(suite: str = "classification", input_size: int | None = None) -> dict[str, float]:
     """Latency at batch 1 of every model of ``suite`` measured here so far (read from disk each run)."""
-    return {name: m.latency_ms for name, m in zoo_measure.cached_measurements(suite=suite, input_size=input_size).items()}
+    measured = zoo_measure.cached_measurements(suite=suite, input_size=input_size)
+    return {name: m.latency_ms for name, m in measured.items()}
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def claim_rows() -> list[dict]:
+    # As text: a column mixing numbers and words ("BasicBlock") cannot be one Arrow type.
+    return [{"claim": c.claim, "slide": str(c.slide), "computed here": _text(c.computed),
+             "published": _text(c.published), "source": c.published_source or c.computed_source,
+             "verdict": c.verdict} for c in claim_checks()]
 
 
 def compare_rows(facts: list, measured: dict[str, float]) -> list[dict]:

@@ -6,7 +6,7 @@ import streamlit as st
 from cvlab import anatomy, chooser, scaling, tokens
 from cvlab.data.images import load_sample
 from cvlab.ui import report_errors, sections, show_figure
-from cvlab.ui.zoo import (COMPARE_COLUMNS, attention_costs, claim_checks, compare_rows, latencies, layers_of,
+from cvlab.ui.zoo import (COMPARE_COLUMNS, attention_costs, claim_rows, compare_rows, latencies, layers_of,
                           measurement_panel, real_efficientnets, segmentation_rows, yolo_rows, zoo_facts)
 from cvlab.models import ARCHITECTURES
 from cvlab.viz import scaling as scaling_viz
@@ -156,8 +156,6 @@ with tab_seg:
 with tab_claims:
     if tab_claims.open:
         with report_errors():
-            st.dataframe([{"claim": c.claim, "slide": str(c.slide), "computed here": c.computed,
-                           "published": c.published, "source": c.published_source or c.computed_source,
-                           "verdict": c.verdict} for c in claim_checks()], hide_index=True)
+            st.dataframe(claim_rows(), hide_index=True)
             st.caption("Where the slide and the measurement differ, the verdict says why: rounding, a different "
                        "weights version, or a claim that does not hold as stated.")
