@@ -19,6 +19,8 @@ class _Axis:
     value: Callable[[ArchitectureFacts, dict[str, float]], float | None]
 
 
+MARKER_SYMBOLS = ("circle", "diamond", "square", "triangle-up")
+
 X_AXES: dict[str, _Axis] = {
     "params": _Axis("parameters (M)", "parameters", lambda f, _: f.params / 1e6),
     "macs": _Axis("multiply-accumulates (G)", "multiply-accumulates", lambda f, _: f.macs / 1e9),
@@ -74,7 +76,9 @@ def accuracy_chart(facts: Sequence[ArchitectureFacts], x: str = "params",
         members = [(f, v) for f, v in placed if f.family == family]
         fig.add_trace(go.Scatter(
             x=[v for _, v in members], y=[f.top1 for f, _ in members], mode="markers", name=family,
-            marker=dict(size=10, color=COLORWAY[index % len(COLORWAY)]),
+            # Past eight families the colours repeat, so the shape changes: ViT is no longer VGG's twin.
+            marker=dict(size=10, color=COLORWAY[index % len(COLORWAY)],
+                        symbol=MARKER_SYMBOLS[index // len(COLORWAY) % len(MARKER_SYMBOLS)]),
             customdata=[_hover_row(f) for f, _ in members],
             hovertemplate=("<b>%{customdata[0]}</b><br>params %{customdata[1]}<br>MACs %{customdata[2]}"
                            "<br>top-1 %{customdata[3]}<br>weights %{customdata[4]}<extra></extra>")))
@@ -108,6 +112,6 @@ def stage_figure(stages: Sequence, title: str) -> go.Figure:
     fig.add_trace(go.Scatter(x=labels, y=[s.height for s in stages], mode="lines+markers", name="H",
                              connectgaps=False), row=1, col=1)
     fig.add_trace(go.Bar(x=labels, y=[s.channels for s in stages], name="channels"), row=2, col=1)
-    fig.update_yaxes(type="log", row=2, col=1)
+    fig.update_yaxes(type="log", dtick=1, row=2, col=1)  # ticks at powers of ten only: 2..9 crowded a short axis
     fig.update_layout(height=460, showlegend=False)
     return styled(fig, title=title)

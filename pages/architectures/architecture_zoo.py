@@ -129,7 +129,8 @@ with tab_tokens:
 
 with tab_yolo:
     left, right = st.columns(2)
-    every_size = left.toggle("Every size (n to x; slower the first time)", key="yolo_all", bind=BIND)
+    every_size = left.toggle("Every size, n to x", key="yolo_all", bind=BIND,
+                             help="All 44 models; counting them takes a minute the first time")
     yolo_px = right.segmented_control("Measure latency at (px)", ["640", "320"], default="640", key="yolo_px",
                                       bind=BIND, help="320 px is about 4x quicker to measure on a CPU")
     if tab_yolo.open:

@@ -117,3 +117,17 @@ def test_inside_the_lectures_residual_net():
     assert layers["params"].sum() == 300_202  # hand count in tests/unit/test_lecture_nets.py
     assert layers.iloc[-1]["layer"] == "classifier" and layers.iloc[-1]["output"] == "10"
     assert any("class ResidualBlock" in code.value for code in app.code)
+
+
+def test_measurements_from_a_busy_machine_are_flagged(monkeypatch):
+    import dataclasses
+
+    from cvlab import zoo_measure
+    from tests.unit.test_zoo_measure import SAMPLE
+
+    monkeypatch.setattr(zoo_measure, "measure", lambda name, **options: dataclasses.replace(
+        SAMPLE, name=name, input_size=256, threads=2, load_average=9.5))
+    zoo_measure.measure_all(["unet-resnet34", "fpn-resnet34"], suite="segmentation")
+    app = run_script(PAGE, timeout=300, section="Segmentation")
+    assert any("2 of these were measured while other work kept this machine busy" in c.value and "9.5" in c.value
+               for c in app.caption)

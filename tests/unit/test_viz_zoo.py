@@ -71,3 +71,11 @@ def test_latency_falls_back_to_the_facts_measurement():
 def test_unknown_axis_names_the_choices():
     with pytest.raises(InvalidInput, match="params, macs, latency"):
         accuracy_chart(FACTS, "flops")
+
+
+def test_families_past_the_palette_get_another_marker_shape():
+    facts = [make_facts(f"m{i}", f"F{i}", 1 + i, 1, 70 + i) for i in range(len(COLORWAY) + 1)]
+    fig = accuracy_chart(facts, "params")
+    looks = [(trace.marker.color, trace.marker.symbol) for trace in fig.data[:-1]]
+    assert len(set(looks)) == len(facts)  # no two families look alike
+    assert looks[0] == (COLORWAY[0], "circle") and looks[-1] == (COLORWAY[0], "diamond")
