@@ -56,6 +56,7 @@ class Prepared:
 def prepare(config: TrainConfig) -> Prepared:
     import torch
 
+    from cvlab.data.augment import dataset_mean_std
     from cvlab.data.datasets import load_dataset
     from cvlab.device import amp_dtype, pick_device
     from cvlab.training.models import build_model, param_groups
@@ -72,8 +73,7 @@ def prepare(config: TrainConfig) -> Prepared:
     if "ImageNet" in built.note:
         mean, std = IMAGENET_MEAN, IMAGENET_STD  # what the pretrained weights saw
     else:
-        sample = data.train_x[:4096].float() / 255
-        mean, std = sample.mean(dim=(0, 2, 3)).tolist(), sample.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist()
+        mean, std = dataset_mean_std(data)  # published (CIFAR-10) or measured on the training images
     optimizer = build_optimizer(config.optimizer, param_groups(built, config), lr=config.lr,
                                 momentum=config.momentum, weight_decay=config.weight_decay)
     steps = max(1, math.ceil(len(data.train_y) / config.batch_size))
@@ -99,10 +99,10 @@ def to_input(p: Prepared, x_uint8, augment=None, generator=None):
     """uint8 (B, 3, H, W) on the device -> normalised float, augmented when training."""
     import torch
 
-    x = x_uint8.float().div_(255)
-    if augment is not None:
-        from cvlab.data.augment import augment_batch
+    from cvlab.data.augment import augment_batch, to_float
 
+    x = to_float(x_uint8)
+    if augment is not None:
         x = augment_batch(x, augment, generator)
     x = (x - p.mean) / p.std
     return x.contiguous(memory_format=torch.channels_last) if p.config.channels_last else x

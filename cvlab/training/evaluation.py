@@ -9,6 +9,7 @@ model from those files alone, for the page's "try it" panel, the ONNX export and
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,13 +61,8 @@ def finish_run(p, run_dir: Path, status: str, reason: str) -> None:
     np.savez_compressed(run_dir / "misclassified.npz",
                         images=p.val_x[wrong.to(p.val_x.device)].permute(0, 2, 3, 1).cpu().numpy(),
                         true=truth[wrong].numpy(), predicted=predicted[wrong].numpy())
-    runs.update_record(run_dir, status=status, reason=reason, final_val_accuracy=accuracy, **{f"{status}_at": _now()})
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
+    runs.update_record(run_dir, status=status, reason=reason, final_val_accuracy=accuracy,
+                       **{f"{status}_at": time.time()})
 
 
 def read_evaluation(run_dir: Path) -> Evaluation | None:

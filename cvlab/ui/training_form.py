@@ -71,7 +71,7 @@ def dataset_summary(config: TrainConfig):
     """Class counts and a preview of augmented training images; returns the dataset or None on error."""
     with report_errors():
         data = cached_dataset(config.data, config.image_size, config.seed, config.val_fraction, config.limit)
-        counts = {name: int((data.train_y == i).sum()) for i, name in enumerate(data.class_names)}
+        counts = data.counts()["train"]
         st.caption(f"**{data.name}**: {len(data.train_y)} training and {len(data.val_y)} validation images of "
                    f"{data.train_x.shape[-1]} px, {len(data.class_names)} classes. {data.note}")
         st.bar_chart(counts, height=180, x_label="class", y_label="training images")
