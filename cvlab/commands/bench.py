@@ -17,7 +17,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--limit", type=int, default=2560, help="images (train + validation) for the throughput part")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=2, help="the last one is timed; the first warms up")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the shapes and digits accuracy runs")
 
