@@ -194,7 +194,7 @@ def _load_path(path: Path, image_size: int, seed: int, val_fraction: float, limi
         return load_image_folder(folder, image_size, seed=seed, val_fraction=val_fraction, limit=limit,
                                  settings=settings, name=path.stem)
     if path.exists():
-        raise InvalidInput(f"'{path}' is neither a folder nor a .zip archive. Give a folder in ImageFolder "
+        raise InvalidInput(f"'{path.name}' is neither a folder nor a .zip archive. Give a folder in ImageFolder "
                            "layout (dataset/<class name>/<images>) or a .zip of one.")
     raise UnknownName(f"Unknown dataset {str(path)!r}: it is none of {', '.join(DATASETS.names())}, and no "
                       "such folder or .zip exists. Check the path, or pick one of the built-in datasets.")

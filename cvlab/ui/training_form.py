@@ -43,11 +43,12 @@ def cached_dataset(source: str, image_size: int, seed: int, val_fraction: float,
 
 
 def _saved_upload(upload) -> str:
-    """An uploaded zip saved under the data home by its content hash; its path is the dataset source."""
+    """An uploaded zip saved under the data home, in a folder named by its content hash, under its own
+    file name (so the dataset and every message about it carry the name the user knows)."""
     data = upload.getvalue()
-    folder = get_settings().data_home / "uploads"
+    folder = get_settings().data_home / "uploads" / hashlib.sha256(data).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}.zip"
+    path = folder / (Path(upload.name).name or "dataset.zip")
     if not path.exists():
         path.write_bytes(data)
     return str(path)
