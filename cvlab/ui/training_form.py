@@ -20,7 +20,7 @@ from cvlab.viz import training as viz
 
 BIND = "query-params"
 BUILT_IN_DATA = ("shapes", "digits", "cifar10")
-UPLOAD = "upload"
+UPLOAD, FOLDER = "upload", "folder"
 DEFAULT = TrainConfig()
 
 # The lab's exercises: one click queues the runs to compare (changes against the form's settings).
@@ -54,10 +54,35 @@ def _saved_upload(upload) -> str:
     return str(path)
 
 
+def _folder_source() -> str | None:
+    """A folder upload written under the data home by the same safe rules as a zip; its path is the source."""
+    from cvlab.data.archives import save_uploaded_folder
+
+    files = st.file_uploader("A folder laid out as dataset/<class name>/<images>", accept_multiple_files="directory",
+                             key="data_folder", max_upload_size=200)
+    if not files:
+        st.info("Choose a folder with one subfolder per class (optionally inside train/ and val/); "
+                "at least two classes.")
+        return None
+    digest = hashlib.sha256()
+    for upload in files:
+        digest.update(upload.name.encode() + b"\0" + upload.getvalue())
+    dest = get_settings().data_home / "uploads" / digest.hexdigest()[:16]
+    with report_errors():
+        if not dest.is_dir():
+            save_uploaded_folder(((f.name, f.getvalue()) for f in files), dest)
+        top = {Path(f.name).parts[0] for f in files}
+        return str(dest / top.pop()) if len(top) == 1 else str(dest)
+    return None
+
+
 def data_source() -> str | None:
-    choice = st.selectbox("Dataset", [*BUILT_IN_DATA, UPLOAD], key="data", bind=BIND,
+    choice = st.selectbox("Dataset", [*BUILT_IN_DATA, UPLOAD, FOLDER], key="data", bind=BIND,
                           help="shapes: generated from the seed, learns in seconds. digits: 1,797 real 8x8 scans "
-                               "from scikit-learn. cifar10: downloads when online. upload: your own ImageFolder zip.")
+                               "from scikit-learn. cifar10: downloads when online. upload: your own ImageFolder "
+                               "zip. folder: the same layout as a folder from your computer.")
+    if choice == FOLDER:
+        return _folder_source()
     if choice != UPLOAD:
         return choice
     upload = st.file_uploader("ImageFolder zip: one folder per class (optionally inside train/ and val/)",
