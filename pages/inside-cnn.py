@@ -1,4 +1,4 @@
-"""Alias of /activations for Streamlit's pages-directory mode; see cvlab/syllabus.py."""
+"""Alias of the page whose URL path is this file's name, for Streamlit's pages-directory mode; see cvlab/syllabus.py."""
 
 import runpy
 
