@@ -7,7 +7,7 @@ from typing import Any
 
 from cvlab.errors import InvalidInput
 
-TASKS = ("classify",)  # detection and segmentation add their own trainers
+from cvlab.training.tasks import TASKS, task_spec
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,14 @@ class TrainConfig:
     amp: bool = True  # bf16/fp16 autocast on a GPU; ignored on a CPU, where it did not help
     channels_last: bool = True
     device: str = "auto"
+    encoder: str = "resnet18"  # segment: the smp encoder under the decoder named by ``model``
+    loss: str = "0.5*bce+0.5*dice"  # segment: the mask loss (see cvlab.segmentation.losses)
+    binary_masks: bool = True  # segment: object vs background; False keeps one class per mask value
+
+    @classmethod
+    def for_task(cls, task: str = "classify", **changes: Any) -> "TrainConfig":
+        """The task's own recipe (its defaults over the dataclass's), with ``changes`` on top, validated."""
+        return cls.from_dict({"task": task, **changes})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,7 +56,8 @@ class TrainConfig:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise InvalidInput(f"Unknown training settings {unknown}; known ones: {sorted(known)}.")
-        config = cls()
+        config = replace(cls(), task=str(values.get("task", "classify")))
+        config = replace(config, **task_spec(config.task).defaults)
         typed = {}
         for name, value in values.items():
             default = getattr(config, name)
@@ -59,8 +68,13 @@ class TrainConfig:
         return replace(config, **typed).validated()
 
     def validated(self) -> "TrainConfig":
+        spec = task_spec(self.task)
+        recipe = replace(TrainConfig(), task=self.task, **spec.defaults)
+        foreign = [f.name for f in fields(self) if f.name not in spec.settings
+                   and getattr(self, f.name) != getattr(recipe, f.name)]
         checks = [
-            (self.task in TASKS, f"task must be one of {TASKS}"),
+            (not foreign, f"{', '.join(foreign)}: not a setting of {spec.title.lower()} runs "
+                          f"(theirs are {', '.join(spec.settings[1:])})"),
             (1 <= self.epochs <= 1000, "epochs must be between 1 and 1000"),
             (1 <= self.batch_size <= 4096, "batch size must be between 1 and 4096"),
             (0 < self.lr <= 10, "the learning rate must be above 0 and at most 10"),
@@ -72,6 +86,9 @@ class TrainConfig:
             (0 < self.val_fraction < 1, "the validation fraction must be between 0 and 1"),
             (self.image_size == 0 or 8 <= self.image_size <= 1024, "image size must be 0 (dataset's own) or 8..1024"),
             (self.limit >= 0, "limit must be 0 (all) or a positive number of images"),
+            (self.task != "segment" or self.image_size % 32 == 0,
+             "a segmentation image size must be a multiple of 32 (the encoder halves the image five times)"),
+            (self.task != "detect" or 32 <= self.image_size <= 1280, "a detection image size must be 32..1280"),
             (0 < self.gamma <= 1, "gamma must be in (0, 1]"),
             (self.step_size >= 1, "the step size must be at least one epoch"),
             (self.scheduler != "warmup_cosine" or 0 <= self.warmup_epochs < self.epochs,

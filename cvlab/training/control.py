@@ -49,7 +49,8 @@ class LiveControl:
         new_lr = control.get("lr")
         if new_lr and control.get("lr_seq") != self.applied_lr_seq:
             self.applied_lr_seq = control.get("lr_seq")
-            change = float(new_lr) / optimizer.param_groups[-1]["lr"]  # the head's rate is the one the user sees
+            current = max(optimizer.param_groups[-1]["lr"], 1e-12)  # the head's rate is the one the user sees
+            change = float(new_lr) / current
             for group in optimizer.param_groups:
                 group["lr"] *= change
             self.factor *= change

@@ -1,7 +1,9 @@
 """The one training engine: the lecture's loop, run for a run folder, by the CLI and by queue workers.
 
 ``train_run(run_dir)`` reads the run's config, trains, and writes everything back to
-the folder. It resumes from the newest checkpoint when there is one, so a worker that
+the folder. Classification and segmentation share the loop below and differ only in
+their ``Objective`` (loss and scores); detection hands the loop to ultralytics
+(``cvlab.training.tasks`` says which function trains which task). It resumes from the newest checkpoint when there is one, so a worker that
 died loses at most the epoch it was in. The loop itself, per epoch:
 1. ``model.train()``; for each batch: augment on the device, forward under autocast,
    loss, backward, clip the gradient norm, ``optimizer.step()``, a per-batch
@@ -20,6 +22,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from cvlab.errors import CvlabError
 from cvlab.training import runs
@@ -37,9 +40,10 @@ class Prepared:
 
     config: TrainConfig
     device: object
-    data: object  # cvlab.data.datasets.LabelledImages
+    class_names: tuple[str, ...]
+    data_note: str  # where the data came from, for the run's note
     train_x: object  # uint8 (N, 3, H, W) on the device
-    train_y: object
+    train_y: object  # class ids (N,), or masks (N, H, W) of class ids
     val_x: object
     val_y: object
     mean: object  # (1, 3, 1, 1) float on the device
@@ -48,41 +52,141 @@ class Prepared:
     built: object  # cvlab.training.models.BuiltModel
     optimizer: object
     scheduler: object
-    loss_fn: object
+    objective: "Objective"
     steps_per_epoch: int
     autocast_dtype: object  # None: full precision
+
+    def loss_fn(self, logits, y):
+        return self.objective.loss(logits, self.objective.target(y))
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What the loop minimises and how it scores a batch, for one task.
+
+    ``counts(logits, target)`` returns a 1-D tensor of sums that add up over batches
+    (correct answers; or per-class intersections and areas), so a window's or the
+    validation set's scores are exact, not an average of batch averages.
+    """
+
+    loss: Callable  # (float logits, target) -> scalar tensor
+    target: Callable  # stored labels (uint8 masks, int64 ids) -> what the loss takes
+    counts: Callable  # (logits, target) -> 1-D float tensor
+    scores: Callable  # (summed counts, images seen) -> {"accuracy": ...} or {"iou": ..., "dice": ...}
+    predict: Callable  # logits -> class ids (N,) or masks (N, H, W)
+    eval_loss: Callable | None = None  # the validation loss when it differs (no label smoothing there)
+
+
+def classification_objective(config: TrainConfig) -> Objective:
+    import torch
+
+    return Objective(
+        loss=torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing),
+        target=lambda y: y,
+        counts=lambda logits, y: (logits.argmax(1) == y).sum().float().view(1),
+        scores=lambda counts, seen: {"accuracy": float(counts[0]) / max(1, seen)},
+        predict=lambda logits: logits.argmax(1), eval_loss=torch.nn.CrossEntropyLoss())
+
+
+def segmentation_objective(config: TrainConfig, classes: int) -> Objective:
+    """``classes`` logits per pixel (1: binary). IoU and Dice as cvlab.segmentation.train defines them:
+    of the object class, or averaged over the object classes present (background left out)."""
+    import torch
+
+    from cvlab.segmentation.train import binary_or_class_ids, segmentation_loss
+
+    loss = segmentation_loss(config.loss)
+    object_classes = range(1, max(classes, 2))
+
+    def hard(logits):
+        return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1)
+
+    def counts(logits, target):
+        predicted = hard(logits)
+        sums = []
+        for cls in object_classes:
+            p, t = predicted == cls, target == cls
+            sums += [(p & t).sum(), p.sum() + t.sum()]
+        return torch.stack(sums).float()
+
+    def scores(summed, seen):
+        pairs = summed.view(-1, 2).tolist()
+        present = [(i, total) for i, total in pairs if total > 0]
+        if not present:
+            return {"iou": 1.0, "dice": 1.0}  # nothing to find, and nothing found
+        return {"iou": sum(i / (total - i) for i, total in present) / len(present),
+                "dice": sum(2 * i / total for i, total in present) / len(present)}
+
+    return Objective(loss=loss, target=lambda y: binary_or_class_ids(y, classes), counts=counts, scores=scores,
+                     predict=lambda logits: hard(logits).to(torch.uint8))
+
+
+def _classification_data(config: TrainConfig):
+    """(train_x, train_y, val_x, val_y, class names, note, model, mean/std, objective) for a classifier."""
+    from cvlab.data.augment import dataset_mean_std
+    from cvlab.data.datasets import load_dataset
+    from cvlab.training.models import build_model
+
+    data = load_dataset(config.data, image_size=config.image_size or None, seed=config.seed,
+                        val_fraction=config.val_fraction, limit=config.limit or None)
+    built = build_model(config, len(data.class_names))
+    if "ImageNet" in built.note:
+        mean_std = IMAGENET_MEAN, IMAGENET_STD  # what the pretrained weights saw
+    else:
+        mean_std = dataset_mean_std(data)  # published (CIFAR-10) or measured on the training images
+    return ((data.train_x, data.train_y, data.val_x, data.val_y), tuple(data.class_names), data.note, built,
+            mean_std, classification_objective(config))
+
+
+def _segmentation_data(config: TrainConfig):
+    """The same for a segmentation model: images and class-id masks, an smp model, a mask loss."""
+    from cvlab.segmentation.architectures import check_input_size
+    from cvlab.segmentation.mask_data import load_mask_dataset
+    from cvlab.training.models import build_model
+
+    size = config.image_size or None
+    if config.data == "shapes":
+        data = load_mask_dataset("shapes", n=config.limit or 1280, seed=config.seed, size=size or 64,
+                                 binary=config.binary_masks, val_fraction=config.val_fraction)
+    else:
+        data = load_mask_dataset(config.data, size=size, seed=config.seed, val_fraction=config.val_fraction)
+    tensors = [data.train_images, data.train_masks, data.val_images, data.val_masks]
+    if config.limit and config.data != "shapes" and config.limit < data.report.pairs:
+        keep_val = max(1, round(config.limit * config.val_fraction))
+        keep_train = max(1, config.limit - keep_val)
+        tensors = [t[:keep] for t, keep in zip(tensors, (keep_train, keep_train, keep_val, keep_val))]
+    check_input_size(config.model, *tensors[0].shape[-2:])
+    names = ("background", "object") if config.binary_masks else tuple(data.report.class_names)
+    classes = 1 if config.binary_masks else len(names)
+    built = build_model(config, classes)
+    note = data.report.text().splitlines()[0]
+    # ImageNet statistics always: pretrained encoders need them, and random ones do not mind
+    return (tuple(tensors), names, note, built, (IMAGENET_MEAN, IMAGENET_STD),
+            segmentation_objective(config, classes))
 
 
 def prepare(config: TrainConfig) -> Prepared:
     import torch
 
-    from cvlab.data.augment import dataset_mean_std
-    from cvlab.data.datasets import load_dataset
     from cvlab.device import amp_dtype, pick_device
-    from cvlab.training.models import build_model, param_groups
+    from cvlab.training.models import param_groups
     from cvlab.training.optimizers import build_optimizer
     from cvlab.training.schedulers import build_scheduler
 
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
-    data = load_dataset(config.data, image_size=config.image_size or None, seed=config.seed,
-                        val_fraction=config.val_fraction, limit=config.limit or None)
-    built = build_model(config, len(data.class_names))
+    load = _segmentation_data if config.task == "segment" else _classification_data
+    (train_x, train_y, val_x, val_y), names, note, built, (mean, std), objective = load(config)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = built.module.to(device, memory_format=memory_format)
-    if "ImageNet" in built.note:
-        mean, std = IMAGENET_MEAN, IMAGENET_STD  # what the pretrained weights saw
-    else:
-        mean, std = dataset_mean_std(data)  # published (CIFAR-10) or measured on the training images
     optimizer = build_optimizer(config.optimizer, param_groups(built, config), lr=config.lr,
                                 momentum=config.momentum, weight_decay=config.weight_decay)
-    steps = max(1, math.ceil(len(data.train_y) / config.batch_size))
+    steps = max(1, math.ceil(len(train_y) / config.batch_size))
     as_device = lambda t: t.to(device)
     return Prepared(
-        config, device, data, as_device(data.train_x), as_device(data.train_y), as_device(data.val_x),
-        as_device(data.val_y), torch.tensor(mean, device=device).view(1, 3, 1, 1),
-        torch.tensor(std, device=device).view(1, 3, 1, 1), model, built, optimizer,
-        build_scheduler(optimizer, config, steps), torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing),
+        config, device, names, note, as_device(train_x), as_device(train_y), as_device(val_x), as_device(val_y),
+        torch.tensor(mean, device=device).view(1, 3, 1, 1), torch.tensor(std, device=device).view(1, 3, 1, 1),
+        model, built, optimizer, build_scheduler(optimizer, config, steps), objective,
         steps, amp_dtype(device) if config.amp else None,
     )
 
@@ -108,21 +212,26 @@ def to_input(p: Prepared, x_uint8, augment=None, generator=None):
     return x.contiguous(memory_format=torch.channels_last) if p.config.channels_last else x
 
 
-def evaluate(p: Prepared) -> tuple[float, float, object]:
-    """Validation loss, accuracy and the predictions, with no gradients and the model in eval mode."""
+def evaluate(p: Prepared, batch_size: int = 256) -> tuple[float, dict, object]:
+    """Validation loss, scores (``{"accuracy": ...}`` or ``{"iou": ..., "dice": ...}``) and the
+    predictions, with no gradients and the model in eval mode."""
     import torch
 
     p.model.eval()
-    predictions, total_loss = [], 0.0
+    predictions, total_loss, counts = [], 0.0, None
     with torch.no_grad(), _autocast(p):
-        for start in range(0, len(p.val_y), 512):
-            x = to_input(p, p.val_x[start:start + 512])
+        for start in range(0, len(p.val_y), batch_size):
+            x = to_input(p, p.val_x[start:start + batch_size])
+            y = p.objective.target(p.val_y[start:start + batch_size])
             logits = p.model(x).float()
-            total_loss += float(torch.nn.functional.cross_entropy(logits, p.val_y[start:start + 512], reduction="sum"))
-            predictions.append(logits.argmax(1))
+            total_loss += float((p.objective.eval_loss or p.objective.loss)(logits, y)) * len(y)  # means -> sums
+            batch_counts = p.objective.counts(logits, y)
+            counts = batch_counts if counts is None else counts + batch_counts
+            predictions.append(p.objective.predict(logits))
     predicted = torch.cat(predictions) if predictions else p.val_y[:0]
     n = max(1, len(p.val_y))
-    return total_loss / n, float((predicted == p.val_y).float().sum()) / n, predicted
+    scores = p.objective.scores(counts, n) if counts is not None else {}
+    return total_loss / n, scores, predicted
 
 
 def _autocast(p: Prepared):
@@ -142,14 +251,14 @@ def _train_epoch(p: Prepared, epoch: int, control: LiveControl, metrics: runs.Me
     scaler = torch.amp.GradScaler(enabled=p.autocast_dtype == torch.float16)
     generator = torch.Generator(device=p.device).manual_seed(p.config.seed * 7919 + epoch)
     log_every = max(1, p.steps_per_epoch // LOGS_PER_EPOCH)
-    window = {"loss": 0.0, "correct": 0, "seen": 0, "start": time.perf_counter()}
-    totals = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+    window = {"loss": 0.0, "counts": 0, "seen": 0, "start": time.perf_counter()}
+    totals = {"loss": 0.0, "counts": 0, "seen": 0, "seconds": 0.0}
     epoch_start = time.perf_counter()  # the epoch's figure counts everything, logging and polling included
     for step, index in enumerate(batches(p, epoch)):
-        x, y = to_input(p, p.train_x[index], augment, generator), p.train_y[index]
+        x, y = to_input(p, p.train_x[index], augment, generator), p.objective.target(p.train_y[index])
         with _autocast(p):
             logits = p.model(x)
-            loss = p.loss_fn(logits.float(), y)
+            loss = p.objective.loss(logits.float(), y)
         p.optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if p.config.grad_clip > 0:
@@ -159,12 +268,13 @@ def _train_epoch(p: Prepared, epoch: int, control: LiveControl, metrics: runs.Me
         scaler.update()
         control.step_scheduler(p.optimizer, lambda: advance(p.scheduler, p.config, end_of_epoch=False))
         window["loss"] += loss.detach() * len(y)
-        window["correct"] += (logits.detach().argmax(1) == y).sum()
+        window["counts"] += p.objective.counts(logits.detach().float(), y)
         window["seen"] += len(y)
         if (step + 1) % log_every == 0 or step + 1 == p.steps_per_epoch:
             _flush_window(p, epoch, step, window, totals, metrics)
             control.poll(p.optimizer, global_step=epoch * p.steps_per_epoch + step + 1)
-    return {"train_loss": totals["loss"] / max(1, totals["seen"]), "train_accuracy": totals["correct"] / max(1, totals["seen"]),
+    scores = p.objective.scores(totals["counts"], totals["seen"])
+    return {"train_loss": totals["loss"] / max(1, totals["seen"]), **{f"train_{k}": v for k, v in scores.items()},
             "images_per_second": totals["seen"] / max(1e-9, time.perf_counter() - epoch_start)}
 
 
@@ -174,14 +284,14 @@ def _flush_window(p: Prepared, epoch: int, step: int, window: dict, totals: dict
     if p.device.type == "cuda":
         torch.cuda.synchronize()  # honest timing: wait for queued GPU work
     seconds = time.perf_counter() - window["start"]
-    loss, correct, seen = float(window["loss"]), int(window["correct"]), window["seen"]
+    loss, counts, seen = float(window["loss"]), window["counts"].cpu(), window["seen"]
     metrics.write("step", epoch=epoch, step=epoch * p.steps_per_epoch + step + 1, loss=loss / seen,
-                  accuracy=correct / seen, lr=[g["lr"] for g in p.optimizer.param_groups],
+                  **p.objective.scores(counts, seen), lr=[g["lr"] for g in p.optimizer.param_groups],
                   images_per_second=seen / max(1e-9, seconds),
                   progress=(epoch * p.steps_per_epoch + step + 1) / (p.config.epochs * p.steps_per_epoch))
-    for key, value in (("loss", loss), ("correct", correct), ("seen", seen), ("seconds", seconds)):
+    for key, value in (("loss", loss), ("counts", counts), ("seen", seen), ("seconds", seconds)):
         totals[key] += value
-    window.update(loss=0.0, correct=0, seen=0, start=time.perf_counter())
+    window.update(loss=0.0, counts=0, seen=0, start=time.perf_counter())
 
 
 def _resume(p: Prepared, run_dir: Path) -> int:
@@ -239,14 +349,25 @@ def failure_reason(err: BaseException) -> str:
 
 
 def _train(run_dir: Path, on_record=None) -> dict:
-    from cvlab.data.augment import get_augmentation
-    from cvlab.training.evaluation import finish_run
-    from cvlab.training.schedulers import advance
+    import importlib
+
+    from cvlab.training.tasks import task_spec
 
     config = runs.read_info(run_dir).config
     runs.update_record(run_dir, status="running", started=time.time(), reason="", worker=runs.worker_identity())
+    module, function = task_spec(config.task).runner.split(":")
+    status, reason = getattr(importlib.import_module(module), function)(run_dir, config, on_record)
+    return _summary(run_dir, status, reason)
+
+
+def train_loop(run_dir: Path, config: TrainConfig, on_record=None) -> tuple[str, str]:
+    """Classification and segmentation: prepare, resume, the epochs, the final evaluation; (status, reason)."""
+    from cvlab.data.augment import get_augmentation
+    from cvlab.training.evaluation import finish_run, write_preview
+    from cvlab.training.schedulers import advance
+
     p = prepare(config)
-    runs.update_record(run_dir, classes=list(p.data.class_names), note=f"{p.data.note} {p.built.note}".strip(),
+    runs.update_record(run_dir, classes=list(p.class_names), note=f"{p.data_note} {p.built.note}".strip(),
                        device=str(p.device), train_size=len(p.train_y), val_size=len(p.val_y))
     start_epoch = _resume(p, run_dir)
     metrics = runs.MetricsWriter(run_dir, on_record)
@@ -258,13 +379,14 @@ def _train(run_dir: Path, on_record=None) -> dict:
         for epoch in range(start_epoch, config.epochs):
             started = time.perf_counter()
             train = _train_epoch(p, epoch, control, metrics, augment)
-            val_loss, val_accuracy, _ = evaluate(p)
+            val_loss, val_scores, predicted = evaluate(p)
+            write_preview(p, run_dir, predicted, epoch + 1)
             control.step_scheduler(p.optimizer, lambda: advance(p.scheduler, config, end_of_epoch=True,
                                                                 val_loss=val_loss))
             save_checkpoint(run_dir / "checkpoints" / f"epoch_{epoch + 1:03d}.safetensors", p.model, p.optimizer,
                             p.scheduler, epoch=epoch + 1, config=config.to_dict())
             metrics.write("epoch", epoch=epoch + 1, step=(epoch + 1) * p.steps_per_epoch, val_loss=val_loss,
-                          val_accuracy=val_accuracy, seconds=time.perf_counter() - started,
+                          **{f"val_{k}": v for k, v in val_scores.items()}, seconds=time.perf_counter() - started,
                           lr=[g["lr"] for g in p.optimizer.param_groups], **train)
             runs.update_record(run_dir, epochs_done=epoch + 1)
         status, reason = "finished", ""
@@ -273,7 +395,7 @@ def _train(run_dir: Path, on_record=None) -> dict:
     finally:
         metrics.close()
     finish_run(p, run_dir, status, reason)
-    return _summary(run_dir, status, reason)
+    return status, reason
 
 
 def _summary(run_dir: Path, status: str, reason: str) -> dict:
@@ -282,6 +404,6 @@ def _summary(run_dir: Path, status: str, reason: str) -> dict:
     last = epochs[-1] if epochs else {}
     speeds = [r["images_per_second"] for r in epochs if "images_per_second" in r]
     return {"run_dir": str(run_dir), "status": status, "reason": reason, "epochs": len(epochs),
-            "val_accuracy": last.get("val_accuracy"), "val_loss": last.get("val_loss"),
+            **{key: value for key, value in last.items() if key.startswith("val_")},
             "train_loss": last.get("train_loss"),
             "images_per_second": sum(speeds) / len(speeds) if speeds else None}

@@ -1,9 +1,12 @@
-"""After a run: the final weights, the confusion matrix, the misclassified images, and using the model.
+"""After a run: the final weights, its evaluation, and using the model.
 
 ``finish_run`` writes ``model.safetensors`` (weights plus what it takes to use them:
-classes, input size, normalisation, config), ``eval.json`` and ``misclassified.npz``
-(plain arrays, read back with ``allow_pickle=False``). ``load_trained`` rebuilds the
-model from those files alone, for the page's "try it" panel, the ONNX export and the CLI.
+classes, input size, normalisation, config) and ``eval.json``; for a classifier also
+``misclassified.npz``, for a segmentation model ``preview.npz`` (validation images,
+true and predicted masks, rewritten after every epoch so the live page shows masks as
+training goes). The .npz files are plain arrays, read back with ``allow_pickle=False``.
+``load_trained`` rebuilds the model from those files alone, for the page's "try it"
+panel, the ONNX export and the CLI.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from cvlab.training.checkpoints import load_model_weights, read_checkpoint, save
 from cvlab.training.config import TrainConfig
 
 MISCLASSIFIED_KEPT = 36  # images in the gallery
+PREVIEW_KEPT = 6  # validation images whose masks the segmentation pages draw
 
 
 @dataclass(frozen=True)
@@ -38,38 +42,103 @@ class Misclassified:
     predicted: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class SegmentationEvaluation:
+    classes: tuple[str, ...]
+    iou: float
+    dice: float
+    per_class_iou: tuple[float | None, ...]  # None: the class appears in neither truth nor prediction
+    val_loss: float
+
+
+@dataclass(frozen=True)
+class MaskPreview:
+    epoch: int
+    images: np.ndarray  # uint8 (K, H, W, 3)
+    truth: np.ndarray  # uint8 (K, H, W) class ids (binary runs: 0/1)
+    predicted: np.ndarray  # uint8 (K, H, W)
+
+
+def _atomic_savez(path: Path, **arrays) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def write_preview(p, run_dir: Path, predicted, epoch: int) -> None:
+    """A segmentation run's first validation images with their true and predicted masks (others: nothing)."""
+    if p.config.task != "segment":
+        return
+    k = min(PREVIEW_KEPT, len(p.val_y))
+    _atomic_savez(run_dir / "preview.npz", epoch=np.array(epoch),
+                  images=p.val_x[:k].permute(0, 2, 3, 1).cpu().numpy(),
+                  truth=p.objective.target(p.val_y[:k]).to("cpu").numpy().astype(np.uint8),
+                  predicted=predicted[:k].cpu().numpy().astype(np.uint8))
+
+
+def read_preview(run_dir: Path) -> MaskPreview | None:
+    try:
+        with np.load(run_dir / "preview.npz", allow_pickle=False) as data:
+            return MaskPreview(int(data["epoch"]), data["images"], data["truth"], data["predicted"])
+    except (FileNotFoundError, OSError, ValueError, KeyError):  # absent, or replaced while being read
+        return None
+
+
 def finish_run(p, run_dir: Path, status: str, reason: str) -> None:
     """Write the final model and its evaluation, then the run's final status."""
-    import torch
-
     from cvlab.training.engine import evaluate
 
     size = int(p.train_x.shape[-1])
     save_checkpoint(run_dir / "model.safetensors", p.model, config=p.config.to_dict(),
-                    classes=list(p.data.class_names), image_size=size,
+                    classes=list(p.class_names), image_size=size,
                     mean=p.mean.flatten().tolist(), std=p.std.flatten().tolist())
-    val_loss, accuracy, predicted = evaluate(p)
-    n = len(p.data.class_names)
+    val_loss, scores, predicted = evaluate(p)
+    if p.config.task == "segment":
+        _segmentation_evaluation(p, run_dir, val_loss, scores, predicted)
+    else:
+        _classification_evaluation(p, run_dir, val_loss, scores["accuracy"], predicted)
+    runs.update_record(run_dir, status=status, reason=reason, **{f"final_val_{k}": v for k, v in scores.items()},
+                       **{f"{status}_at": time.time()})
+
+
+def _segmentation_evaluation(p, run_dir: Path, val_loss: float, scores: dict, predicted) -> None:
+    target = p.objective.target(p.val_y).to(predicted.device)
+    per_class = []
+    for cls in range(1, max(len(p.class_names), 2)):
+        pred_c, true_c = predicted == cls, target == cls
+        intersection, total = int((pred_c & true_c).sum()), int(pred_c.sum() + true_c.sum())
+        per_class.append(intersection / (total - intersection) if total else None)
+    (run_dir / "eval.json").write_text(json.dumps({
+        "task": "segment", "classes": list(p.class_names), "iou": scores["iou"], "dice": scores["dice"],
+        "per_class_iou": per_class, "val_loss": val_loss}))
+    write_preview(p, run_dir, predicted, int(runs.read_info(run_dir).epochs_done))
+
+
+def _classification_evaluation(p, run_dir: Path, val_loss: float, accuracy: float, predicted) -> None:
+    import torch
+
+    n = len(p.class_names)
     truth = p.val_y.cpu()
     predicted = predicted.cpu()
     confusion = torch.bincount(truth * n + predicted, minlength=n * n).view(n, n)
     per_class = (confusion.diag().float() / confusion.sum(1).clamp_min(1)).tolist()
     (run_dir / "eval.json").write_text(json.dumps({
-        "classes": list(p.data.class_names), "confusion": confusion.tolist(), "per_class_accuracy": per_class,
-        "accuracy": accuracy, "val_loss": val_loss}))
+        "task": "classify", "classes": list(p.class_names), "confusion": confusion.tolist(),
+        "per_class_accuracy": per_class, "accuracy": accuracy, "val_loss": val_loss}))
     wrong = torch.nonzero(predicted != truth).flatten()[:MISCLASSIFIED_KEPT]
     np.savez_compressed(run_dir / "misclassified.npz",
                         images=p.val_x[wrong.to(p.val_x.device)].permute(0, 2, 3, 1).cpu().numpy(),
                         true=truth[wrong].numpy(), predicted=predicted[wrong].numpy())
-    runs.update_record(run_dir, status=status, reason=reason, final_val_accuracy=accuracy,
-                       **{f"{status}_at": time.time()})
 
 
-def read_evaluation(run_dir: Path) -> Evaluation | None:
+def read_evaluation(run_dir: Path) -> Evaluation | SegmentationEvaluation | None:
     try:
         data = json.loads((run_dir / "eval.json").read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+    if data.get("task") == "segment":
+        return SegmentationEvaluation(tuple(data["classes"]), float(data["iou"]), float(data["dice"]),
+                                      tuple(data["per_class_iou"]), float(data["val_loss"]))
     return Evaluation(tuple(data["classes"]), tuple(tuple(row) for row in data["confusion"]),
                       tuple(data["per_class_accuracy"]), float(data["accuracy"]))
 
@@ -90,21 +159,22 @@ class TrainedModel:
     image_size: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    task: str = "classify"
 
 
 def load_trained(weights: Path) -> TrainedModel:
     """A model saved by ``finish_run`` (from a run folder or a downloaded file), rebuilt without pickle."""
-    from cvlab.training.models import build_model
+    from cvlab.training.models import build_model, model_outputs
 
     state, meta, _, _ = read_checkpoint(Path(weights))
     if "config" not in meta or "classes" not in meta:
         raise InvalidInput(f"{Path(weights).name} was not written by this lab's trainer: it lacks the model's config.")
     config = TrainConfig.from_dict({**meta["config"], "pretrained": False})
-    built = build_model(config, len(meta["classes"]))
+    built = build_model(config, model_outputs(config, len(meta["classes"])))
     load_model_weights(built.module, state, Path(weights).name)
     built.module.eval()
     return TrainedModel(built.module, tuple(meta["classes"]), int(meta["image_size"]),
-                        tuple(meta["mean"]), tuple(meta["std"]))
+                        tuple(meta["mean"]), tuple(meta["std"]), config.task)
 
 
 @dataclass(frozen=True)
@@ -117,18 +187,40 @@ class Prediction:
         return [(self.classes[i], float(self.probabilities[i])) for i in order]
 
 
-def predict(trained: TrainedModel, pixels: np.ndarray) -> Prediction:
-    """Class probabilities for an RGB uint8 image (H, W, 3), resized to the model's input size."""
+def _model_input(trained: TrainedModel, pixels: np.ndarray):
+    """RGB uint8 (H, W, 3) -> the normalised (1, 3, S, S) float the model was trained on."""
     import torch
     import torch.nn.functional as F
 
     x = torch.from_numpy(np.array(pixels, dtype=np.float32)).permute(2, 0, 1)[None] / 255  # a copy: pixels are read-only
     x = F.interpolate(x, size=(trained.image_size, trained.image_size), mode="bilinear", antialias=True,
                       align_corners=False)
-    x = (x - torch.tensor(trained.mean).view(1, 3, 1, 1)) / torch.tensor(trained.std).view(1, 3, 1, 1)
+    return (x - torch.tensor(trained.mean).view(1, 3, 1, 1)) / torch.tensor(trained.std).view(1, 3, 1, 1)
+
+
+def predict(trained: TrainedModel, pixels: np.ndarray) -> Prediction:
+    """Class probabilities for an RGB uint8 image (H, W, 3), resized to the model's input size."""
+    import torch
+
     with torch.no_grad():
-        probabilities = trained.model(x).softmax(1)[0].tolist()
+        probabilities = trained.model(_model_input(trained, pixels)).softmax(1)[0].tolist()
     return Prediction(trained.classes, tuple(probabilities))
+
+
+def predict_mask(trained: TrainedModel, pixels: np.ndarray) -> np.ndarray:
+    """A segmentation model's class ids (H, W) uint8 for an RGB image, at the image's own size.
+
+    The image is resized to the training size, segmented, and the logits are resized back
+    (bilinear, before the threshold or arg-max) so the mask's edges follow the image.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        logits = trained.model(_model_input(trained, pixels))
+        logits = F.interpolate(logits, size=pixels.shape[:2], mode="bilinear", align_corners=False)
+    ids = (logits[0, 0] > 0).long() if logits.shape[1] == 1 else logits[0].argmax(0)
+    return ids.to(torch.uint8).numpy()
 
 
 def export_onnx(run_dir: Path) -> Path:
@@ -144,7 +236,8 @@ def export_onnx(run_dir: Path) -> Path:
     trained = load_trained(source)
     dummy = torch.zeros(1, 3, trained.image_size, trained.image_size)
     tmp = target.with_name(".model.onnx.tmp")
-    torch.onnx.export(trained.model, (dummy,), str(tmp), input_names=["image"], output_names=["logits"],
+    torch.onnx.export(trained.model, (dummy,), str(tmp), input_names=["image"],
+                      output_names=["mask_logits" if trained.task == "segment" else "logits"],
                       dynamo=False, opset_version=18)
     tmp.replace(target)
     return target

@@ -86,9 +86,40 @@ def _timm_model(name: str, config: TrainConfig, num_classes: int) -> BuiltModel:
     return BuiltModel(model, head, note)
 
 
+def model_outputs(config: TrainConfig, num_classes: int) -> int:
+    """Outputs per image (or per pixel): one logit for a binary segmentation, else one per class."""
+    return 1 if config.task == "segment" and config.binary_masks else num_classes
+
+
+def _segmentation_model(config: TrainConfig, outputs: int) -> BuiltModel:
+    from cvlab.segmentation.architectures import ARCHITECTURES, build_segmentation_model
+    from cvlab.weights import WeightsUnavailable
+
+    title = f"{ARCHITECTURES.get(config.model).display_name} with a {config.encoder} encoder"
+    note = f"{title}, random weights"
+    if config.pretrained:
+        try:
+            model = build_segmentation_model(config.model, config.encoder, outputs, pretrained=True)
+            return BuiltModel(model, _segmentation_head(model), f"{title}, ImageNet encoder weights")
+        except WeightsUnavailable as err:
+            note = f"{title}, random weights: {err}"
+    model = build_segmentation_model(config.model, config.encoder, outputs)
+    return BuiltModel(model, _segmentation_head(model), note)
+
+
+def _segmentation_head(model) -> tuple[str, ...]:
+    """Everything but the encoder counts as the new head (the decoder and the segmentation head)."""
+    return tuple(name for name, _ in model.named_parameters() if not name.startswith("encoder."))
+
+
 def build_model(config: TrainConfig, num_classes: int) -> BuiltModel:
-    """The network for a run, its head's parameter names, and a note on where its weights came from."""
+    """The network for a run, its head's parameter names, and a note on where its weights came from.
+
+    ``num_classes`` is the number of outputs (see ``model_outputs``).
+    """
     name = config.model
+    if config.task == "segment":
+        return _segmentation_model(config, num_classes)
     if name in LECTURE_NETS:
         from cvlab.models.lecture_nets import build_lecture_net
 
