@@ -154,3 +154,22 @@ def model_choices() -> list[str]:
 
     rest = [n for n in ARCHITECTURES.names() if n not in SUGGESTED and n != "overview"]
     return [*SUGGESTED, *rest]
+
+
+def start_models(task: str = "classify") -> list[str]:
+    """What a run of ``task`` can start from, suggested first.
+
+    segment: smp's decoders (the encoder is its own setting); detect: the small YOLO
+    generations (random weights unless pretrained), the shipped shapes model and the
+    detectors trained here, which a new run fine-tunes.
+    """
+    if task == "segment":
+        from cvlab.segmentation.architectures import ARCHITECTURES
+
+        return ARCHITECTURES.names()
+    if task == "detect":
+        from cvlab.detection.models import SHAPES_MODEL, trained_models
+
+        return ["yolov8n", "yolo11n", "yolo26n", "yolov8s", "yolo11s", SHAPES_MODEL,
+                *[spec.name for spec in trained_models()]]
+    return model_choices()

@@ -54,6 +54,17 @@ def show_figure(fig, *, key: str | None = None) -> None:
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
 
 
+def page_link(script: str, label: str, *, icon: str | None = None, query_params: dict | None = None) -> None:
+    """A link to another page of the app; plain text where that page is not in the navigation
+    (a page script run on its own, as in tests or Streamlit's pages-directory mode)."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.page_link(script, label=label, icon=icon, query_params=query_params)
+    except StreamlitAPIException:
+        st.caption(f"{label}: open it from the navigation.")
+
+
 def sections(*labels: str) -> list:
     """Tabs for a page's sections, deep-linkable as ``?section=<label>``."""
     return st.tabs(list(labels), key=SECTION_KEY, bind="query-params")

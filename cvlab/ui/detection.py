@@ -157,9 +157,9 @@ def data_panel() -> None:
     """Check a YOLO dataset zip; bring in your own weights."""
     from cvlab.ui import report_errors
 
-    st.markdown("Training runs on the **Training** page's job queue: pick the detection task there, with the "
-                "shapes generator's dataset (`python -m cvlab data shapes --task detect`) or your own. A finished "
-                "run appears in the model list here as `trained-<run>`.")
+    st.markdown("Train in the *Train* section (the same job queue as the **Training** page) on the shapes "
+                "generator's dataset (`python -m cvlab data shapes --task detect`) or your own. A finished run "
+                "appears in the model list as `trained-<run>`.")
     left, right = st.columns(2, gap="large")
     with left:
         st.markdown("**Check a YOLO dataset** (a zip with `data.yaml`, `images/`, `labels/`)")

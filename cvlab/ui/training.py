@@ -13,7 +13,8 @@ import streamlit as st
 from cvlab.settings import get_settings
 from cvlab.training import lifecycle, runs
 from cvlab.training.config import TrainConfig
-from cvlab.ui import report_errors, show_figure
+from cvlab.training.tasks import task_spec
+from cvlab.ui import page_link, report_errors, show_figure
 from cvlab.viz import training as viz
 from cvlab.ui.training_form import path_label as form_label
 
@@ -50,12 +51,14 @@ def is_instructor() -> bool:
 
 # ---- runs ----
 def label(info: runs.RunInfo) -> str:
-    return f"{info.run_id} · {info.config.model} on {form_label(info.config.data)} · {info.status}"
+    model = info.config.model + (f"/{info.config.encoder}" if info.config.task == "segment" else "")
+    task = "" if info.config.task == "classify" else f"{task_spec(info.config.task).title.lower()} · "
+    return f"{info.run_id} · {task}{model} on {form_label(info.config.data)} · {info.status}"
 
 
-def ordered_runs(user: str) -> list[runs.RunInfo]:
-    """The user's own runs first, then everyone else's, newest first within each."""
-    every = runs.RunStore().list()
+def ordered_runs(user: str, task: str | None = None) -> list[runs.RunInfo]:
+    """The user's own runs first, then everyone else's, newest first within each; optionally of one task."""
+    every = [i for i in runs.RunStore().list() if task is None or i.config.task == task]
     return [i for i in every if i.owner == user] + [i for i in every if i.owner != user]
 
 
@@ -74,9 +77,9 @@ def config_table(infos: list[runs.RunInfo]) -> list[dict]:
     rows = []
     for info, config in zip(infos, dicts):
         last = _last_epoch(info)
+        scores = {key.replace("_", " "): value for key, value in last.items() if key.startswith("val_")}
         rows.append({"run": info.run_id, "owner": info.owner, "status": info.status,
-                     **{name: config[name] for name in varying or ["model"]},
-                     "val accuracy": last.get("val_accuracy"), "val loss": last.get("val_loss"),
+                     **{name: config[name] for name in varying or ["model"]}, **scores,
                      "images/s": round(last.get("images_per_second", 0) or 0)})
     return rows
 
@@ -113,22 +116,22 @@ def controls(info: runs.RunInfo, user: str, instructor: bool) -> None:
     store = runs.RunStore()
     cols = st.columns([1, 1, 1, 2])
     with report_errors():
-        if info.status == "running" and cols[0].button("Pause", key="pause", disabled=not allowed):
+        if info.status == "running" and cols[0].button("Pause", key="live_pause", disabled=not allowed):
             store.request(info.run_id, user, instructor, pause=True)
         if info.status in ("paused", "interrupted", "stopped", "failed") and cols[0].button(
-                "Resume", key="resume", disabled=not allowed,
+                "Resume", key="live_resume", disabled=not allowed,
                 help="Continues from the newest checkpoint: no finished epoch is lost."):
             lifecycle.resume(store, info.run_id, user, instructor)
-        if info.status in runs.ACTIVE and cols[1].button("Stop", key="stop", disabled=not allowed):
+        if info.status in runs.ACTIVE and cols[1].button("Stop", key="live_stop", disabled=not allowed):
             store.request(info.run_id, user, instructor, stop=True)
-        if info.status not in runs.ACTIVE and cols[2].button("Delete", key="delete", disabled=not allowed):
+        if info.status not in runs.ACTIVE and cols[2].button("Delete", key="live_delete", disabled=not allowed):
             store.delete(info.run_id, user, instructor)
             st.session_state.pop("run", None)
             st.rerun()
         if info.status in ("running", "paused"):
             new_lr = cols[3].number_input("New learning rate", min_value=1e-6, max_value=10.0, value=None,
-                                          format="%.5f", key="new_lr", disabled=not allowed)
-            if new_lr and cols[3].button("Apply", key="apply_lr", disabled=not allowed):
+                                          format="%.5f", key="live_new_lr", disabled=not allowed)
+            if new_lr and cols[3].button("Apply", key="live_apply_lr", disabled=not allowed):
                 store.request(info.run_id, user, instructor, lr=new_lr)
     if not allowed:
         st.caption(f"Watching: only {info.owner} or the instructor may change this run.")
@@ -147,9 +150,24 @@ def live_panel(run_id: str, user: str, instructor: bool) -> None:
             st.caption(info.record["note"])
         progress(info, records)
         controls(info, user, instructor)
-        smoothing = st.slider("Smoothing (moving average, points)", 1, 25, 1, key="smooth", bind=BIND)
+        smoothing = st.slider("Smoothing (moving average, points)", 1, 25, 1, key="live_smooth", bind=BIND)
+        spec = task_spec(info.config.task)
         if any(r.get("kind") == "step" for r in records):
-            show_figure(viz.run_curves(records, smoothing=smoothing), key=f"curves-{run_id}")
+            show_figure(viz.run_curves(records, smoothing=smoothing, metrics=spec.metrics), key=f"curves-{run_id}")
+        if info.config.task == "segment":
+            mask_preview(info)
+
+
+def mask_preview(info: runs.RunInfo) -> None:
+    """Validation images with the true mask (left) and the model's (right), as of the latest epoch."""
+    from cvlab.training.evaluation import read_preview
+
+    preview = read_preview(info.run_dir)
+    if preview is None:
+        st.caption("Predicted masks appear here after the first epoch.")
+        return
+    st.markdown(f"**Validation masks after epoch {preview.epoch}**: truth (left) and prediction (right)")
+    st.image(viz.mask_comparison(preview.images, preview.truth, preview.predicted), width=260)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the trained model…")
@@ -160,8 +178,82 @@ def _trained(weights_path: str, modified: float):
 
 
 def results(info: runs.RunInfo) -> None:
-    """After a run: confusion matrix, per-class accuracy, mistakes, the model on a new image, downloads."""
-    from cvlab.training.evaluation import export_onnx, predict, read_evaluation, read_misclassified
+    """After a run: its evaluation, the model on a new image, downloads (per task)."""
+    if info.config.task == "detect":
+        detection_results(info)
+    elif info.config.task == "segment":
+        segmentation_results(info)
+    else:
+        classification_results(info)
+
+
+def detection_results(info: runs.RunInfo) -> None:
+    import json
+
+    try:
+        final = json.loads((info.run_dir / "eval.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        st.info("This run has no evaluation yet.")
+        return
+    cells = st.columns(4)
+    for cell, (key, title) in zip(cells, (("map50", "mAP@0.5"), ("map50_95", "mAP@0.5:0.95"),
+                                          ("precision", "Precision"), ("recall", "Recall"))):
+        if final.get(key) is not None:
+            cell.metric(title, f"{final[key]:.3f}")
+    weights = info.run_dir / "detector.safetensors"
+    if weights.is_file():
+        st.success(f"The model is selectable in the Detection playground as **trained-{info.run_id}**.")
+        page_link("pages/tasks/detection.py", "Open the Detection playground", icon=":material/search:")
+        st.download_button("Download the detector (safetensors)", weights.read_bytes(),
+                           f"{info.run_id}-detector.safetensors", key="download_detector")
+
+
+def segmentation_results(info: runs.RunInfo) -> None:
+    from cvlab.training.evaluation import predict_mask, read_evaluation
+    from cvlab.ui.image_picker import image_picker
+
+    evaluation = read_evaluation(info.run_dir)
+    if evaluation is None:
+        st.info("This run has no evaluation yet.")
+        return
+    cells = st.columns(3)
+    cells[0].metric("Validation IoU", f"{evaluation.iou:.3f}")
+    cells[1].metric("Validation Dice", f"{evaluation.dice:.3f}")
+    cells[2].metric("Validation loss", f"{evaluation.val_loss:.4f}")
+    if len(evaluation.per_class_iou) > 1:
+        st.dataframe([{"class": name, "IoU": iou} for name, iou in
+                      zip(evaluation.classes[1:], evaluation.per_class_iou)], hide_index=True)
+    mask_preview(info)
+    weights = info.run_dir / "model.safetensors"
+    st.markdown("**Try the model on an image**")
+    picked = image_picker("try", max_side=512)
+    if picked is not None:
+        with report_errors():
+            mask = predict_mask(_trained(str(weights), weights.stat().st_mtime), picked.pixels)
+            st.image(viz.mask_overlays(picked.pixels[None], mask[None])[0], width=320,
+                     caption=f"predicted mask ({(mask > 0).mean():.1%} of the pixels)")
+    downloads(info)
+
+
+def downloads(info: runs.RunInfo) -> None:
+    from cvlab.training.evaluation import export_onnx
+
+    weights = info.run_dir / "model.safetensors"
+    download, onnx = st.columns(2)
+    download.download_button("Download weights (safetensors)", weights.read_bytes(), f"{info.run_id}.safetensors",
+                             key="download_weights")
+    with onnx:
+        with report_errors():
+            if st.button("Export to ONNX", key="export_onnx"):
+                st.session_state["onnx_path"] = str(export_onnx(info.run_dir))
+            path = st.session_state.get("onnx_path")
+            if path and path.startswith(str(info.run_dir)):
+                st.download_button("Download ONNX", open(path, "rb").read(), f"{info.run_id}.onnx", key="download_onnx")
+
+
+def classification_results(info: runs.RunInfo) -> None:
+    """Confusion matrix, per-class accuracy, mistakes, the model on a new image, downloads."""
+    from cvlab.training.evaluation import predict, read_evaluation, read_misclassified
     from cvlab.ui.image_picker import image_picker
 
     evaluation = read_evaluation(info.run_dir)
@@ -191,13 +283,37 @@ def results(info: runs.RunInfo) -> None:
             st.image(picked.pixels, width=160)
             st.dataframe([{"class": name, "probability": round(p, 4)} for name, p in prediction.top(5)],
                          hide_index=True)
-    download, onnx = st.columns(2)
-    download.download_button("Download weights (safetensors)", weights.read_bytes(), f"{info.run_id}.safetensors",
-                             key="download_weights")
-    with onnx:
-        with report_errors():
-            if st.button("Export to ONNX", key="export_onnx"):
-                st.session_state["onnx_path"] = str(export_onnx(info.run_dir))
-            path = st.session_state.get("onnx_path")
-            if path and path.startswith(str(info.run_dir)):
-                st.download_button("Download ONNX", open(path, "rb").read(), f"{info.run_id}.onnx", key="download_onnx")
+    downloads(info)
+
+
+def task_training_section(task: str) -> None:
+    """The Training page's form and live view for one task, embedded in that task's playground.
+
+    The same functions, run folder and queue as the Training page: a run started here
+    is listed there too, with the comparison and results views.
+    """
+    from cvlab.ui import training_form as form
+
+    who, secret = st.columns([2, 1])
+    with who:
+        user = current_user()
+    with secret:
+        instructor = is_instructor()
+    config = form.settings_form(task)
+    if config is not None:
+        form.dataset_summary(config)
+    if st.button("Start training", type="primary", key=form.widget_key(task, "start"),
+                 disabled=not user or config is None):
+        start_runs([config], user)
+    if not user:
+        st.info("Type your name above to start runs.")
+    every = ordered_runs(user, task)
+    if every:
+        ids = [info.run_id for info in every]
+        chosen = st.session_state.get("run")
+        run_id = st.selectbox("Run (yours first)", ids, index=ids.index(chosen) if chosen in ids else 0,
+                              format_func={info.run_id: label(info) for info in every}.get,
+                              key=form.widget_key(task, "live_run"))
+        live_panel(run_id, user, instructor)
+    page_link("pages/training/live_training.py", "Compare runs and see full results on the Training page",
+              icon=":material/monitoring:", query_params={"task": task_spec(task).title})

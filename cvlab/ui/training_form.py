@@ -19,7 +19,6 @@ from cvlab.ui import report_errors, show_figure
 from cvlab.viz import training as viz
 
 BIND = "query-params"
-BUILT_IN_DATA = ("shapes", "digits", "cifar10")
 UPLOAD, FOLDER = "upload", "folder"
 DEFAULT = TrainConfig()
 
@@ -54,15 +53,14 @@ def _saved_upload(upload) -> str:
     return str(path)
 
 
-def _folder_source() -> str | None:
+def _folder_source(task: str = "classify", key=lambda short: short) -> str | None:
     """A folder upload written under the data home by the same safe rules as a zip; its path is the source."""
     from cvlab.data.archives import save_uploaded_folder
 
-    files = st.file_uploader("A folder laid out as dataset/<class name>/<images>", accept_multiple_files="directory",
-                             key="data_folder", max_upload_size=200)
+    files = st.file_uploader(f"A folder: {LAYOUT[task]}", accept_multiple_files="directory",
+                             key=key("data_folder"), max_upload_size=200)
     if not files:
-        st.info("Choose a folder with one subfolder per class (optionally inside train/ and val/); "
-                "at least two classes.")
+        st.info(f"Choose a folder laid out as: {LAYOUT[task]}.")
         return None
     digest = hashlib.sha256()
     for upload in files:
@@ -76,26 +74,73 @@ def _folder_source() -> str | None:
     return None
 
 
-def data_source() -> str | None:
-    choice = st.selectbox("Dataset", [*BUILT_IN_DATA, UPLOAD, FOLDER], key="data", bind=BIND,
-                          help="shapes: generated from the seed, learns in seconds. digits: 1,797 real 8x8 scans "
-                               "from scikit-learn. cifar10: downloads when online. upload: your own ImageFolder "
-                               "zip. folder: the same layout as a folder from your computer.")
+DATA_HELP = {
+    "classify": "shapes: generated from the seed, learns in seconds. digits: 1,797 real 8x8 scans from "
+                "scikit-learn. cifar10: downloads when online. upload: your own ImageFolder zip. folder: the same "
+                "layout as a folder from your computer.",
+    "segment": "shapes: scenes and their masks generated from the seed. upload: a zip with images/ and masks/ "
+               "(same file names; mask pixels are class ids). folder: the same layout from your computer.",
+    "detect": "shapes: scenes and YOLO labels generated from the seed. upload: a YOLO dataset zip (data.yaml, "
+              "images/, labels/). folder: the same layout from your computer.",
+}
+LAYOUT = {
+    "classify": "one folder per class (optionally inside train/ and val/); at least two classes",
+    "segment": "images/ and masks/ with matching file names; masks hold class ids (0 = background)",
+    "detect": "data.yaml, images/train, images/val, labels/train, labels/val (one .txt per image)",
+}
+
+
+def data_source(task: str = "classify", key=lambda short: short) -> str | None:
+    from cvlab.training.tasks import task_spec
+
+    choice = st.selectbox("Dataset", [*task_spec(task).data_choices, UPLOAD, FOLDER], key=key("data"), bind=BIND,
+                          help=DATA_HELP[task])
     if choice == FOLDER:
-        return _folder_source()
+        return _folder_source(task, key)
     if choice != UPLOAD:
         return choice
-    upload = st.file_uploader("ImageFolder zip: one folder per class (optionally inside train/ and val/)",
-                              type=["zip"], key="data_zip", max_upload_size=200)
+    upload = st.file_uploader(f"A zip: {LAYOUT[task]}", type=["zip"], key=key("data_zip"), max_upload_size=200)
     if upload is None:
-        st.info("Upload a zip laid out as `dataset/<class name>/<images>`; at least two classes.")
+        st.info(f"Upload a zip laid out as: {LAYOUT[task]}.")
         return None
     return _saved_upload(upload)
 
 
+@st.cache_resource(max_entries=4, show_spinner="Reading the masks…")
+def cached_masks(source: str, size: int, limit: int, seed: int, val_fraction: float, binary: bool):
+    from cvlab.segmentation.mask_data import load_mask_dataset
+
+    if source == "shapes":
+        return load_mask_dataset("shapes", n=min(limit or 1280, 96), seed=seed, size=size or 64, binary=binary,
+                                 val_fraction=val_fraction)  # a sample: the run draws the full set itself
+    return load_mask_dataset(source, size=size or None, seed=seed, val_fraction=val_fraction)
+
+
+@st.cache_data(max_entries=8, show_spinner="Checking the YOLO dataset…")
+def checked_yolo_source(source: str) -> str:
+    """The validation summary of an uploaded YOLO zip or folder (unpacked into a scratch folder)."""
+    import tempfile
+
+    from cvlab.detection.yolo_data import find_data_yaml, require_valid, validate_yolo_archive, validate_yolo_dataset
+
+    path = Path(source)
+    if path.suffix.lower() == ".zip":
+        with tempfile.TemporaryDirectory(prefix="cvlab-yolo-") as scratch:
+            return require_valid(validate_yolo_archive(path, Path(scratch))).summary()
+    return require_valid(validate_yolo_dataset(find_data_yaml(path))).summary()
+
+
 def dataset_summary(config: TrainConfig):
-    """Class counts and a preview of augmented training images; returns the dataset or None on error."""
+    """What the run will learn from, checked now (bad uploads are refused here, before a run is queued).
+
+    Returns the classification dataset (for the LR preview's step count), the mask dataset,
+    True for a valid detection dataset, or None on error.
+    """
     with report_errors():
+        if config.task == "segment":
+            return _mask_summary(config)
+        if config.task == "detect":
+            return _yolo_summary(config)
         data = cached_dataset(config.data, config.image_size, config.seed, config.val_fraction, config.limit)
         counts = data.counts()["train"]
         st.caption(f"**{data.name}**: {len(data.train_y)} training and {len(data.val_y)} validation images of "
@@ -109,55 +154,153 @@ def dataset_summary(config: TrainConfig):
     return None
 
 
-def settings_form(user_changes: dict | None = None) -> TrainConfig | None:
-    """Widgets for every setting; None while the input is incomplete or invalid (the reason is shown)."""
-    from cvlab.training.models import model_choices
+def _mask_summary(config: TrainConfig):
+    from cvlab.viz.training import mask_overlays
 
-    source = data_source()
-    left, middle, right = st.columns(3)
-    with left:
-        st.markdown("**Model**")
-        model = st.selectbox("Model", model_choices(), key="model", bind=BIND)
-        pretrained = st.toggle("Pretrained (ImageNet) when weights can be had", key="pretrained", bind=BIND)
-        freeze = st.toggle("Freeze the backbone (train the new head only)", key="freeze", bind=BIND)
-        scale = st.number_input("Backbone LR × (per-layer learning rates)", 0.0, 10.0, 1.0, 0.05, key="bb_lr",
-                                bind=BIND)
-        image_size = st.number_input("Image size (0 = the dataset's own)", 0, 512, 0, 8, key="size", bind=BIND)
-    with middle:
-        st.markdown("**Optimizer**")
-        optimizer = st.selectbox("Optimizer", OPTIMIZERS.names(), key="opt", bind=BIND)
-        lr = st.number_input("Learning rate", 1e-5, 10.0, DEFAULT.lr, format="%.4f", key="lr", bind=BIND)
-        momentum = st.slider("Momentum (SGD)", 0.0, 0.99, DEFAULT.momentum, key="momentum", bind=BIND)
-        weight_decay = st.number_input("Weight decay", 0.0, 0.5, DEFAULT.weight_decay, format="%.5f", key="wd",
-                                       bind=BIND)
-        scheduler = st.selectbox("Scheduler", SCHEDULERS.names(), index=SCHEDULERS.names().index(DEFAULT.scheduler),
-                                 key="sched", bind=BIND)
-    with right:
-        st.markdown("**Loop**")
-        epochs = st.number_input("Epochs", 1, 200, DEFAULT.epochs, key="epochs", bind=BIND)
-        batch = st.select_slider("Batch size", [16, 32, 64, 128, 256, 512], DEFAULT.batch_size, key="batch", bind=BIND)
-        smoothing = st.slider("Label smoothing", 0.0, 0.3, 0.0, 0.05, key="ls", bind=BIND)
-        clip = st.number_input("Gradient clipping (max norm, 0 = off)", 0.0, 100.0, 0.0, key="clip", bind=BIND)
-        augmentation = st.selectbox("Augmentation", ["none", "standard", "strong"], index=1, key="aug", bind=BIND)
-        limit = st.number_input("Use only N images (0 = all)", 0, 1_000_000, 0, 100, key="limit", bind=BIND)
-        seed = st.number_input("Seed", 0, 10_000, 0, key="seed", bind=BIND)
-    with st.expander("Scheduler details, precision, memory layout"):
-        step_size = st.number_input("StepLR: epochs per drop", 1, 100, DEFAULT.step_size, key="step", bind=BIND)
-        gamma = st.number_input("StepLR / plateau: factor per drop", 0.01, 1.0, DEFAULT.gamma, key="gamma", bind=BIND)
-        warmup = st.number_input("Warmup epochs (warmup + cosine)", 0.0, 50.0, DEFAULT.warmup_epochs, 0.5,
-                                 key="warmup", bind=BIND)
-        amp = st.toggle("Mixed precision on a GPU (bf16/fp16)", value=True, key="amp", bind=BIND)
-        channels_last = st.toggle("channels_last memory layout", value=True, key="cl", bind=BIND)
+    data = cached_masks(config.data, config.image_size, config.limit, config.seed, config.val_fraction,
+                        config.binary_masks)
+    if config.data == "shapes":
+        n_val = round((config.limit or 1280) * config.val_fraction)
+        st.caption(f"**shapes**: {(config.limit or 1280) - n_val} training and {n_val} validation scenes of "
+                   f"{config.image_size or 64} px, drawn with seed {config.seed}; "
+                   f"{'object vs background' if config.binary_masks else 'one class per shape'}.")
+    else:
+        st.caption(data.report.text().replace("\n", "  \n"))
+    images = data.train_images[:6].permute(0, 2, 3, 1).numpy()
+    masks = data.train_masks[:6].numpy()
+    st.image(mask_overlays(images, masks > 0 if config.binary_masks else masks), width=96,
+             caption=["image + mask"] * len(images))
+    return data
+
+
+def _yolo_summary(config: TrainConfig) -> bool:
+    if config.data == "shapes":
+        n_val = round((config.limit or 400) * config.val_fraction)
+        st.caption(f"**shapes**: {(config.limit or 400) - n_val} training and {n_val} validation scenes of "
+                   f"{config.image_size} px with YOLO labels, drawn with seed {config.seed} into the run folder.")
+    else:
+        st.caption(checked_yolo_source(config.data))
+    st.caption("ultralytics' schedule: a warmup of max(3 epochs, 100 steps), then a linear decay to 1% of the rate.")
+    return True
+
+
+# Each setting's widget: (column, label, builder(default, key) -> value). Only the task's own settings are drawn.
+def _widgets(task: str, defaults: TrainConfig) -> dict:
+    from cvlab.training.models import start_models
+
+    return {
+        "model": ("model", lambda d, k: st.selectbox("Model", start_models(task), key=k, bind=BIND,
+                                                     index=_index(start_models(task), d))),
+        "encoder": ("model", lambda d, k: st.selectbox("Encoder", _encoders(), index=_index(_encoders(), d), key=k,
+                                                       bind=BIND, help="Any smp encoder fits under the decoder.")),
+        "pretrained": ("model", lambda d, k: st.toggle(
+            "Pretrained (ImageNet or COCO) when weights can be had", d, key=k, bind=BIND)),
+        "freeze_backbone": ("model", lambda d, k: st.toggle("Freeze the backbone (train the new head only)", d,
+                                                            key=k, bind=BIND)),
+        "backbone_lr_scale": ("model", lambda d, k: st.number_input(
+            "Backbone LR × (per-layer learning rates)", 0.0, 10.0, d, 0.05, key=k, bind=BIND)),
+        "image_size": ("model", lambda d, k: st.number_input(
+            "Image size (0 = the dataset's own)" if task == "classify" else "Image size (px)",
+            0 if task == "classify" else 32, 1024 if task == "detect" else 512, d, 32 if task != "classify" else 8,
+            key=k, bind=BIND)),
+        "binary_masks": ("model", lambda d, k: st.toggle("Binary masks (object vs background)", d, key=k, bind=BIND)),
+        "loss": ("model", lambda d, k: st.text_input(
+            "Mask loss", d, key=k, bind=BIND, help="A weighted sum of bce, dice, iou, focal, ce, e.g. "
+                                                 "0.5*bce+0.5*dice (the lecture's) or focal(gamma=2)")),
+        "optimizer": ("opt", lambda d, k: st.selectbox("Optimizer", OPTIMIZERS.names(),
+                                                       index=_index(OPTIMIZERS.names(), d), key=k, bind=BIND)),
+        "lr": ("opt", lambda d, k: st.number_input("Learning rate", 1e-5, 10.0, d, format="%.4f", key=k, bind=BIND)),
+        "momentum": ("opt", lambda d, k: st.slider("Momentum (SGD)", 0.0, 0.99, d, key=k, bind=BIND)),
+        "weight_decay": ("opt", lambda d, k: st.number_input("Weight decay", 0.0, 0.5, d, format="%.5f", key=k,
+                                                             bind=BIND)),
+        "scheduler": ("opt", lambda d, k: st.selectbox("Scheduler", SCHEDULERS.names(),
+                                                       index=_index(SCHEDULERS.names(), d), key=k, bind=BIND)),
+        "epochs": ("loop", lambda d, k: st.number_input("Epochs", 1, 200, d, key=k, bind=BIND)),
+        "batch_size": ("loop", lambda d, k: st.select_slider("Batch size", [4, 8, 16, 32, 64, 128, 256, 512], d,
+                                                             key=k, bind=BIND)),
+        "label_smoothing": ("loop", lambda d, k: st.slider("Label smoothing", 0.0, 0.3, d, 0.05, key=k, bind=BIND)),
+        "grad_clip": ("loop", lambda d, k: st.number_input("Gradient clipping (max norm, 0 = off)", 0.0, 100.0, d,
+                                                           key=k, bind=BIND)),
+        "augmentation": ("loop", lambda d, k: st.selectbox("Augmentation", ["none", "standard", "strong"],
+                                                           index=_index(["none", "standard", "strong"], d), key=k,
+                                                           bind=BIND)),
+        "limit": ("loop", lambda d, k: st.number_input(
+            "Images (0 = all)" if task == "classify" else "Images (scenes drawn for shapes; 0 = all of an upload)",
+            0, 1_000_000, d, 100 if task == "classify" else 64, key=k, bind=BIND)),
+        "seed": ("loop", lambda d, k: st.number_input("Seed", 0, 10_000, d, key=k, bind=BIND)),
+        "step_size": ("more", lambda d, k: st.number_input("StepLR: epochs per drop", 1, 100, d, key=k, bind=BIND)),
+        "gamma": ("more", lambda d, k: st.number_input("StepLR / plateau: factor per drop", 0.01, 1.0, d, key=k,
+                                                       bind=BIND)),
+        "warmup_epochs": ("more", lambda d, k: st.number_input("Warmup epochs (warmup + cosine)", 0.0, 50.0, d, 0.5,
+                                                               key=k, bind=BIND)),
+        "amp": ("more", lambda d, k: st.toggle("Mixed precision on a GPU (bf16/fp16)", d, key=k, bind=BIND)),
+        "channels_last": ("more", lambda d, k: st.toggle("channels_last memory layout", d, key=k, bind=BIND)),
+    }
+
+
+# The address-bar names of the settings (kept short; classification's are the page's original ones).
+SHORT_KEYS = {"freeze_backbone": "freeze", "backbone_lr_scale": "bb_lr", "image_size": "size", "optimizer": "opt",
+              "weight_decay": "wd", "scheduler": "sched", "batch_size": "batch", "label_smoothing": "ls",
+              "grad_clip": "clip", "augmentation": "aug", "step_size": "step", "warmup_epochs": "warmup",
+              "channels_last": "cl", "encoder": "enc", "binary_masks": "binary"}
+
+
+def _index(options, value) -> int:
+    options = list(options)
+    return options.index(value) if value in options else 0
+
+
+def _encoders() -> list[str]:
+    from cvlab.segmentation.architectures import ENCODERS
+
+    return ENCODERS.names()
+
+
+def widget_key(task: str, short: str) -> str:
+    """Classification keeps the page's original address names; other tasks prefix theirs (``detect_epochs``),
+    so each task keeps its own settings and embedding pages never clash with their own widgets."""
+    return short if task == "classify" else f"{task}_{short}"
+
+
+def settings_form(task: str = "classify", user_changes: dict | None = None) -> TrainConfig | None:
+    """Widgets for the task's settings; None while the input is incomplete or invalid (the reason is shown)."""
+    from cvlab.training.tasks import task_spec
+
+    spec = task_spec(task)
+    defaults = TrainConfig.for_task(task)
+    key = lambda short: widget_key(task, short)  # noqa: E731
+    source = data_source(task, key)
+    widgets = _widgets(task, defaults)
+    columns = dict(zip(("model", "opt", "loop"), st.columns(3)))
+    headings = {"model": "Model", "opt": "Optimizer", "loop": "Loop"}
+    for name, column in columns.items():
+        column.markdown(f"**{headings[name]}**")
+    values = {"task": task}
+    more = [name for name in spec.settings if name in widgets and widgets[name][0] == "more"]
+    for name in spec.settings:
+        if name in widgets and widgets[name][0] != "more":
+            with columns[widgets[name][0]]:
+                values[name] = widgets[name][1](getattr(defaults, name), key(SHORT_KEYS.get(name, name)))
+    if more:
+        with st.expander("Scheduler details, precision, memory layout"):
+            for name in more:
+                values[name] = widgets[name][1](getattr(defaults, name), key(SHORT_KEYS.get(name, name)))
     if source is None:
         return None
-    values = dict(data=source, model=model, pretrained=pretrained, freeze_backbone=freeze, backbone_lr_scale=scale,
-                  image_size=image_size, optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                  scheduler=scheduler, epochs=epochs, batch_size=batch, label_smoothing=smoothing, grad_clip=clip,
-                  augmentation=augmentation, limit=limit, seed=seed, step_size=step_size, gamma=gamma,
-                  warmup_epochs=warmup, amp=amp, channels_last=channels_last, **(user_changes or {}))
     with report_errors():
-        return TrainConfig.from_dict(values)
+        return TrainConfig.from_dict({**values, "data": source, **(user_changes or {})})
     return None
+
+
+def train_size(config: TrainConfig, data) -> int | None:
+    """Training images per epoch, for the LR preview's step count (None for detection: ultralytics' schedule)."""
+    if config.task == "detect" or data is None:
+        return None
+    if config.task == "segment":
+        if config.data == "shapes":
+            return (config.limit or 1280) - round((config.limit or 1280) * config.val_fraction)
+        return len(data.train_images)
+    return len(data.train_y)
 
 
 def lr_preview(config: TrainConfig, train_size: int) -> None:

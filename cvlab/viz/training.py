@@ -34,25 +34,40 @@ def _split(records: Sequence[dict]) -> tuple[list[dict], list[dict], list[dict]]
     return steps, epochs, events
 
 
-def run_curves(records: Sequence[dict], *, smoothing: int = 1, title: str | None = None) -> go.Figure:
-    """Loss, accuracy, learning rate and images/s against the training step; events as dashed lines."""
+def run_curves(records: Sequence[dict], *, smoothing: int = 1, title: str | None = None,
+               metrics: Sequence = ()) -> go.Figure:
+    """Loss, the task's scores, learning rate and images/s against the training step; events as dashed lines.
+
+    ``metrics`` are the task's ``cvlab.training.tasks.Metric`` entries (accuracy; IoU and Dice;
+    mAP): the validation figure of each, and the running training figure where it is tracked.
+    """
+    from cvlab.training.tasks import TASKS
+
+    metrics = tuple(metrics) or TASKS["classify"].metrics
     steps, epochs, events = _split(records)
-    fig = make_subplots(rows=2, cols=2, subplot_titles=("Loss", "Accuracy", "Learning rate", "Images per second"),
+    score_title = " and ".join(m.label for m in metrics)
+    fig = make_subplots(rows=2, cols=2, subplot_titles=("Loss", score_title, "Learning rate", "Images per second"),
                         vertical_spacing=0.16, horizontal_spacing=0.09)
     x = [r["step"] for r in steps]
     ex = [r["step"] for r in epochs]
     blue, orange, green = COLORWAY[0], COLORWAY[1], COLORWAY[2]
     fig.add_scatter(x=x, y=smooth([r["loss"] for r in steps], smoothing), name="train", line_color=blue,
                     legendgroup="train", row=1, col=1)
-    fig.add_scatter(x=ex, y=[r["val_loss"] for r in epochs], name="validation", mode="lines+markers",
+    fig.add_scatter(x=ex, y=[r.get("val_loss") for r in epochs], name="validation", mode="lines+markers",
                     line_color=orange, legendgroup="val", row=1, col=1)
-    fig.add_scatter(x=x, y=smooth([r["accuracy"] for r in steps], smoothing), name="train", line_color=blue,
-                    legendgroup="train", showlegend=False, row=1, col=2)
-    fig.add_scatter(x=ex, y=[r["val_accuracy"] for r in epochs], name="validation", mode="lines+markers",
-                    line_color=orange, legendgroup="val", showlegend=False, row=1, col=2)
+    for index, metric in enumerate(metrics):
+        dash = ("solid", "dot", "dash")[index % 3]
+        suffix = f" {metric.label}" if len(metrics) > 1 else ""
+        if metric.live and steps and metric.key in steps[-1]:
+            fig.add_scatter(x=x, y=smooth([r[metric.key] for r in steps], smoothing), name=f"train{suffix}",
+                            line=dict(color=blue, dash=dash), legendgroup="train", showlegend=bool(suffix),
+                            row=1, col=2)
+        fig.add_scatter(x=ex, y=[r.get(f"val_{metric.key}") for r in epochs], name=f"validation{suffix}",
+                        mode="lines+markers", line=dict(color=orange, dash=dash), legendgroup="val",
+                        showlegend=bool(suffix) or not (metric.live and steps), row=1, col=2)
     groups = len(steps[0]["lr"]) if steps else 0
-    if groups > 1 and all(len(set(r["lr"])) == 1 for r in steps):
-        groups = 1  # backbone and head at one rate: one line, not two on top of each other
+    if groups > 2 or (groups > 1 and all(len(set(r["lr"])) == 1 for r in steps)):
+        groups = 1  # one rate for all (or a library's many groups): one line, not several on top of each other
     for g in range(groups):
         name = "learning rate" if groups == 1 else ("backbone LR" if g == 0 else "head LR")
         fig.add_scatter(x=x, y=[r["lr"][g] for r in steps], name=name, line_color=COLORWAY[3 + g], row=2, col=1)
@@ -69,6 +84,29 @@ def run_curves(records: Sequence[dict], *, smoothing: int = 1, title: str | None
     styled(fig, title=title)
     fig.update_layout(height=620, legend=LEGEND_BELOW, margin=dict(b=90))
     return fig
+
+
+MASK_COLOURS = np.array([[0, 0, 0], [230, 57, 70], [29, 120, 220], [42, 157, 63], [244, 162, 97], [131, 56, 236],
+                         [255, 209, 0], [0, 180, 180]], dtype=np.float32)
+
+
+def mask_overlays(images: np.ndarray, masks: np.ndarray, alpha: float = 0.5) -> list[np.ndarray]:
+    """Each RGB uint8 image (K, H, W, 3) with its class-id mask (K, H, W) tinted over it; background untouched."""
+    out = []
+    for image, mask in zip(images, np.asarray(masks, dtype=np.int64)):
+        colours = MASK_COLOURS[1 + (mask - 1) % (len(MASK_COLOURS) - 1)]
+        tinted = image.astype(np.float32) * (1 - alpha) + colours * alpha
+        out.append(np.where((mask > 0)[..., None], tinted, image).astype(np.uint8))
+    return out
+
+
+def mask_comparison(images: np.ndarray, truth: np.ndarray, predicted: np.ndarray, gap: int = 3) -> list[np.ndarray]:
+    """One strip per image: the true mask over the image, then the predicted one, side by side."""
+    strips = []
+    for true_tint, predicted_tint in zip(mask_overlays(images, truth), mask_overlays(images, predicted)):
+        spacer = np.full((true_tint.shape[0], gap, 3), 255, dtype=np.uint8)
+        strips.append(np.concatenate([true_tint, spacer, predicted_tint], axis=1))
+    return strips
 
 
 def lr_preview(curves: Sequence[Sequence[float]], steps_per_epoch: int, names: Sequence[str], title: str) -> go.Figure:
@@ -92,9 +130,10 @@ def compare_runs(series: Sequence[tuple[str, Sequence[dict]]], metric: str = "va
         fig.add_scatter(x=[r["epoch"] for r in epochs], y=[r.get(metric) for r in epochs], name=label,
                         mode="lines+markers")
     titles = {"val_accuracy": "Validation accuracy", "val_loss": "Validation loss", "train_loss": "Training loss",
-              "images_per_second": "Images per second"}
+              "images_per_second": "Images per second", "val_iou": "Validation IoU", "val_dice": "Validation Dice",
+              "val_map50": "Validation mAP@0.5", "val_map50_95": "Validation mAP@0.5:0.95"}
     fig.update_xaxes(title_text="epoch", dtick=1)
-    if metric.endswith("accuracy"):
+    if metric.startswith("val_") and metric != "val_loss":
         fig.update_yaxes(tickformat=".0%")
     styled(fig, title=titles.get(metric, metric))
     fig.update_layout(height=420, legend=LEGEND_BELOW, margin=dict(b=110))

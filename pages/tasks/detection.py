@@ -6,6 +6,7 @@ import streamlit as st
 from cvlab.detection import boxes as bx
 from cvlab.ui import projector_on, report_errors, sections, show_figure
 from cvlab.ui import detection as ui
+from cvlab.ui import training as training_ui
 from cvlab.ui.image_picker import image_picker
 from cvlab.viz import detection as viz
 
@@ -18,7 +19,8 @@ CANVAS = (200, 160)  # px of the IoU playground
 st.title("Object detection with YOLO")
 st.caption("One network pass predicts boxes, scores and classes for the whole image (You Only Look Once); "
            "confidence filtering and non-maximum suppression then keep one box per object.")
-tab_detect, tab_nms, tab_iou, tab_data = sections("Detect", "NMS step by step", "IoU", "Your data")
+tab_detect, tab_nms, tab_iou, tab_train, tab_data = sections("Detect", "NMS step by step", "IoU", "Train",
+                                                             "Your data")
 
 with tab_detect:
     controls, output = st.columns([2, 3] if projector_on() else [1, 2], gap="large")  # big text needs room
@@ -143,6 +145,13 @@ with tab_iou:
                         "GIoU subtracts the empty share of C and keeps improving as B approaches A. "
                         f"At the Detect tab's NMS threshold {iou:.2f}, the lower-scoring of two same-class boxes "
                         f"like these would be **{'suppressed' if pair.iou > iou else 'kept'}**.")
+
+with tab_train:
+    if tab_train.open:
+        st.caption("Train a YOLO detector on the job queue, as `model.train(data='custom.yaml', epochs=..., "
+                   "imgsz=...)` does: on shapes scenes written in YOLO format (offline), or on your own YOLO zip. "
+                   "A finished run is selectable in *Detect* as `trained-<run>`.")
+        training_ui.task_training_section("detect")
 
 with tab_data:
     ui.data_panel()

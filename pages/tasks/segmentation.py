@@ -7,6 +7,7 @@ from cvlab.segmentation import loss_explorer as lx
 from cvlab.segmentation.losses import LOSSES
 from cvlab.ui import report_errors, sections, show_figure
 from cvlab.ui import segmentation as ui
+from cvlab.ui import training as training_ui
 from cvlab.viz import segmentation as viz
 
 BIND = "query-params"
@@ -26,7 +27,7 @@ def loss_card(name: str) -> None:
 st.title("Segmentation")
 st.caption("Segmentation labels every pixel. A U-Net learns it from examples with a loss that compares masks; "
            "SAM segments whatever you point at, from one heavy encoding of the image and a light decoder per click.")
-tab_unet, tab_losses, tab_sam = sections("U-Net", "Loss explorer", "Segment Anything")
+tab_unet, tab_train, tab_losses, tab_sam = sections("U-Net", "Train a U-Net", "Loss explorer", "Segment Anything")
 
 with tab_unet:
     left, right = st.columns(2)
@@ -58,6 +59,13 @@ with tab_unet:
     with st.expander("The architectures and encoders on offer"):
         st.dataframe([{"architecture": a.display_name, "year": a.year, "idea": a.idea, "skip connections": a.skips}
                       for _, a in arch.ARCHITECTURES.items()], hide_index=True)
+
+with tab_train:
+    if tab_train.open:
+        st.caption("Train an smp model on the job queue: the shapes generator's masks (offline), or your own zip of "
+                   "images/ and masks/. The default recipe (U-Net, ResNet-18 encoder, 0.5 BCE + 0.5 Dice, 64 px, "
+                   "6 epochs) passes an IoU of 0.9 in about two minutes on a 2-core CPU.")
+        training_ui.task_training_section("segment")
 
 with tab_losses:
     chosen = st.multiselect("Losses", lx.BINARY_LOSSES, default=list(lx.BINARY_LOSSES), key="loss_names", bind=BIND)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from cvlab.training import runs
 from cvlab.training.optimizers import OPTIMIZERS
+from cvlab.training.tasks import TASKS
 from cvlab.ui import report_errors, sections, show_figure
 from cvlab.ui import training as ui
 from cvlab.ui import training_form as form
@@ -13,7 +14,8 @@ from cvlab.viz import training as viz
 
 st.title("Training")
 st.caption("The lecture's training loop, live: model.train(), clipped gradients, scheduler steps, validation "
-           "under no_grad. Runs go to a shared job queue and keep going when you close the tab.")
+           "under no_grad. Classifiers, U-Nets and YOLO detectors go to one shared job queue and keep going when "
+           "you close the tab.")
 who, secret = st.columns([2, 1])
 with who:
     user = ui.current_user()
@@ -22,24 +24,30 @@ with secret:
 tab_new, tab_live, tab_compare, tab_results = sections("New run", "Live", "Compare", "Results")
 
 with tab_new:
+    titles = {spec.title: name for name, spec in TASKS.items()}  # the address shows the title: ?task=Detection
+    task = titles[st.segmented_control("Task", list(titles), default="Classification", required=True, key="task",
+                                       bind="query-params")]
     if tab_new.open:
-        config = form.settings_form()
+        config = form.settings_form(task)
         if config is not None:
             data = form.dataset_summary(config)
-            if data is not None:
-                form.lr_preview(config, len(data.train_y))
+            steps_from = form.train_size(config, data)
+            if steps_from:
+                form.lr_preview(config, steps_from)
             entry = OPTIMIZERS.get(config.optimizer)
             st.latex(entry.latex)
             st.caption(f"{entry.title}: {entry.note} ({entry.paper}, {entry.year})")
             start, fine_tune = st.columns(2)
             if start.button("Start training", type="primary", key="start", disabled=not user):
                 ui.start_runs([config], user)
-            if fine_tune.button("Fine-tune EfficientNet-B0 (the lab's recipe)", key="fine_tune", disabled=not user):
-                ui.start_runs([replace(config, **form.FINE_TUNE)], user)
-            st.markdown("**Lab exercises**: one click queues the runs to compare, with the settings above.")
-            for column, name in zip(st.columns(len(form.EXERCISES)), form.EXERCISES):
-                if column.button(name, key=f"exercise-{name}", disabled=not user):
-                    ui.start_runs(form.exercise_configs(config, name), user)
+            if task == "classify":
+                if fine_tune.button("Fine-tune EfficientNet-B0 (the lab's recipe)", key="fine_tune",
+                                    disabled=not user):
+                    ui.start_runs([replace(config, **form.FINE_TUNE)], user)
+                st.markdown("**Lab exercises**: one click queues the runs to compare, with the settings above.")
+                for column, name in zip(st.columns(len(form.EXERCISES)), form.EXERCISES):
+                    if column.button(name, key=f"exercise-{name}", disabled=not user):
+                        ui.start_runs(form.exercise_configs(config, name), user)
             if not user:
                 st.info("Type your name at the top to start runs.")
 
@@ -61,9 +69,10 @@ with tab_compare:
     if tab_compare.open and every_run:
         picked = st.multiselect("Runs to overlay", list(labels), default=list(labels)[:3], format_func=labels.get,
                                 key="compare")
-        metric = st.radio("Metric", ["val_accuracy", "val_loss", "train_loss", "images_per_second"],
-                          horizontal=True, key="metric", bind="query-params")
         infos = [info for info in every_run if info.run_id in picked]
+        scores = [f"val_{m.key}" for name in dict.fromkeys(i.config.task for i in infos) for m in TASKS[name].metrics]
+        metric = st.radio("Metric", [*(scores or ["val_accuracy"]), "val_loss", "train_loss", "images_per_second"],
+                          horizontal=True, key="metric", bind="query-params")
         if infos:
             series = [(f"{i.run_id.split('-', 2)[-1]} {i.config.model}/{i.config.optimizer}/{i.config.scheduler}",
                        runs.read_metrics(i.run_dir)) for i in infos]
@@ -74,7 +83,7 @@ with tab_compare:
 
 with tab_results:
     if tab_results.open and every_run:
-        ended = [i for i in every_run if (i.run_dir / "model.safetensors").is_file()]
+        ended = [i for i in every_run if (i.run_dir / "eval.json").is_file()]
         if not ended:
             st.info("Results appear here when a run finishes or is stopped.")
         else:

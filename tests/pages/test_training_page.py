@@ -61,7 +61,7 @@ def test_a_real_run_from_the_form_to_the_results(workers):
     assert any("finished: epoch 2/2" in str(p.proto) for p in live.get("progress"))
     watcher = run_script(PAGE, timeout=120, section="Live", user="bob")
     assert any("only ada or the instructor" in c.value for c in watcher.caption)
-    assert watcher.button(key="delete").disabled and not live.button(key="delete").disabled
+    assert watcher.button(key="live_delete").disabled and not live.button(key="live_delete").disabled
     results = run_script(PAGE, timeout=120, section="Results", user="ada")
     [accuracy] = [m for m in results.metric if m.label == "Validation accuracy"]
     assert accuracy.value.endswith("%")
