@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
 from dataclasses import fields
 
 from cvlab.commands import COMMANDS, Command
@@ -71,15 +72,17 @@ def _run(args: argparse.Namespace) -> dict:
         submit(run_dir.name)
         return {"run_dir": str(run_dir), "status": "queued", "queue_position": queue_position(run_dir.name)}
 
+    stdout = sys.stdout  # the terminal's, kept: a library may point sys.stdout elsewhere while it trains
+
     def show(record: dict) -> None:  # each finished epoch as it happens
         if record["kind"] != "epoch":
             return
         if args.json:
-            print(json.dumps(record), flush=True)
+            print(json.dumps(record), file=stdout, flush=True)
         else:
             print(f"epoch {record['epoch']:>3}  train loss {record['train_loss']:.4f}  "
                   f"val loss {_number(record.get('val_loss'))}  {_scores(record)}  "
-                  f"{record['images_per_second']:.0f} img/s", flush=True)
+                  f"{record['images_per_second']:.0f} img/s", file=stdout, flush=True)
 
     return train_run(run_dir, on_record=show)
 

@@ -116,8 +116,8 @@ def write_yolo_dataset(out: Path, n: int, seed: int, size: int = 128, val_fracti
         _save_png(sample.image, out / "images" / part / f"{stem}.png")
         lines = yolo_lines(sample.boxes_xyxy, sample.classes, size, size)
         (out / "labels" / part / f"{stem}.txt").write_text("\n".join(lines) + "\n")
-    config = {"path": str(out), "train": "images/train", "val": "images/val",
-              "names": dict(enumerate(SHAPE_CLASSES))}
+    # No `path`: ultralytics then takes the folder of data.yaml, so the dataset still works moved or zipped.
+    config = {"train": "images/train", "val": "images/val", "names": dict(enumerate(SHAPE_CLASSES))}
     data_yaml = out / "data.yaml"
     data_yaml.write_text(yaml.safe_dump(config, sort_keys=False))
     return data_yaml

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from cvlab.errors import CvlabError
+from cvlab.errors import CvlabError, InvalidInput
 from cvlab.training import runs
 from cvlab.training.checkpoints import load_model_weights, read_checkpoint, save_checkpoint
 from cvlab.training.config import TrainConfig
@@ -149,7 +149,11 @@ def _segmentation_data(config: TrainConfig):
         data = load_mask_dataset("shapes", n=config.limit or 1280, seed=config.seed, size=size or 64,
                                  binary=config.binary_masks, val_fraction=config.val_fraction)
     else:
-        data = load_mask_dataset(config.data, size=size, seed=config.seed, val_fraction=config.val_fraction)
+        name = Path(config.data).name
+        try:
+            data = load_mask_dataset(config.data, size=size, seed=config.seed, val_fraction=config.val_fraction)
+        except InvalidInput as err:  # say which of the user's files it is about
+            raise err if name in str(err) else InvalidInput(f"{name}: {err}") from None
     tensors = [data.train_images, data.train_masks, data.val_images, data.val_masks]
     if config.limit and config.data != "shapes" and config.limit < data.report.pairs:
         keep_val = max(1, round(config.limit * config.val_fraction))

@@ -31,7 +31,7 @@ def test_shapes_detect_writes_yolo_with_a_data_yaml(tmp_path, capsys):
     code, out = run_json(capsys, "shapes", "--task", "detect", "--n", "10", "--out", str(tmp_path / "d"), "--size", "64")
     assert code == 0 and out["task"] == "detect" and out["size"] == 64
     config = yaml.safe_load(open(out["data_yaml"]))
-    assert config["path"] == out["out"] and config["names"][0] == "circle"
+    assert "path" not in config and config["names"][0] == "circle"
     assert len(list((tmp_path / "d" / "labels").rglob("*.txt"))) == 10
     objects = sum(len(p.read_text().splitlines()) for p in (tmp_path / "d" / "labels").rglob("*.txt"))
     assert sum(sum(part.values()) for part in out["counts"].values()) == objects

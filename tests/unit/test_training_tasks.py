@@ -1,0 +1,190 @@
+"""Segmentation and detection through the training engine: the same run folder, metrics, control and CLI."""
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from cvlab.errors import InvalidInput
+from cvlab.training import runs
+from cvlab.training.config import TrainConfig
+from cvlab.training.engine import segmentation_objective, train_run
+from cvlab.training.evaluation import export_onnx, load_trained, predict_mask, read_evaluation, read_preview
+
+SEGMENT = dict(limit=48, epochs=2, batch_size=8)
+DETECT = dict(limit=20, epochs=2, batch_size=8, image_size=64)
+
+
+# ---- settings ----
+def test_each_task_starts_from_its_own_recipe():
+    segment, detect = TrainConfig.for_task("segment"), TrainConfig.for_task("detect")
+    assert (segment.model, segment.encoder, segment.loss, segment.image_size) == ("unet", "resnet18",
+                                                                                  "0.5*bce+0.5*dice", 64)
+    assert (detect.model, detect.optimizer, detect.lr, detect.image_size) == ("yolov8n", "sgd", 0.01, 160)
+    assert TrainConfig.from_dict({"task": "segment", "epochs": 2}).lr == pytest.approx(3e-3)
+    assert TrainConfig().task == "classify" and TrainConfig().model == "lecture-vgg"
+
+
+@pytest.mark.parametrize("task, changes, message", [
+    ("detect", {"label_smoothing": 0.1}, "label_smoothing: not a setting of detection"),
+    ("classify", {"encoder": "resnet34"}, "encoder: not a setting of classification"),
+    ("segment", {"image_size": 100}, "multiple of 32"),
+    ("detect", {"image_size": 16}, "32..1280"),
+    ("paint", {}, "Unknown task 'paint'"),
+])
+def test_settings_that_do_not_fit_the_task_are_refused(task, changes, message):
+    with pytest.raises(InvalidInput, match=message):
+        TrainConfig.for_task(task, **changes)
+
+
+# ---- segmentation ----
+def test_the_segmentation_objective_scores_as_the_segmentation_module_defines():
+    from cvlab.segmentation.train import segmentation_metrics
+
+    generator = torch.Generator().manual_seed(0)
+    config = TrainConfig.for_task("segment", binary_masks=False)
+    logits = torch.randn(4, 4, 32, 32, generator=generator)
+    masks = torch.randint(0, 4, (4, 32, 32), generator=generator)
+    objective = segmentation_objective(config, classes=4)
+    # counts add up over batches: two halves give the scores of the whole
+    counts = objective.counts(logits[:2], masks[:2]) + objective.counts(logits[2:], masks[2:])
+    scores = objective.scores(counts, 4)
+    expected = segmentation_metrics(logits, masks, classes=4)
+    assert scores["iou"] == pytest.approx(expected["iou"]) and scores["dice"] == pytest.approx(expected["dice"])
+    perfect = torch.nn.functional.one_hot(masks, 4).permute(0, 3, 1, 2).float() * 10
+    assert objective.scores(objective.counts(perfect, masks), 4) == {"iou": 1.0, "dice": 1.0}
+
+
+@pytest.fixture(scope="module")
+def segment_run(tmp_path_factory):
+    run_dir = runs.RunStore(tmp_path_factory.mktemp("runs")).create(TrainConfig.for_task("segment", **SEGMENT), "ada")
+    return run_dir, train_run(run_dir)
+
+
+def test_a_segmentation_run_writes_iou_dice_curves_and_mask_previews(segment_run):
+    run_dir, summary = segment_run
+    assert summary["status"] == "finished" and summary["epochs"] == 2, summary
+    assert 0 <= summary["val_iou"] <= 1 and 0 <= summary["val_dice"] <= 1
+    assert summary["val_dice"] >= summary["val_iou"]  # Dice = 2 IoU / (1 + IoU) for one class
+    records = runs.read_metrics(run_dir)
+    steps = [r for r in records if r["kind"] == "step"]
+    epochs = [r for r in records if r["kind"] == "epoch"]
+    assert {"loss", "iou", "dice", "lr", "progress"} <= set(steps[-1])
+    assert {"val_iou", "val_dice", "train_iou", "val_loss"} <= set(epochs[-1])
+    preview = read_preview(run_dir)
+    assert preview.epoch == 2 and preview.images.shape == (6, 64, 64, 3)
+    assert preview.truth.shape == preview.predicted.shape == (6, 64, 64) and set(np.unique(preview.truth)) <= {0, 1}
+    evaluation = read_evaluation(run_dir)
+    assert evaluation.classes == ("background", "object")
+    assert evaluation.iou == pytest.approx(summary["val_iou"]) and evaluation.per_class_iou[0] == evaluation.iou
+
+
+def test_a_trained_segmentation_model_segments_a_new_image_and_exports(segment_run):
+    run_dir, _ = segment_run
+    trained = load_trained(run_dir / "model.safetensors")
+    assert trained.task == "segment" and trained.image_size == 64
+    photo = np.random.default_rng(0).integers(0, 255, (50, 70, 3), dtype=np.uint8)
+    mask = predict_mask(trained, photo)
+    assert mask.shape == (50, 70) and mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 1}
+    import onnx
+
+    model = onnx.load(str(export_onnx(run_dir)))
+    assert [o.name for o in model.graph.output] == ["mask_logits"]
+
+
+def test_a_bad_mask_upload_fails_the_run_with_the_reason(tmp_path):
+    archive = tmp_path / "masks.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("images/a.png", b"not a png")
+    run_dir = runs.RunStore(tmp_path / "runs").create(TrainConfig.for_task("segment", data=str(archive)), "ada")
+    summary = train_run(run_dir)
+    assert summary["status"] == "failed" and "masks.zip" in summary["reason"]
+
+
+# ---- detection ----
+@pytest.fixture(scope="module")
+def detect_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("detect")
+    store = runs.RunStore(root / "runs")
+    run_dir = store.create(TrainConfig.for_task("detect", **DETECT), "ada")
+    records = []
+
+    def stop_in_the_second_epoch(record):
+        records.append(record)
+        if record["kind"] == "step" and record["epoch"] == 1 and not any(r["kind"] == "event" for r in records):
+            store.request(run_dir.name, "ada", stop=True)
+
+    return run_dir, train_run(run_dir, on_record=stop_in_the_second_epoch)
+
+
+def test_a_detection_run_writes_losses_map_and_a_selectable_detector(detect_run, monkeypatch):
+    run_dir, summary = detect_run
+    records = runs.read_metrics(run_dir)
+    steps = [r for r in records if r["kind"] == "step"]
+    epochs = [r for r in records if r["kind"] == "epoch"]
+    assert {"box_loss", "cls_loss", "dfl_loss", "loss", "lr", "progress"} <= set(steps[0])
+    assert steps[0]["loss"] == pytest.approx(steps[0]["box_loss"] + steps[0]["cls_loss"] + steps[0]["dfl_loss"])
+    assert {"val_map50", "val_map50_95", "train_loss", "images_per_second"} <= set(epochs[0])
+    assert 0 <= epochs[0]["val_map50"] <= 1
+    assert (run_dir / "detector.safetensors").is_file()
+    final = json.loads((run_dir / "eval.json").read_text())
+    assert final["task"] == "detect" and final["classes"] == ["circle", "square", "triangle", "star", "cross"]
+    from cvlab.detection.models import trained_models
+    from cvlab.settings import Settings
+
+    monkeypatch.setenv("CVLAB_RUNS_DIR", str(run_dir.parent))
+    assert f"trained-{run_dir.name}" in [spec.name for spec in trained_models(Settings.from_env())]
+
+
+def test_a_stop_request_ends_a_detection_run_after_saving_the_epoch(detect_run):
+    run_dir, summary = detect_run
+    assert summary["status"] == "stopped" and summary["epochs"] == 2, summary  # the second epoch ended early
+    assert [r["what"] for r in runs.read_metrics(run_dir) if r["kind"] == "event"] == ["stop"]
+    assert runs.read_info(run_dir).status == "stopped" and (run_dir / "detector.safetensors").is_file()
+
+
+def test_a_yolo_zip_is_unpacked_into_the_run_only_when_valid(tmp_path):
+    from cvlab.data.writers import write_yolo_dataset
+    from cvlab.detection.train import run_dataset
+
+    write_yolo_dataset(tmp_path / "set", 6, 1, size=64)
+    good = tmp_path / "good.zip"
+    with zipfile.ZipFile(good, "w") as zf:
+        for path in (tmp_path / "set").rglob("*"):
+            if path.is_file():
+                zf.write(path, f"set/{path.relative_to(tmp_path / 'set')}")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    data_yaml, report = run_dataset(run_dir, TrainConfig.for_task("detect", data=str(good)))
+    assert data_yaml == run_dir / "data" / "set" / "data.yaml" and report.ok
+    assert sum(s.images for s in report.splits) == 6
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(bad, "w") as zf:
+        for item in source.namelist():
+            text = source.read(item)
+            zf.writestr(item, b"9 0.5 0.5 0.2 0.2\n" if item.endswith(".txt") else text)  # class 9 of 5
+    other = tmp_path / "other-run"
+    other.mkdir()
+    with pytest.raises(InvalidInput, match="class"):
+        run_dataset(other, TrainConfig.for_task("detect", data=str(bad)))
+    assert not (other / "data").exists()
+
+
+# ---- command line ----
+@pytest.mark.parametrize("task, flags, keys", [
+    ("segment", ["--arch", "unet", "--encoder", "resnet18", "--limit", "32", "--epochs", "1"], ("val_iou", "val_dice")),
+    ("detect", ["--limit", "12", "--epochs", "1", "--image-size", "64"], ("val_map50", "val_map50_95")),
+])
+def test_train_task_json_ends_with_the_run_summary(task, flags, keys, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "cvlab", "train", "--task", task, "--data", "shapes", *flags, "--json"],
+                          capture_output=True, text=True, timeout=600,
+                          env={**__import__("os").environ, "CVLAB_RUNS_DIR": str(tmp_path / "runs")})
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines()]  # every stdout line is JSON
+    summary = lines[-1]
+    assert summary["status"] == "finished" and all(0 <= summary[k] <= 1 for k in keys)
+    assert summary["run_dir"].startswith(str(tmp_path / "runs")) and lines[0]["kind"] == "epoch"
