@@ -22,9 +22,17 @@ SHAPES_SIDE = 192  # px: the size the shapes model was trained at
 _RESULTS = 32  # results kept per process; each is a few kB of boxes
 
 
-@st.cache_data(ttl=15, show_spinner=False)  # short: a run that just finished training should appear soon
 def model_choices() -> dict[str, str]:
-    """Selectable model name -> its title, in the page's order."""
+    """Selectable model name -> its title, in the page's order; a run that has just finished, or weights
+    just uploaded, are listed at once (the trained models are looked up on every run; the rest is cached)."""
+    from cvlab.detection.models import trained_models
+
+    trained = tuple((spec.name, spec.title) for spec in trained_models(get_settings()))
+    return _model_choices(trained)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _model_choices(trained: tuple[tuple[str, str], ...]) -> dict[str, str]:
     from cvlab.detection.ultralytics_env import library_weights_dir
 
     settings = get_settings()
