@@ -1,10 +1,15 @@
 """The job queue: Huey on SQLite in the data directory, or on Redis for workers on several machines.
 
 The app and every worker build the same Huey instance from ``CVLAB_QUEUE_URL`` and
-register the same task, so a job submitted anywhere runs on whichever worker takes it.
-A job carries only a run id and an attempt number; the run itself lives in the shared
-runs folder. Claiming an attempt creates a file with O_EXCL, so even a job delivered
-twice (two Resume clicks, a redelivered message) trains once.
+register the same tasks, so a job submitted anywhere runs on whichever worker takes it.
+Two kinds of job share the queue and the workers' device slots:
+- ``cvlab.train_run``: a training run. The job carries only a run id and an attempt
+  number; the run itself lives in the shared runs folder. Claiming an attempt creates a
+  file with O_EXCL, so even a job delivered twice (two Resume clicks, a redelivered
+  message) trains once.
+- ``cvlab.measure_zoo``: timing a suite of architectures for the Architectures page
+  (``cvlab.zoo_measure.execute_measurement``); one device slot, like a run, so a
+  measurement never shares its device with training and its timings stay honest.
 """
 
 from __future__ import annotations
@@ -17,19 +22,34 @@ from cvlab.settings import Settings, get_settings
 from cvlab.training import runs
 
 TASK_NAME = "cvlab.train_run"
-_HUEYS: dict[str, tuple[object, object]] = {}
+MEASURE_TASK_NAME = "cvlab.measure_zoo"
+_HUEYS: dict[str, tuple[object, dict[str, object]]] = {}
 _LOCK = threading.Lock()
 
 
-def huey_and_task(settings: Settings | None = None):
-    """(Huey instance, the training task) for this queue URL; built once per process."""
+def _queue(settings: Settings | None = None) -> tuple[object, dict[str, object]]:
+    """(Huey instance, its tasks by name) for this queue URL; built once per process."""
     settings = settings or get_settings()
     with _LOCK:
         if settings.queue_url not in _HUEYS:
             huey = _make_huey(settings.queue_url)
-            task = huey.task(name=TASK_NAME)(execute_job)
-            _HUEYS[settings.queue_url] = (huey, task)
+            tasks = {TASK_NAME: huey.task(name=TASK_NAME)(execute_job),
+                     MEASURE_TASK_NAME: huey.task(name=MEASURE_TASK_NAME)(execute_measurement)}
+            _HUEYS[settings.queue_url] = (huey, tasks)
         return _HUEYS[settings.queue_url]
+
+
+def huey_and_task(settings: Settings | None = None):
+    """(Huey instance, the training task) for this queue URL."""
+    huey, tasks = _queue(settings)
+    return huey, tasks[TASK_NAME]
+
+
+def submit_measurement(job_id: str, suite: str, input_size: int | None, names: list[str],
+                       settings: Settings | None = None) -> None:
+    """Queue the timing of ``names`` of a zoo suite (see cvlab.zoo_measure.start_measuring)."""
+    _, tasks = _queue(settings)
+    tasks[MEASURE_TASK_NAME](job_id, suite, input_size, list(names))
 
 
 def _make_huey(url: str):
@@ -93,3 +113,12 @@ def execute_job(run_id: str, attempt: int) -> dict | None:
         if device != info.config.device:
             runs.update_record(run_dir, config={**info.config.to_dict(), "device": device})
         return train_run(run_dir)
+
+
+def execute_measurement(job_id: str, suite: str, input_size: int | None, names: list[str]) -> None:
+    """What a worker runs for a zoo measurement job: take a device slot, then measure (progress in a file)."""
+    from cvlab.training.device_slots import DEVICE_SLOTS
+    from cvlab.zoo_measure import run_measurement_job
+
+    with DEVICE_SLOTS.slot("auto") as device:
+        run_measurement_job(job_id, suite, input_size, names, device)

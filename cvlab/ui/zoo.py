@@ -123,8 +123,14 @@ def measurement_panel(suite: str = "classification", names: list[str] | None = N
 
 def _show_progress(status) -> None:
     size = f" at {status.input_size} px" if status.input_size else ""
+    title = zoo_measure.SUITES.get(status.suite).title
+    if status.state == "queued":
+        st.info(f"Measuring {title}{size} is queued: it starts when a worker of the job queue is free "
+                "(one job per device at a time, so training runs and timings never share it).",
+                icon=":material/hourglass_top:")
+        return
     st.progress(status.done / max(status.total, 1),
-                text=f"Measuring {zoo_measure.SUITES.get(status.suite).title}{size} on this machine: "
+                text=f"Measuring {title}{size} on {status.device or 'this machine'}: "
                      f"{status.current or '…'} ({status.done}/{status.total})")
 
 
@@ -134,8 +140,8 @@ def _offer_measuring(suite: str, wanted: list[str], measured: list, input_size: 
     if len(measured) < len(wanted):
         st.caption(f"Latency measured here{at} for {len(measured)} of {len(wanted)} {title}.")
         if st.button(f"Measure the rest{at} on this machine", key=key, icon=":material/speed:"):
-            zoo_measure.start_measuring(wanted, suite=suite, input_size=input_size)
-            st.rerun(scope="fragment")
+            _show_progress(zoo_measure.start_measuring(wanted, suite=suite, input_size=input_size).status())
+            return
     else:
         st.caption(f"All {len(wanted)} {title} measured on this machine{at}.")
     note = zoo_measure.busy_note(measured)
@@ -144,5 +150,4 @@ def _offer_measuring(suite: str, wanted: list[str], measured: list, input_size: 
     if measured and st.button(f"Measure these again{at}", key=f"{key}_again", icon=":material/refresh:",
                               help="Forget these measurements on this machine and make them again"):
         zoo_measure.forget_measurements(wanted, suite=suite, input_size=input_size)
-        zoo_measure.start_measuring(wanted, suite=suite, input_size=input_size)
-        st.rerun(scope="fragment")
+        _show_progress(zoo_measure.start_measuring(wanted, suite=suite, input_size=input_size).status())

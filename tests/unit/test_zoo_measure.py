@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import time
 import threading
 
 import pytest
@@ -118,43 +119,83 @@ def test_a_stop_event_ends_the_run_between_models(home, fake_measure):
     assert list(zoo_measure.cached_measurements()) == ["resnet18"]  # what finished was saved
 
 
-def test_the_background_job_finishes_and_is_shared(home, fake_measure, monkeypatch):
-    monkeypatch.setattr(zoo_measure, "_job", None)
+def work_the_queue() -> int:
+    """Take the queued jobs and run them here, as a worker's consumer thread would; returns how many ran."""
+    from cvlab.training.queue import huey_and_task
+
+    huey, _ = huey_and_task()
+    ran = 0
+    while (task := huey.dequeue()) is not None:
+        huey.execute(task)
+        ran += 1
+    return ran
+
+
+@pytest.fixture
+def no_worker(monkeypatch):
+    monkeypatch.setenv("CVLAB_START_WORKER", "never")  # the test plays the worker (work_the_queue)
+
+
+def test_the_page_job_goes_through_the_queue_once_and_reports_its_progress(home, fake_measure, no_worker):
     job = zoo_measure.start_measuring(NAMES)
-    assert zoo_measure.start_measuring(NAMES) is job or job.wait(0)  # the same job while it runs
-    assert job.wait(10)
+    assert job.status().state == "queued" and job.running
+    assert zoo_measure.start_measuring(NAMES).job_id == job.job_id  # the same job while it waits
+    from cvlab.training.queue import pending_count
+
+    assert pending_count() == 1
+    assert work_the_queue() == 1
     status = job.status()
-    assert (status.done, status.total, status.running, status.error, status.current) == (3, 3, False, None, "")
+    assert (status.done, status.total, status.running, status.error, status.current, status.state) == (
+        3, 3, False, None, "", "finished")
+    assert status.device  # the worker's device, named
     again = zoo_measure.start_measuring(NAMES)
-    assert again is not job and again.wait(10)  # a finished job is replaced; the new one reads the cache
-    assert fake_measure == NAMES
+    assert again.job_id != job.job_id and work_the_queue() == 1  # a finished job is replaced; it reads the cache
+    assert fake_measure == NAMES and again.status().state == "finished"
 
 
-def test_stopping_the_background_job_ends_it_early(home, monkeypatch):
-    gate = threading.Event()
+def test_a_stopped_queued_job_never_measures(home, fake_measure, no_worker):
+    job = zoo_measure.start_measuring(["resnet18", "vgg16", "vgg19"])
+    job.stop()
+    assert job.status().state == "stopped" and not job.running
+    work_the_queue()
+    assert fake_measure == [] and job.status().done == 0
+
+
+def test_a_stop_request_ends_a_running_job_between_models(home, monkeypatch, no_worker):
     calls = []
 
     def slow(name, **options):
         calls.append(name)
-        gate.wait(5)
+        if len(calls) == 1:
+            zoo_measure.current_job().stop()  # asked while the first model is being measured
         return dataclasses.replace(SAMPLE, name=name)
 
     monkeypatch.setattr(zoo_measure, "measure", slow)
-    monkeypatch.setattr(zoo_measure, "_job", None)
     job = zoo_measure.start_measuring(["resnet18", "vgg16", "vgg19"])
-    job.stop()
-    gate.set()
-    assert job.wait(10) and len(calls) <= 1 and job.status().done <= 1
+    work_the_queue()
+    assert calls == ["resnet18"] and job.status().state == "stopped" and job.status().done == 1
 
 
-def test_a_failure_is_reported_not_raised_in_the_thread(home, monkeypatch):
+def test_a_failure_is_reported_by_the_job_not_raised_in_the_worker(home, monkeypatch, no_worker):
     def broken(name, **options):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(zoo_measure, "measure", broken)
-    monkeypatch.setattr(zoo_measure, "_job", None)
     job = zoo_measure.start_measuring(["resnet18"])
-    assert job.wait(10) and "resnet18" in job.status().error and "boom" in job.status().error
+    assert work_the_queue() == 1  # the worker's task returned normally
+    status = job.status()
+    assert status.state == "failed" and "resnet18" in status.error and "boom" in status.error
+
+
+def test_a_job_whose_worker_died_is_reported_and_can_be_started_again(home, fake_measure, no_worker):
+    job = zoo_measure.start_measuring(["resnet18"])
+    folder = job.folder
+    record = json.loads((folder / zoo_measure.JOB_FILE).read_text())
+    record.update(state="running", current="resnet18", updated=time.time() - zoo_measure.JOB_STALE_S - 1)
+    (folder / zoo_measure.JOB_FILE).write_text(json.dumps(record))
+    status = job.status()
+    assert not status.running and "stopped answering" in status.error
+    assert zoo_measure.start_measuring(["resnet18"]).job_id != job.job_id
 
 
 def test_the_zoo_command_measures_the_missing_networks_and_reports_their_latency(capsys):
@@ -222,13 +263,12 @@ def test_measure_all_keeps_each_suite_and_size_apart(home, monkeypatch):
     assert len(calls) == 4  # all cached: nothing measured again
 
 
-def test_the_background_job_runs_a_suite_and_says_which(home, monkeypatch):
+def test_the_background_job_runs_a_suite_and_says_which(home, monkeypatch, no_worker):
     seen = []
     monkeypatch.setattr(zoo_measure, "measure", lambda name, **options: seen.append(options) or dataclasses.replace(
         SAMPLE, name=name, input_size=options["input_size"]))
-    monkeypatch.setattr(zoo_measure, "_job", None)
     job = zoo_measure.start_measuring(["yolov8n"], suite="yolo", input_size=320)
-    assert job.wait(10)
+    work_the_queue()
     status = job.status()
     assert (status.suite, status.input_size, status.done, status.total, status.error) == ("yolo", 320, 1, 1, None)
     assert seen[0]["suite"] == "yolo" and list(zoo_measure.cached_measurements(suite="yolo", input_size=320)) == [
