@@ -81,6 +81,37 @@ def test_two_runs_at_once_both_finish_and_a_failing_run_leaves_the_worker_alive(
     assert len(live_local_workers()) == 1  # one worker served all three, and is still alive
 
 
+def test_a_killed_detection_run_resumes_from_its_last_epoch(local_workers, monkeypatch):
+    monkeypatch.setattr(runs, "HEARTBEAT_STALE_S", 4.0)
+    config = TrainConfig.for_task("detect", limit=40, epochs=5, batch_size=8, image_size=64)
+    run_dir = Path(lifecycle.start(config, "ada")["run_dir"])
+    worker = wait_for(lambda: live_local_workers(), what="the worker the app started")[0]
+    wait_for(lambda: len(epochs_of(run_dir)) >= 1, what="epoch 1")
+    os.kill(worker.pid, signal.SIGKILL)
+    wait_for(lambda: runs.read_info(run_dir).status == "interrupted", timeout=30, what="interrupted")
+    before = epochs_of(run_dir)
+    assert 1 <= len(before) < 5
+    lifecycle.resume(runs.RunStore(), run_dir.name, "ada")
+    wait_for(lambda: runs.read_info(run_dir).status in runs.ENDED, what="the resumed run to end")
+    assert runs.read_info(run_dir).status == "finished", runs.read_info(run_dir).reason
+    after = epochs_of(run_dir)
+    assert [r["epoch"] for r in after] == [1, 2, 3, 4, 5]  # ultralytics went on from its last.pt
+    assert after[:len(before) - 1] == before[:-1]  # (the last one may have been cut before its checkpoint)
+    assert (run_dir / "detector.safetensors").is_file()
+
+
+def test_an_architecture_measurement_is_a_queue_job_a_worker_runs(local_workers):
+    from cvlab import zoo_measure
+
+    job = zoo_measure.start_measuring(["mobilenet_v3_small"])  # as the page's button does
+    wait_for(lambda: not job.running, what="the measurement job")
+    status = job.status()
+    assert (status.state, status.done, status.error) == ("finished", 1, None), status
+    [measured] = zoo_measure.cached_measurements().values()
+    assert measured.name == "mobilenet_v3_small" and measured.latency_ms > 0 and measured.device == "cpu"
+    assert len(live_local_workers()) == 1
+
+
 def test_out_of_memory_marks_the_run_failed_with_a_readable_reason(monkeypatch):
     import torch
 
