@@ -4,8 +4,9 @@
     python benchmarks/segmentation.py --part sam --clicks 30 --models mobile_sam sam_b
     python benchmarks/segmentation.py --part unet
 
-U-Net: trains UNET_PRESET with the same functions the training engine calls and prints the
-validation IoU after each epoch and the wall time (the target: IoU >= 0.9 within a few CPU minutes).
+U-Net: trains the segmentation task's default recipe (TrainConfig.for_task("segment")) through
+the training engine, as the page's run does, and prints the validation IoU after each epoch and
+the wall time (the target: IoU >= 0.9 within a few CPU minutes).
 
 SAM: on one photo, in the same run, times the bare model calls (the image encoder; the prompt
 encoder + mask decoder at their own 256x256 output) against what a click on the page costs:
@@ -19,43 +20,40 @@ import argparse
 import io
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from PIL import Image
 
 from cvlab.data.images import load_sample
 from cvlab.segmentation import sam, sam_backend
-from cvlab.segmentation.mask_data import shapes_mask_dataset
-from cvlab.segmentation.train import UNET_PRESET, build_segmentation_model, evaluate, segmentation_loss, train_step
 from cvlab.viz.segmentation import mask_overlay
 
 
 def train_unet_preset(seed: int = 0) -> None:
-    preset = UNET_PRESET
-    torch.manual_seed(seed)
-    data = shapes_mask_dataset(preset.train_images + preset.val_images, seed=seed, size=preset.image_size,
-                               binary=preset.binary, val_fraction=preset.val_images / (preset.train_images +
-                                                                                       preset.val_images))
-    classes = 1 if preset.binary else data.classes
-    model = build_segmentation_model(preset.arch, preset.encoder, classes)
-    loss = segmentation_loss(preset.loss)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=preset.learning_rate)
-    steps = preset.epochs * -(-preset.train_images // preset.batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)  # the preset's "cosine"
-    print(f"U-Net preset: {preset}\n{data.report.text()}\ntorch threads: {torch.get_num_threads()}")
+    """The Segmentation page's default run, through the training engine and a run folder as the page's."""
+    import tempfile
+
+    from cvlab.training import runs
+    from cvlab.training.config import TrainConfig
+    from cvlab.training.engine import train_run
+
+    config = TrainConfig.for_task("segment", seed=seed)
+    print(f"U-Net recipe: {config.model}/{config.encoder}, {config.loss}, {config.image_size} px, "
+          f"{config.limit} scenes, batch {config.batch_size}, {config.epochs} epochs, {config.optimizer} "
+          f"{config.lr:g} {config.scheduler}; torch threads: {torch.get_num_threads()}")
     start = time.perf_counter()
-    generator = torch.Generator().manual_seed(seed)
-    for epoch in range(1, preset.epochs + 1):
-        order = torch.randperm(len(data.train_images), generator=generator)
-        for first in range(0, len(order), preset.batch_size):
-            batch = order[first:first + preset.batch_size]
-            train_step(model, data.train_images[batch], data.train_masks[batch], loss, optimizer)
-            schedule.step()
-        result = evaluate(model, data.val_images, data.val_masks, loss, classes)
-        print(f"epoch {epoch}: val loss {result['loss']:.4f}  val IoU {result['iou']:.4f}  val Dice "
-              f"{result['dice']:.4f}  after {time.perf_counter() - start:.1f} s", flush=True)
-    verdict = "reached" if result["iou"] >= 0.9 else "MISSED"
-    print(f"U-Net preset {verdict} val IoU >= 0.9: {result['iou']:.4f} in {time.perf_counter() - start:.1f} s\n")
+
+    def show(record: dict) -> None:
+        if record["kind"] == "epoch":
+            print(f"epoch {record['epoch']}: val loss {record['val_loss']:.4f}  val IoU {record['val_iou']:.4f}  "
+                  f"val Dice {record['val_dice']:.4f}  after {time.perf_counter() - start:.1f} s", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="cvlab-unet-") as scratch:
+        summary = train_run(runs.RunStore(Path(scratch)).create(config, "benchmark"), on_record=show)
+    verdict = "reached" if (summary.get("val_iou") or 0) >= 0.9 else "MISSED"
+    print(f"U-Net recipe {verdict} val IoU >= 0.9: {summary.get('val_iou') or 0:.4f} (Dice "
+          f"{summary.get('val_dice') or 0:.4f}) in {time.perf_counter() - start:.1f} s, {summary['status']}\n")
 
 
 def _median_ms(action, repeats: int) -> float:

@@ -22,11 +22,14 @@ import logging
 import time
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from cvlab.detection.models import EXPORTED_WEIGHTS
 from cvlab.errors import InvalidInput
 from cvlab.settings import get_settings
+
+if TYPE_CHECKING:
+    from cvlab.detection.yolo_data import DatasetReport
 
 AMP_CHECK_WEIGHTS = "yolo26n.pt"  # ultralytics' AMP self-test loads this, downloading it into the working dir
 _METRIC_NAMES = {"metrics/precision(B)": "precision", "metrics/recall(B)": "recall",

@@ -1,20 +1,19 @@
 """What the training engine needs to train a segmentation model: builder, loss, metrics, one step.
 
-The engine owns the loop, the run folder and the job queue; these functions own the
-segmentation: images go in as uint8 ``(N, 3, H, W)`` (normalised here with ImageNet's mean
+The engine owns the loop, the run folder and the job queue (its recipe for this task is
+``TrainConfig.for_task("segment")``); these functions own the segmentation: images go in as uint8 ``(N, 3, H, W)`` (normalised here with ImageNet's mean
 and std, which pretrained encoders expect and random ones do not mind) and masks as class ids
 ``(N, H, W)``. Metrics are hard: the prediction is thresholded (binary) or arg-maxed.
 
     model = build_segmentation_model("unet", "resnet18", classes=1)
     loss = segmentation_loss("0.5*bce+0.5*dice")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=UNET_PRESET.learning_rate)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     train_step(model, images, masks, loss, optimizer)           # -> float
     evaluate(model, val_images, val_masks, loss, classes=1)     # -> {"loss", "iou", "dice"}
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -22,32 +21,12 @@ from torch import nn
 from cvlab.segmentation.architectures import build_segmentation_model, check_input_size
 from cvlab.segmentation.losses import SegmentationLoss, parse_loss_spec
 
-__all__ = ["SegmentationPreset", "UNET_PRESET", "build_segmentation_model", "segmentation_loss",
+__all__ = ["build_segmentation_model", "segmentation_loss",
            "to_model_input", "binary_or_class_ids", "segmentation_metrics", "train_step", "predict_masks",
            "evaluate", "check_input_size"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class SegmentationPreset:
-    """A recipe that trains to a good mask on the shapes data on a CPU (see benchmarks/segmentation.py)."""
-
-    arch: str = "unet"
-    encoder: str = "resnet18"  # the fastest encoder here on a CPU
-    loss: str = "0.5*bce+0.5*dice"  # the lecture's combination
-    binary: bool = True  # object vs background; False = one class per shape
-    image_size: int = 64  # px per side: the shapes are simple, 64 px keeps a CPU epoch short
-    train_images: int = 1024  # 512 images x 8 epochs stopped at IoU 0.89: more scenes beat more passes
-    val_images: int = 128
-    batch_size: int = 8  # small batches: more steps per CPU minute, and BatchNorm still has 8 x 64 x 64 values
-    epochs: int = 6  # 768 steps (see benchmarks/segmentation.py for the IoU and time reached)
-    learning_rate: float = 3e-3  # AdamW; a random encoder tolerates a brisk rate
-    scheduler: str = "cosine"  # per-step cosine annealing to zero (cvlab.training's SCHEDULERS name)
-
-
-UNET_PRESET = SegmentationPreset()
 
 
 def segmentation_loss(spec: str) -> SegmentationLoss:

@@ -43,7 +43,6 @@ def _sync(device) -> None:
 
 def training_flops_per_image(p) -> float:
     """FLOPs of one training step (forward + backward) divided by the batch size."""
-    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from cvlab.training.engine import to_input
@@ -58,7 +57,6 @@ def training_flops_per_image(p) -> float:
 
 def reference_images_per_second(config: TrainConfig) -> tuple[float, object]:
     """A minimal loop: for each batch, forward, loss, backward, step. Nothing else."""
-    import torch
 
     from cvlab.training.engine import _autocast, batches, prepare, to_input
 

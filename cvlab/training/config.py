@@ -7,7 +7,7 @@ from typing import Any
 
 from cvlab.errors import InvalidInput
 
-from cvlab.training.tasks import TASKS, task_spec
+from cvlab.training.tasks import task_spec
 
 
 @dataclass(frozen=True)

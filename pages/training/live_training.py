@@ -7,7 +7,7 @@ import streamlit as st
 from cvlab.training import runs
 from cvlab.training.optimizers import OPTIMIZERS
 from cvlab.training.tasks import TASKS
-from cvlab.ui import report_errors, sections, show_figure
+from cvlab.ui import sections, show_figure
 from cvlab.ui import training as ui
 from cvlab.ui import training_form as form
 from cvlab.viz import training as viz

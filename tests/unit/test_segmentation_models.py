@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 from cvlab.data.shapes import shapes_segmentation
 from cvlab.errors import InvalidInput, UnknownName
 from cvlab.segmentation.architectures import ARCHITECTURES, ENCODERS, check_input_size
-from cvlab.segmentation.train import UNET_PRESET, build_segmentation_model, evaluate, predict_masks, \
+from cvlab.segmentation.train import build_segmentation_model, evaluate, predict_masks, \
     segmentation_loss, segmentation_metrics, to_model_input, train_step
 from cvlab.segmentation.unet_anatomy import random_unet_prediction, unet_anatomy
 from cvlab.weights import WeightsUnavailable
@@ -108,13 +108,15 @@ def test_model_input_is_normalised_with_imagenet_statistics():
     assert to_model_input(gray)[0, 0].abs().max() < 0.01
 
 
-def test_the_preset_names_registered_choices():
+def test_the_default_recipe_names_registered_choices():
+    from cvlab.training.config import TrainConfig
     from cvlab.training.schedulers import SCHEDULERS
 
-    assert UNET_PRESET.arch in ARCHITECTURES and UNET_PRESET.encoder in ENCODERS
-    assert UNET_PRESET.scheduler in SCHEDULERS
-    segmentation_loss(UNET_PRESET.loss)
-    check_input_size(UNET_PRESET.arch, UNET_PRESET.image_size, UNET_PRESET.image_size)
+    recipe = TrainConfig.for_task("segment")
+    assert recipe.model in ARCHITECTURES and recipe.encoder in ENCODERS
+    assert recipe.scheduler in SCHEDULERS
+    segmentation_loss(recipe.loss)
+    check_input_size(recipe.model, recipe.image_size, recipe.image_size)
 
 
 def test_unet_anatomy_halves_down_and_doubles_up_with_skips():

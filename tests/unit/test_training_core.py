@@ -1,6 +1,5 @@
 """The training building blocks: config, optimizers, schedulers, checkpoints, the run store and live control."""
 
-import json
 import time
 
 import pytest

@@ -60,7 +60,6 @@ def test_evaluation_matches_the_run_and_the_model_reloads_without_pickle(finishe
 
 def test_onnx_export_writes_a_valid_model_once(finished_run):
     import onnx
-    import torch
 
     run_dir, _ = finished_run
     path = export_onnx(run_dir)
