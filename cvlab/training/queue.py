@@ -8,14 +8,18 @@ Two kinds of job share the queue and the workers' device slots:
   file with O_EXCL, so even a job delivered twice (two Resume clicks, a redelivered
   message) trains once.
 - ``cvlab.measure_zoo``: timing a suite of architectures for the Architectures page
-  (``cvlab.zoo_measure.execute_measurement``); one device slot, like a run, so a
-  measurement never shares its device with training and its timings stay honest.
+  (``cvlab.zoo_measure.run_measurement_job``); one device slot, like a run, so a
+  measurement never shares its device with training and its timings stay honest. The
+  page describes its own machine, so only a worker on the host that asked runs it; a
+  worker elsewhere puts it back on the queue.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import threading
+import time
 from pathlib import Path
 
 from cvlab.settings import Settings, get_settings
@@ -47,9 +51,9 @@ def huey_and_task(settings: Settings | None = None):
 
 def submit_measurement(job_id: str, suite: str, input_size: int | None, names: list[str],
                        settings: Settings | None = None) -> None:
-    """Queue the timing of ``names`` of a zoo suite (see cvlab.zoo_measure.start_measuring)."""
+    """Queue the timing of ``names`` of a zoo suite on this host (see cvlab.zoo_measure.start_measuring)."""
     _, tasks = _queue(settings)
-    tasks[MEASURE_TASK_NAME](job_id, suite, input_size, list(names))
+    tasks[MEASURE_TASK_NAME](job_id, suite, input_size, list(names), socket.gethostname())
 
 
 def _make_huey(url: str):
@@ -115,10 +119,18 @@ def execute_job(run_id: str, attempt: int) -> dict | None:
         return train_run(run_dir)
 
 
-def execute_measurement(job_id: str, suite: str, input_size: int | None, names: list[str]) -> None:
+BOUNCE_DELAY_S = 1.0  # a worker on another host waits this long before handing a measurement back
+
+
+def execute_measurement(job_id: str, suite: str, input_size: int | None, names: list[str], host: str) -> None:
     """What a worker runs for a zoo measurement job: take a device slot, then measure (progress in a file)."""
     from cvlab.training.device_slots import DEVICE_SLOTS
     from cvlab.zoo_measure import run_measurement_job
 
+    if host != socket.gethostname():  # the job times the asking host's device: back on the queue for its worker
+        time.sleep(BOUNCE_DELAY_S)
+        _, tasks = _queue()
+        tasks[MEASURE_TASK_NAME](job_id, suite, input_size, list(names), host)
+        return
     with DEVICE_SLOTS.slot("auto") as device:
         run_measurement_job(job_id, suite, input_size, names, device)

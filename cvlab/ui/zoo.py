@@ -125,7 +125,7 @@ def _show_progress(status) -> None:
     size = f" at {status.input_size} px" if status.input_size else ""
     title = zoo_measure.SUITES.get(status.suite).title
     if status.state == "queued":
-        st.info(f"Measuring {title}{size} is queued: it starts when a worker of the job queue is free "
+        st.info(f"Measuring {title}{size} is queued: it starts when a worker on this machine is free "
                 "(one job per device at a time, so training runs and timings never share it).",
                 icon=":material/hourglass_top:")
         return

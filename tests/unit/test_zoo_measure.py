@@ -153,6 +153,21 @@ def test_the_page_job_goes_through_the_queue_once_and_reports_its_progress(home,
     assert fake_measure == NAMES and again.status().state == "finished"
 
 
+def test_a_worker_on_another_host_hands_the_job_back(home, fake_measure, no_worker, monkeypatch):
+    from cvlab.training import queue
+
+    job = zoo_measure.start_measuring(["resnet18"])
+    huey, _ = queue.huey_and_task()
+    task = huey.dequeue()
+    assert task.args[-1] == __import__("socket").gethostname()  # the job names the host it describes
+    monkeypatch.setattr(queue, "BOUNCE_DELAY_S", 0.0)
+    with monkeypatch.context() as elsewhere:
+        elsewhere.setattr(queue.socket, "gethostname", lambda: "gpu-box-7")  # this worker is on another host
+        huey.execute(task)
+    assert fake_measure == [] and queue.pending_count() == 1 and job.status().state == "queued"
+    assert work_the_queue() == 1 and fake_measure == ["resnet18"]
+
+
 def test_a_stopped_queued_job_never_measures(home, fake_measure, no_worker):
     job = zoo_measure.start_measuring(["resnet18", "vgg16", "vgg19"])
     job.stop()
