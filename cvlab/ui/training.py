@@ -166,8 +166,8 @@ def mask_preview(info: runs.RunInfo) -> None:
     if preview is None:
         st.caption("Predicted masks appear here after the first epoch.")
         return
-    st.markdown(f"**Validation masks after epoch {preview.epoch}**: truth (left) and prediction (right)")
-    st.image(viz.mask_comparison(preview.images, preview.truth, preview.predicted), width=260)
+    st.markdown(f"**Validation masks after epoch {preview.epoch}**: image, true mask, predicted mask")
+    st.image(viz.mask_comparison(preview.images, preview.truth, preview.predicted), width=330)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the trained model…")

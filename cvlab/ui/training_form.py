@@ -184,6 +184,11 @@ def _yolo_summary(config: TrainConfig) -> bool:
     return True
 
 
+PRETRAINED_LABELS = {"classify": "Pretrained (ImageNet) when weights can be had",
+                     "segment": "ImageNet encoder when weights can be had",
+                     "detect": "Start from COCO weights when they can be had"}
+
+
 # Each setting's widget: (column, label, builder(default, key) -> value). Only the task's own settings are drawn.
 def _widgets(task: str, defaults: TrainConfig) -> dict:
     from cvlab.training.models import start_models
@@ -193,8 +198,7 @@ def _widgets(task: str, defaults: TrainConfig) -> dict:
                                                      index=_index(start_models(task), d))),
         "encoder": ("model", lambda d, k: st.selectbox("Encoder", _encoders(), index=_index(_encoders(), d), key=k,
                                                        bind=BIND, help="Any smp encoder fits under the decoder.")),
-        "pretrained": ("model", lambda d, k: st.toggle(
-            "Pretrained (ImageNet or COCO) when weights can be had", d, key=k, bind=BIND)),
+        "pretrained": ("model", lambda d, k: st.toggle(PRETRAINED_LABELS[task], d, key=k, bind=BIND)),
         "freeze_backbone": ("model", lambda d, k: st.toggle("Freeze the backbone (train the new head only)", d,
                                                             key=k, bind=BIND)),
         "backbone_lr_scale": ("model", lambda d, k: st.number_input(
@@ -282,7 +286,9 @@ def settings_form(task: str = "classify", user_changes: dict | None = None) -> T
             with columns[widgets[name][0]]:
                 values[name] = widgets[name][1](getattr(defaults, name), key(SHORT_KEYS.get(name, name)))
     if more:
-        with st.expander("Scheduler details, precision, memory layout"):
+        titles = {"step_size": "scheduler details", "amp": "precision", "channels_last": "memory layout"}
+        title = ", ".join(t for name, t in titles.items() if name in more)
+        with st.expander(title[0].upper() + title[1:]):
             for name in more:
                 values[name] = widgets[name][1](getattr(defaults, name), key(SHORT_KEYS.get(name, name)))
     if source is None:

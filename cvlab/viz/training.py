@@ -100,12 +100,20 @@ def mask_overlays(images: np.ndarray, masks: np.ndarray, alpha: float = 0.5) -> 
     return out
 
 
+def mask_image(mask: np.ndarray) -> np.ndarray:
+    """A class-id mask (H, W) as an RGB picture: background dark, each class in its own colour."""
+    mask = np.asarray(mask, dtype=np.int64)
+    colours = MASK_COLOURS[1 + (mask - 1) % (len(MASK_COLOURS) - 1)]
+    return np.where((mask > 0)[..., None], colours, 40).astype(np.uint8)
+
+
 def mask_comparison(images: np.ndarray, truth: np.ndarray, predicted: np.ndarray, gap: int = 3) -> list[np.ndarray]:
-    """One strip per image: the true mask over the image, then the predicted one, side by side."""
+    """One strip per image: the image, the true mask, the predicted mask, side by side."""
     strips = []
-    for true_tint, predicted_tint in zip(mask_overlays(images, truth), mask_overlays(images, predicted)):
-        spacer = np.full((true_tint.shape[0], gap, 3), 255, dtype=np.uint8)
-        strips.append(np.concatenate([true_tint, spacer, predicted_tint], axis=1))
+    for image, true_mask, predicted_mask in zip(images, truth, predicted):
+        spacer = np.full((image.shape[0], gap, 3), 255, dtype=np.uint8)
+        strips.append(np.concatenate([image, spacer, mask_image(true_mask), spacer, mask_image(predicted_mask)],
+                                     axis=1))
     return strips
 
 
