@@ -19,15 +19,19 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
+import sys
 import time
 from pathlib import Path
 
-import torch
-from PIL import Image
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
 
-from cvlab.data.images import load_sample
-from cvlab.segmentation import sam, sam_backend
-from cvlab.viz.segmentation import mask_overlay
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from cvlab.data.images import load_sample  # noqa: E402
+from cvlab.segmentation import sam, sam_backend  # noqa: E402
+from cvlab.viz.segmentation import mask_overlay  # noqa: E402
 
 
 def train_unet_preset(seed: int = 0) -> None:
