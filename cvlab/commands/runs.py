@@ -58,10 +58,15 @@ def _missing(what: str):
 
 
 def _row(info) -> dict:
-    record = info.record
-    return {"run_id": info.run_id, "owner": info.owner, "status": info.status, "model": info.config.model,
-            "data": info.config.data, "epochs": f"{info.epochs_done}/{info.config.epochs}",
-            "val_accuracy": record.get("final_val_accuracy")}
+    """One run in the list: its task's headline figure (accuracy, IoU or mAP@0.5) under one column name."""
+    from cvlab.training.tasks import task_spec
+
+    spec = task_spec(info.config.task)
+    figure = info.record.get(f"final_{spec.headline}")
+    return {"run_id": info.run_id, "owner": info.owner, "status": info.status, "task": info.config.task,
+            "model": info.config.model, "data": info.config.data,
+            "epochs": f"{info.epochs_done}/{info.config.epochs}", "result": spec.metrics[0].label,
+            "value": None if figure is None else round(figure, 4)}
 
 
 def _render(result) -> str:

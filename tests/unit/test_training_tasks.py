@@ -188,3 +188,8 @@ def test_train_task_json_ends_with_the_run_summary(task, flags, keys, tmp_path):
     summary = lines[-1]
     assert summary["status"] == "finished" and all(0 <= summary[k] <= 1 for k in keys)
     assert summary["run_dir"].startswith(str(tmp_path / "runs")) and lines[0]["kind"] == "epoch"
+    listed = subprocess.run([sys.executable, "-m", "cvlab", "runs", "--json"], capture_output=True, text=True,
+                            timeout=120, env={**__import__("os").environ, "CVLAB_RUNS_DIR": str(tmp_path / "runs")})
+    [row] = json.loads(listed.stdout)
+    assert (row["task"], row["status"], row["epochs"]) == (task, "finished", "1/1")
+    assert row["value"] == pytest.approx(summary[keys[0]], abs=1e-4)  # the task's headline figure
