@@ -254,8 +254,10 @@ class _LiveRun:
                                images_per_second=self._window[1] / seconds,
                                progress=self.step / (self.epochs * self.batches))
             self._window = (time.perf_counter(), 0)
-            try:
-                self.control.poll(trainer.optimizer, global_step=self.step)
+            try:  # a new rate replaces the schedule's rate of this epoch, not the warmup's ramp towards it
+                last = trainer.optimizer.param_groups[-1]
+                self.control.poll(trainer.optimizer, global_step=self.step,
+                                  scheduled_lr=last["initial_lr"] * trainer.lf(trainer.epoch))
             except Stopped as stop:
                 self.stopped = str(stop)
                 trainer.stop = True  # ultralytics validates and saves the epoch, then ends

@@ -39,18 +39,20 @@ class LiveControl:
             for group in optimizer.param_groups:
                 group["lr"] *= self.factor
 
-    def poll(self, optimizer, global_step: int) -> None:
+    def poll(self, optimizer, global_step: int, scheduled_lr: float | None = None) -> None:
+        """Apply what the app asked for since the last poll. ``scheduled_lr`` is the rate a new one replaces
+        when it is not the optimizer's current one (ultralytics' warmup ramps from 0 towards it)."""
         control = self._changed()
         if control is not None:
-            self._apply(control, optimizer, global_step)
+            self._apply(control, optimizer, global_step, scheduled_lr)
 
-    def _apply(self, control: dict, optimizer, global_step: int) -> None:
+    def _apply(self, control: dict, optimizer, global_step: int, scheduled_lr: float | None = None) -> None:
         by = control.get("by", "")
         new_lr = control.get("lr")
         if new_lr and control.get("lr_seq") != self.applied_lr_seq:
             self.applied_lr_seq = control.get("lr_seq")
-            current = max(optimizer.param_groups[-1]["lr"], 1e-12)  # the head's rate is the one the user sees
-            change = float(new_lr) / current
+            current = scheduled_lr if scheduled_lr is not None else optimizer.param_groups[-1]["lr"]  # the head's
+            change = float(new_lr) / max(current, 1e-12)
             for group in optimizer.param_groups:
                 group["lr"] *= change
             self.factor *= change
@@ -59,7 +61,7 @@ class LiveControl:
             self.metrics.write("event", what="stop", step=global_step, by=by)
             raise Stopped(f"stopped by {by}" if by else "stopped")
         if control.get("pause"):
-            self._apply(self._wait_while_paused(global_step, by), optimizer, global_step)
+            self._apply(self._wait_while_paused(global_step, by), optimizer, global_step, scheduled_lr)
 
     def _changed(self) -> dict | None:
         path = self.run_dir / "control.json"

@@ -193,3 +193,22 @@ def test_train_task_json_ends_with_the_run_summary(task, flags, keys, tmp_path):
     [row] = json.loads(listed.stdout)
     assert (row["task"], row["status"], row["epochs"]) == (task, "finished", "1/1")
     assert row["value"] == pytest.approx(summary[keys[0]], abs=1e-4)  # the task's headline figure
+
+
+def test_a_new_rate_scales_ultralytics_schedule_from_then_on(tmp_path):
+    store = runs.RunStore(tmp_path / "runs")
+    config = TrainConfig.for_task("detect", **{**DETECT, "epochs": 3})
+    plain = store.create(config, "ada")
+    train_run(plain)
+    changed = store.create(config, "ada")
+    asked = []
+
+    def halve_the_rate(record):
+        if record["kind"] == "step" and not asked:
+            asked.append(store.request(changed.name, "ada", lr=0.005))  # the base rate is 0.01
+
+    assert train_run(changed, on_record=halve_the_rate)["status"] == "finished"
+    [event] = [r for r in runs.read_metrics(changed) if r["kind"] == "event"]
+    assert (event["what"], event["value"]) == ("lr", 0.005)
+    rates = lambda run_dir: [r["lr"][0] for r in runs.read_metrics(run_dir) if r["kind"] == "epoch"]  # noqa: E731
+    assert rates(changed) == pytest.approx([0.5 * rate for rate in rates(plain)])  # the schedule keeps its shape
