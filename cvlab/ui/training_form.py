@@ -193,9 +193,9 @@ PRETRAINED_LABELS = {"classify": "Pretrained (ImageNet) when weights can be had"
 def _widgets(task: str, defaults: TrainConfig) -> dict:
     from cvlab.training.models import start_models
 
+    models = start_models(task)
     return {
-        "model": ("model", lambda d, k: st.selectbox("Model", start_models(task), key=k, bind=BIND,
-                                                     index=_index(start_models(task), d))),
+        "model": ("model", lambda d, k: st.selectbox("Model", models, index=_index(models, d), key=k, bind=BIND)),
         "encoder": ("model", lambda d, k: st.selectbox("Encoder", _encoders(), index=_index(_encoders(), d), key=k,
                                                        bind=BIND, help="Any smp encoder fits under the decoder.")),
         "pretrained": ("model", lambda d, k: st.toggle(PRETRAINED_LABELS[task], d, key=k, bind=BIND)),
