@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cvlab.errors import InvalidInput
 from cvlab.models import ARCHITECTURES, Architecture
 from cvlab.weights import WeightsUnavailable, load_torchvision_weights
 
@@ -45,6 +46,11 @@ class NetworkTrace:
     logits: np.ndarray  # (classes,) the classifier's raw scores
     probabilities: np.ndarray  # (classes,) softmax of the logits
     top5: tuple[tuple[int, str, float], ...]  # (class index, class name, probability)
+
+    @property
+    def num_classes(self) -> int:
+        """How many outputs the network really has: 1000 for ImageNet heads, 10 for the lecture's CIFAR nets."""
+        return int(self.logits.size)
 
 
 def load_network(name: str, *, pretrained: bool = True) -> LoadedNetwork:
@@ -93,8 +99,17 @@ def _most_active(output) -> tuple[np.ndarray | None, tuple[int, ...]]:
     return scaled.float().numpy(), tuple(int(c) for c in channels)
 
 
-def _label(net: LoadedNetwork, index: int) -> str:
-    return net.categories[index] if index < len(net.categories) else f"class {index}"
+def class_label(net: LoadedNetwork, index: int) -> str:
+    """The class's name where the weights carry names, else ``class <index>``."""
+    return net.categories[index] if 0 <= index < len(net.categories) else f"class {index}"
+
+
+def classes_note(net: LoadedNetwork, count: int) -> str:
+    """What the class numbers of a network with ``count`` outputs mean: its first names, or that it has none."""
+    if len(net.categories) == count:
+        first = ", ".join(f"{i} {name}" for i, name in enumerate(net.categories[:4]))
+        return f"{count} classes: {first}{', …' if count > 4 else ''}"
+    return f"{count} outputs; these weights carry no class names, so a class is its number."
 
 
 def trace(net: LoadedNetwork, pixels: np.ndarray) -> NetworkTrace:
@@ -120,7 +135,7 @@ def trace(net: LoadedNetwork, pixels: np.ndarray) -> NetworkTrace:
     gap = outputs[pooled[-1]].flatten().numpy() if pooled else None
     probabilities = torch.softmax(logits.float(), dim=0).numpy()
     order = np.argsort(probabilities)[::-1][:5]
-    top5 = tuple((int(i), _label(net, int(i)), float(probabilities[i])) for i in order)
+    top5 = tuple((int(i), class_label(net, int(i)), float(probabilities[i])) for i in order)
     return NetworkTrace(tuple(stages), gap, logits.float().numpy(), probabilities, top5)
 
 
@@ -147,6 +162,9 @@ def grad_cam(net: LoadedNetwork, pixels: np.ndarray, class_index: int | None = N
         finally:
             handle.remove()
         target = int(logits.argmax()) if class_index is None else int(class_index)
+        if not 0 <= target < logits.numel():
+            raise InvalidInput(f"{net.architecture.title} has {logits.numel()} outputs: choose a Grad-CAM class "
+                               f"from 0 to {logits.numel() - 1}, or none for the top class (got {class_index}).")
         logits[target].backward()
         activation, gradient = saved["activation"].detach(), saved["activation"].grad.detach()
     net.model.zero_grad(set_to_none=True)

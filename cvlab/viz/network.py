@@ -52,10 +52,13 @@ def cam_overlay(pixels: np.ndarray, cam: np.ndarray, title: str) -> go.Figure:
     return styled(fig, title=title)
 
 
-def vector_figure(values: np.ndarray, title: str, *, x_title: str, y_title: str) -> go.Figure:
-    """One value per index as a thin line of bars: a GAP vector, or a layer's logits."""
+def vector_figure(values: np.ndarray, title: str, *, x_title: str, y_title: str,
+                  labels: tuple[str, ...] = ()) -> go.Figure:
+    """One value per index as a thin line of bars: a GAP vector, or a layer's logits (``labels``: class names)."""
+    named = len(labels) == len(values)
     fig = go.Figure(go.Bar(x=np.arange(len(values)), y=values, marker_line_width=0,
-                           hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+                           customdata=list(labels) if named else None,
+                           hovertemplate=("%{x} %{customdata}" if named else "%{x}") + ": %{y:.3f}<extra></extra>"))
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title)
     fig.update_layout(height=260, bargap=0)

@@ -8,6 +8,7 @@ from cvlab.data.images import to_grayscale
 from cvlab.layer_chain import chain_rows, format_shape
 from cvlab.layer_chain_spec import PRESETS, parse_chain
 from cvlab.models import ARCHITECTURES
+from cvlab.network import class_label, classes_note
 from cvlab.ui import report_errors, sections, show_figure
 from cvlab.ui.image_picker import image_picker
 from cvlab.ui.networks import cached_grad_cam, cached_network, cached_trace, image_key
@@ -17,7 +18,6 @@ from cvlab.viz import network as net_viz
 BIND = "query-params"
 CUSTOM = "custom"
 PADDINGS = ["0", "1", "2", "3", "same"]
-
 
 
 def stage_table(arch, trace) -> list[dict]:
@@ -99,13 +99,17 @@ with tab_net:
     arch = ARCHITECTURES.get(arch_name)
     stage_name = left.selectbox("Stage to look at", arch.stages, index=min(2, len(arch.stages) - 1),
                                 key="stage", bind=BIND)
-    cam_class = right.number_input("Grad-CAM class (empty: the top class)", 0, 999, None, key="cam", bind=BIND)
     if tab_net.open:
         with report_errors():
             net = cached_network(arch_name, pretrained)
             (st.success if net.pretrained else st.warning)(f"{arch.title}: {net.weights_note}")
             key = image_key(image.pixels)
             trace = cached_trace(arch_name, pretrained, key, image.pixels)
+            classes = trace.num_classes  # the model's real outputs: 1000 for ImageNet, 10 for the CIFAR nets
+            # Its range comes from the model, so a class kept from a bigger model falls back to the top class.
+            cam_class = right.number_input(f"Grad-CAM class, 0 to {classes - 1} (empty: the top class)", 0,
+                                           classes - 1, None, key="cam", bind=BIND,
+                                           help=classes_note(net, classes))
             st.dataframe(stage_table(arch, trace), hide_index=True)
             stage = next(s for s in trace.stages if s.name == stage_name)
             if stage.maps is None:
@@ -119,14 +123,14 @@ with tab_net:
                     show_figure(net_viz.vector_figure(trace.gap_vector, f"GAP: {trace.gap_vector.size} numbers",
                                                       x_title="channel", y_title="mean activation"))
                 with logit_plot:
-                    show_figure(net_viz.vector_figure(trace.logits, "FC: 1000 logits", x_title="class",
-                                                      y_title="logit"))
+                    show_figure(net_viz.vector_figure(trace.logits, f"FC: {classes} logits", x_title="class",
+                                                      y_title="logit", labels=net.categories))
                 st.caption(f"Global average pooling turns the last maps into {trace.gap_vector.size} numbers, one "
-                           "per channel; the fully connected layer maps them to 1000 logits, and softmax turns "
-                           "those into the probabilities below.")
+                           f"per channel; the fully connected layer maps them to {classes} logits, one per class, "
+                           "and softmax turns those into the probabilities below.")
             show_figure(net_viz.top5_figure(trace.top5, pretrained=net.pretrained))
             cam, target = cached_grad_cam(arch_name, pretrained, key, cam_class, image.pixels)
-            label = net.categories[target] if target < len(net.categories) else f"class {target}"
+            label = class_label(net, target)
             show_figure(net_viz.cam_overlay(image.pixels, cam, f"Grad-CAM for {label} at {arch.cam_layer}"))
 
 with tab_dense:

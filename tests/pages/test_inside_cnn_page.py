@@ -48,6 +48,33 @@ def test_a_grad_cam_class_from_the_address_is_used():
                for chart in app.get("plotly_chart"))
 
 
+def chart_titles(app) -> str:
+    return "\n".join(str(chart.proto.spec) for chart in app.get("plotly_chart"))
+
+
+@pytest.mark.parametrize("arch, classes", [("lecture-vgg", 10), ("lecture-residual", 10), ("resnet18", 1000)])
+def test_the_head_and_the_grad_cam_range_are_the_networks_own(arch, classes):
+    app = run_script(PAGE, timeout=120, section="Through a network", arch=arch, pre="false")
+    assert app.number_input(key="cam").max == classes - 1
+    assert f"FC: {classes} logits" in chart_titles(app)
+    assert f"maps them to {classes} logits" in texts(app)
+    assert not app.error
+
+
+def test_a_grad_cam_class_beyond_the_network_falls_back_to_the_top_class():
+    app = run_script(PAGE, timeout=120, section="Through a network", arch="lecture-vgg", cam="500")
+    assert app.number_input(key="cam").value is None and not app.error
+    assert "Grad-CAM for class" in chart_titles(app)
+
+
+def test_a_class_kept_from_an_imagenet_net_is_reset_for_a_cifar_net():
+    app = run_script(PAGE, timeout=120, section="Through a network", arch="resnet18", pre="false", cam="500")
+    assert app.number_input(key="cam").value == 500 and "class 500" in chart_titles(app)
+    app.selectbox(key="arch").set_value("lecture-residual").run()
+    assert not app.exception and not app.error
+    assert app.number_input(key="cam").value is None and app.number_input(key="cam").max == 9
+
+
 def test_conv_vs_dense_for_the_users_sizes():
     app = run_script(PAGE, section="Conv vs dense", dh="8", dw="8", dci="3", dco="16", dk="3")
     metrics = {m.label: m.value for m in app.metric}

@@ -8,7 +8,8 @@ from torch import nn
 from cvlab.layer_chain import chain_rows
 from cvlab.layer_chain_spec import PRESETS, parse_chain
 from cvlab.models import ARCHITECTURES, Architecture
-from cvlab.network import LoadedNetwork, grad_cam, load_network, trace
+from cvlab.errors import InvalidInput
+from cvlab.network import LoadedNetwork, class_label, classes_note, grad_cam, load_network, trace
 from cvlab.viz.network import cam_overlay, feature_map_grid, top5_figure, vector_figure
 from cvlab.weights import WeightsUnavailable, load_torchvision_weights
 
@@ -115,6 +116,27 @@ def test_grad_cam_for_another_class_and_the_model_is_left_as_it_was():
     assert all(torch.equal(before[n], p) for n, p in net.model.named_parameters())
 
 
+@pytest.mark.parametrize("name", ["lecture-vgg", "lecture-residual"])
+def test_the_lectures_cifar_nets_have_ten_outputs(name):
+    net = load_network(name)
+    result = trace(net, photo(32))
+    assert result.num_classes == 10 and result.logits.shape == (10,) and result.stages[-1].shape == (10,)
+    assert all(label == f"class {index}" for index, label, _ in result.top5)
+    assert classes_note(net, 10).startswith("10 outputs")
+
+
+@pytest.mark.parametrize("class_index", [10, 999, -1])
+def test_grad_cam_refuses_a_class_the_network_does_not_have(class_index):
+    with pytest.raises(InvalidInput, match="has 10 outputs.*from 0 to 9"):
+        grad_cam(load_network("lecture-vgg"), photo(32), class_index=class_index)
+
+
+def test_class_names_where_the_weights_carry_them():
+    net = blob_network()
+    assert [class_label(net, i) for i in (0, 1, 2, -1)] == ["red", "not red", "class 2", "class -1"]
+    assert classes_note(net, 2) == "2 classes: 0 red, 1 not red"
+
+
 def test_figures_carry_the_data():
     maps = np.random.default_rng(1).random((8, 5, 5)).astype(np.float32)
     grid = feature_map_grid(maps, tuple(range(8)), "stage")
@@ -123,6 +145,8 @@ def test_figures_carry_the_data():
     bars = top5_figure(((3, "cat", 0.5), (1, "dog", 0.3)), pretrained=False)
     assert list(bars.data[0].y) == ["dog", "cat"] and "random weights" in bars.layout.title.text
     vector = vector_figure(np.arange(5.0), "GAP", x_title="channel", y_title="mean")
-    assert list(vector.data[0].y) == [0, 1, 2, 3, 4]
+    assert list(vector.data[0].y) == [0, 1, 2, 3, 4] and vector.data[0].customdata is None
+    named = vector_figure(np.arange(2.0), "FC: 2 logits", x_title="class", y_title="logit", labels=("cat", "dog"))
+    assert list(named.data[0].customdata) == ["cat", "dog"] and "customdata" in named.data[0].hovertemplate
     overlay = cam_overlay(photo(8), np.ones((8, 8)), "cam")
     assert overlay.data[0].type == "image" and overlay.data[1].opacity == 0.45
