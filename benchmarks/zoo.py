@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 PAGE = "pages/architectures/architecture_zoo.py"
 REFERENCE = "benchmarks/reference_app.py"
+ELEMENTS_REFERENCE = "benchmarks/reference_elements_app.py"  # a bare page with a table and a chart
 SECTIONS = ("Compare", "Inside a model", "Choose", "Compound scaling", "ViT vs Swin", "YOLO", "Segmentation",
             "Lecture claims")
 
@@ -147,39 +148,15 @@ def page_open(opens: int) -> None:
     browser_open()
 
 
-def visible_ms(browser, url: str, selectors: tuple[str, ...]) -> tuple[float, float]:
-    """(first contentful paint, every selector visible) in ms after navigation starts: what a visitor waits for."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    start = time.perf_counter()
-    page.goto(url)
-    for selector in selectors:
-        page.locator(selector).first.wait_for(state="visible", timeout=300_000)
-    shown = (time.perf_counter() - start) * 1000
-    page.wait_for_timeout(300)  # the paint entry is reported a moment after the paint
-    fcp = page.evaluate(
-        "() => (performance.getEntriesByName('first-contentful-paint')[0] || {startTime: NaN}).startTime")
-    context.close()
-    return fcp, shown
-
-
-# A bare page with the same kinds of element as the Compare section: what Streamlit's own table and
-# plotly chart cost a browser (their frontend code loads on first use), without any of the page's work.
-ELEMENTS_REFERENCE = """import plotly.graph_objects as go
-import streamlit as st
-
-st.title("Reference with a table and a chart")
-st.dataframe([{"name": f"model {i}", "value": i} for i in range(40)], hide_index=True)
-st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 1, 2], mode="markers")))
-"""
-
-
 def browser_open() -> None:
-    from tests.harness import app_server, chromium
+    from tests.harness import app_server, chromium, time_to_visible
 
     home = Path(os.environ["CVLAB_HOME"])
-    elements = home / "reference_with_elements.py"
-    elements.write_text(ELEMENTS_REFERENCE)
+
+    def visible_ms(browser, url: str, selectors: tuple[str, ...]) -> tuple[float, float]:
+        fcp, shown = time_to_visible(browser, url, selectors)
+        return fcp, shown[-1]
+
     text_shown = ('[data-testid="stMarkdown"]',)  # the bare page's one line of text under its title
     drawn = ('[data-testid="stDataFrame"] canvas', '[data-testid="stPlotlyChart"] .main-svg')
     print("c. Browser (headless Chromium, 1440x900, a new browser context per visit): first contentful paint / "
@@ -189,7 +166,7 @@ def browser_open() -> None:
             visible_ms(browser, url, text_shown)  # the server's first visit
             ref_fcp, ref_shown = visible_ms(browser, url, text_shown)
         print(f"   {'bare reference page':34s} {ref_fcp:7.0f} ms {ref_shown:7.0f} ms   1.00x")
-        with app_server(home, script=str(elements)) as (url, _):
+        with app_server(home, script=ELEMENTS_REFERENCE) as (url, _):
             visible_ms(browser, url, drawn)
             fcp, shown = visible_ms(browser, url, drawn)
         print(f"   {'reference with a table and chart':34s} {fcp:7.0f} ms {shown:7.0f} ms  {fcp / ref_fcp:5.2f}x  "

@@ -80,6 +80,26 @@ def wait_until_idle(page, timeout_ms: float = 90_000) -> None:
     page.wait_for_timeout(500)  # plotly draws after the last message
 
 
+def time_to_visible(browser, url: str, selectors: tuple[str, ...]) -> tuple[float, list[float]]:
+    """First contentful paint, and when each selector was first visible (in order), in ms after navigation.
+
+    A new browser context per call: a visitor's first view, with nothing in the browser's cache.
+    """
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    start = time.perf_counter()
+    page.goto(url)
+    shown = []
+    for selector in selectors:
+        page.locator(selector).first.wait_for(state="visible", timeout=300_000)
+        shown.append((time.perf_counter() - start) * 1000)
+    page.wait_for_timeout(300)  # the paint entry is reported a moment after the paint
+    fcp = page.evaluate(
+        "() => (performance.getEntriesByName('first-contentful-paint')[0] || {startTime: NaN}).startTime")
+    context.close()
+    return fcp, shown
+
+
 def screenshot_whole_page(page, path: str, width: int = 1440) -> None:
     """Streamlit scrolls inside its main container, so grow the viewport to fit it first."""
     height = page.evaluate(

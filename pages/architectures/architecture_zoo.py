@@ -13,57 +13,49 @@ from cvlab.viz import scaling as scaling_viz
 from cvlab.viz import zoo as zoo_viz
 
 BIND = "query-params"
-
-st.title("Architectures")
-st.caption("VGG to Swin side by side. Parameters and multiply-accumulates are counted from the real model "
-           "definitions here; accuracy and file size come from the published weights, which are named; "
-           "latency is measured on this machine.")
-tab_table, tab_model, tab_choose, tab_scaling, tab_tokens, tab_yolo, tab_seg, tab_claims = sections(
-    "Compare", "Inside a model", "Choose", "Compound scaling", "ViT vs Swin", "YOLO", "Segmentation",
-    "Lecture claims")
 LATENCY = st.column_config.NumberColumn(format="%.1f")
 
 
-with tab_table:
+def compare() -> None:
     families = sorted({arch.family for _, arch in ARCHITECTURES.items()})
     chosen = st.multiselect("Families", families, default=families, key="fam", bind=BIND)
     axis = st.segmented_control("Top-1 against", ["params", "macs", "latency"], default="params", key="x", bind=BIND)
-    if tab_table.open:
-        with report_errors():
-            facts, measured = zoo_facts(), latencies()
-            shown = [f for f in facts if f.family in chosen]
-            st.dataframe(compare_rows(shown, measured), hide_index=True, column_config=COMPARE_COLUMNS)
-            st.caption("GFLOPs = 2 x GMACs: torchvision publishes multiply-accumulates under the name GFLOPS, "
-                       "so tools often differ by exactly 2x. Latency: batch 1, median of several runs after a "
-                       "warm-up, on this machine. Click a column to sort it. Detection and segmentation networks "
-                       "have their own tables (YOLO, Segmentation).")
-            chart = zoo_viz.accuracy_chart(shown, axis or "params", latencies=measured)
-            show_figure(chart)
-            if chart.layout.meta["note"]:
-                st.caption(chart.layout.meta["note"] + ".")
-            measurement_panel()  # last: above the chart, its 2 s reruns left the chart hidden in the browser
+    with report_errors():
+        facts, measured = zoo_facts(), latencies()
+        shown = [f for f in facts if f.family in chosen]
+        st.dataframe(compare_rows(shown, measured), hide_index=True, column_config=COMPARE_COLUMNS)
+        st.caption("GFLOPs = 2 x GMACs: torchvision publishes multiply-accumulates under the name GFLOPS, "
+                   "so tools often differ by exactly 2x. Latency: batch 1, median of several runs after a "
+                   "warm-up, on this machine. Click a column to sort it. Detection and segmentation networks "
+                   "have their own tables (YOLO, Segmentation).")
+        chart = zoo_viz.accuracy_chart(shown, axis or "params", latencies=measured)
+        show_figure(chart)
+        if chart.layout.meta["note"]:
+            st.caption(chart.layout.meta["note"] + ".")
+        measurement_panel()  # last: above the chart, its 2 s reruns left the chart hidden in the browser
 
-with tab_model:
+
+def inside_a_model() -> None:
     left, right = st.columns(2)
     model_name = left.selectbox("Network", ARCHITECTURES.names(), index=ARCHITECTURES.names().index("resnet18"),
                                 key="net", bind=BIND)
     block_name = right.selectbox("Block", anatomy.BLOCKS.names(), key="block", bind=BIND)
-    if tab_model.open:
-        with report_errors():
-            rows = layers_of(model_name)
-            arch = ARCHITECTURES.get(model_name)
-            show_figure(zoo_viz.stage_figure(anatomy.stage_sizes(rows, arch.stages), f"{arch.title}, stage by stage"))
-            st.dataframe([{"layer": r.name, "type": r.type, "output": " x ".join(map(str, r.output_shape or ())),
-                           "params": r.params} for r in rows], hide_index=True, height=320)
-            block, sample = anatomy.BLOCKS.get(block_name), anatomy.try_block(block_name)
-            st.markdown(f"**{block.title}.** {block.explanation}")
-            st.caption(f"A small one: {sample.params:,} parameters, {sample.input_shape} -> {sample.output_shape}.")
-            st.code(block.source, language="python")
+    with report_errors():
+        rows = layers_of(model_name)
+        arch = ARCHITECTURES.get(model_name)
+        show_figure(zoo_viz.stage_figure(anatomy.stage_sizes(rows, arch.stages), f"{arch.title}, stage by stage"))
+        st.dataframe([{"layer": r.name, "type": r.type, "output": " x ".join(map(str, r.output_shape or ())),
+                       "params": r.params} for r in rows], hide_index=True, height=320)
+        block, sample = anatomy.BLOCKS.get(block_name), anatomy.try_block(block_name)
+        st.markdown(f"**{block.title}.** {block.explanation}")
+        st.caption(f"A small one: {sample.params:,} parameters, {sample.input_shape} -> {sample.output_shape}.")
+        st.code(block.source, language="python")
 
-with tab_choose:
+
+def choose() -> None:
     scenario = st.segmented_control("The lecture's exercise", list(chooser.LECTURE_SCENARIOS), default="A",
                                     key="scn", bind=BIND)
-    if scenario and tab_choose.open:
+    if scenario:
         st.markdown(f"**Scenario {scenario}.** {chooser.LECTURE_SCENARIOS[scenario].question}")
         with report_errors():
             answer = chooser.answer_scenario(scenario, latencies=latencies() or None)
@@ -78,19 +70,19 @@ with tab_choose:
     prefer = st.segmented_control("Prefer", chooser.PREFERENCES, default="accuracy", key="pref", bind=BIND)
     precision = st.segmented_control("Weights as", list(chooser.BYTES_PER_WEIGHT), default="fp32", key="prec",
                                      bind=BIND)
-    if tab_choose.open:
-        with report_errors():
-            wanted = chooser.Constraints(max_size_mb=size or None, max_latency_ms=latency or None,
-                                         min_top1=top1 or None, labelled_images=int(images),
-                                         prefer=prefer or "accuracy", precision=precision or "fp32")
-            result = chooser.choose(wanted, latencies=latencies() or None)
-            st.markdown(result.summary)
-            st.dataframe([{"rank": i + 1, "model": c.title, "size MB": round(c.size_mb, 1),
-                           "latency ms": round(c.latency_ms, 1), "top-1 %": c.top1, "why": " ".join(c.reasons)}
-                          for i, c in enumerate(result.ranked[:10])], hide_index=True)
-            st.caption(result.training_advice + " " + " ".join(result.notes))
+    with report_errors():
+        wanted = chooser.Constraints(max_size_mb=size or None, max_latency_ms=latency or None,
+                                     min_top1=top1 or None, labelled_images=int(images),
+                                     prefer=prefer or "accuracy", precision=precision or "fp32")
+        result = chooser.choose(wanted, latencies=latencies() or None)
+        st.markdown(result.summary)
+        st.dataframe([{"rank": i + 1, "model": c.title, "size MB": round(c.size_mb, 1),
+                       "latency ms": round(c.latency_ms, 1), "top-1 %": c.top1, "why": " ".join(c.reasons)}
+                      for i, c in enumerate(result.ranked[:10])], hide_index=True)
+        st.caption(result.training_advice + " " + " ".join(result.notes))
 
-with tab_scaling:
+
+def compound_scaling() -> None:
     st.latex(r"d = \alpha^\phi,\quad w = \beta^\phi,\quad r = \gamma^\phi,\qquad "
              r"\text{FLOPs} \propto (\alpha \beta^2 \gamma^2)^\phi \approx 2^\phi")
     cols = st.columns(4)
@@ -98,65 +90,81 @@ with tab_scaling:
     alpha = cols[1].slider("alpha (depth)", 1.01, 2.0, scaling.PAPER_ALPHA, 0.01, key="alpha", bind=BIND)
     beta = cols[2].slider("beta (width)", 1.01, 2.0, scaling.PAPER_BETA, 0.01, key="beta", bind=BIND)
     gamma = cols[3].slider("gamma (resolution)", 1.01, 2.0, scaling.PAPER_GAMMA, 0.01, key="gamma", bind=BIND)
-    if tab_scaling.open:
-        with report_errors():
-            point = scaling.compound_scaling(phi, alpha, beta, gamma)
-            a, b, c, d = st.columns(4)
-            a.metric("Depth x", f"{point.depth:.2f}")
-            b.metric("Width x", f"{point.width:.2f}")
-            c.metric("Resolution", f"{point.resolution_px} px")
-            d.metric("FLOPs x", f"{point.flops_multiplier:.1f}")
-            if point.constraint_note:
-                st.warning(point.constraint_note)
-            curve = [scaling.compound_scaling(p, alpha, beta, gamma) for p in np.linspace(0, 8, 33)]
-            show_figure(scaling_viz.compound_scaling_figure(curve, real_efficientnets(alpha, beta, gamma)))
+    with report_errors():
+        point = scaling.compound_scaling(phi, alpha, beta, gamma)
+        a, b, c, d = st.columns(4)
+        a.metric("Depth x", f"{point.depth:.2f}")
+        b.metric("Width x", f"{point.width:.2f}")
+        c.metric("Resolution", f"{point.resolution_px} px")
+        d.metric("FLOPs x", f"{point.flops_multiplier:.1f}")
+        if point.constraint_note:
+            st.warning(point.constraint_note)
+        curve = [scaling.compound_scaling(p, alpha, beta, gamma) for p in np.linspace(0, 8, 33)]
+        show_figure(scaling_viz.compound_scaling_figure(curve, real_efficientnets(alpha, beta, gamma)))
 
-with tab_tokens:
-    if tab_tokens.open:
-        with report_errors():
-            photo = load_sample("astronaut", 224).pixels
-            grid_h, grid_w, count = tokens.vit_tokens(224)
-            show_figure(scaling_viz.patch_grid_figure(photo, tokens.patch_grid(224, 224), count,
-                                                      f"ViT-B/16: {grid_h}x{grid_w} = {grid_h * grid_w} patches "
-                                                      f"+ 1 CLS = {count} tokens"))
-            show_figure(scaling_viz.swin_windows_figure(photo, tokens.swin_windows(224, 224),
-                                                        tokens.swin_windows(224, 224, shift=True)))
-            points, fits = attention_costs()
-            show_figure(scaling_viz.attention_cost_figure(points, fits))
-            st.caption("Counted from the real torchvision models at each size. Self-attention over all tokens "
-                       "grows with the square of the token count; Swin attends within fixed 7x7 windows, so its "
-                       "cost grows linearly with the image area.")
 
-with tab_yolo:
+def vit_vs_swin() -> None:
+    with report_errors():
+        photo = load_sample("astronaut", 224).pixels
+        grid_h, grid_w, count = tokens.vit_tokens(224)
+        show_figure(scaling_viz.patch_grid_figure(photo, tokens.patch_grid(224, 224), count,
+                                                  f"ViT-B/16: {grid_h}x{grid_w} = {grid_h * grid_w} patches "
+                                                  f"+ 1 CLS = {count} tokens"))
+        show_figure(scaling_viz.swin_windows_figure(photo, tokens.swin_windows(224, 224),
+                                                    tokens.swin_windows(224, 224, shift=True)))
+        points, fits = attention_costs()
+        show_figure(scaling_viz.attention_cost_figure(points, fits))
+        st.caption("Counted from the real torchvision models at each size. Self-attention over all tokens "
+                   "grows with the square of the token count; Swin attends within fixed 7x7 windows, so its "
+                   "cost grows linearly with the image area.")
+
+
+def yolo() -> None:
     left, right = st.columns(2)
     every_size = left.toggle("Every size, n to x", key="yolo_all", bind=BIND,
                              help="All 44 models; counting them takes a minute the first time")
     yolo_px = right.segmented_control("Measure latency at (px)", ["640", "320"], default="640", key="yolo_px",
                                       bind=BIND, help="320 px is about 4x quicker to measure on a CPU")
-    if tab_yolo.open:
-        with report_errors():
-            rows = yolo_rows(every_size)
-            st.dataframe(rows, hide_index=True, column_config={"latency ms at 640": LATENCY,
-                                                               "latency ms at 320": LATENCY})
-            st.caption("Built from the configs ultralytics ships, without weights, and counted here at 640 px. "
-                       "ultralytics prints FLOPs (2 x MACs) as GFLOPs; the lecture's table: v3 2018 multi-scale, "
-                       "v5 2020 PyTorch native, v8 2023 anchor-free, v11 2024. Latency: batch 1, Conv+BN fused as "
-                       "ultralytics' predictor runs it, median after a warm-up, on this machine.")
-            measurement_panel("yolo", [r["model"] for r in rows], int(yolo_px or "640"), key="measure_yolo")
+    with report_errors():
+        rows = yolo_rows(every_size)
+        st.dataframe(rows, hide_index=True, column_config={"latency ms at 640": LATENCY,
+                                                           "latency ms at 320": LATENCY})
+        st.caption("Built from the configs ultralytics ships, without weights, and counted here at 640 px. "
+                   "ultralytics prints FLOPs (2 x MACs) as GFLOPs; the lecture's table: v3 2018 multi-scale, "
+                   "v5 2020 PyTorch native, v8 2023 anchor-free, v11 2024. Latency: batch 1, Conv+BN fused as "
+                   "ultralytics' predictor runs it, median after a warm-up, on this machine.")
+        measurement_panel("yolo", [r["model"] for r in rows], int(yolo_px or "640"), key="measure_yolo")
 
-with tab_seg:
-    if tab_seg.open:
-        with report_errors():
-            rows = segmentation_rows()
-            st.dataframe(rows, hide_index=True, column_config={"latency ms at 256": LATENCY})
-            st.caption("segmentation_models_pytorch networks with the lecture's two encoders, random weights "
-                       "(encoder_weights=None), counted and measured here at 256 x 256 px, batch 1. "
-                       "MACs = FLOPs / 2.")
-            measurement_panel("segmentation", key="measure_seg")
 
-with tab_claims:
-    if tab_claims.open:
-        with report_errors():
-            st.dataframe(claim_rows(), hide_index=True)
-            st.caption("Where the slide and the measurement differ, the verdict says why: rounding, a different "
-                       "weights version, or a claim that does not hold as stated.")
+def segmentation() -> None:
+    with report_errors():
+        rows = segmentation_rows()
+        st.dataframe(rows, hide_index=True, column_config={"latency ms at 256": LATENCY})
+        st.caption("segmentation_models_pytorch networks with the lecture's two encoders, random weights "
+                   "(encoder_weights=None), counted and measured here at 256 x 256 px, batch 1. "
+                   "MACs = FLOPs / 2.")
+        measurement_panel("segmentation", key="measure_seg")
+
+
+def lecture_claims() -> None:
+    with report_errors():
+        st.dataframe(claim_rows(), hide_index=True)
+        st.caption("Where the slide and the measurement differ, the verdict says why: rounding, a different "
+                   "weights version, or a claim that does not hold as stated.")
+
+
+SECTIONS = {"Compare": compare, "Inside a model": inside_a_model, "Choose": choose,
+            "Compound scaling": compound_scaling, "ViT vs Swin": vit_vs_swin, "YOLO": yolo,
+            "Segmentation": segmentation, "Lecture claims": lecture_claims}
+
+st.title("Architectures")
+st.caption("VGG to Swin side by side. Parameters and multiply-accumulates are counted from the real model "
+           "definitions here; accuracy and file size come from the published weights, which are named; "
+           "latency is measured on this machine.")
+# Only the open section is built, its widgets included: a browser draws, and first loads the code of,
+# every element it is sent, hidden tabs' too. Settings outlive a switch to another section: Streamlit
+# keeps the value of a query-bound widget that is not drawn, and an address's settings wait for their section.
+for tab, draw in zip(sections(*SECTIONS), SECTIONS.values()):
+    if tab.open:
+        with tab:
+            draw()

@@ -31,6 +31,14 @@ def test_the_table_lists_every_family_and_the_filter_narrows_it():
     assert any("Latency measured here for 0 of " in c.value for c in app.caption)
 
 
+def test_only_the_open_section_is_built_widgets_included():
+    app = run_script(PAGE, timeout=180)  # Compare: a table and a chart, not the other sections' widgets
+    assert len(app.dataframe) == 1 and len(app.get("plotly_chart")) == 1
+    assert not app.selectbox and not app.slider and not app.number_input
+    choose = run_script(PAGE, timeout=180, section="Choose", fam=["ResNet"])
+    assert len(choose.number_input) == 4 and not choose.multiselect and not choose.get("plotly_chart")
+
+
 @pytest.mark.parametrize("scenario, words", [("A", "5 MB"), ("B", "Fine-tune"), ("C", "ransformer")])
 def test_the_chooser_answers_the_three_scenarios(scenario, words):
     app = run_script(PAGE, timeout=180, section="Choose", scn=scenario)
