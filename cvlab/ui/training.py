@@ -56,6 +56,13 @@ def label(info: runs.RunInfo) -> str:
     return f"{info.run_id} · {task}{model} on {form_label(info.config.data)} · {info.status}"
 
 
+def recipe_label(config: TrainConfig) -> str:
+    """The model and the optimiser settings that apply to its task: "unet-resnet18/adamw/cosine", "yolov8n/sgd"."""
+    settings = task_spec(config.task).settings
+    model = f"{config.model}-{config.encoder}" if "encoder" in settings else config.model
+    return "/".join([model, config.optimizer] + ([config.scheduler] if "scheduler" in settings else []))
+
+
 def ordered_runs(user: str, task: str | None = None) -> list[runs.RunInfo]:
     """The user's own runs first, then everyone else's, newest first within each; optionally of one task."""
     every = [i for i in runs.RunStore().list() if task is None or i.config.task == task]

@@ -142,7 +142,7 @@ def compare_runs(series: Sequence[tuple[str, Sequence[dict]]], metric: str = "va
               "val_map50": "Validation mAP@0.5", "val_map50_95": "Validation mAP@0.5:0.95"}
     fig.update_xaxes(title_text="epoch", dtick=1)
     if metric.startswith("val_") and metric != "val_loss":
-        fig.update_yaxes(tickformat=".0%")
+        fig.update_yaxes(tickformat=".0%", range=[0, 1.02])  # scores live in [0, 1]: no -100% for an all-zero run
     styled(fig, title=titles.get(metric, metric))
     fig.update_layout(height=420, legend=LEGEND_BELOW, margin=dict(b=110))
     return fig

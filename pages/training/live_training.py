@@ -74,8 +74,8 @@ with tab_compare:
         metric = st.radio("Metric", [*(scores or ["val_accuracy"]), "val_loss", "train_loss", "images_per_second"],
                           horizontal=True, key="metric", bind="query-params")
         if infos:
-            series = [(f"{i.run_id.split('-', 2)[-1]} {i.config.model}/{i.config.optimizer}/{i.config.scheduler}",
-                       runs.read_metrics(i.run_dir)) for i in infos]
+            series = [(f"{i.run_id.split('-', 2)[-1]} {ui.recipe_label(i.config)}", runs.read_metrics(i.run_dir))
+                      for i in infos]
             show_figure(viz.compare_runs(series, metric), key="compare_fig")
             st.dataframe(ui.config_table(infos), hide_index=True)
     elif tab_compare.open:
