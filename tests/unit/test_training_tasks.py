@@ -212,3 +212,32 @@ def test_a_new_rate_scales_ultralytics_schedule_from_then_on(tmp_path):
     assert (event["what"], event["value"]) == ("lr", 0.005)
     rates = lambda run_dir: [r["lr"][0] for r in runs.read_metrics(run_dir) if r["kind"] == "epoch"]  # noqa: E731
     assert rates(changed) == pytest.approx([0.5 * rate for rate in rates(plain)])  # the schedule keeps its shape
+
+
+# ---- figures ----
+def test_run_curves_draw_each_tasks_own_figures():
+    from cvlab.training.tasks import TASKS
+    from cvlab.viz.training import run_curves
+
+    step = {"kind": "step", "step": 1, "loss": 1.0, "lr": [0.01], "images_per_second": 10.0}
+    segment = [{**step, "iou": 0.5, "dice": 0.6}, {"kind": "epoch", "step": 1, "val_loss": 0.9, "val_iou": 0.55,
+                                                    "val_dice": 0.7}]
+    names = {t.name: t for t in run_curves(segment, metrics=TASKS["segment"].metrics).data}
+    assert names["train IoU"].y[0] == 0.5 and names["validation Dice"].y[0] == 0.7
+    detect = [{**step, "box_loss": 0.4}, {"kind": "epoch", "step": 1, "val_loss": 2.0, "val_map50": 0.3,
+                                          "val_map50_95": 0.1}]
+    names = {t.name: t for t in run_curves(detect, metrics=TASKS["detect"].metrics).data}
+    assert names["validation mAP@0.5"].y[0] == 0.3 and not any(n.startswith("train mAP") for n in names)
+
+
+def test_mask_comparison_puts_image_truth_and_prediction_side_by_side():
+    from cvlab.viz.training import MASK_COLOURS, mask_comparison
+
+    images = np.zeros((2, 8, 8, 3), dtype=np.uint8)
+    truth = np.zeros((2, 8, 8), dtype=np.uint8)
+    truth[:, :4] = 1
+    predicted = np.zeros_like(truth)
+    [strip, _] = mask_comparison(images, truth, predicted, gap=2)
+    assert strip.shape == (8, 8 * 3 + 2 * 2, 3)
+    assert (strip[0, 10] == MASK_COLOURS[1]).all() and (strip[7, 10] == 40).all()  # truth: object top, ground below
+    assert (strip[:, 20:] == 40).all()  # the prediction found nothing
