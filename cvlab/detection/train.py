@@ -220,12 +220,22 @@ class _LiveRun:
         self.done, self.step, self.batches = done, 0, 1
         self.stopped = ""
         self.final: dict = {}
+        self.per_class: list[dict] = []  # AP per class of the final evaluation
         self._window = (time.perf_counter(), 0)
         self._epoch_started = time.perf_counter()
 
     def callbacks(self) -> dict:
         return {"on_train_start": self.on_train_start, "on_train_batch_end": self.on_batch,
-                "on_train_epoch_start": self.on_epoch_start}
+                "on_train_epoch_start": self.on_epoch_start, "on_train_end": self.on_train_end}
+
+    def on_train_end(self, trainer) -> None:
+        """Per-class AP of the final evaluation (the best weights), for the results table."""
+        box = getattr(getattr(getattr(trainer, "validator", None), "metrics", None), "box", None)
+        if box is None or not len(box.ap_class_index):
+            return
+        names = getattr(trainer.validator, "names", None) or trainer.data.get("names", {})
+        self.per_class = [{"class": str(names[int(c)]), "ap50": round(float(ap50), 5), "ap50_95": round(float(ap), 5)}
+                          for c, ap50, ap in zip(box.ap_class_index, box.ap50, box.ap)]
 
     def on_train_start(self, trainer) -> None:
         self.batches = len(trainer.train_loader)
@@ -343,7 +353,8 @@ def train_detection_run(run_dir: Path, config, on_record=None) -> tuple[str, str
     status = "stopped" if live.stopped else "finished"
     scores = _scores(live.final)
     (run_dir / "eval.json").write_text(json.dumps({"task": "detect", "classes": list(report.names),
-                                                    **{k.removeprefix("val_"): v for k, v in scores.items()}}))
+                                                    **{k.removeprefix("val_"): v for k, v in scores.items()},
+                                                    "per_class": live.per_class}))
     runs.update_record(run_dir, status=status, reason=live.stopped,
                        **{f"final_{k}": v for k, v in scores.items()}, **{f"{status}_at": time.time()})
     return status, live.stopped

@@ -207,6 +207,11 @@ def detection_results(info: runs.RunInfo) -> None:
                                           ("precision", "Precision"), ("recall", "Recall"))):
         if final.get(key) is not None:
             cell.metric(title, f"{final[key]:.3f}")
+    if final.get("per_class"):
+        st.dataframe([{"class": row["class"], "AP@0.5": row["ap50"], "AP@0.5:0.95": row["ap50_95"]}
+                      for row in final["per_class"]], hide_index=True)
+        st.caption("Average precision per class on the validation images, with the best epoch's weights; "
+                   "mAP is their mean.")
     weights = info.run_dir / "detector.safetensors"
     if weights.is_file():
         st.success(f"The model is selectable in the Detection playground as **trained-{info.run_id}**.")

@@ -72,4 +72,6 @@ def test_a_detector_trained_from_the_detection_page_becomes_selectable(workers):
     assert f"trained-{info.run_id}" in detect.selectbox(key="model").options
     results = run_script(TRAINING, timeout=120, section="Results", user="ada")
     assert {"mAP@0.5", "mAP@0.5:0.95"} <= {m.label for m in results.metric}
+    [per_class] = [d.value for d in results.dataframe if "AP@0.5" in d.value.columns]
+    assert set(per_class["class"]) <= {"circle", "square", "triangle", "star", "cross"}
     assert any(f"trained-{info.run_id}" in s.value for s in results.success)

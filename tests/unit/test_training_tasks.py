@@ -133,6 +133,10 @@ def test_a_detection_run_writes_losses_map_and_a_selectable_detector(detect_run,
     assert (run_dir / "detector.safetensors").is_file()
     final = json.loads((run_dir / "eval.json").read_text())
     assert final["task"] == "detect" and final["classes"] == ["circle", "square", "triangle", "star", "cross"]
+    assert final["per_class"] and {row["class"] for row in final["per_class"]} <= set(final["classes"])
+    assert all(0 <= row["ap50_95"] <= row["ap50"] <= 1 for row in final["per_class"])
+    assert sum(row["ap50"] for row in final["per_class"]) / len(final["per_class"]) == pytest.approx(final["map50"],
+                                                                                                  abs=1e-4)
     from cvlab.detection.models import trained_models
     from cvlab.settings import Settings
 
