@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cvlab.registry import Registry
+
 # Settings every task uses; each task adds its own below.
 COMMON = ("task", "data", "model", "pretrained", "epochs", "batch_size", "optimizer", "lr", "momentum",
           "weight_decay", "image_size", "val_fraction", "limit", "seed", "amp", "device")
@@ -45,32 +47,29 @@ class TaskSpec:
         return f"val_{self.metrics[0].key}"
 
 
-TASKS: dict[str, TaskSpec] = {
-    "classify": TaskSpec(
+TASKS: Registry[TaskSpec] = Registry("task")
+for _spec in (
+    TaskSpec(
         "classify", "Classification", "cvlab.training.engine:train_loop",
         (*COMMON, *_LOOP, "freeze_backbone", "backbone_lr_scale", "label_smoothing", "augmentation"),
         metrics=(Metric("accuracy", "Accuracy"),), data_choices=("shapes", "digits", "cifar10")),
-    "segment": TaskSpec(
+    TaskSpec(
         "segment", "Segmentation", "cvlab.training.engine:train_loop",
         (*COMMON, *_LOOP, "encoder", "loss", "binary_masks"),
         # The U-Net preset of cvlab.segmentation.train: IoU above 0.9 on the shapes masks in about two CPU minutes.
         defaults=dict(model="unet", epochs=6, batch_size=8, optimizer="adamw", lr=3e-3, weight_decay=1e-4,
                       scheduler="cosine", image_size=64, limit=1280, augmentation="none"),
         metrics=(Metric("iou", "IoU"), Metric("dice", "Dice"))),
-    "detect": TaskSpec(
+    TaskSpec(
         "detect", "Detection", "cvlab.detection.train:train_detection_run", COMMON,
         # ultralytics' own SGD recipe on 400 scenes at 160 px, from random weights: mAP@0.5 climbs from 0 to
         # about 0.4 in 30 epochs, about 3 minutes on 2 CPU cores (assets/models/shapes-yolo is the long recipe).
         defaults=dict(model="yolov8n", epochs=30, batch_size=8, optimizer="sgd", lr=0.01, momentum=0.937,
                       weight_decay=5e-4, image_size=160, limit=400, augmentation="none", channels_last=False),
         metrics=(Metric("map50", "mAP@0.5", live=False), Metric("map50_95", "mAP@0.5:0.95", live=False))),
-}
+):
+    TASKS.register(_spec.name, _spec)
 
 
 def task_spec(name: str) -> TaskSpec:
-    from cvlab.errors import InvalidInput
-
-    try:
-        return TASKS[name]
-    except KeyError:
-        raise InvalidInput(f"Unknown task {name!r}; choose one of {', '.join(TASKS)}.") from None
+    return TASKS.get(name)

@@ -43,7 +43,7 @@ def run_curves(records: Sequence[dict], *, smoothing: int = 1, title: str | None
     """
     from cvlab.training.tasks import TASKS
 
-    metrics = tuple(metrics) or TASKS["classify"].metrics
+    metrics = tuple(metrics) or TASKS.get("classify").metrics
     steps, epochs, events = _split(records)
     score_title = " and ".join(m.label for m in metrics)
     fig = make_subplots(rows=2, cols=2, subplot_titles=("Loss", score_title, "Learning rate", "Images per second"),
