@@ -58,7 +58,8 @@ def training_flops_per_image(p) -> float:
 def reference_images_per_second(config: TrainConfig) -> tuple[float, object]:
     """A minimal loop: for each batch, forward, loss, backward, step. Nothing else."""
 
-    from cvlab.training.engine import _autocast, batches, prepare, to_input
+    from cvlab.training.engine import _autocast, batches, to_input
+    from cvlab.training.preparation import prepare
 
     p = prepare(config)
     p.model.train()

@@ -8,7 +8,7 @@ Two kinds of job share the queue and the workers' device slots:
   file with O_EXCL, so even a job delivered twice (two Resume clicks, a redelivered
   message) trains once.
 - ``cvlab.measure_zoo``: timing a suite of architectures for the Architectures page
-  (``cvlab.zoo_measure.run_measurement_job``); one device slot, like a run, so a
+  (``cvlab.zoo_jobs.run_measurement_job``); one device slot, like a run, so a
   measurement never shares its device with training and its timings stay honest. The
   page describes its own machine, so only a worker on the host that asked runs it; a
   worker elsewhere puts it back on the queue.
@@ -51,7 +51,7 @@ def huey_and_task(settings: Settings | None = None):
 
 def submit_measurement(job_id: str, suite: str, input_size: int | None, names: list[str],
                        settings: Settings | None = None) -> None:
-    """Queue the timing of ``names`` of a zoo suite on this host (see cvlab.zoo_measure.start_measuring)."""
+    """Queue the timing of ``names`` of a zoo suite on this host (see cvlab.zoo_jobs.start_measuring)."""
     _, tasks = _queue(settings)
     tasks[MEASURE_TASK_NAME](job_id, suite, input_size, list(names), socket.gethostname())
 
@@ -125,7 +125,7 @@ BOUNCE_DELAY_S = 1.0  # a worker on another host waits this long before handing 
 def execute_measurement(job_id: str, suite: str, input_size: int | None, names: list[str], host: str) -> None:
     """What a worker runs for a zoo measurement job: take a device slot, then measure (progress in a file)."""
     from cvlab.training.device_slots import DEVICE_SLOTS
-    from cvlab.zoo_measure import run_measurement_job
+    from cvlab.zoo_jobs import run_measurement_job
 
     if host != socket.gethostname():  # the job times the asking host's device: back on the queue for its worker
         time.sleep(BOUNCE_DELAY_S)

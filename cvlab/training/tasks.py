@@ -7,7 +7,7 @@ to it, the figures its curves show, and the function that trains it.
 - ``classify``: the lab's own loop (cvlab.training.engine), cross-entropy, accuracy.
 - ``segment``: the same loop with an smp model, a mask loss (0.5 BCE + 0.5 Dice by
   default), IoU and Dice.
-- ``detect``: ultralytics' trainer (cvlab.detection.train), driven through callbacks
+- ``detect``: ultralytics' trainer (cvlab.detection.training_run), driven through callbacks
   that write the same metrics file and obey the same pause / stop / learning-rate requests.
 """
 
@@ -61,7 +61,7 @@ for _spec in (
                       scheduler="cosine", image_size=64, limit=1280, augmentation="none"),
         metrics=(Metric("iou", "IoU"), Metric("dice", "Dice"))),
     TaskSpec(
-        "detect", "Detection", "cvlab.detection.train:train_detection_run", COMMON,
+        "detect", "Detection", "cvlab.detection.training_run:train_detection_run", COMMON,
         # ultralytics' own SGD recipe on 400 scenes at 160 px, from random weights: mAP@0.5 climbs from 0 to
         # about 0.4 in 30 epochs, about 3 minutes on 2 CPU cores (assets/models/shapes-yolo is the long recipe).
         defaults=dict(model="yolov8n", epochs=30, batch_size=8, optimizer="sgd", lr=0.01, momentum=0.937,

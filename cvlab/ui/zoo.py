@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cvlab import lecture_claims, scaling, tokens, zoo, zoo_measure
+from cvlab import lecture_claims, scaling, tokens, zoo, zoo_jobs, zoo_measure
 
 COMPARE_COLUMNS = {"params (M)": st.column_config.NumberColumn(format="%.2f"),
                    "GMACs": st.column_config.NumberColumn(format="%.3f"),
@@ -112,7 +112,7 @@ def measurement_panel(suite: str = "classification", names: list[str] | None = N
     previous, st.session_state[seen_key] = st.session_state.get(seen_key), len(measured)
     if previous is not None and previous != len(measured):
         st.rerun()  # the whole page: its tables read the cache again
-    job = zoo_measure.current_job()
+    job = zoo_jobs.current_job()
     if job is not None and job.running:
         _show_progress(job.status())
         return
@@ -140,7 +140,7 @@ def _offer_measuring(suite: str, wanted: list[str], measured: list, input_size: 
     if len(measured) < len(wanted):
         st.caption(f"Latency measured here{at} for {len(measured)} of {len(wanted)} {title}.")
         if st.button(f"Measure the rest{at} on this machine", key=key, icon=":material/speed:"):
-            _show_progress(zoo_measure.start_measuring(wanted, suite=suite, input_size=input_size).status())
+            _show_progress(zoo_jobs.start_measuring(wanted, suite=suite, input_size=input_size).status())
             return
     else:
         st.caption(f"All {len(wanted)} {title} measured on this machine{at}.")
@@ -150,4 +150,4 @@ def _offer_measuring(suite: str, wanted: list[str], measured: list, input_size: 
     if measured and st.button(f"Measure these again{at}", key=f"{key}_again", icon=":material/refresh:",
                               help="Forget these measurements on this machine and make them again"):
         zoo_measure.forget_measurements(wanted, suite=suite, input_size=input_size)
-        _show_progress(zoo_measure.start_measuring(wanted, suite=suite, input_size=input_size).status())
+        _show_progress(zoo_jobs.start_measuring(wanted, suite=suite, input_size=input_size).status())

@@ -9,6 +9,7 @@ from cvlab.training.optimizers import OPTIMIZERS
 from cvlab.training.tasks import TASKS
 from cvlab.ui import sections, show_figure
 from cvlab.ui import training as ui
+from cvlab.ui import training_results
 from cvlab.ui import training_form as form
 from cvlab.viz import training as viz
 
@@ -90,6 +91,6 @@ with tab_results:
             ids = [i.run_id for i in ended]
             run_id = st.selectbox("Run", ids, index=ids.index(chosen) if chosen in ids else 0,
                                   format_func=labels.get, key="result_run")
-            ui.results(next(i for i in ended if i.run_id == run_id))
+            training_results.results(next(i for i in ended if i.run_id == run_id))
     elif tab_results.open:
         st.info("No runs yet.")

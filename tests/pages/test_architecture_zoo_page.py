@@ -92,7 +92,7 @@ def fake_timing(monkeypatch):
 
 
 def test_yolo_latency_is_shown_where_measured_and_the_button_measures_the_size_chosen(fake_timing):
-    from cvlab import zoo_measure
+    from cvlab import zoo_jobs, zoo_measure
 
     zoo_measure.measure_all(["yolov8n"], suite="yolo")  # 640 px, as if a job had run
     app = run_script(PAGE, timeout=300, section="YOLO", yolo_px="320")
@@ -100,10 +100,10 @@ def test_yolo_latency_is_shown_where_measured_and_the_button_measures_the_size_c
     assert table.loc["yolov8n", "latency ms at 640"] == 80.0 and table["latency ms at 320"].isna().all()
     assert table["latency ms at 640"].notna().sum() == 1
     app.button(key="measure_yolo").click().run()
-    assert zoo_measure.current_job().status().state == "queued"
+    assert zoo_jobs.current_job().status().state == "queued"
     assert any("is queued" in i.value for i in app.info)  # the page says it waits for a worker
     assert work_the_queue() == 1
-    status = zoo_measure.current_job().status()
+    status = zoo_jobs.current_job().status()
     assert (status.suite, status.input_size, status.error, status.done) == ("yolo", 320, None, len(table))
     assert fake_timing[1:] == [("yolo", name, 320) for name in table.index]
     refreshed = run_script(PAGE, timeout=300, section="YOLO", yolo_px="320").dataframe[-1].value

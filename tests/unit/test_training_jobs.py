@@ -101,9 +101,9 @@ def test_a_killed_detection_run_resumes_from_its_last_epoch(local_workers, monke
 
 
 def test_an_architecture_measurement_is_a_queue_job_a_worker_runs(local_workers):
-    from cvlab import zoo_measure
+    from cvlab import zoo_jobs, zoo_measure
 
-    job = zoo_measure.start_measuring(["mobilenet_v3_small"])  # as the page's button does
+    job = zoo_jobs.start_measuring(["mobilenet_v3_small"])  # as the page's button does
     wait_for(lambda: not job.running, what="the measurement job")
     status = job.status()
     assert (status.state, status.done, status.error) == ("finished", 1, None), status

@@ -12,8 +12,9 @@ import torch
 from cvlab.errors import CvlabError, InvalidInput
 from cvlab.training import runs
 from cvlab.training.config import TrainConfig
-from cvlab.training.engine import segmentation_objective, train_run
+from cvlab.training.engine import train_run
 from cvlab.training.evaluation import export_onnx, load_trained, predict_mask, read_evaluation, read_preview
+from cvlab.training.preparation import segmentation_objective
 
 SEGMENT = dict(limit=48, epochs=2, batch_size=8)
 DETECT = dict(limit=20, epochs=2, batch_size=8, image_size=64)
@@ -153,7 +154,7 @@ def test_a_stop_request_ends_a_detection_run_after_saving_the_epoch(detect_run):
 
 def test_a_yolo_zip_is_unpacked_into_the_run_only_when_valid(tmp_path):
     from cvlab.data.writers import write_yolo_dataset
-    from cvlab.detection.train import run_dataset
+    from cvlab.detection.training_run import run_dataset
 
     write_yolo_dataset(tmp_path / "set", 6, 1, size=64)
     good = tmp_path / "good.zip"

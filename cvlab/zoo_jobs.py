@@ -1,0 +1,181 @@
+"""The Architectures page's measuring job, through the job queue, followed in a status file.
+
+The page queues a job (``start_measuring``); a worker of the training queue
+(``python -m cvlab worker``, started by the app when none is alive) takes it in a device
+slot, so measuring never shares the device with a training run, and runs
+``cvlab.zoo_measure.measure_all`` (``run_measurement_job``). Progress, the device, a stop
+request and a failure travel through ``data_home/zoo/job.json``. One job at a time on a
+data home: two at once would slow each other and spoil both timings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cvlab.settings import get_settings
+from cvlab.zoo_measure import SUITES, device_name, measure_all
+
+JOB_FILE = "job.json"
+HEARTBEAT_S = 3.0
+JOB_STALE_S = 30.0  # a running job silent this long died with its worker
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    done: int
+    total: int
+    current: str  # the model being measured now, "" when none
+    running: bool  # queued or being measured
+    error: str | None  # why the job ended early, in words
+    suite: str = "classification"
+    input_size: int | None = None  # None: each model at its own size
+    state: str = "queued"  # queued, running, finished, stopped, failed
+    device: str = ""  # where the worker measures
+
+
+def _job_dir() -> Path:
+    folder = get_settings().data_home / "zoo"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _read_job(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / JOB_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _write_job(folder: Path, record: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".job.", suffix=".tmp")
+    with os.fdopen(fd, "w") as out:
+        json.dump(record, out)
+    os.replace(tmp, folder / JOB_FILE)
+
+
+class QueuedMeasurement:
+    """The data home's measuring job, as its status file tells it; ``stop()`` asks the worker to end it."""
+
+    def __init__(self, folder: Path, job_id: str):
+        self.folder, self.job_id = folder, job_id
+
+    def _record(self) -> dict:
+        record = _read_job(self.folder) or {}
+        return record if record.get("job_id") == self.job_id else {}
+
+    def status(self) -> JobStatus:
+        record = self._record()
+        state, error = record.get("state", "finished"), record.get("error")
+        running = state == "queued" or state == "running"
+        if state == "running" and time.time() - record.get("updated", 0) > JOB_STALE_S:
+            running, state = False, "failed"
+            error = error or (f"the worker measuring {record.get('current') or 'the zoo'} stopped answering; "
+                              "measure again to go on from where it ended")
+        return JobStatus(record.get("done", 0), record.get("total", 0), record.get("current", ""), running, error,
+                         record.get("suite", "classification"), record.get("input_size"), state,
+                         record.get("device", ""))
+
+    @property
+    def running(self) -> bool:
+        return self.status().running
+
+    @property
+    def error(self) -> str | None:
+        return self.status().error
+
+    def stop(self, wait_s: float | None = None) -> None:
+        """Ask the worker to end the job after the model it is measuring (a queued job is dropped)."""
+        (self.folder / f"{self.job_id}.stop").touch()
+        record = self._record()
+        if record.get("state") == "queued":  # no worker has it yet: it ends here
+            _write_job(self.folder, {**record, "state": "stopped", "updated": time.time()})
+        if wait_s is not None:
+            self.wait(wait_s)
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while self.running and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.2)
+        return not self.running
+
+
+def current_job() -> QueuedMeasurement | None:
+    """The data home's last measuring job, queued, running or ended; None before any."""
+    folder = _job_dir()
+    record = _read_job(folder)
+    return QueuedMeasurement(folder, record["job_id"]) if record and "job_id" in record else None
+
+
+def start_measuring(names: list[str] | None = None, suite: str = "classification",
+                    input_size: int | None = None) -> QueuedMeasurement:
+    """The data home's measuring job: the queued or running one if there is one (of any suite), else a
+    new one put on the job queue now (and a local worker started if none is alive)."""
+    import fcntl
+    import secrets
+
+    from cvlab.training.queue import submit_measurement
+    from cvlab.training.worker import ensure_local_worker
+
+    spec = SUITES.get(suite)
+    names = list(spec.names() if names is None else names)
+    folder = _job_dir()
+    with open(folder / ".job.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two sessions clicking at once queue one job
+        job = current_job()
+        if job is not None and job.running:
+            return job
+        job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        _write_job(folder, {"job_id": job_id, "suite": suite, "input_size": input_size, "total": len(names),
+                            "done": 0, "current": "", "state": "queued", "error": None, "updated": time.time()})
+        submit_measurement(job_id, suite, input_size, names)
+    ensure_local_worker()
+    return QueuedMeasurement(folder, job_id)
+
+
+def run_measurement_job(job_id: str, suite: str, input_size: int | None, names: list[str],
+                        device: str = "auto") -> None:
+    """The worker's side: measure, keeping the status file fresh; a stop request ends it between models."""
+    from cvlab.device import pick_device
+
+    folder = _job_dir()
+    record = _read_job(folder) or {}
+    if record.get("job_id") != job_id or record.get("state") != "queued":
+        return  # superseded by a newer job
+    stop_file = folder / f"{job_id}.stop"
+    stop, lock = threading.Event(), threading.Lock()
+    torch_device = pick_device(device)
+    record.update(state="running", device=device_name(torch_device))
+
+    def write(**changes) -> None:
+        with lock:
+            record.update(changes, updated=time.time())
+            _write_job(folder, record)
+        if stop_file.exists():
+            stop.set()
+
+    def heartbeat() -> None:  # one model can take a while; the page must still see a live job
+        while not finished.wait(HEARTBEAT_S):
+            write()
+
+    finished = threading.Event()
+    write()
+    threading.Thread(target=heartbeat, daemon=True).start()
+    try:
+        if stop_file.exists():
+            write(state="stopped")
+            return
+        measure_all(names, suite=suite, input_size=input_size, device=torch_device, stop=stop,
+                    progress=lambda done, total, name: write(done=done, total=total, current=name))
+        write(state="stopped" if stop.is_set() else "finished", current="")
+    except Exception as error:  # noqa: BLE001 - the page shows it; the worker lives on
+        write(state="failed", error=f"measuring {record.get('current') or 'the zoo'} failed: "
+                                    f"{type(error).__name__}: {error}", current="")
+    finally:
+        finished.set()
+        stop_file.unlink(missing_ok=True)
