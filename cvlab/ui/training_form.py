@@ -145,11 +145,12 @@ def dataset_summary(config: TrainConfig):
         counts = data.counts()["train"]
         st.caption(f"**{data.name}**: {len(data.train_y)} training and {len(data.val_y)} validation images of "
                    f"{data.train_x.shape[-1]} px, {len(data.class_names)} classes. {data.note}")
-        st.bar_chart(counts, height=180, x_label="class", y_label="training images")
+        show_figure(viz.class_counts(counts), key="class_counts")
         from cvlab.data.augment import augment_preview, get_augmentation
 
         preview = augment_preview(data.train_x[:8], get_augmentation(config.augmentation), 8, config.seed)
-        st.image(list(preview), width=72, caption=["augmented"] * len(preview))
+        st.caption(f"Eight training images as the '{config.augmentation}' augmentation shows them to the network:")
+        st.image(list(preview), width=72)
         return data
     return None
 

@@ -167,3 +167,15 @@ def per_class_accuracy(accuracy: Sequence[float], classes: Sequence[str]) -> go.
     styled(fig, title="Accuracy per class")
     fig.update_layout(height=360)
     return fig
+
+
+def class_counts(counts: dict[str, int], title: str = "Training images per class") -> go.Figure:
+    """Horizontal bars, one per class, the count written on each: imbalance shows at a glance."""
+    names, values = list(counts), [int(v) for v in counts.values()]
+    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", text=values, textposition="outside", cliponaxis=False,
+                           hovertemplate="%{y}: %{x} images<extra></extra>"))
+    fig.update_xaxes(title_text="training images", rangemode="tozero")
+    fig.update_yaxes(autorange="reversed")
+    styled(fig, title=title)
+    fig.update_layout(height=min(600, 110 + 28 * len(names)), showlegend=False)
+    return fig
