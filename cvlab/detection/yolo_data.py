@@ -140,7 +140,7 @@ def _check_label_line(line: str, where: str, n_classes: int, problems: _Problems
     except ValueError:
         problems.add(f"{where}: '{line.strip()[:40]}' is not five numbers.")
         return None
-    if cls != int(cls) or not 0 <= cls < n_classes:
+    if not 0 <= cls < n_classes or cls != int(cls):  # the range first: int() of nan or inf raises
         problems.add(f"{where}: class {fields[0]} is not a class id 0..{n_classes - 1} of data.yaml's names.")
         return None
     if not all(0.0 <= v <= 1.0 for v in values):
