@@ -118,7 +118,8 @@ class LoadedDetector:
 
 
 _cache: OrderedDict[tuple, LoadedDetector] = OrderedDict()
-_cache_lock = threading.Lock()
+_cache_lock = threading.Lock()  # guards _cache and _load_locks only: held for microseconds, never during a load
+_load_locks: dict[tuple, threading.Lock] = {}  # one per model being loaded: two users asking for yolov8x load it once
 
 
 def _device(settings: Settings) -> str:
@@ -128,19 +129,36 @@ def _device(settings: Settings) -> str:
     return f"cuda:{device.index or 0}" if device.type == "cuda" else device.type
 
 
-def load_detector(name: str, *, settings: Settings | None = None) -> LoadedDetector:
-    """The cached model for ``name``, loading it (and evicting the least recently used) when needed."""
-    settings = settings or get_settings()
-    spec = get_detector(name, settings)
-    key = (spec.name, str(spec.path), _device(settings), str(settings.data_home))
-    with _cache_lock:  # loads run one at a time: two users asking for yolov8x load it once
+def _cached(key: tuple) -> LoadedDetector | None:
+    with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
+        return None
+
+
+def load_detector(name: str, *, settings: Settings | None = None) -> LoadedDetector:
+    """The cached model for ``name``, loading it (and evicting the least recently used) when needed.
+
+    A load (a network check, maybe a download, unpickling) holds only that model's lock, so
+    users of models already loaded never wait for it.
+    """
+    settings = settings or get_settings()
+    spec = get_detector(name, settings)
+    key = (spec.name, str(spec.path), _device(settings), str(settings.data_home))
+    if (loaded := _cached(key)) is not None:
+        return loaded
+    with _cache_lock:
+        load_lock = _load_locks.setdefault(key, threading.Lock())
+    with load_lock:
+        if (loaded := _cached(key)) is not None:  # loaded by another user while this one waited
+            return loaded
         loaded = LoadedDetector(spec, load_yolo(spec, settings), key[2])
-        _cache[key] = loaded
-        while len(_cache) > MAX_LOADED_MODELS:
-            _cache.popitem(last=False)
+        with _cache_lock:
+            _cache[key] = loaded
+            while len(_cache) > MAX_LOADED_MODELS:
+                _cache.popitem(last=False)
+            _load_locks.pop(key, None)
         return loaded
 
 

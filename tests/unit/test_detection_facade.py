@@ -1,6 +1,7 @@
 """Inference through the facade: the shipped shapes model, bad images, bad options, threads on one model."""
 
 import io
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -140,3 +141,27 @@ def test_unusual_but_valid_images_are_converted_with_a_note(image, note):
     result = facade.detect_bytes(SHAPES_MODEL, png(image), "odd.png", imgsz=64)
     assert (result.width, result.height) == (64, 48)
     assert any(note in n for n in result.notes), result.notes
+
+
+def test_a_slow_load_blocks_neither_a_loaded_model_nor_loads_twice(scenes, monkeypatch):
+    facade.detect(SHAPES_MODEL, scenes[0].image, imgsz=SIDE)  # the shapes model is in the cache
+    real_load, started, release, loads = facade.load_yolo, threading.Event(), threading.Event(), []
+
+    def slow_load(spec, settings):
+        if spec.name == "yolov8n-random":
+            loads.append(spec.name)
+            started.set()
+            assert release.wait(30), "the test never released the slow load"
+        return real_load(spec, settings)
+
+    monkeypatch.setattr(facade, "load_yolo", slow_load)
+    with ThreadPoolExecutor(3) as pool:
+        slow = [pool.submit(facade.load_detector, "yolov8n-random") for _ in range(2)]
+        assert started.wait(30)
+        # While yolov8n-random is still loading, the shapes model answers at once.
+        quick = pool.submit(facade.detect, SHAPES_MODEL, scenes[1].image, imgsz=SIDE)
+        assert quick.result(timeout=20).detections
+        assert not any(f.done() for f in slow)
+        release.set()
+        first, second = (f.result(timeout=60) for f in slow)
+    assert first is second and loads == ["yolov8n-random"]
