@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
+import queue
 import socket
+import threading
+import time
 from dataclasses import dataclass
 
 from cvlab.errors import InvalidInput
@@ -69,18 +72,46 @@ def amp_dtype(device) -> "object | None":
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+REACHABLE_CACHE_S = 60.0  # a network that came or went is noticed within a minute
+_reachability: dict[tuple, tuple[float, tuple[bool, str]]] = {}
+
+
 def weights_reachable(settings: Settings | None = None, timeout_s: float = 1.5) -> tuple[bool, str]:
-    """Whether weight downloads can work from here, decided within a couple of seconds."""
+    """Whether weight downloads can work from here, decided within ``timeout_s`` seconds.
+
+    The hosts are tried at once, each in a daemon thread, the name lookup included (a lookup
+    has no timeout of its own and can hang for many seconds on a network that drops
+    packets); the first to connect answers. The answer is remembered for a minute.
+    """
     settings = settings or get_settings()
     if settings.offline:
         return False, "offline mode is on"
-    for host in WEIGHT_HOSTS:
+    key = (WEIGHT_HOSTS, timeout_s)
+    remembered = _reachability.get(key)
+    if remembered and time.monotonic() - remembered[0] < REACHABLE_CACHE_S:
+        return remembered[1]
+    answer = _first_reachable(WEIGHT_HOSTS, timeout_s)
+    _reachability[key] = (time.monotonic(), answer)
+    return answer
+
+
+def _first_reachable(hosts: tuple[str, ...], timeout_s: float) -> tuple[bool, str]:
+    reached: queue.Queue[str] = queue.Queue()
+
+    def probe(host: str) -> None:
         try:
             with socket.create_connection((host, 443), timeout=timeout_s):
-                return True, f"{host} is reachable"
+                reached.put(host)
         except OSError:
-            continue
-    return False, f"none of {', '.join(WEIGHT_HOSTS)} can be reached"
+            pass
+
+    for host in hosts:
+        threading.Thread(target=probe, args=(host,), daemon=True, name=f"probe-{host}").start()
+    try:
+        host = reached.get(timeout=timeout_s)
+    except queue.Empty:
+        return False, f"none of {', '.join(hosts)} answered within {timeout_s:g} s"
+    return True, f"{host} is reachable"
 
 
 def _cpu_name() -> str:

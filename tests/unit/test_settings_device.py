@@ -65,6 +65,51 @@ def test_offline_mode_answers_at_once(tmp_path):
     assert time.perf_counter() - start < 0.1
 
 
+def test_a_hanging_name_lookup_still_answers_offline_by_the_deadline(tmp_path, monkeypatch):
+    import threading
+
+    from cvlab import device
+
+    never = threading.Event()
+    tried = []
+
+    def hanging_connect(address, timeout=None):  # as a lookup on a network that drops packets
+        tried.append(address[0])
+        never.wait(20)
+        raise OSError("unreachable")
+
+    monkeypatch.setattr(device.socket, "create_connection", hanging_connect)
+    monkeypatch.setattr(device, "_reachability", {})
+    settings = Settings.from_env({"CVLAB_HOME": str(tmp_path), "CVLAB_OFFLINE": "0"})
+    start = time.perf_counter()
+    online, note = weights_reachable(settings, timeout_s=0.5)
+    assert online is False and "within 0.5 s" in note
+    assert time.perf_counter() - start < 5  # 0.5 s deadline; one host after another would take 20 s each
+    assert sorted(tried) == sorted(device.WEIGHT_HOSTS)  # every host tried, at once
+    never.set()
+
+
+def test_the_first_host_that_connects_answers_and_the_answer_is_remembered(tmp_path, monkeypatch):
+    import contextlib
+
+    from cvlab import device
+
+    calls = []
+
+    def connect(address, timeout=None):
+        calls.append(address[0])
+        if address[0] != "huggingface.co":
+            raise OSError("refused")
+        return contextlib.nullcontext()
+
+    monkeypatch.setattr(device.socket, "create_connection", connect)
+    monkeypatch.setattr(device, "_reachability", {})
+    settings = Settings.from_env({"CVLAB_HOME": str(tmp_path), "CVLAB_OFFLINE": "0"})
+    assert weights_reachable(settings) == (True, "huggingface.co is reachable")
+    assert weights_reachable(settings) == (True, "huggingface.co is reachable")
+    assert len(calls) == len(device.WEIGHT_HOSTS)  # the second answer came from memory
+
+
 def test_device_report_describes_this_machine(tmp_path):
     report = device_report(Settings.from_env({"CVLAB_HOME": str(tmp_path), "CVLAB_OFFLINE": "1"}))
     assert report.torch_version == torch.__version__
