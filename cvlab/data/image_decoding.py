@@ -93,6 +93,8 @@ def decode_image(
     if getattr(image, "is_animated", False):  # is_animated stops at frame 2; n_frames would scan all
         kind = "multi-picture JPEG" if image.format == "MPO" else "animated or multi-page"
         notes.append(f"{kind}: the first frame is used")
+    if _has_16_bit_colour(image):  # Pillow keeps the 8 high bits of each channel as it decodes
+        notes.append("16-bit colour: each channel kept to its 8 high bits")
     _decode_pixels(image, shown)
     upright = _apply_orientation(image, notes)
     rgb = _to_rgb(upright, notes)
@@ -180,6 +182,11 @@ def _decode_pixels(image: Image.Image, shown: str) -> None:
             f"'{shown}' is damaged or cut short ({type(err).__name__}: {err}). "
             "Download or export it again and upload the complete file."
         ) from None
+
+
+def _has_16_bit_colour(image: Image.Image) -> bool:
+    """A 48- or 64-bit colour file, which Pillow opens as 8-bit RGB(A): its decoder's raw mode tells."""
+    return image.mode in ("RGB", "RGBA") and any(";16" in str(tile.args) for tile in image.tile or ())
 
 
 def _apply_orientation(image: Image.Image, notes: list[str]) -> Image.Image:

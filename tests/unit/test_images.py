@@ -163,6 +163,29 @@ def test_16_bit_png_is_scaled_to_8_bits():
     assert "16-bit grayscale (I;16) converted to 8 bits (scaled 0-65535 to 0-255)" in image.notes
 
 
+def png_48_bit(values: np.ndarray) -> bytes:
+    """A 16-bit-per-channel RGB PNG written by hand (Pillow cannot write one)."""
+    height, width, _ = values.shape
+    big_endian = values.astype(">u2")
+    raw = b"".join(b"\x00" + big_endian[row].tobytes() for row in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def test_16_bit_colour_png_keeps_the_high_bits_with_a_note():
+    values = np.zeros((9, 10, 3), np.uint16)
+    values[..., 0], values[..., 1], values[..., 2] = 65535, 0x8000, 0x01FF  # high bytes 255, 128, 1
+    image = decode(png_48_bit(values))
+    assert image.pixels.shape == (9, 10, 3)
+    assert image.pixels[0, 0].tolist() == [255, 128, 1]
+    assert "16-bit colour: each channel kept to its 8 high bits" in image.notes
+    assert not any("16-bit" in note for note in decode(encode(Image.new("RGB", (9, 9)), "PNG")).notes)
+
+
 def test_float_and_32_bit_tiffs_are_scaled_or_stretched():
     ramp = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
     unit = decode(encode(Image.fromarray(ramp), "TIFF"))
