@@ -2,7 +2,8 @@
 
 The layout is the one ``python -m cvlab data shapes --task segment`` writes (and most
 segmentation sets use): ``images/<stem>.png|jpg`` and ``masks/<stem>.png`` side by side,
-anywhere in the archive, a mask pixel holding its class id (0 = background), and an optional
+anywhere in the archive, a mask pixel holding its class id (0 = background; black-and-white
+0/255 masks read as background and class 1), and an optional
 ``classes.json`` (``{"classes": ["background", "cat", ...]}``). Every problem found is
 listed in one InvalidMaskDataset message, so a student fixes them all in one go. What comes
 out lives in memory as uint8 tensors: images (N, 3, H, W), masks (N, H, W).
@@ -152,20 +153,44 @@ def _read_mask(path: Path, max_pixels: int) -> np.ndarray:
     return values.astype(np.uint8)
 
 
-def _class_names(root: Path, highest: int, classes: int | None) -> tuple[str, ...]:
+def _listed_names(root: Path) -> tuple[str, ...] | None:
+    """The names in classes.json, or None without one."""
     file = root / "classes.json"
-    if file.is_file():
-        try:
-            names = tuple(str(n) for n in json.loads(file.read_text())["classes"])
-        except (ValueError, KeyError, TypeError):
-            raise InvalidMaskDataset('classes.json must look like {"classes": ["background", "cat", ...]}.') \
-                from None
+    if not file.is_file():
+        return None
+    try:
+        return tuple(str(n) for n in json.loads(file.read_text())["classes"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidMaskDataset('classes.json must look like {"classes": ["background", "cat", ...]}.') from None
+
+
+def _class_names(listed: tuple[str, ...] | None, highest: int, classes: int | None) -> tuple[str, ...]:
+    if listed is not None:
+        names = listed
     else:
         count = classes or max(highest + 1, 2)
         names = ("background", *(f"class {i}" for i in range(1, count)))
     if classes is not None and classes != len(names):
         raise InvalidMaskDataset(f"classes.json names {len(names)} classes but {classes} were asked for.")
     return names
+
+
+def _mask_values(pairs) -> set[int]:
+    """Every value any mask holds."""
+    seen = np.zeros(256, bool)
+    for _, _, mask in pairs:
+        seen |= np.bincount(mask.reshape(-1), minlength=256).astype(bool)
+    return set(np.flatnonzero(seen).tolist())
+
+
+def _black_and_white(pairs, values: set[int], declared: int | None, notes: list[str]):
+    """Masks of only 0 and 255 are what most tools save for one object class (white object on black):
+    they read as background and class 1, unless more classes are declared (then 255 is a mistake)."""
+    if not (255 in values and values <= {0, 255} and declared in (None, 2)):
+        return pairs
+    notes.append("the masks are black and white (only 0 and 255): read as background (0) and one object "
+                 "class (255 -> class 1)")
+    return [(stem, image, (mask == 255).astype(np.uint8)) for stem, image, mask in pairs]
 
 
 def _read_pairs(root: Path, problems: list[str], skipped: list[str]):
@@ -237,8 +262,15 @@ def read_mask_folder(folder: Path, *, classes: int | None = None, size: int | No
     pairs = _read_pairs(root, problems, skipped)
     if not pairs and not problems:
         problems.append("images/ and masks/ hold no pairs with matching names")
+    listed, notes = _listed_names(root), []
+    values = _mask_values(pairs)
+    pairs = _black_and_white(pairs, values, len(listed) if listed is not None else classes, notes)
     highest = max((int(mask.max()) for _, _, mask in pairs), default=0)
-    names = _class_names(root, highest, classes)
+    if listed is None and classes is None and 255 in values and not values <= {0, 255}:
+        problems.append(f"the masks hold class ids {sorted(values - {0, 255})[:5]} and also 255, which Pascal VOC "
+                        "uses for 'ignore' pixels: set those pixels to a class id, or list every class in "
+                        "classes.json")
+    names = _class_names(listed, highest, classes)
     for stem, _, mask in pairs:
         if mask.max() >= len(names):
             found = np.unique(mask)
@@ -247,7 +279,6 @@ def read_mask_folder(folder: Path, *, classes: int | None = None, size: int | No
                             f"{len(names)} classes (ids 0..{len(names) - 1}){hint}")
     if problems:
         _raise_problems(problems, source)
-    notes: list[str] = []
     height, width = _common_size(pairs, size, notes)
     images, masks = _stack(pairs, height, width)
     return _split(images, masks, val_fraction, seed, source, names, notes, tuple(skipped))

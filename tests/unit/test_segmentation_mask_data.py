@@ -156,3 +156,65 @@ def test_load_mask_dataset_dispatches_on_its_source(dataset_dir, tmp_path):
     with pytest.raises(InvalidInput, match="val_fraction"):
         read_mask_folder(dataset_dir, val_fraction=1.5)
     assert json.loads((dataset_dir / "classes.json").read_text())["classes"][0] == "background"
+
+
+def black_and_white_zip(tmp_path, n: int = 6, side: int = 32, classes_json: dict | None = None) -> str:
+    """A zip of photos and 0/255 masks as most tools save one object class; the first mask is all object,
+    the second all background."""
+    buffer = tmp_path / "bw.zip"
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for index in range(n):
+            mask = np.zeros((side, side), np.uint8)
+            mask[4 + index:20 + index, 6:22] = 255
+            mask = np.full_like(mask, 255) if index == 0 else np.zeros_like(mask) if index == 1 else mask
+            for folder, array in (("images", rng.integers(0, 255, (side, side, 3), dtype=np.uint8)), ("masks", mask)):
+                png = io.BytesIO()
+                Image.fromarray(array).save(png, format="PNG")
+                zf.writestr(f"bw/{folder}/{index:03d}.png", png.getvalue())
+        if classes_json is not None:
+            zf.writestr("bw/classes.json", json.dumps(classes_json))
+    return str(buffer)
+
+
+def test_black_and_white_masks_read_as_background_and_object(tmp_path):
+    data = load_mask_archive(black_and_white_zip(tmp_path), name="bw.zip", val_fraction=0.34)
+    assert data.report.class_names == ("background", "class 1")
+    masks = torch.cat([data.train_masks, data.val_masks])
+    assert set(torch.unique(masks).tolist()) == {0, 1}
+    assert int(masks.sum()) == 32 * 32 + 4 * 16 * 16  # every white pixel became class 1, nothing else did
+    assert "Note: the masks are black and white (only 0 and 255)" in data.report.text()
+    assert "255 -> class 1" in data.report.text()
+    named = load_mask_archive(black_and_white_zip(tmp_path, classes_json={"classes": ["background", "cell"]}))
+    assert named.report.class_names == ("background", "cell") and int(named.train_masks.max()) == 1
+
+
+def test_black_and_white_masks_with_more_classes_declared_still_get_the_hint(tmp_path):
+    archive = black_and_white_zip(tmp_path, classes_json={"classes": ["background", "cat", "dog"]})
+    with pytest.raises(InvalidMaskDataset, match="holds values \\[255\\].*0/255 looks like a black-and-white"):
+        load_mask_archive(archive)
+
+
+def test_values_above_the_declared_classes_are_still_refused(tmp_path):
+    root = tmp_path / "set"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    (root / "classes.json").write_text(json.dumps({"classes": ["background", "object"]}))
+    for index in range(3):
+        save_png(np.zeros((32, 32, 3), np.uint8), root / "images" / f"{index}.png")
+        save_png(np.full((32, 32), 7 * index, np.uint8), root / "masks" / f"{index}.png")
+    with pytest.raises(InvalidMaskDataset, match=r"mask 1 holds values \[7\] but there are 2 classes \(ids 0..1\)"):
+        read_mask_folder(root)
+
+
+def test_class_ids_with_255_ignore_pixels_need_classes_json(tmp_path):
+    root = tmp_path / "set"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for index in range(3):
+        save_png(np.zeros((32, 32, 3), np.uint8), root / "images" / f"{index}.png")
+        mask = np.full((32, 32), index, np.uint8)
+        mask[0] = 255  # a VOC-style 'ignore' border
+        save_png(mask, root / "masks" / f"{index}.png")
+    with pytest.raises(InvalidMaskDataset, match=r"class ids \[1, 2\] and also 255.*'ignore' pixels"):
+        read_mask_folder(root)
