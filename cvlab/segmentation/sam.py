@@ -4,7 +4,10 @@ SAM is three networks: a heavy image encoder (a ViT, or MobileSAM's TinyViT) tha
 image into a 64x64x256 embedding, a prompt encoder for points and boxes, and a light mask
 decoder. The point of the design, and of this module: the encoder runs once per image and its
 embedding is cached here (keyed by the image's hash and the model), so each click pays only
-for the prompt encoder and the decoder (tens of milliseconds on a CPU).
+for the prompt encoder and the decoder (tens of milliseconds on a CPU). The cache is shared and
+small, so a caller that must never wait for the encoder again (a page's click) keeps the
+``EncodedImage`` that ``encode`` returns and hands it back to ``segment``: it holds the embedding
+itself, whatever the cache has evicted since.
 
 Weights come through ``cvlab.weights`` (CVLAB_WEIGHTS_DIR, ultralytics' weights folder, a
 download); without them the model is built with random weights by ultralytics' own builders,
@@ -13,8 +16,8 @@ mean nothing, but its timings are the real ones. One model per process is shared
 session; a lock serialises its calls (torch modules are not safe to run from two threads at once).
 
     sam = load_sam("mobile_sam")
-    sam.encode(pixels)                                   # once per image, ~1 s on a CPU
-    result = sam.segment(pixels, SamPrompt(points=((320, 200, True),)))
+    encoded = sam.encode(pixels)                         # once per image, ~1 s on a CPU
+    result = sam.segment(pixels, SamPrompt(points=((320, 200, True),)), encoded=encoded)
     result.masks, result.scores, result.decoder_seconds
 """
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,7 @@ from cvlab.segmentation import sam_backend
 from cvlab.settings import Settings, get_settings
 
 ASSETS_URL = "https://github.com/ultralytics/assets/releases/download/v8.4.0/"
-EMBEDDINGS_KEPT = 4  # per model: MobileSAM's is 4 MB, SAM 2's with its high-res maps about 16 MB
+EMBEDDINGS_KEPT = 4  # per model, all sessions together: MobileSAM's is 4 MB, SAM 2's about 16 MB
 MAX_POINTS = 32
 
 
@@ -117,6 +120,11 @@ class EncodedImage:
     key: str  # "<model>:<image hash>"
     seconds: float  # encoder time when it was computed
     cached: bool  # True: it was in the cache already
+    embedding: Any = field(default=None, repr=False, compare=False)  # the tensors; holding them keeps them
+
+    def matches(self, model: str, pixels: np.ndarray) -> bool:
+        """True when this is the embedding of ``pixels`` by ``model`` (one hash of the image, a few ms)."""
+        return self.embedding is not None and self.key == f"{model}:{image_hash(pixels)}"
 
 
 def image_hash(pixels: np.ndarray) -> str:
@@ -142,7 +150,8 @@ class SamModel:
         with self._lock:
             if key in self._embeddings:
                 self._embeddings.move_to_end(key)
-                return EncodedImage(key, self._embeddings[key][1], True)
+                embedding, seconds = self._embeddings[key]
+                return EncodedImage(key, seconds, True, embedding)
             start = time.perf_counter()
             embedding = sam_backend.encode(self._module, self.variant.family, _checked_rgb(pixels), self.device)
             seconds = time.perf_counter() - start
@@ -150,18 +159,25 @@ class SamModel:
             self._embeddings[key] = (embedding, seconds)
             while len(self._embeddings) > EMBEDDINGS_KEPT:
                 self._embeddings.popitem(last=False)
-            return EncodedImage(key, seconds, False)
+            return EncodedImage(key, seconds, False, embedding)
 
-    def segment(self, pixels: np.ndarray, prompt: SamPrompt, *, multimask: bool = True) -> SamResult:
-        """Masks for a prompt; encodes the image first only if it is not cached yet."""
+    def segment(self, pixels: np.ndarray, prompt: SamPrompt, *, multimask: bool = True,
+                encoded: EncodedImage | None = None) -> SamResult:
+        """Masks for a prompt. ``encoded`` (what ``encode`` returned for these pixels) is used as it is;
+        without it the image is encoded first, unless the cache holds it."""
         height, width = _checked_rgb(pixels).shape[:2]
         prompt.check(width, height)
+        if encoded is not None and not encoded.matches(self.variant.name, pixels):
+            raise InvalidInput(f"The embedding given is not {self.variant.display_name}'s of this image; "
+                               "encode the image with this model and pass what encode returned.")
         with self._lock:
-            encoded = self.encode(pixels)
-            embedding = self._embeddings[encoded.key][0]
+            if encoded is None:
+                encoded = self.encode(pixels)
+            else:
+                encoded = EncodedImage(encoded.key, encoded.seconds, True, encoded.embedding)
             start = time.perf_counter()
-            masks, scores = sam_backend.decode(self._module, self.variant.family, embedding, (height, width),
-                                               prompt.points, prompt.box, multimask, self.device)
+            masks, scores = sam_backend.decode(self._module, self.variant.family, encoded.embedding,
+                                               (height, width), prompt.points, prompt.box, multimask, self.device)
             seconds = time.perf_counter() - start
         return SamResult(masks, tuple(float(s) for s in scores), self.variant.name, self.weights.random,
                          encoded.cached, encoded.seconds, seconds)
@@ -174,10 +190,10 @@ def _checked_rgb(pixels: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _library_dirs() -> list[Path]:
-    from ultralytics.utils import SETTINGS
+def _library_dirs(settings: Settings) -> list[Path]:
+    from cvlab.detection.ultralytics_env import library_weights_dir
 
-    return [Path(SETTINGS["weights_dir"])]
+    return [library_weights_dir(settings)]
 
 
 def _load_checkpoint(module: Any, path: Path, settings: Settings) -> None:
@@ -199,17 +215,20 @@ def _load_checkpoint(module: Any, path: Path, settings: Settings) -> None:
 def build_sam_model(name: str, *, settings: Settings | None = None, device: Any = None) -> SamModel:
     """A new SamModel: the checkpoint when it can be had, random weights (labelled) otherwise."""
     import torch
-    from ultralytics.models.sam import build
 
+    from cvlab.detection.ultralytics_env import ultralytics_ready
     from cvlab.device import pick_device
     from cvlab.weights import WeightsUnavailable, resolve_weights_file
 
     variant = SAM_MODELS.get(name)
     settings = settings or get_settings()
+    ultralytics_ready(settings)  # before the first import: no pip installs, no analytics, its log on stderr
+    from ultralytics.models.sam import build
+
     module = getattr(build, variant.builder)()  # no checkpoint: random weights, nothing downloaded
     try:
         path, source = resolve_weights_file(variant.checkpoint, url=ASSETS_URL + variant.checkpoint,
-                                            library_dirs=_library_dirs(), what=variant.display_name,
+                                            library_dirs=_library_dirs(settings), what=variant.display_name,
                                             settings=settings)
         _load_checkpoint(module, path, settings)
         weights = SamWeights(False, source, str(path), f"{variant.display_name} weights from {path} ({source}).")

@@ -1,8 +1,10 @@
 """Streamlit glue of the segmentation page: cached computations and the Segment Anything panel.
 
 SAM's rule on this page: the image encoder runs once per image, behind a spinner, and every
-later rerun (a click, a typed box, a toggle) finds the embedding in the model's cache and
-pays only for the decoder. Clicks come from streamlit-image-coordinates; the component keeps
+later rerun (a click, a typed box, a toggle) pays only for the decoder. The model's embedding
+cache is shared by every session and holds a few images, so each session also keeps its own
+image's embedding in its session state: other users' images cannot evict it between the
+spinner and a click. Clicks come from streamlit-image-coordinates; the component keeps
 its last click in session state, so a click is taken once, by its timestamp, and written into
 the points text box (which lives in the address bar, so a shared link shows the same prompt).
 """
@@ -24,6 +26,7 @@ from cvlab.viz import segmentation as viz
 BIND = "query-params"
 OBJECT, BACKGROUND, BOX = "+ object", "− background", "box (drag)"
 _LAST_CLICK = "_sam_last_click"  # session key: timestamp of the click already taken
+_EMBEDDING = "_sam_embedding"  # session key: the EncodedImage of this session's current image and model
 
 
 @st.cache_data(max_entries=16, show_spinner="Building the U-Net and measuring its stages…")
@@ -159,13 +162,16 @@ def _run_sam(name: str, pixels: np.ndarray, prompt: sam_api.SamPrompt, multimask
         st.warning(model.weights.message, icon=":material/warning:")
     else:
         st.caption(model.weights.message)
-    with st.spinner(f"Encoding the image once with {variant.display_name} ({variant.cpu_encoder_note} on a "
-                    "CPU)…", show_time=True):
-        model.encode(pixels)  # cached: instant on every later rerun of this image
+    encoded = st.session_state.get(_EMBEDDING)
+    if encoded is None or not encoded.matches(name, pixels):
+        with st.spinner(f"Encoding the image once with {variant.display_name} ({variant.cpu_encoder_note} on a "
+                        "CPU)…", show_time=True):
+            encoded = model.encode(pixels)
+        st.session_state[_EMBEDDING] = encoded  # one per session: replaced when the image or model changes
     mask = None
     if prompt.points or prompt.box is not None:
         try:
-            result = model.segment(pixels, prompt, multimask=multimask)
+            result = model.segment(pixels, prompt, multimask=multimask, encoded=encoded)
         except CvlabError as err:
             st.error(str(err), icon=":material/error:")
         else:

@@ -55,6 +55,42 @@ def test_the_embedding_is_computed_once_and_reused_across_clicks():
     assert encoded.cached and model.encoder_calls == 2
 
 
+def test_a_held_embedding_survives_eviction_so_a_click_never_runs_the_encoder(monkeypatch):
+    model = sam.build_sam_model("mobile_sam", device="cpu")
+    held = model.encode(IMAGE)  # what a page keeps in its user's session state
+    for index in range(sam.EMBEDDINGS_KEPT):  # other users' images push it out of the shared cache
+        model.encode(np.full((40, 60, 3), index, np.uint8))
+    assert not model.encode(IMAGE[:, :-1].copy()).cached and model.encoder_calls == 1 + sam.EMBEDDINGS_KEPT + 1
+    calls = model.encoder_calls
+
+    def encoder_ran(*args, **kwargs):
+        raise AssertionError("the image encoder ran inside a click")
+
+    monkeypatch.setattr(sam.sam_backend, "encode", encoder_ran)
+    result = model.segment(IMAGE, sam.SamPrompt(points=((90, 60, True),)), encoded=held)
+    assert model.encoder_calls == calls and result.embedding_cached
+    assert result.masks.shape == (3, 120, 180) and result.encoder_seconds == held.seconds
+    with pytest.raises(AssertionError, match="encoder ran"):  # without the held embedding it would have
+        model.segment(IMAGE, sam.SamPrompt(points=((90, 60, True),)))
+
+
+def test_an_embedding_of_another_image_or_model_is_refused(mobile_sam):
+    held = mobile_sam.encode(IMAGE)
+    assert held.matches("mobile_sam", IMAGE) and not held.matches("mobile_sam", IMAGE[::-1].copy())
+    assert not held.matches("sam_b", IMAGE)
+    with pytest.raises(InvalidInput, match="not MobileSAM's of this image"):
+        mobile_sam.segment(IMAGE[::-1].copy(), sam.SamPrompt(points=((10, 10, True),)), encoded=held)
+
+
+def test_sam_prepares_ultralytics_before_importing_it(monkeypatch):
+    from cvlab.detection import ultralytics_env
+
+    prepared = []
+    monkeypatch.setattr(ultralytics_env, "ultralytics_ready", lambda settings=None: prepared.append(settings))
+    sam.build_sam_model("mobile_sam", device="cpu")
+    assert prepared and prepared[0] is not None
+
+
 def test_prompts_change_the_masks(mobile_sam):
     one = mobile_sam.segment(IMAGE, sam.SamPrompt(points=((20, 20, True),)), multimask=False).masks
     other = mobile_sam.segment(IMAGE, sam.SamPrompt(box=(100, 60, 170, 110)), multimask=False).masks
