@@ -1,10 +1,11 @@
 """Detection: the facade's inference time against a bare ``YOLO(...).predict`` on the same images, and the
 shipped shapes model's mAP@0.5 on a shapes set drawn with a seed it never saw.
 
-Timing: for each model, the same YOLO architecture is loaded twice, once through
-``cvlab.detection.facade`` (validation, RGB->BGR, the per-model lock, results turned
-into dataclasses) and once bare, as the lecture writes it; each run times one
-image through each, alternating, so both see the same machine load. Medians per
+Timing: for each model, the same weights are loaded twice (a random model from one
+seed), once through ``cvlab.detection.facade`` (validation, RGB->BGR, the per-model
+lock, results turned into dataclasses) and once bare, as the lecture writes it; each
+run times one image through each, alternating, so both see the same machine load.
+Both must keep the same number of boxes, or the line says they are not alike. Medians per
 image in ms, and the ratio facade / bare (target: within 1.10). On a GPU both run in
 fp32 (ultralytics' default ``half=False``; the facade asks for no half precision
 either), so the ratio compares like with like, and the GPU is synchronised before
@@ -71,27 +72,34 @@ def synchronised_clock(device: str) -> float:
 
 
 def time_model(name: str, images, runs: int, device: str, imgsz: int) -> dict:
+    import torch
+
     from cvlab.detection import facade
 
-    bare = bare_yolo(name)
+    torch.manual_seed(0)  # a "random" model draws its weights as it is built: the same seed gives
+    bare = bare_yolo(name)  # both copies the same weights, so both keep the same boxes and NMS does
+    torch.manual_seed(0)  # the same work
+    facade.load_detector(name)
     options = dict(conf=0.25, iou=0.7, imgsz=imgsz, max_det=300)
     bgr = [np.ascontiguousarray(pixels[..., ::-1]) for _, pixels in images]
     for (_, pixels), image in zip(images, bgr):  # warm both: model fusion, first allocations
         facade.detect(name, pixels, **options)
         bare.predict(image, verbose=False, device=device, **options)
-    ours, theirs = [], []
+    ours, theirs, boxes = [], [], [0, 0]  # boxes: facade, bare over the last pass
     for _ in range(runs):
+        boxes = [0, 0]
         for (_, pixels), image in zip(images, bgr):
             start = synchronised_clock(device)
-            facade.detect(name, pixels, **options)
+            boxes[0] += len(facade.detect(name, pixels, **options).detections)
             ours.append(synchronised_clock(device) - start)
             start = synchronised_clock(device)
             result = bare.predict(image, verbose=False, device=device, **options)[0]
             _ = (result.boxes.xyxy.cpu().numpy(), result.boxes.conf.cpu().numpy(), result.boxes.cls.cpu().numpy())
             theirs.append(synchronised_clock(device) - start)
+            boxes[1] += len(result.boxes)
     facade_ms, bare_ms = statistics.median(ours) * 1e3, statistics.median(theirs) * 1e3
     return {"model": name, "imgsz": imgsz, "images": len(images), "runs": runs, "facade_ms": round(facade_ms, 2),
-            "bare_ms": round(bare_ms, 2), "ratio": round(facade_ms / bare_ms, 3)}
+            "bare_ms": round(bare_ms, 2), "ratio": round(facade_ms / bare_ms, 3), "boxes": boxes}
 
 
 def shapes_map(images: int, seed: int, device: str) -> dict:
@@ -148,6 +156,8 @@ def main() -> int:
     for row in rows:
         print(f"{row['model']:>16} @ {row['imgsz']} px on {where}: facade {row['facade_ms']:.1f} ms, "
               f"bare YOLO.predict {row['bare_ms']:.1f} ms per image -> ratio {row['ratio']:.3f} (target <= 1.10)")
+        if row["boxes"][0] != row["boxes"][1]:  # different weights or options: the times compare unlike work
+            print(f"{'':>16}   warning: facade kept {row['boxes'][0]} boxes, bare {row['boxes'][1]}; not the same model")
     quality = shapes_map(args.eval_images, args.eval_seed, device) if args.eval_images else None
     if quality:
         print(f"shapes-yolo on {quality['images']} fresh scenes (seed {quality['seed']}): "
