@@ -15,6 +15,7 @@ first (no paths outside the folder, no zip bombs).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,8 +144,9 @@ def _check_label_line(line: str, where: str, n_classes: int, problems: _Problems
     if not 0 <= cls < n_classes or cls != int(cls):  # the range first: int() of nan or inf raises
         problems.add(f"{where}: class {fields[0]} is not a class id 0..{n_classes - 1} of data.yaml's names.")
         return None
-    if not all(0.0 <= v <= 1.0 for v in values):
-        problems.add(f"{where}: box {' '.join(fields[1:])} leaves [0, 1]; coordinates are fractions of the "
+    if not all(0.0 <= v <= 1.0 for v in values):  # nan fails every comparison, so it lands here too
+        what = "is not all numbers (nan or inf)" if not all(math.isfinite(v) for v in values) else "leaves [0, 1]"
+        problems.add(f"{where}: box {' '.join(fields[1:])} {what}; coordinates are fractions of the "
                      "image width and height.")
         return None
     if values[2] <= 0 or values[3] <= 0:

@@ -58,8 +58,8 @@ def test_label_path_renames_the_last_images_folder(tmp_path):
     ("nan 0.5 0.5 0.2 0.2", "class nan is not a class id"),
     ("inf 0.5 0.5 0.2 0.2", "class inf is not a class id"),
     ("-inf 0.5 0.5 0.2 0.2", "class -inf is not a class id"),
-    ("0 nan 0.5 0.2 0.2", "leaves [0, 1]"),
-    ("0 0.5 0.5 inf 0.2", "leaves [0, 1]"),
+    ("0 nan 0.5 0.2 0.2", "box nan 0.5 0.2 0.2 is not all numbers (nan or inf)"),
+    ("0 0.5 0.5 inf 0.2", "is not all numbers (nan or inf)"),
 ])
 def test_each_bad_label_line_is_named_with_file_and_line(tmp_path, line, fragment):
     write_dataset(tmp_path)
@@ -124,12 +124,13 @@ def test_a_zip_is_unpacked_safely_and_validated(tmp_path):
     assert report.ok and report.data_yaml == tmp_path / "unpacked" / "shapes" / "data.yaml"
 
 
-def test_a_zip_with_a_nan_class_id_is_reported_not_crashed(tmp_path):
+def test_a_zip_with_nan_and_inf_numbers_is_reported_not_crashed(tmp_path):
     write_dataset(tmp_path / "src")
-    (tmp_path / "src" / "labels" / "val" / "0.txt").write_text("nan 0.5 0.5 0.2 0.2\n")
+    (tmp_path / "src" / "labels" / "val" / "0.txt").write_text("nan 0.5 0.5 0.2 0.2\n0 0.5 inf 0.2 0.2\n")
     report = validate_yolo_archive(zip_folder(tmp_path / "src"), tmp_path / "unpacked")
     assert not report.ok
     assert any("0.txt:1" in p and "class nan" in p for p in report.problems), report.problems
+    assert any("0.txt:2" in p and "nan or inf" in p for p in report.problems), report.problems
 
 
 def test_an_unsafe_zip_is_refused_before_validation(tmp_path):
