@@ -19,7 +19,12 @@ import sys
 from dataclasses import fields
 
 from cvlab.commands import COMMANDS, Command
+from cvlab.errors import CvlabError
 from cvlab.training.config import TrainConfig
+
+
+class RunFailed(CvlabError):
+    """A run that ended as failed; the message is its reason and where its folder is."""
 
 _HELP = {
     "task": "classify, segment or detect",
@@ -63,7 +68,7 @@ def _run(args: argparse.Namespace) -> dict:
     from cvlab.training import runs
     from cvlab.training.engine import train_run
 
-    config = config_from_args(args)
+    config = config_from_args(args).check_data()  # refused here, before a run folder exists
     store = runs.RunStore()
     run_dir = store.create(config, owner=args.owner or getpass.getuser())
     if args.queue:
@@ -84,7 +89,14 @@ def _run(args: argparse.Namespace) -> dict:
                   f"val loss {_number(record.get('val_loss'))}  {_scores(record)}  "
                   f"{record['images_per_second']:.0f} img/s", file=stdout, flush=True)
 
-    return train_run(run_dir, on_record=show)
+    summary = train_run(run_dir, on_record=show)
+    if summary["status"] == "failed":  # exit status 2 and the reason on stderr, as for every error
+        failure = RunFailed(f"The run failed: {summary.get('reason') or 'no reason was recorded'} "
+                            f"(run folder {summary['run_dir']}).")
+        if args.json:  # stdout's last line is then the error as JSON; people read stderr
+            print(f"error: {failure}", file=sys.stderr, flush=True)
+        raise failure
+    return summary
 
 
 def _number(value) -> str:

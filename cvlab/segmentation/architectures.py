@@ -31,7 +31,9 @@ class SegArchitecture:
     year: int
     idea: str  # the one thing this decoder adds, in a sentence
     skips: str  # how encoder features reach the decoder
-    min_size: int = SIZE_DIVISOR  # px per side; smaller inputs leave a stage with no pixels
+    # px per side; smaller inputs leave a stage with no pixels. PAN pools its 1/32 map down twice more
+    # (to 1/128) in its feature pyramid attention, so below 128 px a pooled map is empty.
+    min_size: int = SIZE_DIVISOR
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,8 @@ def check_input_size(arch: str, height: int, width: int) -> None:
             f"decoder stage). Pad or resize to {fix} px.")
     if min(height, width) < entry.min_size:
         raise InvalidInput(f"Input {width}x{height} px is too small for {entry.display_name}: it needs at least "
-                           f"{entry.min_size} px per side.")
+                           f"{entry.min_size} px per side. Set the image size to {entry.min_size} px or more, "
+                           "or choose another architecture.")
 
 
 def _imagenet_state_dict(encoder: str, settings: Settings | None) -> dict:

@@ -97,7 +97,49 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise InvalidInput(f"Invalid training settings: {message}.")
+        _check_data_name(self, spec)
+        if self.task == "segment":
+            _check_segmentation(self)
         return self
+
+    def check_data(self) -> "TrainConfig":
+        """Refuse a dataset path that is not there, or not a kind the task reads. Called before a run folder is
+        made, not by ``validated``: a finished run's record stays readable after its data moved."""
+        from pathlib import Path
+
+        spec = task_spec(self.task)
+        if self.data in spec.data_choices:
+            return self
+        path = Path(self.data).expanduser()
+        readable = {"detect": (".zip", ".yaml", ".yml")}.get(self.task, (".zip",))
+        if path.is_dir() or (path.is_file() and path.suffix.lower() in readable):
+            return self
+        found = "is not a " + "/".join(readable) + " file" if path.is_file() else "does not exist"
+        raise InvalidInput(f"Dataset {self.data!r} {found}. Use {', '.join(spec.data_choices)}, or the path of a "
+                           f"{' or '.join(readable)} file or of a dataset folder.")
+
+
+def _check_data_name(config: TrainConfig, spec) -> None:
+    """A built-in dataset of another task ("digits" for a segmentation run) is refused by name."""
+    from cvlab.training.tasks import TASKS
+
+    others = {name for _, task in TASKS.items() for name in task.data_choices} - set(spec.data_choices)
+    if config.data in others:
+        raise InvalidInput(f"Invalid training settings: {config.data!r} is not a {spec.title.lower()} dataset; "
+                           f"use {', '.join(spec.data_choices)} or the path of your own.")
+
+
+def _check_segmentation(config: TrainConfig) -> None:
+    """The architecture, encoder and loss by name (each registry's error lists the choices), and the image
+    size against the architecture's own minimum, so a run that could not start is never queued."""
+    from cvlab.segmentation.architectures import ARCHITECTURES, ENCODERS, check_input_size
+    from cvlab.segmentation.losses import parse_loss_spec
+
+    ARCHITECTURES.get(config.model)
+    ENCODERS.get(config.encoder)
+    parse_loss_spec(config.loss)
+    if config.image_size:
+        check_input_size(config.model, config.image_size, config.image_size)
 
 
 def _as_bool(value: Any) -> bool:

@@ -86,3 +86,10 @@ def test_a_typed_prompt_outside_the_image_is_a_message():
     app.text_input(key="sam_pts").input("12;")
     rerun(app)
     assert "x,y" in app.error[0].value
+
+
+def test_the_training_form_refuses_what_the_command_line_refuses():
+    app = open_page("Train a U-Net", user="ada", segment_model="pan")
+    assert any("too small for PAN: it needs at least 128 px per side" in e.value for e in app.error)
+    app = open_page("Train a U-Net", user="ada", segment_loss="0.5*bce+0.5*dicee")
+    assert any("Unknown loss 'dicee'. Did you mean 'dice'" in e.value for e in app.error)
