@@ -136,6 +136,33 @@ def test_every_lecture_stop_opens_its_section(app, page, stop):
     screenshot_whole_page(page, str(SCREENSHOTS / f"{name.replace(' ', '_')}.png"))
 
 
+SEGMENTATION_SECTIONS = {
+    "Train a U-Net": "",
+    "Loss explorer": "",
+    # A prompt in the address bar: the random-weights MobileSAM encodes the sample once and answers it.
+    "Segment Anything": "&sam_pts=300%2C200%2C%2B",
+}
+
+
+@pytest.mark.parametrize("mode", ["normal", "projector"])
+@pytest.mark.parametrize("section", list(SEGMENTATION_SECTIONS))
+def test_segmentation_sections_render(app, page, section, mode):
+    from urllib.parse import quote_plus
+
+    url, _ = app
+    projector = "&projector=true" if mode == "projector" else ""
+    open_page(page, f"{url}/segmentation?section={quote_plus(section)}{SEGMENTATION_SECTIONS[section]}{projector}")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stTab"][aria-selected="true"]').first.inner_text().strip() == section
+    if section == "Segment Anything":
+        page.get_by_text("Decoder", exact=True).first.wait_for(timeout=120_000)  # the masks and timings came
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    elif section == "Loss explorer":
+        assert page.locator('[data-testid="stPlotlyChart"]').count() >= 4  # curves, toy pair, focal x2
+    wait_until_idle(page)
+    screenshot_whole_page(page, str(SCREENSHOTS / f"segmentation--{section.replace(' ', '_')}-{mode}.png"))
+
+
 def test_verify_with_pytorch_in_the_browser(app, page):
     url, _ = app
     open_page(page, f"{url}/output-size?section=Layer+chain&preset=vgg16")
