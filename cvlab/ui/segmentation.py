@@ -104,7 +104,7 @@ def _prompt_controls() -> tuple[sam_api.SamPrompt, bool, str]:
     return prompt, multimask, mode
 
 
-def _show_result(result: sam_api.SamResult, pixels: np.ndarray) -> np.ndarray:
+def _show_result(result: sam_api.SamResult, pixels: np.ndarray, encoded_now: bool) -> np.ndarray:
     """Candidate masks with scores, timings, downloads; returns the mask chosen for the overlay."""
     options = ["best", *(str(i + 1) for i in range(len(result.masks)))]
     choice = st.segmented_control("Mask shown", options, default="best", required=True, key="sam_pick",
@@ -116,7 +116,7 @@ def _show_result(result: sam_api.SamResult, pixels: np.ndarray) -> np.ndarray:
     st.image([viz.mask_overlay(pixels, m) for m in result.masks], caption=captions, width=180)
     columns = st.columns(2)
     columns[0].metric("Encoder", f"{1000 * result.encoder_seconds:,.0f} ms",
-                      "cached" if result.embedding_cached else "computed now", delta_color="off",
+                      "computed now" if encoded_now else "cached", delta_color="off", delta_arrow="off",
                       help="The image encoder runs once per image; this is what it took then.")
     columns[1].metric("Decoder", f"{1000 * result.decoder_seconds:,.0f} ms",
                       help="Prompt encoder + mask decoder + upsampling to the image, for this prompt.")
@@ -136,7 +136,7 @@ def sam_panel(open_: bool) -> None:
     """The Segment Anything section. Its widgets always render (an unrendered widget loses its address-bar
     value); the model is built and the image encoded only while the tab is ``open_``."""
     names = sam_api.SAM_MODELS.names()
-    left, right = st.columns([1, 2])
+    left, right = st.columns([2, 3])  # wide enough for the image picker's three buttons when projected
     with left:
         name = st.selectbox("Model", names, index=names.index(sam_api.DEFAULT_SAM), key="sam", bind=BIND,
                             help="MobileSAM encodes an image in about 1 s on a CPU; SAM ViT-B takes about 12 s.")
@@ -162,11 +162,12 @@ def _run_sam(name: str, pixels: np.ndarray, prompt: sam_api.SamPrompt, multimask
         st.warning(model.weights.message, icon=":material/warning:")
     else:
         st.caption(model.weights.message)
-    encoded = st.session_state.get(_EMBEDDING)
+    encoded, encoded_now = st.session_state.get(_EMBEDDING), False
     if encoded is None or not encoded.matches(name, pixels):
         with st.spinner(f"Encoding the image once with {variant.display_name} ({variant.cpu_encoder_note} on a "
                         "CPU)…", show_time=True):
             encoded = model.encode(pixels)
+        encoded_now = not encoded.cached
         st.session_state[_EMBEDDING] = encoded  # one per session: replaced when the image or model changes
     mask = None
     if prompt.points or prompt.box is not None:
@@ -175,7 +176,7 @@ def _run_sam(name: str, pixels: np.ndarray, prompt: sam_api.SamPrompt, multimask
         except CvlabError as err:
             st.error(str(err), icon=":material/error:")
         else:
-            mask = _show_result(result, pixels)
+            mask = _show_result(result, pixels, encoded_now)
     else:
         st.info("Click the object on the image below (or drag a box in box mode) to prompt SAM.")
     overlay = viz.mask_overlay(pixels, mask, prompt.points, prompt.box)

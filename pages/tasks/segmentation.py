@@ -46,12 +46,12 @@ with tab_unet:
                 f"({anatomy.decoder_params / 1e6:.2f} M): each block doubles the size back and **concatenates** the "
                 "encoder map of the same size (dashed lines, the skip connections), which gives back *where* things "
                 "are. The head is one 3×3 conv to one logit per pixel per class.")
-            st.dataframe([{"stage": s.name, "shape (C×H×W)": f"{s.channels}×{s.height}×{s.width}",
+            st.table([{"stage": s.name, "shape (C×H×W)": f"{s.channels}×{s.height}×{s.width}",
                            "skip from": s.skip_from or "", "channels into conv": str(s.conv_in_channels or ""),
                            "parameters": f"{s.params:,}" if s.params is not None else ""}
-                          for s in anatomy.stages], hide_index=True)
+                      for s in anatomy.stages], hide_index=True)  # every stage shown, readable when projected
             st.code(f'smp.Unet(encoder_name="{encoder}", encoder_weights=None, in_channels=3, classes=1)',
-                    language="python")
+                    language="python", wrap_lines=True)
             image, truth, probability = ui.cached_random_prediction(encoder, size, 0)
             show_figure(viz.random_prediction_figure(image, truth, probability))
             st.caption("An UNTRAINED U-Net (random weights) on a shapes scene: its output is noise around 0.5. "

@@ -30,7 +30,7 @@ def test_unet_section_shows_the_real_stage_shapes_and_nothing_else_is_computed()
     app = open_page(unet_size="64")
     assert app.selectbox(key="unet_enc").value == "resnet18"
     assert len(app.get("plotly_chart")) == 2  # the U and the untrained prediction
-    shapes = app.dataframe[0].value["shape (C×H×W)"].tolist()
+    shapes = app.table[0].value["shape (C×H×W)"].tolist()  # a table: every stage shown, head included
     assert shapes[0] == "3×64×64" and "512×2×2" in shapes and shapes[-1] == "1×64×64"
     assert "UNTRAINED U-Net" in text(app)
     assert not app.metric and not app.warning  # the loss explorer and SAM wait for their tabs
@@ -65,6 +65,22 @@ def test_sam_with_points_and_a_box_from_the_address_shows_masks_timings_and_down
     app.segmented_control(key="sam_pick").set_value("2")
     rerun(app)
     assert app.metric[0].proto.delta == "cached"  # the second run of the same image: no encoder
+
+
+def test_a_click_never_runs_the_encoder_even_when_other_images_evicted_the_shared_cache():
+    from cvlab.ui import segmentation as ui
+
+    app = open_page("Segment Anything", sam_pts="100,80,+")
+    assert app.session_state["_sam_embedding"].key.startswith("mobile_sam:")  # held by this session
+    model = ui.cached_sam("mobile_sam")  # the process-wide model the page used
+    assert app.session_state["_sam_embedding"].key in model._embeddings
+    model._embeddings.clear()  # as if other users' images had pushed this one out
+    calls = model.encoder_calls
+    app.session_state["sam_click"] = {"x": 200, "y": 100, "width": 451, "height": 300, "unix_time": 7}
+    rerun(app)
+    assert app.text_input(key="sam_pts").value == "100,80,+; 200,100,+"
+    assert model.encoder_calls == calls and metrics(app)["Decoder"].endswith(" ms")
+    assert app.metric[0].proto.delta == "cached"
 
 
 def test_a_click_becomes_a_point_and_clear_removes_it():
