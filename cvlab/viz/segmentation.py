@@ -128,9 +128,11 @@ def unet_figure(anatomy: "UnetAnatomy") -> go.Figure:
             name=part, marker=dict(size=[14 + 4 * np.log2(max(s.channels, 1)) for s in stages], color=colour,
                                    symbol="square"),
             text=[f"{s.channels}×{s.height}×{s.width}" for s in stages], textposition=TEXT_SIDE[part],
+            cliponaxis=False,  # a label under the bottleneck's big marker may reach past the plot area
             customdata=[s.name for s in stages], hovertemplate="%{customdata}: %{text}<extra></extra>"))
     fig.update_xaxes(visible=False, range=[-3.2, len(anatomy.stages) + 2.2])
-    fig.update_yaxes(visible=False, range=[-bottom - 0.9, 0.9])
+    # Room below the bottleneck for its label under a marker up to 50 px tall, at projector text sizes too.
+    fig.update_yaxes(visible=False, range=[-bottom - 1.5, 0.9])
     fig.update_layout(height=440, plot_bgcolor="#ffffff")
     title = f"U-Net with a {anatomy.encoder} encoder at {anatomy.input_size} px: channels × height × width"
     return styled(fig, title=title).update_layout(legend=LEGEND_BELOW, margin_b=80)

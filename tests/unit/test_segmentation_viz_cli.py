@@ -50,6 +50,10 @@ def test_unet_figure_draws_every_stage_and_a_line_per_skip():
     skips = [t for t in fig.data if t.line and t.line.dash == "dash"]
     assert len(skips) == sum(1 for s in anatomy.stages if s.skip_from)
     assert "512×2×2" in [text for t in markers for text in t.text]
+    [bottleneck] = [t for t in markers if t.name == "bottleneck"]
+    # its label sits under its marker: the plot leaves room for it below, and never clips a label
+    assert bottleneck.textposition == "bottom center" and fig.layout.yaxis.range[0] <= bottleneck.y[0] - 1.4
+    assert all(t.cliponaxis is False for t in markers)
 
 
 def test_mask_overlay_tints_the_mask_and_marks_prompts():
