@@ -56,8 +56,11 @@ def photo_figure(pixels: np.ndarray, *, height: int | None = None, title: str | 
     """The photo alone, in pixel coordinates (y down), ready for box traces."""
     h, w = pixels.shape[:2]
     fig = go.Figure(go.Image(source=_data_uri(pixels), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip"))
-    fig.update_xaxes(range=[0, w], showgrid=False, showticklabels=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(range=[h, 0], showgrid=False, showticklabels=False, zeroline=False, scaleanchor="x")
+    # No axis lines or ticks: Streamlit's theme would draw them, and the projector's black 2 px axes
+    # would frame the photo on two sides only.
+    bare = dict(showgrid=False, showticklabels=False, zeroline=False, showline=False, ticks="")
+    fig.update_xaxes(range=[0, w], constrain="domain", **bare)
+    fig.update_yaxes(range=[h, 0], scaleanchor="x", **bare)
     fig.update_layout(height=height or int(min(640, max(360, 600 * h / max(w, 1)))))
     styled(fig, title=title)
     fig.update_layout(legend=LEGEND_BELOW, margin=dict(l=10, r=10, t=50 if title else 10, b=60))

@@ -68,3 +68,9 @@ def test_class_counts_and_timings():
     timing = viz.timings_figure(StageTimings(1.5, 20.0, 2.5))
     assert list(timing.data[0].y) == ["post-process (NMS)", "inference", "pre-process"]
     assert list(timing.data[0].x) == [2.5, 20.0, 1.5] and timing.data[0].text[1] == "20.0 ms"
+
+
+def test_a_photo_has_no_axis_lines_or_ticks_even_on_the_projector():
+    for fig in (viz.photo_figure(PIXELS), for_projector(viz.photo_figure(PIXELS))):
+        for axis in (fig.layout.xaxis, fig.layout.yaxis):
+            assert axis.showline is False and axis.ticks == "" and axis.showticklabels is False
