@@ -16,10 +16,12 @@ from cvlab.detection import facade
 from cvlab.detection.models import available_detectors, get_detector
 from cvlab.detection.yolo_data import DatasetReport
 from cvlab.settings import get_settings
+from cvlab.ui import projector_on
 from cvlab.ui.networks import image_key
 
 SHAPES_SIDE = 192  # px: the size the shapes model was trained at
 _RESULTS = 32  # results kept per process; each is a few kB of boxes
+PROJECTOR_TABLE_ROWS = 40  # a longer static table would push the figures below it off the screen
 
 
 def model_choices() -> dict[str, str]:
@@ -97,6 +99,28 @@ def several_photos(key: str) -> list[LoadedImage]:
     if not files:
         st.caption("Drop a few PNG or JPEG files.")
     return images
+
+
+def show_rows(rows: list[dict]) -> None:
+    """Rows as a table: a sortable dataframe, or on the projector a static table.
+
+    A dataframe is drawn on a canvas, so the projector's large type never reaches its
+    cells; a static table is HTML and takes it.
+    """
+    if projector_on() and len(rows) <= PROJECTOR_TABLE_ROWS:
+        # A table reads its cells as Markdown, where a bare "#" header is an empty heading.
+        st.table([{k.replace("#", r"\#"): _for_the_room(v) for k, v in row.items()} for row in rows],
+                 hide_index=True)
+    else:
+        st.dataframe(rows, hide_index=True)
+
+
+def _for_the_room(value):
+    """A float to about 3 significant digits (187.4 px -> 187, 0.959 stays): a table's fixed 4
+    decimals in large type push the last columns off the side, and a room reads no more."""
+    if not isinstance(value, float):
+        return value
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def detection_rows(result: facade.DetectionResult) -> list[dict]:

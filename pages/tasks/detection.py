@@ -30,7 +30,7 @@ with tab_detect:
                                     "COCO weights where they can be had, and every one with random weights.")
     controls.caption(ui.weights_note(model).capitalize())
     source = controls.segmented_control("Picture", [SHAPES, PHOTO, SEVERAL], default=SHAPES, required=True,
-                                        key="src", bind=BIND)
+                                        key="src", bind=BIND, wrap=True)  # wraps, not hides, in a narrow column
     with controls:
         images: list = []
         if source == SHAPES:
@@ -67,7 +67,7 @@ with tab_detect:
                        for im in images]
             shown = 0
             if len(images) > 1:
-                st.dataframe(ui.batch_rows([im.name for im in images], results), hide_index=True)
+                ui.show_rows(ui.batch_rows([im.name for im in images], results))
                 shown = st.selectbox("Show", range(len(images)), format_func=lambda i: images[i].name, key="shown",
                                      bind=BIND)
             result = results[shown]
@@ -81,7 +81,7 @@ with tab_detect:
                            "Pick shapes-yolo, a model trained here, or COCO weights.")
             if result.detections:
                 show_figure(viz.class_counts_figure(result.counts(), result.names, title="Detections per class"))
-                st.dataframe(ui.detection_rows(result), hide_index=True)
+                ui.show_rows(ui.detection_rows(result))
             show_figure(viz.timings_figure(result.timings, title="Time per stage"))
             st.caption("`box.xyxy` are pixel corners in the original picture; the network saw it letterboxed to "
                        f"{imgsz} px. {info.parameters / 1e6:.1f} M parameters.")
@@ -105,7 +105,7 @@ with tab_nms:
                 st.session_state["step"] = steps
             step = st.slider("NMS step", 0, max(steps, 1), min(steps, 1), key="step", bind=BIND, disabled=steps == 0)
             show_figure(viz.nms_step_figure(image.pixels, cands, trace, min(step, steps)))
-            st.dataframe(ui.nms_rows(cands, trace), hide_index=True)
+            ui.show_rows(ui.nms_rows(cands, trace))
             all_cands = ui.candidates(model, ui.cache_key(image), imgsz, classes, image.pixels)
             confs = np.round(np.arange(0.02, 1.0, 0.02), 2)
             ious = sorted({0.3, 0.5, 0.7, 0.9, round(iou, 2)})

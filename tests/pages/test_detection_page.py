@@ -5,6 +5,7 @@ import io
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from cvlab.syllabus import REPO_ROOT
 from tests.pages.apptest import run_script
 
 PAGE = "pages/tasks/detection.py"
@@ -107,3 +108,16 @@ def test_several_photos_are_detected_as_a_batch():
     assert list(batch["image"]) == ["scene0.png", "scene1.png"] and (batch["detections"] >= 1).all()
     app.selectbox(key="shown").set_value(1)
     assert int(metric(rerun(app), "Detections")) == batch["detections"][1]
+
+
+def test_projector_mode_shows_tables_in_its_large_type_and_wraps_the_picture_choice():
+    app = AppTest.from_file(str(REPO_ROOT / PAGE), default_timeout=TIMEOUT)
+    app.session_state["projector"] = True
+    rerun(app)
+    found = int(metric(app, "Detections"))
+    # A static table takes the projector's type; a dataframe's canvas would not.
+    assert not app.dataframe and len(app.table) == 1
+    table = app.table[0].value
+    assert len(table) == found >= 1 and set(table["class"]) <= {"circle", "square", "triangle", "star", "cross"}
+    assert all(len(corner) <= 4 for corner in table["x2"])  # 187 px, not 187.4000: the columns fit the screen
+    assert [group.proto.wrap for group in app.get("button_group")] == [True]
