@@ -88,6 +88,9 @@ class TrainConfig:
             (self.limit >= 0, "limit must be 0 (all) or a positive number of images"),
             (self.task != "segment" or self.image_size % 32 == 0,
              "a segmentation image size must be a multiple of 32 (the encoder halves the image five times)"),
+            # DeepLabV3's, UPerNet's and PAN's BatchNorm after global pooling sees one value per channel from a
+            # single image, which torch refuses in training
+            (self.task != "segment" or self.batch_size >= 2, "a segmentation batch needs at least 2 images"),
             (self.task != "detect" or 32 <= self.image_size <= 1280, "a detection image size must be 32..1280"),
             (0 < self.gamma <= 1, "gamma must be in (0, 1]"),
             (self.step_size >= 1, "the step size must be at least one epoch"),
