@@ -220,10 +220,25 @@ def _scenario_a(s: Scenario, pool: list[ArchitectureFacts], latencies) -> Recomm
     near = [a for a in int8.excluded if a.name in s.options and a.size_mb <= 1.1 * s.constraints.max_size_mb]
     near_text = "".join(f" {a.title} in int8 is {a.size_mb:.1f} MB, just over: a smaller head or pruning "
                         "brings it under." for a in near)
+    offered_int8 = [a for a in int8.ranked + int8.excluded if a.name in s.options]
     summary = (f"Of the slide's options in fp32: {verdicts}. {answer} Quantised to int8, what fits: "
-               f"{fits_int8}.{near_text} EfficientNet-B0 is the slide's best option of the three; ViT-B is "
-               "far too big and slow for a phone.")
+               f"{fits_int8}.{near_text} {_best_of_offered(offered_int8)}")
     return replace(int8, summary=summary, notes=int8.notes + (f"fp32 check: {fp32.summary}",))
+
+
+def _best_of_offered(offered: list[Candidate]) -> str:
+    """Which of the slide's options comes out best in int8, and which is furthest off, from their numbers."""
+    if not offered:
+        return ""
+    fitting = sorted((a for a in offered if a.fits), key=lambda a: a.latency_ms)
+    best = fitting[0] if fitting else min(offered, key=lambda a: a.miss)
+    how = "fits" if best.fits else "comes nearest"
+    sentence = (f"Of the slide's {len(offered)} options, {best.title} is the best: it {how} in int8 "
+                f"({best.size_mb:.1f} MB, {best.latency_ms:.0f} ms).")
+    worst = max(offered, key=lambda a: a.miss)
+    if worst is not best and not worst.fits:
+        sentence += f" {worst.title} is furthest off: {'; '.join(worst.broken)}."
+    return sentence
 
 
 def answer_scenario(name: str, facts: list[ArchitectureFacts] | None = None,

@@ -9,9 +9,11 @@ version digits), then ``ultralytics.nn.tasks.DetectionModel`` builds it on CPU.
 FLOPs or MACs? ``torch.utils.flop_counter`` traces one forward pass at 640 px
 and reports FLOPs (a multiply-accumulate is 2 FLOPs); MACs are half. ultralytics'
 own ``model.info`` prints "GFLOPs" from thop, which are 2 x thop's MACs and so
-FLOPs too; they are kept beside ours (``ultralytics_gflops``). The two agree on
-convolutions; thop does not see attention matmuls (YOLOv10/11 PSA, YOLO12 area
-attention), so flop_counter is a little higher there.
+FLOPs too; they are kept beside ours (``ultralytics_gflops``). Ours are a little
+lower (YOLOv8n 8.74 against 8.86, YOLO12n 7.47 against 7.63) because thop also
+counts each BatchNorm's arithmetic on the unfused model, where flop_counter counts
+only convolutions and matmuls. Once Conv+BN are folded (``model.fuse()``, as the
+predictor runs) the two agree to the last digit for both.
 
 Published facts: ultralytics' config YAMLs carry a "summary" comment per scale
 (its own parameter count and GFLOPs); those are reported as published. The

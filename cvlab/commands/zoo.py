@@ -2,10 +2,13 @@
 
 ``--suite classification`` (the default) prints one object per registered network;
 ``--suite yolo`` every YOLO generation and size built from its config, ``--suite
-segmentation`` the smp U-Nets and relatives. ``latency_ms`` comes from this
-machine's measurement cache (cvlab.zoo_measure); it is null for a model not
-measured yet, and ``--measure`` measures those first (at ``--size`` pixels for
-YOLO: 640 by default, 320 for a quicker pass).
+segmentation`` the smp U-Nets and relatives. The measured fields come from this
+machine's measurement cache (cvlab.zoo_measure): ``latency_ms`` (batch 1),
+``throughput_ips`` at ``throughput_batch`` images per batch, ``peak_memory_mb``
+(``memory_source`` says how: on a CPU it is an estimate). They are null for a
+model not measured yet, and ``--measure`` measures those first (at ``--size``
+pixels for YOLO: 640 by default, 320 for a quicker pass). Classification rows
+also carry ``block``, the building block the network repeats.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ def _group_of(suite: str, name: str) -> str:
 
 
 def _run(args: argparse.Namespace) -> list:
+    from cvlab.zoo import with_measurement
     from cvlab.zoo_measure import cached_measurements, measure_all
 
     names = _names(args)
@@ -76,9 +80,13 @@ def _run(args: argparse.Namespace) -> list:
     for facts in (f for f in _facts_of(args.suite, names) if f.name in wanted):
         m = measured.get(facts.name)
         if args.suite == "classification":
-            rows.append(dataclasses.replace(facts, latency_ms=m.latency_ms) if m else facts)
+            rows.append(with_measurement(facts, m))
         else:
             rows.append({**dataclasses.asdict(facts), "latency_ms": m.latency_ms if m else None,
+                         "throughput_ips": m.throughput if m else None,
+                         "throughput_batch": m.throughput_batch if m else None,
+                         "peak_memory_mb": m.memory_mb if m else None,
+                         "memory_source": m.memory_source if m else None,
                          "latency_input_size": m.input_size if m else args.size})
     return rows
 
@@ -106,18 +114,19 @@ def _render(table: list) -> str:
         rows = [{"name": r["name"], "group": r.get("generation") or r.get("architecture"),
                  "px": r["input_size"], "params (M)": _number(r["params"], 1e6, 2),
                  "GMACs": _number(r["macs"], 1e9, 2), "GFLOPs": _number(r["flops"], 1e9, 2),
-                 "latency ms": _number(r["latency_ms"], 1, 1),
+                 "latency ms": _number(r["latency_ms"], 1, 1), "img/s": _number(r["throughput_ips"], 1, 1),
                  "latency px": r["latency_input_size"] or "-"} for r in table]
         return text_table(rows) + ("\n\nparams, MACs and FLOPs counted here (FLOPs = 2 x MACs) at px; latency at "
                                    "batch 1 measured on this machine at 'latency px' (--measure fills the gaps).")
     rows = [{"name": f.name, "family": f.family, "px": f.input_size, "params (M)": _number(f.params, 1e6, 2),
              "GMACs": _number(f.macs, 1e9, 3), "GFLOPs": _number(f.flops, 1e9, 3), "top-1 %": _number(f.top1, 1, 1),
              "top-5 %": _number(f.top5, 1, 1), "file MB": _number(f.file_size_mb, 1, 1),
-             "latency ms": _number(f.latency_ms, 1, 1), "weights": f.weights or "-"}
+             "latency ms": _number(f.latency_ms, 1, 1), "img/s": _number(f.throughput_ips, 1, 1),
+             "peak MB": _number(f.peak_memory_mb, 1, 0), "weights": f.weights or "-"}
             for f in table]
     return (text_table(rows) + "\n\nparams, MACs and FLOPs counted here (FLOPs = 2 x MACs); accuracy and file size "
-            "as published with the weights named; latency at batch 1 measured on this machine "
-            "(--measure fills the gaps).")
+            "as published with the weights named; latency at batch 1, throughput (img/s) at the largest batch that "
+            "fitted and peak memory (an estimate on CPU) measured on this machine (--measure fills the gaps).")
 
 
 COMMANDS.register("zoo", Command("zoo", "architecture tables: counted params/MACs/FLOPs, published accuracy, "

@@ -27,9 +27,23 @@ class Architecture:
     weights: str | None = None  # torchvision weights enum, e.g. "ResNet18_Weights.IMAGENET1K_V1"
     chain_preset: str | None = None  # the output-size calculator preset with the same shapes
     timm_name: str | None = None  # timm model name when the builder is timm's (its pretrained cfg has the facts)
+    block: str = ""  # the building block the network repeats, as the lecture names it
 
 
 ARCHITECTURES: Registry[Architecture] = Registry("architecture")
+
+# The block each family repeats (the page's "Inside a model" section draws most of them beside their code).
+VGG_BLOCK = "VGG block (3x3 convs + max-pool)"
+VGG_BN_BLOCK = "VGG block (3x3 conv-BN-ReLU + max-pool)"
+BASIC_RESIDUAL = "basic residual (two 3x3 convs + shortcut)"
+BOTTLENECK_RESIDUAL = "bottleneck residual (1x1-3x3-1x1 + shortcut)"
+MBCONV = "MBConv (inverted residual, depthwise 3x3/5x5, SE)"
+FUSED_MBCONV = "Fused-MBConv early, MBConv + SE later"
+INVERTED_RESIDUAL_SE = "inverted residual + SE, h-swish (MobileNetV3)"
+REGNET_Y = "RegNet Y block (bottleneck, group conv, SE)"
+CONVNEXT_BLOCK = "ConvNeXt block (7x7 depthwise, LayerNorm, MLP)"
+SWIN_BLOCK = "Swin block (window + shifted-window attention)"
+VIT_BLOCK = "patch embedding + transformer encoder"
 
 
 def _overview():
@@ -52,7 +66,7 @@ def _torchvision(builder: str) -> Callable[[], object]:
 ARCHITECTURES.register("overview", Architecture(
     "overview", "The lecture's overview CNN", "Lecture", 2026, "CNN overview flowchart (this lecture)", 224,
     _overview, stages=("1", "2", "4", "5", "7", "8", "10", "11", "12", "14"), cam_layer="10",
-    chain_preset="overview"))
+    chain_preset="overview", block="conv + ReLU + max-pool"))
 def _lecture_net(name: str) -> Callable[[], object]:
     def build():
         from cvlab.models.lecture_nets import build_lecture_net
@@ -67,35 +81,39 @@ _LECTURE_CIFAR_PAPER = ("this lecture's hands-on lab (VGGBlock, ResidualBlock), 
 ARCHITECTURES.register("lecture-vgg", Architecture(
     "lecture-vgg", "Lecture VGG-like CIFAR net", "Lecture", 2026, _LECTURE_CIFAR_PAPER, 32,
     _lecture_net("lecture-vgg"), stages=("features.0", "features.1", "features.2", "pool", "classifier"),
-    cam_layer="features.2.block.5"))  # the last ReLU, 8x8, before the final pool
+    cam_layer="features.2.block.5",  # the last ReLU, 8x8, before the final pool
+    block="VGGBlock (two 3x3 conv-BN-ReLU, 2x2 max-pool)"))
 ARCHITECTURES.register("lecture-residual", Architecture(
     "lecture-residual", "Lecture CIFAR net + residual connections", "Lecture", 2026, _LECTURE_CIFAR_PAPER, 32,
     _lecture_net("lecture-residual"), stages=("features.0", "features.1", "features.2", "pool", "classifier"),
-    cam_layer="features.2.0"))  # the last ResidualBlock's output, 8x8, before the final pool
+    cam_layer="features.2.0",  # the last ResidualBlock's output, 8x8, before the final pool
+    block="ResidualBlock (two 3x3 conv-BN + shortcut)"))
 ARCHITECTURES.register("vgg16", Architecture(
     "vgg16", "VGG-16", "VGG", 2014, "Simonyan & Zisserman, Very Deep Convolutional Networks", 224,
     _torchvision("vgg16"), stages=("features.3", "features.8", "features.15", "features.22", "features.29",
                                    "features.30", "avgpool", "classifier.6"),
-    cam_layer="features.29", weights="VGG16_Weights.IMAGENET1K_V1"))
+    cam_layer="features.29", weights="VGG16_Weights.IMAGENET1K_V1", block=VGG_BLOCK))
 ARCHITECTURES.register("resnet18", Architecture(
     "resnet18", "ResNet-18", "ResNet", 2015, "He et al., Deep Residual Learning for Image Recognition", 224,
     _torchvision("resnet18"), stages=("relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"),
-    cam_layer="layer4", weights="ResNet18_Weights.IMAGENET1K_V1"))
+    cam_layer="layer4", weights="ResNet18_Weights.IMAGENET1K_V1", block=BASIC_RESIDUAL))
 ARCHITECTURES.register("resnet50", Architecture(
     "resnet50", "ResNet-50", "ResNet", 2015, "He et al., Deep Residual Learning for Image Recognition", 224,
     _torchvision("resnet50"), stages=("relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"),
-    cam_layer="layer4", weights="ResNet50_Weights.IMAGENET1K_V2"))
+    cam_layer="layer4", weights="ResNet50_Weights.IMAGENET1K_V2", block=BOTTLENECK_RESIDUAL))
 ARCHITECTURES.register("efficientnet_b0", Architecture(
     "efficientnet_b0", "EfficientNet-B0", "EfficientNet", 2019,
     "Tan & Le, EfficientNet: Rethinking Model Scaling for CNNs", 224, _torchvision("efficientnet_b0"),
     stages=("features.0", "features.2", "features.3", "features.4", "features.6", "features.8", "avgpool",
             "classifier.1"),
-    cam_layer="features.8", weights="EfficientNet_B0_Weights.IMAGENET1K_V1"))
+    cam_layer="features.8", weights="EfficientNet_B0_Weights.IMAGENET1K_V1",
+    block=MBCONV))
 ARCHITECTURES.register("mobilenet_v3_small", Architecture(
     "mobilenet_v3_small", "MobileNetV3-Small", "MobileNet", 2019, "Howard et al., Searching for MobileNetV3", 224,
     _torchvision("mobilenet_v3_small"),
     stages=("features.0", "features.1", "features.3", "features.8", "features.12", "avgpool", "classifier.3"),
-    cam_layer="features.12", weights="MobileNet_V3_Small_Weights.IMAGENET1K_V1"))
+    cam_layer="features.12", weights="MobileNet_V3_Small_Weights.IMAGENET1K_V1",
+    block=INVERTED_RESIDUAL_SE))
 
 
 # ---- The lecture's comparison zoo: one or two lines per network (facts in cvlab.zoo) ----------------------
@@ -127,11 +145,11 @@ def _timm(model_name: str) -> Callable[[], object]:
 
 
 def _add(name: str, title: str, family: str, input_size: int, stages: tuple[str, ...], cam_layer: str,
-         weights: str | None = None, *, timm_name: str | None = None) -> None:
+         weights: str | None = None, *, block: str, timm_name: str | None = None) -> None:
     year, paper = _PAPERS[family]
     build = _timm(timm_name) if timm_name else _torchvision(name)
     ARCHITECTURES.register(name, Architecture(name, title, family, year, paper, input_size, build, stages,
-                                              cam_layer, weights, timm_name=timm_name))
+                                              cam_layer, weights, timm_name=timm_name, block=block))
 
 
 def _vgg_stages(depth: int, batch_norm: bool) -> tuple[tuple[str, ...], str]:
@@ -148,7 +166,8 @@ def _add_vgg(depth: int, batch_norm: bool) -> None:
     suffix, title = ("_bn", f"VGG-{depth}-BN") if batch_norm else ("", f"VGG-{depth}")
     stages, cam = _vgg_stages(depth, batch_norm)
     weights = f"VGG{depth}{suffix.upper()}_Weights.IMAGENET1K_V1"
-    _add(f"vgg{depth}{suffix}", title, "VGG", 224, stages, cam, weights)
+    _add(f"vgg{depth}{suffix}", title, "VGG", 224, stages, cam, weights,
+         block=VGG_BN_BLOCK if batch_norm else VGG_BLOCK)
 
 
 _RESNET = ("relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc")
@@ -161,28 +180,29 @@ for _depth, _bn in ((11, False), (11, True), (16, True), (19, False), (19, True)
     _add_vgg(_depth, _bn)
 for _depth in (34, 101, 152):
     _add(f"resnet{_depth}", f"ResNet-{_depth}", "ResNet", 224, _RESNET, "layer4",
-         f"ResNet{_depth}_Weights.IMAGENET1K_V1")
+         f"ResNet{_depth}_Weights.IMAGENET1K_V1", block=BASIC_RESIDUAL if _depth == 34 else BOTTLENECK_RESIDUAL)
 # B1..B7 at the crop sizes their torchvision weights were evaluated at (compound scaling of resolution)
 for _b, _size in ((1, 240), (2, 288), (3, 300), (4, 380), (5, 456), (6, 528), (7, 600)):
     _add(f"efficientnet_b{_b}", f"EfficientNet-B{_b}", "EfficientNet", _size, _EFFICIENTNET, "features.8",
-         f"EfficientNet_B{_b}_Weights.IMAGENET1K_V1")
+         f"EfficientNet_B{_b}_Weights.IMAGENET1K_V1", block=MBCONV)
 _add("efficientnet_v2_s", "EfficientNetV2-S", "EfficientNetV2", 384,
      ("features.0", "features.2", "features.3", "features.4", "features.6", "features.7", "avgpool", "classifier.1"),
-     "features.7", "EfficientNet_V2_S_Weights.IMAGENET1K_V1")
+     "features.7", "EfficientNet_V2_S_Weights.IMAGENET1K_V1", block=FUSED_MBCONV)
 _add("mobilenet_v3_large", "MobileNetV3-Large", "MobileNet", 224,
      ("features.0", "features.1", "features.3", "features.6", "features.12", "features.16", "avgpool",
-      "classifier.3"), "features.16", "MobileNet_V3_Large_Weights.IMAGENET1K_V1")
+      "classifier.3"), "features.16", "MobileNet_V3_Large_Weights.IMAGENET1K_V1",
+     block=INVERTED_RESIDUAL_SE)
 _add("regnet_y_400mf", "RegNetY-400MF", "RegNet", 224,
      ("stem", "trunk_output.block1", "trunk_output.block2", "trunk_output.block3", "trunk_output.block4",
-      "avgpool", "fc"), "trunk_output.block4", "RegNet_Y_400MF_Weights.IMAGENET1K_V1")
+      "avgpool", "fc"), "trunk_output.block4", "RegNet_Y_400MF_Weights.IMAGENET1K_V1", block=REGNET_Y)
 for _size, _title in (("tiny", "T"), ("small", "S"), ("base", "B")):
     _add(f"convnext_{_size}", f"ConvNeXt-{_title}", "ConvNeXt", 224, _CONVNEXT, "features.7",
-         f"ConvNeXt_{_size.title()}_Weights.IMAGENET1K_V1")
+         f"ConvNeXt_{_size.title()}_Weights.IMAGENET1K_V1", block=CONVNEXT_BLOCK)
 for _size in ("t", "s", "b"):
     _add(f"swin_{_size}", f"Swin-{_size.upper()}", "Swin", 224, _SWIN, "permute",
-         f"Swin_{_size.upper()}_Weights.IMAGENET1K_V1")
+         f"Swin_{_size.upper()}_Weights.IMAGENET1K_V1", block=SWIN_BLOCK)
 # Transformers: Grad-CAM is not taught for them; the patch embedding is the last (C, H, W) map they have.
 _add("vit_b_16", "ViT-B/16", "ViT", 224, ("conv_proj", "encoder.ln", "heads.head"), "conv_proj",
-     "ViT_B_16_Weights.IMAGENET1K_V1")
+     "ViT_B_16_Weights.IMAGENET1K_V1", block=VIT_BLOCK)
 _add("vit_tiny_patch16_224", "ViT-Ti/16 (timm)", "ViT", 224, ("patch_embed.proj", "norm", "head"),
-     "patch_embed.proj", timm_name="vit_tiny_patch16_224")
+     "patch_embed.proj", block=VIT_BLOCK, timm_name="vit_tiny_patch16_224")

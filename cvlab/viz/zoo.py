@@ -46,8 +46,10 @@ def pareto_front(points: Sequence[tuple[float, float]], minimise_x: bool = True)
     return [i for i in range(len(keyed)) if not dominated(i)]
 
 
-def _hover_row(f: ArchitectureFacts) -> list[str]:
-    return [f.title, f"{f.params / 1e6:.2f} M", f"{f.macs / 1e9:.2f} G", f"{f.top1:.2f} %", f.weights or "none"]
+def _hover_row(f: ArchitectureFacts, latencies: dict[str, float]) -> list[str]:
+    latency = latencies.get(f.name, f.latency_ms)
+    return [f.title, f"{f.params / 1e6:.2f} M", f"{f.macs / 1e9:.2f} G", f"{f.top1:.2f} %", f.weights or "none",
+            "not measured yet" if latency is None else f"{latency:.1f} ms at batch 1 (this machine)"]
 
 
 def accuracy_chart(facts: Sequence[ArchitectureFacts], x: str = "params",
@@ -79,9 +81,10 @@ def accuracy_chart(facts: Sequence[ArchitectureFacts], x: str = "params",
             # Past eight families the colours repeat, so the shape changes: ViT is no longer VGG's twin.
             marker=dict(size=10, color=COLORWAY[index % len(COLORWAY)],
                         symbol=MARKER_SYMBOLS[index // len(COLORWAY) % len(MARKER_SYMBOLS)]),
-            customdata=[_hover_row(f) for f, _ in members],
+            customdata=[_hover_row(f, latencies) for f, _ in members],
             hovertemplate=("<b>%{customdata[0]}</b><br>params %{customdata[1]}<br>MACs %{customdata[2]}"
-                           "<br>top-1 %{customdata[3]}<br>weights %{customdata[4]}<extra></extra>")))
+                           "<br>top-1 %{customdata[3]}<br>latency %{customdata[5]}"
+                           "<br>weights %{customdata[4]}<extra></extra>")))
 
     front = sorted((placed[i] for i in pareto_front([(v, f.top1) for f, v in placed])), key=lambda p: p[1])
     if front:

@@ -6,11 +6,13 @@ import streamlit as st
 from cvlab import anatomy, chooser, scaling, tokens
 from cvlab.data.images import load_sample
 from cvlab.ui import report_errors, sections, show_figure
-from cvlab.ui.zoo import (COMPARE_COLUMNS, attention_costs, claim_rows, compare_rows, latencies, layers_of,
-                          measurement_panel, real_efficientnets, segmentation_rows, yolo_rows, zoo_facts)
+from cvlab.ui.zoo import (COMPARE_CAPTION, COMPARE_COLUMNS, YOLO_CAPTION, attention_costs, claim_rows, compare_rows,
+                          latencies, layers_of, measurement_panel, measurements, real_efficientnets,
+                          segmentation_rows, yolo_rows, zoo_facts)
 from cvlab.models import ARCHITECTURES
 from cvlab.viz import scaling as scaling_viz
 from cvlab.viz import zoo as zoo_viz
+from cvlab.zoo import with_measurement
 
 BIND = "query-params"
 LATENCY = st.column_config.NumberColumn(format="%.1f")
@@ -21,14 +23,11 @@ def compare() -> None:
     chosen = st.multiselect("Families", families, default=families, key="fam", bind=BIND)
     axis = st.segmented_control("Top-1 against", ["params", "macs", "latency"], default="params", key="x", bind=BIND)
     with report_errors():
-        facts, measured = zoo_facts(), latencies()
-        shown = [f for f in facts if f.family in chosen]
-        st.dataframe(compare_rows(shown, measured), hide_index=True, column_config=COMPARE_COLUMNS)
-        st.caption("GFLOPs = 2 x GMACs: torchvision publishes multiply-accumulates under the name GFLOPS, "
-                   "so tools often differ by exactly 2x. Latency: batch 1, median of several runs after a "
-                   "warm-up, on this machine. Click a column to sort it. Detection and segmentation networks "
-                   "have their own tables (YOLO, Segmentation).")
-        chart = zoo_viz.accuracy_chart(shown, axis or "params", latencies=measured)
+        measured = measurements()
+        shown = [with_measurement(f, measured.get(f.name)) for f in zoo_facts() if f.family in chosen]
+        st.dataframe(compare_rows(shown), hide_index=True, column_config=COMPARE_COLUMNS)
+        st.caption(COMPARE_CAPTION)
+        chart = zoo_viz.accuracy_chart(shown, axis or "params")
         show_figure(chart)
         if chart.layout.meta["note"]:
             st.caption(chart.layout.meta["note"] + ".")
@@ -129,10 +128,7 @@ def yolo() -> None:
         rows = yolo_rows(every_size)
         st.dataframe(rows, hide_index=True, column_config={"latency ms at 640": LATENCY,
                                                            "latency ms at 320": LATENCY})
-        st.caption("Built from the configs ultralytics ships, without weights, and counted here at 640 px. "
-                   "ultralytics prints FLOPs (2 x MACs) as GFLOPs; the lecture's table: v3 2018 multi-scale, "
-                   "v5 2020 PyTorch native, v8 2023 anchor-free, v11 2024. Latency: batch 1, Conv+BN fused as "
-                   "ultralytics' predictor runs it, median after a warm-up, on this machine.")
+        st.caption(YOLO_CAPTION)
         measurement_panel("yolo", [r["model"] for r in rows], int(yolo_px or "640"), key="measure_yolo")
 
 

@@ -23,6 +23,8 @@ def test_the_table_lists_every_family_and_the_filter_narrows_it():
     assert set(narrowed["family"]) == {"ResNet"} and len(narrowed) == 5
     vgg16 = everything[everything["name"] == "vgg16"].iloc[0]
     assert round(vgg16["params (M)"], 2) == 138.36
+    assert vgg16["block"].startswith("VGG block") and vgg16["GMACs published"] == 15.47
+    assert {"MACs diff %", "images/s", "at batch", "peak MB"} <= set(everything.columns)
     lecture = everything[everything["family"] == "Lecture"].set_index("name")
     assert {"lecture-vgg", "lecture-residual"} <= set(lecture.index)
     assert lecture.loc["lecture-vgg", "input px"] == 32 and round(lecture.loc["lecture-vgg", "params (M)"], 3) == 0.289
@@ -69,6 +71,8 @@ def test_the_yolo_table_has_every_generation_from_the_configs():
     table = app.dataframe[-1].value
     assert {"YOLOv3", "YOLOv5", "YOLOv8", "YOLO11", "YOLO26"} <= set(table["generation"])
     assert (table["params (M)"] > 0).all()
+    by_model = table.set_index("model")  # the config's summary line beside the count
+    assert by_model.loc["yolov8n", "GFLOPs published"] == 8.9 and by_model.loc["yolov8n", "GFLOPs at 640"] == 8.74
 
 
 @pytest.fixture

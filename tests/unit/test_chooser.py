@@ -85,3 +85,15 @@ def test_bad_inputs_raise_invalid_input(bad):
 def test_unknown_scenario():
     with pytest.raises(UnknownName, match="A, B, C"):
         answer_scenario("D")
+
+
+def test_scenario_a_names_the_best_of_the_slides_options_from_their_numbers(pool):
+    import dataclasses
+
+    assert "Of the slide's 3 options, EfficientNet-B0 is the best" in answer_scenario("A", pool).summary
+    # A ResNet-50 shrunk to 2M parameters: now it, not EfficientNet-B0, is the one that fits in int8.
+    shrunk = [dataclasses.replace(f, params=2_000_000, macs=100_000_000) if f.name == "resnet50" else f
+              for f in pool]
+    summary = answer_scenario("A", shrunk).summary
+    assert "Of the slide's 3 options, ResNet-50 is the best: it fits in int8 (2.0 MB, 10 ms)" in summary
+    assert "ViT-B/16 is furthest off: size 86.6 MB is over the 5 MB limit" in summary

@@ -79,3 +79,14 @@ def test_families_past_the_palette_get_another_marker_shape():
     looks = [(trace.marker.color, trace.marker.symbol) for trace in fig.data[:-1]]
     assert len(set(looks)) == len(facts)  # no two families look alike
     assert looks[0] == (COLORWAY[0], "circle") and looks[-1] == (COLORWAY[0], "diamond")
+
+
+def test_hover_shows_params_macs_top1_and_the_latency_where_measured():
+    facts = [make_facts("timed", "A", 5.0, 0.4, 77.0, latency_ms=3.25), make_facts("untimed", "A", 9.0, 1.0, 78.0)]
+    fig = accuracy_chart(facts, "params")
+    rows = {row[0]: row for row in fig.data[0].customdata}
+    assert list(rows["TIMED"][1:4]) == ["5.00 M", "0.40 G", "77.00 %"]
+    assert rows["TIMED"][5].startswith("3.2 ms") and rows["UNTIMED"][5] == "not measured yet"
+    assert "latency %{customdata[5]}" in fig.data[0].hovertemplate
+    measured_now = accuracy_chart(facts, "params", latencies={"untimed": 40.0}).data[0].customdata
+    assert measured_now[1][5].startswith("40.0 ms")

@@ -170,7 +170,7 @@ def test_cli_segmentation_table_and_its_text_form(monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["name", "group", "px"]
     assert [line.split()[0] for line in lines[2:4]] == ["unet-resnet34", "unet-efficientnet-b3"]
-    assert lines[2].split()[2:5] == ["256", "2.00", "3.00"] and lines[2].split()[-2:] == ["32.0", "256"]
+    assert lines[2].split()[2:5] == ["256", "2.00", "3.00"] and lines[2].split()[-3:] == ["32.0", "1000.0", "256"]
 
 
 def test_cli_refuses_an_unknown_generation_and_a_silly_size(capsys):
