@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cvlab import lecture_claims, scaling, tokens, zoo, zoo_jobs, zoo_measure
+from cvlab.ui import projector_on
 
 COMPARE_COLUMNS = {
     "params (M)": st.column_config.NumberColumn(format="%.2f"),
@@ -17,8 +18,21 @@ COMPARE_COLUMNS = {
     "peak MB": st.column_config.NumberColumn(
         format="%.0f", help="GPU: max memory allocated; CPU: an estimate from the weights and the largest layer"),
     "GFLOPs": st.column_config.NumberColumn(format="%.3f", help="2 x GMACs"),
-    "block": st.column_config.TextColumn(width="medium"),
+    "block": st.column_config.TextColumn(width="large"),
 }
+# Seven fit the screen in large type (an eighth ran off its right edge); the dataframe has them all.
+PROJECTOR_COLUMNS = ("name", "params (M)", "GMACs", "GMACs published", "MACs diff %", "top-1 %", "latency ms")
+
+
+def _for_the_room(value):
+    """Numbers to about three significant digits and a dash for nothing: what a room can read."""
+    if value is None:
+        return "–"
+    if not isinstance(value, float):
+        return value
+    if value == 0:
+        return "0"  # not "-0" for a difference that rounds to nothing
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 COMPARE_CAPTION = (
     "GFLOPs = 2 x GMACs: torchvision publishes multiply-accumulates under the name GFLOPS, so tools often "
@@ -111,14 +125,28 @@ def compare_rows(facts: list, measured: dict | None = None) -> list[dict]:
     rows = []
     for f in (zoo.with_measurement(f, (measured or {}).get(f.name)) for f in facts):
         difference = f.mac_difference
-        rows.append({"name": f.name, "family": f.family, "block": f.block, "input px": f.input_size,
+        rows.append({"name": f.name, "family": f.family, "input px": f.input_size,
                      "params (M)": f.params / 1e6, "GMACs": f.macs / 1e9,
                      "GMACs published": None if f.published_macs is None else f.published_macs / 1e9,
                      "MACs diff %": None if difference is None else round(100 * difference, 2),
                      "top-1 %": f.top1, "latency ms": f.latency_ms, "images/s": f.throughput_ips,
-                     "at batch": f.throughput_batch, "peak MB": f.peak_memory_mb, "top-5 %": f.top5,
-                     "file MB": f.file_size_mb, "GFLOPs": f.flops / 1e9, "year": f.year, "weights": f.weights})
+                     "at batch": f.throughput_batch, "peak MB": f.peak_memory_mb, "block": f.block,
+                     "top-5 %": f.top5, "file MB": f.file_size_mb, "GFLOPs": f.flops / 1e9, "year": f.year,
+                     "weights": f.weights})
     return rows
+
+
+def show_compare_table(rows: list[dict]) -> None:
+    """The comparison as a sortable dataframe; on the projector, its key columns as a static table.
+
+    A dataframe is drawn on a canvas that the projector's large type never reaches, and
+    eighteen columns in large type would not fit the screen, so the room gets seven.
+    """
+    if not projector_on():
+        st.dataframe(rows, hide_index=True, column_config=COMPARE_COLUMNS)
+        return
+    st.table([{column: _for_the_room(row[column]) for column in PROJECTOR_COLUMNS} for row in rows],
+             hide_index=True)
 
 
 def yolo_rows(all_sizes: bool) -> list[dict]:

@@ -6,9 +6,9 @@ import streamlit as st
 from cvlab import anatomy, chooser, scaling, tokens
 from cvlab.data.images import load_sample
 from cvlab.ui import report_errors, sections, show_figure
-from cvlab.ui.zoo import (COMPARE_CAPTION, COMPARE_COLUMNS, YOLO_CAPTION, attention_costs, claim_rows, compare_rows,
-                          latencies, layers_of, measurement_panel, measurements, real_efficientnets,
-                          segmentation_rows, yolo_rows, zoo_facts)
+from cvlab.ui.zoo import (COMPARE_CAPTION, YOLO_CAPTION, attention_costs, claim_rows, compare_rows, latencies,
+                          layers_of, measurement_panel, measurements, real_efficientnets, segmentation_rows,
+                          show_compare_table, yolo_rows, zoo_facts)
 from cvlab.models import ARCHITECTURES
 from cvlab.viz import scaling as scaling_viz
 from cvlab.viz import zoo as zoo_viz
@@ -25,7 +25,7 @@ def compare() -> None:
     with report_errors():
         measured = measurements()
         shown = [with_measurement(f, measured.get(f.name)) for f in zoo_facts() if f.family in chosen]
-        st.dataframe(compare_rows(shown), hide_index=True, column_config=COMPARE_COLUMNS)
+        show_compare_table(compare_rows(shown))
         st.caption(COMPARE_CAPTION)
         chart = zoo_viz.accuracy_chart(shown, axis or "params")
         show_figure(chart)

@@ -33,6 +33,23 @@ def test_the_table_lists_every_family_and_the_filter_narrows_it():
     assert any("Latency measured here for 0 of " in c.value for c in app.caption)
 
 
+def test_on_the_projector_the_table_keeps_the_columns_a_room_can_read():
+    from streamlit.testing.v1 import AppTest
+
+    from cvlab.ui.zoo import PROJECTOR_COLUMNS
+    from tests.pages.apptest import REPO_ROOT
+
+    app = AppTest.from_file(str(REPO_ROOT / PAGE), default_timeout=180)
+    app.query_params["fam"] = ["MobileNet"]
+    app.session_state["projector"] = True
+    app.run()
+    assert not app.exception and not app.dataframe  # a canvas grid would ignore the large type
+    table = app.table[0].value
+    assert tuple(table.columns) == PROJECTOR_COLUMNS and len(table) == 2
+    small = table.set_index("name").loc["mobilenet_v3_small"]
+    assert (small["GMACs published"], small["MACs diff %"], small["latency ms"]) == ("0.057", "-0.86", "–")
+
+
 def test_only_the_open_section_is_built_widgets_included():
     app = run_script(PAGE, timeout=180)  # Compare: a table and a chart, not the other sections' widgets
     assert len(app.dataframe) == 1 and len(app.get("plotly_chart")) == 1
