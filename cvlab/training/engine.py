@@ -34,7 +34,12 @@ def batches(p: Prepared, epoch: int):
     import torch
 
     order = torch.randperm(len(p.train_y), generator=torch.Generator().manual_seed(p.config.seed * 1000 + epoch))
-    return order.to(p.device).split(p.config.batch_size)
+    chunks = list(order.to(p.device).split(p.config.batch_size))
+    if len(chunks) > 1 and len(chunks[-1]) == 1:
+        # BatchNorm cannot normalise one image whose features have shrunk to 1x1 (PAN's pooling
+        # branch, any net at its minimum size): the lone last image joins the batch before it.
+        chunks[-2:] = [torch.cat(chunks[-2:])]
+    return chunks
 
 
 def to_input(p: Prepared, x_uint8, augment=None, generator=None):

@@ -153,6 +153,12 @@ def _segmentation_data(config: TrainConfig):
             segmentation_objective(config, classes))
 
 
+def batch_count(images: int, batch_size: int) -> int:
+    """Batches per epoch as ``engine.batches`` cuts them: a lone last image joins the batch before it."""
+    count = max(1, math.ceil(images / batch_size))
+    return count - 1 if count > 1 and images % batch_size == 1 else count
+
+
 def prepare(config: TrainConfig) -> Prepared:
     import torch
 
@@ -169,7 +175,7 @@ def prepare(config: TrainConfig) -> Prepared:
     model = built.module.to(device, memory_format=memory_format)
     optimizer = build_optimizer(config.optimizer, param_groups(built, config), lr=config.lr,
                                 momentum=config.momentum, weight_decay=config.weight_decay)
-    steps = max(1, math.ceil(len(train_y) / config.batch_size))
+    steps = batch_count(len(train_y), config.batch_size)
     as_device = lambda t: t.to(device)
     return Prepared(
         config, device, names, note, as_device(train_x), as_device(train_y), as_device(val_x), as_device(val_y),

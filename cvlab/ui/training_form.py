@@ -311,9 +311,10 @@ def train_size(config: TrainConfig, data) -> int | None:
 
 
 def lr_preview(config: TrainConfig, train_size: int) -> None:
+    from cvlab.training.preparation import batch_count
     from cvlab.training.schedulers import lr_curve
 
-    steps = max(1, -(-train_size // config.batch_size))
+    steps = batch_count(train_size, config.batch_size)  # the run's own count, so the curve is the run's
     two_groups = config.backbone_lr_scale != 1.0 and not config.freeze_backbone
     scales = (config.backbone_lr_scale, 1.0) if two_groups else (1.0,)
     with report_errors():

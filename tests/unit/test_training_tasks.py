@@ -246,3 +246,26 @@ def test_mask_comparison_puts_image_truth_and_prediction_side_by_side():
     assert strip.shape == (8, 8 * 3 + 2 * 2, 3)
     assert (strip[0, 10] == MASK_COLOURS[1]).all() and (strip[7, 10] == 40).all()  # truth: object top, ground below
     assert (strip[:, 20:] == 40).all()  # the prediction found nothing
+
+
+def test_a_lone_last_image_joins_the_batch_before_it():
+    from types import SimpleNamespace
+
+    from cvlab.training.engine import batches
+    from cvlab.training.preparation import batch_count
+
+    for images, batch_size in ((9, 4), (8, 4), (5, 4), (1, 4), (3, 4)):
+        p = SimpleNamespace(train_y=torch.zeros(images), device=torch.device("cpu"),
+                            config=SimpleNamespace(seed=0, batch_size=batch_size))
+        sizes = [len(chunk) for chunk in batches(p, epoch=0)]
+        assert sum(sizes) == images and len(sizes) == batch_count(images, batch_size)
+        assert 1 not in sizes or images == 1, sizes
+
+
+def test_pan_at_its_minimum_size_trains_when_one_image_is_left_over(tmp_path):
+    config = TrainConfig.for_task("segment", model="pan", encoder="resnet18", image_size=128, limit=11,
+                                  batch_size=4, epochs=1)
+    run_dir = runs.RunStore(tmp_path).create(config, "ada")
+    summary = train_run(run_dir)
+    assert summary["status"] == "finished", summary
+    assert runs.read_info(run_dir).record["train_size"] % 4 == 1  # the case that used to fail in BatchNorm
