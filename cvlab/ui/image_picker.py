@@ -55,7 +55,7 @@ def image_picker(
     """
     sources = [SAMPLE, UPLOAD] + ([CAMERA] if allow_camera else [])
     source = st.segmented_control(
-        "Image", sources, default=SAMPLE, required=True, key=f"{key}_src", bind="query-params",
+        "Image", sources, default=SAMPLE, required=True, key=f"{key}_src", bind="query-params", wrap=True,
         help="A photo shipped with the lab, a file of yours, or a shot from your own camera.",
     )
     image: LoadedImage | None = None

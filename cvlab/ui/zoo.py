@@ -41,7 +41,7 @@ COMPARE_CAPTION = (
     "torchvision's published figure: within 0.01% for ViT and Swin, -0.86% for MobileNetV3-Small and "
     "-0.19% for MobileNetV3-Large, whose published GMACs are rounded to three decimals. Latency: batch 1, "
     "median after a warm-up; images/s at the batch beside it; peak MB on a CPU is an estimate (weights + "
-    "largest layer), on a GPU what torch allocated; all on this machine. Click a column to sort it. "
+    "largest layer), on a GPU what torch allocated; all on this machine. "
     "Detection and segmentation networks have their own tables (YOLO, Segmentation).")
 YOLO_CAPTION = (
     "Built from the configs ultralytics ships, without weights, and counted here at 640 px. ultralytics prints "
@@ -144,6 +144,7 @@ def show_compare_table(rows: list[dict]) -> None:
     """
     if not projector_on():
         st.dataframe(rows, hide_index=True, column_config=COMPARE_COLUMNS)
+        st.caption("Click a column to sort it.")
         return
     st.table([{column: _for_the_room(row[column]) for column in PROJECTOR_COLUMNS} for row in rows],
              hide_index=True)
