@@ -60,7 +60,6 @@ def detection_results(info: runs.RunInfo) -> None:
 
 def segmentation_results(info: runs.RunInfo) -> None:
     from cvlab.training.evaluation import predict_mask, read_evaluation
-    from cvlab.ui.image_picker import image_picker
 
     evaluation = read_evaluation(info.run_dir)
     if evaluation is None:
@@ -74,15 +73,25 @@ def segmentation_results(info: runs.RunInfo) -> None:
         st.dataframe([{"class": name, "IoU": iou} for name, iou in
                       zip(evaluation.classes[1:], evaluation.per_class_iou)], hide_index=True)
     mask_preview(info)
+    def show_mask(model, pixels) -> None:
+        mask = predict_mask(model, pixels)
+        st.image(viz.mask_overlays(pixels[None], mask[None])[0], width=320,
+                 caption=f"predicted mask ({(mask > 0).mean():.1%} of the pixels)")
+
+    try_on_an_image(info, show_mask)
+    downloads(info)
+
+
+def try_on_an_image(info: runs.RunInfo, show) -> None:
+    """The run's trained model on an image the user picks; ``show(model, pixels)`` draws what it says."""
+    from cvlab.ui.image_picker import image_picker
+
     weights = info.run_dir / "model.safetensors"
     st.markdown("**Try the model on an image**")
     picked = image_picker("try", max_side=512)
     if picked is not None:
         with report_errors():
-            mask = predict_mask(_trained(str(weights), weights.stat().st_mtime), picked.pixels)
-            st.image(viz.mask_overlays(picked.pixels[None], mask[None])[0], width=320,
-                     caption=f"predicted mask ({(mask > 0).mean():.1%} of the pixels)")
-    downloads(info)
+            show(_trained(str(weights), weights.stat().st_mtime), picked.pixels)
 
 
 def downloads(info: runs.RunInfo) -> None:
@@ -104,7 +113,6 @@ def downloads(info: runs.RunInfo) -> None:
 def classification_results(info: runs.RunInfo) -> None:
     """Confusion matrix, per-class accuracy, mistakes, the model on a new image, downloads."""
     from cvlab.training.evaluation import predict, read_evaluation, read_misclassified
-    from cvlab.ui.image_picker import image_picker
 
     evaluation = read_evaluation(info.run_dir)
     if evaluation is None:
@@ -124,13 +132,10 @@ def classification_results(info: runs.RunInfo) -> None:
         names = evaluation.classes
         st.image(list(wrong.images), width=84,
                  caption=[f"{names[t]} → {names[p]}" for t, p in zip(wrong.true, wrong.predicted)])
-    weights = info.run_dir / "model.safetensors"
-    st.markdown("**Try the model on an image**")
-    picked = image_picker("try", max_side=512)
-    if picked is not None:
-        with report_errors():
-            prediction = predict(_trained(str(weights), weights.stat().st_mtime), picked.pixels)
-            st.image(picked.pixels, width=160)
-            st.dataframe([{"class": name, "probability": round(p, 4)} for name, p in prediction.top(5)],
-                         hide_index=True)
+    def show_top5(model, pixels) -> None:
+        st.image(pixels, width=160)
+        st.dataframe([{"class": name, "probability": round(p, 4)} for name, p in predict(model, pixels).top(5)],
+                     hide_index=True)
+
+    try_on_an_image(info, show_top5)
     downloads(info)
