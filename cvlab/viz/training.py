@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -12,6 +13,43 @@ from cvlab.viz.style import COLORWAY, LEGEND_BELOW, styled
 
 EVENT_LABELS = {"lr": "LR → {value:g}", "pause": "paused", "resume": "resumed", "stop": "stopped",
                 "resumed": "resumed after restart"}
+MARKER_GAP = 0.05  # of the step axis: markers closer than this go on separate rows
+MARKER_ROWS = 3  # rows of number tags under the top of the score panel before they start again
+MARKER_ROW_HEIGHT = 0.13  # of the panel's height: a tag in projector type (24 px) fits in one row
+
+
+@dataclass(frozen=True)
+class ChangeMarker:
+    """Everything that happened at one training step (a pause, a new rate and a resume, say), numbered."""
+    number: int
+    step: int
+    labels: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return f"step {self.step}: {', '.join(self.labels)}"
+
+
+def change_markers(records: Sequence[dict]) -> list[ChangeMarker]:
+    """The run's events grouped by step, in step order, numbered from 1: one marker per step, not per event."""
+    by_step: dict[int, list[str]] = {}
+    for event in (r for r in records if r.get("kind") == "event"):
+        label = EVENT_LABELS.get(event["what"], event["what"]).format(value=event.get("value", 0))
+        by_step.setdefault(int(event["step"]), []).append(label)
+    return [ChangeMarker(number, step, tuple(labels))
+            for number, (step, labels) in enumerate(sorted(by_step.items()), start=1)]
+
+
+def _marker_rows(steps: Sequence[int], span: float) -> list[int]:
+    """A row for each marker's tag: the first row unless a tag on it sits closer than MARKER_GAP of ``span``."""
+    rows: list[int] = []
+    last_on_row: dict[int, int] = {}
+    for step in steps:
+        row = next((r for r in range(MARKER_ROWS) if r not in last_on_row
+                    or step - last_on_row[r] >= MARKER_GAP * span), len(rows) % MARKER_ROWS)
+        last_on_row[row] = step
+        rows.append(row)
+    return rows
 
 
 def smooth(values: Sequence[float], window: int) -> np.ndarray:
@@ -73,17 +111,25 @@ def run_curves(records: Sequence[dict], *, smoothing: int = 1, title: str | None
         fig.add_scatter(x=x, y=[r["lr"][g] for r in steps], name=name, line_color=COLORWAY[3 + g], row=2, col=1)
     fig.add_scatter(x=x, y=smooth([r["images_per_second"] for r in steps], smoothing), name="images/s",
                     line_color=green, row=2, col=2)
-    for event in events:
-        label = EVENT_LABELS.get(event["what"], event["what"]).format(value=event.get("value", 0))
-        for row, col in ((1, 1), (1, 2), (2, 1), (2, 2)):
-            fig.add_vline(x=event["step"], line_dash="dash", line_color="#555", row=row, col=col)
-        fig.add_annotation(x=event["step"], y=1, yref="y2 domain", xref="x2", text=label, showarrow=False,
-                           yanchor="bottom", font_size=12)
+    _draw_markers(fig, change_markers(events), span=max([1, *x, *(m["step"] for m in events)]))
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
     fig.update_xaxes(title_text="step", row=2)
     styled(fig, title=title)
     fig.update_layout(height=620, legend=LEGEND_BELOW, margin=dict(b=90))
     return fig
+
+
+def _draw_markers(fig: go.Figure, markers: Sequence[ChangeMarker], span: float) -> None:
+    """A dashed line per marker in every panel, and its number in a tag just inside the top of the score
+    panel (under its title, never on it); tags of nearby steps go on separate rows. The page lists
+    what each number stands for beside the chart; hovering a tag says it too."""
+    for marker, row in zip(markers, _marker_rows([m.step for m in markers], span)):
+        for panel_row, panel_col in ((1, 1), (1, 2), (2, 1), (2, 2)):
+            fig.add_vline(x=marker.step, line_dash="dash", line_color="#555", row=panel_row, col=panel_col)
+        fig.add_annotation(x=marker.step, xref="x2", y=1 - row * MARKER_ROW_HEIGHT, yref="y2 domain",
+                           yanchor="top", text=str(marker.number), hovertext=marker.text, showarrow=False,
+                           bgcolor="#ffffff", bordercolor="#555", borderwidth=1, borderpad=2, font_size=12,
+                           name="change-marker")
 
 
 MASK_COLOURS = np.array([[0, 0, 0], [230, 57, 70], [29, 120, 220], [42, 157, 63], [244, 162, 97], [131, 56, 236],

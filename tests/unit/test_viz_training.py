@@ -17,3 +17,41 @@ def test_class_counts_grows_with_the_number_of_classes_up_to_a_limit():
     many = class_counts({f"c{i}": 1 for i in range(10)}).layout.height
     huge = class_counts({f"c{i}": 1 for i in range(100)}).layout.height
     assert few < many < huge == 600
+
+
+def _run_with_events(events: list[tuple[int, str, float]]) -> list[dict]:
+    steps = [{"kind": "step", "step": s, "loss": 1.0 / s, "accuracy": 0.5, "lr": [0.1],
+              "images_per_second": 100.0} for s in range(1, 201)]
+    return steps + [{"kind": "event", "step": s, "what": what, "value": value} for s, what, value in events]
+
+
+def _marker_tags(fig) -> list:
+    return [a for a in fig.layout.annotations if a.name == "change-marker"]
+
+
+def test_a_pause_a_new_rate_and_a_resume_at_one_step_make_one_numbered_tag_inside_the_panel():
+    from cvlab.viz.training import change_markers, run_curves
+
+    records = _run_with_events([(120, "pause", 0), (120, "lr", 0.01), (120, "resume", 0), (180, "stop", 0)])
+    markers = change_markers(records)
+    assert [(m.number, m.step, m.labels) for m in markers] == [
+        (1, 120, ("paused", "LR → 0.01", "resumed")), (2, 180, ("stopped",))]
+    assert markers[0].text == "step 120: paused, LR → 0.01, resumed"
+    tags = _marker_tags(run_curves(records))
+    assert [(t.text, t.x) for t in tags] == [("1", 120), ("2", 180)]  # one tag per step, not three on top of each other
+    assert all(t.yref == "y2 domain" and t.yanchor == "top" and t.y <= 1 for t in tags)  # under the title, never on it
+    assert tags[0].hovertext == markers[0].text
+
+
+def test_tags_of_nearby_steps_are_staggered_and_none_share_a_place():
+    from cvlab.viz.training import run_curves
+
+    records = _run_with_events([(100, "pause", 0), (101, "resume", 0), (103, "lr", 0.02), (190, "stop", 0)])
+    tags = _marker_tags(run_curves(records))
+    assert len(tags) == 4
+    assert len({t.y for t in tags[:3]}) == 3  # three steps within 2% of the axis: three rows
+    assert tags[3].y == 1  # far from the others: back on the first row
+    from cvlab.viz.style import for_projector
+
+    projected = _marker_tags(for_projector(run_curves(records)))
+    assert [(t.x, t.y) for t in projected] == [(t.x, t.y) for t in tags]  # the projector keeps them apart
