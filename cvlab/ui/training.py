@@ -161,6 +161,9 @@ def live_panel(run_id: str, user: str, instructor: bool) -> None:
         spec = task_spec(info.config.task)
         if any(r.get("kind") == "step" for r in records):
             show_figure(viz.run_curves(records, smoothing=smoothing, metrics=spec.metrics), key=f"curves-{run_id}")
+            changes = viz.change_markers(records)
+            if changes:  # what each numbered tag on the chart stands for
+                st.markdown("  \n".join(f"**{m.number}** · {m.text}" for m in changes))
         if info.config.task == "segment":
             mask_preview(info)
 
