@@ -140,8 +140,7 @@ def _segmentation_data(config: TrainConfig):
             raise err if name in str(err) else InvalidInput(f"{name}: {err}") from None
     tensors = [data.train_images, data.train_masks, data.val_images, data.val_masks]
     if config.limit and config.data != "shapes" and config.limit < data.report.pairs:
-        keep_val = max(1, round(config.limit * config.val_fraction))
-        keep_train = max(1, config.limit - keep_val)
+        keep_train, keep_val = limited_split(config.limit, config.val_fraction)
         tensors = [t[:keep] for t, keep in zip(tensors, (keep_train, keep_train, keep_val, keep_val))]
     check_input_size(config.model, *tensors[0].shape[-2:])
     names = ("background", "object") if config.binary_masks else tuple(data.report.class_names)
@@ -151,6 +150,12 @@ def _segmentation_data(config: TrainConfig):
     # ImageNet statistics always: pretrained encoders need them, and random ones do not mind
     return (tuple(tensors), names, note, built, (IMAGENET_MEAN, IMAGENET_STD),
             segmentation_objective(config, classes))
+
+
+def limited_split(limit: int, val_fraction: float) -> tuple[int, int]:
+    """(training, validation) images kept of an uploaded mask set cut to ``limit`` pairs."""
+    keep_val = max(1, round(limit * val_fraction))
+    return max(1, limit - keep_val), keep_val
 
 
 def batch_count(images: int, batch_size: int) -> int:

@@ -306,6 +306,10 @@ def train_size(config: TrainConfig, data) -> int | None:
     if config.task == "segment":
         if config.data == "shapes":
             return (config.limit or 1280) - round((config.limit or 1280) * config.val_fraction)
+        if config.limit and config.limit < data.report.pairs:  # the run cuts the upload the same way
+            from cvlab.training.preparation import limited_split
+
+            return limited_split(config.limit, config.val_fraction)[0]
         return len(data.train_images)
     return len(data.train_y)
 

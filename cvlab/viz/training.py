@@ -164,12 +164,19 @@ def mask_comparison(images: np.ndarray, truth: np.ndarray, predicted: np.ndarray
 
 
 def lr_preview(curves: Sequence[Sequence[float]], steps_per_epoch: int, names: Sequence[str], title: str) -> go.Figure:
-    """The learning rate at every step the scheduler will produce, epochs marked on the axis."""
+    """The learning rate at every step the scheduler will produce, epochs marked on the axis.
+
+    Each rate is drawn across the batch it is used for (step i spans i to i + 1), so a run of
+    one batch is a line over its one epoch rather than a lone point plotly would not draw.
+    """
     fig = go.Figure()
+    per_epoch = max(1, steps_per_epoch)
     for curve, name in zip(curves, names):
-        epochs = np.arange(len(curve)) / max(1, steps_per_epoch)
-        fig.add_scatter(x=epochs, y=list(curve), name=name, mode="lines")
-    fig.update_xaxes(title_text="epoch")
+        if len(curve):
+            fig.add_scatter(x=np.arange(len(curve) + 1) / per_epoch, y=[*curve, curve[-1]], name=name,
+                            mode="lines", line_shape="hv")
+    steps = max((len(curve) for curve in curves), default=0)
+    fig.update_xaxes(title_text="epoch", range=[0, max(steps, 1) / per_epoch])
     fig.update_yaxes(title_text="learning rate", rangemode="tozero")
     styled(fig, title=title)
     fig.update_layout(height=320, showlegend=len(curves) > 1)

@@ -269,3 +269,40 @@ def test_pan_at_its_minimum_size_trains_when_one_image_is_left_over(tmp_path):
     summary = train_run(run_dir)
     assert summary["status"] == "finished", summary
     assert runs.read_info(run_dir).record["train_size"] % 4 == 1  # the case that used to fail in BatchNorm
+
+
+def test_the_lr_preview_of_a_small_zip_counts_the_batches_the_run_takes(tmp_path):
+    """60 images, one epoch at batch 64: one batch, in the preview as in the run."""
+    import io
+
+    from PIL import Image
+
+    from cvlab.data.datasets import load_dataset
+    from cvlab.training.preparation import batch_count, prepare
+    from cvlab.training.schedulers import lr_curve
+
+    archive = tmp_path / "sixty.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for index in range(60):
+            buffer = io.BytesIO()
+            Image.new("RGB", (16, 16), (index * 4, 200 - index * 3, 90)).save(buffer, "PNG")
+            zf.writestr(f"{('cats', 'dogs', 'owls')[index % 3]}/{index}.png", buffer.getvalue())
+    config = TrainConfig(data=str(archive), model="lecture-vgg", epochs=1, batch_size=64, scheduler="cosine",
+                         image_size=32)
+    data = load_dataset(config.data, image_size=32, seed=config.seed, val_fraction=config.val_fraction)
+    steps = batch_count(len(data.train_y), config.batch_size)
+    assert steps == prepare(config).steps_per_epoch == 1
+    [curve] = lr_curve(config, steps)
+    assert curve == [config.lr]  # one rate, which the preview draws across the epoch
+
+
+def test_the_lr_preview_counts_an_uploaded_mask_set_cut_to_the_image_limit_as_the_run_does(tmp_path):
+    from cvlab.data.writers import write_mask_dataset
+    from cvlab.segmentation.mask_data import load_mask_dataset
+    from cvlab.training.preparation import prepare
+    from cvlab.ui.training_form import train_size
+
+    folder = write_mask_dataset(tmp_path / "masks", n=40, seed=4, size=64)
+    config = TrainConfig.for_task("segment", data=str(folder), limit=10, batch_size=4, epochs=1, image_size=64)
+    data = load_mask_dataset(str(folder), size=64, seed=config.seed, val_fraction=config.val_fraction)
+    assert train_size(config, data) == len(prepare(config).train_y) == 8  # 10 pairs: 8 to train on, 2 to validate

@@ -55,3 +55,21 @@ def test_tags_of_nearby_steps_are_staggered_and_none_share_a_place():
 
     projected = _marker_tags(for_projector(run_curves(records)))
     assert [(t.x, t.y) for t in projected] == [(t.x, t.y) for t in tags]  # the projector keeps them apart
+
+
+def test_a_run_of_one_batch_previews_as_a_line_over_its_epoch():
+    from cvlab.viz.training import lr_preview
+
+    fig = lr_preview([[0.1]], 1, ["learning rate"], "one batch")
+    [line] = fig.data
+    assert list(line.x) == [0, 1] and list(line.y) == [0.1, 0.1]  # a line plotly draws, not a lone point
+    assert list(fig.layout.xaxis.range) == [0, 1]  # epoch 0 to 1, not -1 to 1
+
+
+def test_each_rate_is_held_across_its_batch_and_the_axis_spans_the_run():
+    from cvlab.viz.training import lr_preview
+
+    fig = lr_preview([[0.1, 0.05, 0.02, 0.01], [0.01, 0.005, 0.002, 0.001]], 2, ["backbone", "head"], "two epochs")
+    assert [list(t.y) for t in fig.data] == [[0.1, 0.05, 0.02, 0.01, 0.01], [0.01, 0.005, 0.002, 0.001, 0.001]]
+    assert list(fig.data[0].x) == [0, 0.5, 1, 1.5, 2] and fig.data[0].line.shape == "hv"
+    assert list(fig.layout.xaxis.range) == [0, 2]
