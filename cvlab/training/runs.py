@@ -78,6 +78,21 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:32] or "anon"
 
 
+# A run id is a folder name the store made: a letter or digit first, so "." and ".." (and hidden names) never pass.
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def child_path(parent: Path, name: str, what: str = "name") -> Path:
+    """``parent / name`` for a name that came from a user, refused unless it resolves to a direct child of
+    ``parent`` (no "..", no separators, no link leading elsewhere)."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise InvalidInput(f"{name!r} is not a valid {what}.")
+    path = Path(parent) / name
+    if path.resolve().parent != Path(parent).resolve():
+        raise InvalidInput(f"{name!r} is not a valid {what}: it leads outside {Path(parent).name}/.")
+    return path
+
+
 class RunStore:
     def __init__(self, root: Path | None = None, settings: Settings | None = None):
         self.root = Path(root or (settings or get_settings()).runs_dir)
@@ -96,9 +111,11 @@ class RunStore:
         return run_dir
 
     def run_dir(self, run_id: str) -> Path:
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", run_id or ""):
-            raise InvalidInput(f"{run_id!r} is not a run id.")
-        path = self.root / run_id
+        """The folder of ``run_id``, strictly inside the runs folder (ids like ".." or a linked folder are refused)."""
+        if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+            raise InvalidInput(f"{str(run_id)[:80]!r} is not a run id: run ids are letters, digits, '_', '.' and '-', "
+                               "starting with a letter or digit (see python -m cvlab runs list).")
+        path = child_path(self.root, run_id, "run id")
         if not (path / "run.json").is_file():
             raise RunNotFound(f"No run {run_id!r} in {self.root}.")
         return path
@@ -110,7 +127,8 @@ class RunStore:
         """Every run, newest first."""
         if not self.root.is_dir():
             return []
-        infos = [read_info(p.parent) for p in self.root.glob("*/run.json")]
+        infos = [read_info(p.parent) for p in self.root.glob("*/run.json")
+                 if RUN_ID.fullmatch(p.parent.name) and not p.parent.is_symlink()]
         return sorted(infos, key=lambda info: info.created, reverse=True)
 
     def delete(self, run_id: str, user: str, instructor: bool = False) -> None:
@@ -118,7 +136,7 @@ class RunStore:
         check_may_change(info, user, instructor)
         if info.status in ACTIVE:
             raise InvalidInput(f"Run {run_id} is {info.status}; stop it before deleting it.")
-        shutil.rmtree(info.run_dir)
+        shutil.rmtree(child_path(self.root, info.run_dir.name, "run id"))  # checked again right before removing
 
     # ---- the app's requests to the worker ----
     def request(self, run_id: str, user: str, instructor: bool = False, **changes: Any) -> dict:

@@ -13,6 +13,7 @@ import streamlit as st
 
 from cvlab.settings import get_settings
 from cvlab.training.config import TrainConfig
+from cvlab.training.runs import child_path
 from cvlab.training.optimizers import OPTIMIZERS
 from cvlab.training.schedulers import SCHEDULERS
 from cvlab.ui import report_errors, show_figure
@@ -47,7 +48,8 @@ def _saved_upload(upload) -> str:
     data = upload.getvalue()
     folder = get_settings().data_home / "uploads" / hashlib.sha256(data).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (Path(upload.name).name or "dataset.zip")
+    name = Path(upload.name).name  # the browser's name for it: ".." or "" must not name the folder itself
+    path = folder / (name if name not in ("", ".", "..") else "dataset.zip")
     if not path.exists():
         path.write_bytes(data)
     return str(path)
@@ -69,9 +71,15 @@ def _folder_source(task: str = "classify", key=lambda short: short) -> str | Non
     with report_errors():
         if not dest.is_dir():
             save_uploaded_folder(((f.name, f.getvalue()) for f in files), dest)
-        top = {Path(f.name).parts[0] for f in files}
-        return str(dest / top.pop()) if len(top) == 1 else str(dest)
+        return str(folder_root(dest, [f.name for f in files]))
     return None
+
+
+def folder_root(dest: Path, names: list[str]) -> Path:
+    """The dataset folder of a folder upload saved in ``dest``: its one top folder, else ``dest``. The names come
+    from the browser: a top folder "/" or ".." would make the dataset the server's disk or everyone's uploads."""
+    top = {Path(name).parts[0] for name in names if Path(name).parts}
+    return child_path(dest, top.pop(), "folder name") if len(top) == 1 else Path(dest)
 
 
 DATA_HELP = {

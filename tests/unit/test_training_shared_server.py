@@ -1,0 +1,73 @@
+"""The run store on a shared server: ids that cannot leave the runs folder, records that cannot break the list,
+requests that are never lost, runs that give the device back, and limits a class cannot exceed."""
+
+import json
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from cvlab.errors import InvalidInput
+from cvlab.settings import get_settings
+from cvlab.training import runs
+from cvlab.training.config import TrainConfig
+
+
+@pytest.fixture
+def store() -> runs.RunStore:
+    return runs.RunStore()
+
+
+# ---- paths from ids and names ----
+@pytest.mark.parametrize("run_id", [".", "..", "../runs", "..\\x", "/etc", "", ".hidden", "a/b", "x\0y"])
+def test_run_ids_that_name_no_run_folder_are_refused(store, run_id):
+    with pytest.raises(InvalidInput, match="not a run id|not a valid run id"):
+        store.info(run_id)
+
+
+def test_deleting_dot_dot_leaves_the_data_home_alone(store):
+    home = get_settings().data_home
+    store.root.mkdir(parents=True)
+    record = {"run_id": "..", "config": TrainConfig().to_dict(), "owner": "ada", "status": "finished", "created": 1}
+    (home / "run.json").write_text(json.dumps(record))  # what made ".." look like a run
+    (store.root / "run.json").write_text(json.dumps(record))  # and "."
+    keep = store.create(TrainConfig(), "bob")
+    for run_id in ("..", "."):
+        with pytest.raises(InvalidInput):
+            store.delete(run_id, "ada", instructor=True)
+    assert home.is_dir() and (keep / "run.json").is_file()
+
+
+def test_a_run_folder_that_is_a_link_to_elsewhere_is_refused(store, tmp_path):
+    elsewhere = runs.RunStore(tmp_path / "elsewhere").create(TrainConfig(), "ada")
+    store.root.mkdir(parents=True)
+    (store.root / "linked").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(InvalidInput, match="outside"):
+        store.delete("linked", "ada", instructor=True)
+    assert (elsewhere / "run.json").is_file()
+    assert [i.run_id for i in store.list()] == []  # nor listed
+
+
+@pytest.mark.parametrize("names, expected", [
+    (["/etc/passwd"], None), (["../x/a.png", "../x/b.png"], None),
+    (["cats/a.png", "dogs/b.png"], "."), (["pets/cats/a.png", "pets/dogs/b.png"], "pets")])
+def test_a_folder_upload_names_its_dataset_only_inside_its_own_folder(tmp_path, names, expected):
+    from cvlab.ui.training_form import folder_root
+
+    dest = tmp_path / "uploads" / "abc"
+    dest.mkdir(parents=True)
+    if expected is None:
+        with pytest.raises(InvalidInput):
+            folder_root(dest, names)
+    else:
+        assert folder_root(dest, names) == (dest / expected if expected != "." else dest)
+
+
+@pytest.mark.parametrize("name", ["..", ".", ""])
+def test_a_zip_upload_named_dot_dot_is_saved_inside_its_folder(name):
+    from cvlab.ui.training_form import _saved_upload
+
+    path = Path(_saved_upload(SimpleNamespace(name=name, getvalue=lambda: b"PK\x05\x06" + bytes(18))))
+    assert path.is_file() and path.name == "dataset.zip"
+    assert path.parent.parent == get_settings().data_home / "uploads"
