@@ -2,7 +2,7 @@
 
 - ``boxes``: IoU, GIoU, the IoU loss and greedy NMS step by step (numpy, matching torchvision.ops)
 - ``models``: the detector catalogue (pretrained, random-weights, shipped and trained models) and loading
-- ``stored``: the pickle-free model format (safetensors + YAML config + class names)
+- ``stored``: the pickle-free model format (safetensors + a known architecture's name + class names)
 - ``facade``: inference returning cvlab dataclasses, with a bounded, locked per-process model cache
 - ``yolo_data``: validation of YOLO-format datasets (folders or zip archives)
 - ``train``: ``train_yolo``, ultralytics training with per-epoch reports, exported as safetensors

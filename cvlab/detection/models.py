@@ -267,9 +267,15 @@ def accept_weights_upload(data: bytes, filename: str, settings: Settings | None 
             names = [str(yolo.model.names[i]) for i in range(len(yolo.model.names))]
             path.unlink()
             path = save_detector(yolo.model, folder / f"{digest}.safetensors", names=names)
-    except Exception:
+    except BadWeights as err:
         import shutil
 
         shutil.rmtree(folder, ignore_errors=True)  # nothing half-kept
+        # the message names the file the user uploaded, not the content-hash name it was kept under
+        raise type(err)(str(err).replace(path.name, filename)) from None
+    except Exception:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
         raise
     return DetectorSpec(f"{TRAINED_PREFIX}upload-{digest}", "trained", f"upload {filename}", path=path)

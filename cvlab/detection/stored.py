@@ -1,4 +1,4 @@
-"""YOLO models stored without pickle: safetensors weights + the model's YAML config + class names.
+"""YOLO models stored without pickle: safetensors weights + the name of a known architecture + class names.
 
 An ultralytics ``.pt`` checkpoint is a full pickle, and unpickling runs whatever
 code the file names. The lab's own models (the shipped ``shapes-yolo``, models
@@ -6,34 +6,41 @@ trained here, safe uploads) are stored instead as one ``.safetensors`` file of
 plain tensors whose header metadata holds:
 
 - ``format``: ``cvlab-yolo/1``
-- ``config`` / ``config_yaml``: the model's YAML file name and text (what
-  ``DetectionModel`` is built from; the name carries the scale letter, as in
-  ``yolov8n.yaml``, because ultralytics reads the scale from it)
+- ``config``: the architecture's config file name, ``yolov8n.yaml``: a name of the
+  ``YOLO_CONFIGS`` registry (the configs that ship inside ultralytics) plus ``.yaml``
 - ``names``: the class names as a JSON list; ``imgsz``: the training image size
+- ``config_yaml``: the config's text, for people to read (a copy is written beside
+  the weights too). It is never built from.
 
-A copy of the YAML is written beside the weights for people to read. Loading
-builds the model from the YAML and loads the tensors strictly: a missing,
-unexpected or mis-shaped tensor is an error, never a half-loaded model.
-
-A YAML config is code of a kind: ultralytics ``eval``s its ``activation`` and
-looks its layer names up among module globals. ``check_config`` therefore admits
-only torch / ultralytics layer classes and a fixed list of activations.
+Why a name and not the YAML: ultralytics builds a model from a config by
+``eval``-ing its strings (``activation``, layer names and arguments, nested model
+classes) and by instantiating any ``torch.nn`` class it names, with any sizes. A
+config that came in an uploaded file is code, and its sizes decide how much
+memory the build takes. So the file only picks one of the architectures the lab
+knows, by name; the class count comes from its list of names (capped). Before a
+byte of it is allocated, the model is laid out on the ``meta`` device and every
+tensor shape in the file's header is compared with it, and the parameter count is
+capped: a file that does not fit is refused having cost a few kilobytes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from cvlab.errors import CvlabError
-from cvlab.settings import Settings, get_settings
+from cvlab.settings import Settings
 
 FORMAT = "cvlab-yolo/1"
-_ACTIVATION = re.compile(r"^nn\.(SiLU|ReLU|ReLU6|LeakyReLU|GELU|Hardswish|Mish|Sigmoid|Tanh)\(\s*[0-9.]*\s*\)$")
-_CONFIG_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}\.ya?ml$")
+MAX_CLASSES = 1000  # COCO has 80, Objects365 365, LVIS 1203 (not a YOLO config the lab ships)
+MAX_CLASS_NAME = 100  # characters
+MAX_PARAMETERS = 150_000_000  # the largest architecture the lab knows, YOLOv3u, has ~104 M
+_CONFIG_NAME = re.compile(r"^([a-z0-9-]{1,40})\.ya?ml$")
+_STORED_DTYPES = {"F16", "BF16", "F32", "F64", "I64"}  # floats of any width; BatchNorm's counter is an int64
 
 
 class BadWeights(CvlabError):
@@ -49,20 +56,35 @@ class StoredHeader:
     """What a stored model's safetensors header says, read without loading a tensor."""
 
     path: Path
-    config_name: str  # "yolov8n.yaml"
-    config_yaml: str
+    architecture: str  # "yolov8n": a YOLO_CONFIGS name
     names: tuple[str, ...]
     imgsz: int | None  # px per side it was trained at
     extra: dict  # anything else the writer recorded (dataset, epochs, command)
+    shapes: dict[str, tuple[int, ...]]  # tensor name -> shape, from the header alone
+
+    @property
+    def config_name(self) -> str:
+        return f"{self.architecture}.yaml"
+
+
+def _known_architectures() -> list[str]:
+    from cvlab.zoo_tasks import YOLO_CONFIGS
+
+    return list(YOLO_CONFIGS.names())
 
 
 def read_header(path: Path) -> StoredHeader:
-    """The metadata of a stored model; BadWeights when the file is not one."""
+    """The metadata and tensor shapes of a stored model; BadWeights when the file is not one the lab can use."""
     from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta = handle.metadata() or {}
+            shapes, dtypes = {}, set()
+            for key in handle.keys():
+                tensor = handle.get_slice(key)
+                shapes[key] = tuple(int(n) for n in tensor.get_shape())
+                dtypes.add(str(tensor.get_dtype()))
     except (SafetensorError, OSError, ValueError) as err:
         raise BadWeights(f"{path.name} is not a readable safetensors file ({err}). Export the model again, "
                          "or choose another model.") from None
@@ -71,44 +93,78 @@ def read_header(path: Path) -> StoredHeader:
                          f"no format={FORMAT}). Train or export the model here, or upload the .safetensors file "
                          "that training wrote.")
     try:
-        names = tuple(str(n) for n in json.loads(meta["names"]))
+        names = tuple(json.loads(meta["names"]))
         extra = json.loads(meta.get("extra", "{}"))
-        config_name, config_yaml = meta["config"], meta["config_yaml"]
+        config_name = meta["config"]
     except (KeyError, ValueError, TypeError) as err:
         raise BadWeights(f"{path.name}: its header lacks or garbles {err}; export the model again.") from None
-    if not _CONFIG_NAME.match(config_name):
-        raise BadWeights(f"{path.name}: the config name {config_name!r} is not a plain .yaml file name.")
+    if not (1 <= len(names) <= MAX_CLASSES and all(isinstance(n, str) and 0 < len(n) <= MAX_CLASS_NAME
+                                                     for n in names)):
+        raise BadWeights(f"{path.name}: its class names must be 1 to {MAX_CLASSES} strings of up to "
+                         f"{MAX_CLASS_NAME} characters; export the model again.")
+    if not dtypes <= _STORED_DTYPES:
+        raise BadWeights(f"{path.name} holds tensors of type {', '.join(sorted(dtypes - _STORED_DTYPES))}; "
+                         "a YOLO model stores floats only. Export the model again.")
+    match = _CONFIG_NAME.match(str(config_name))
+    architecture = match.group(1) if match else ""
+    if architecture not in _known_architectures():
+        raise BadWeights(f"{path.name} says it is a {str(config_name)[:60]!r} model, which is not an architecture "
+                         f"this lab knows; it loads only {', '.join(_known_architectures())}. Train the model here, "
+                         "or export it from one of those.")
     imgsz = int(meta["imgsz"]) if str(meta.get("imgsz", "")).isdigit() else None
-    return StoredHeader(path, config_name, config_yaml, names, imgsz, extra)
+    return StoredHeader(path, architecture, names, imgsz, extra if isinstance(extra, dict) else {}, shapes)
 
 
-def check_config(cfg: dict, names: tuple[str, ...]) -> None:
-    """Refuse configs that would make ultralytics run arbitrary code or disagree with the class names."""
+def _architecture_config(architecture: str) -> dict:
+    """The config of ``architecture`` as ultralytics ships it, with its scale letter set (see ``zoo_tasks``)."""
+    import copy
+
+    from ultralytics.utils import YAML
+
+    from cvlab.zoo_tasks import YOLO_CONFIGS, config_path
+
+    cfg = copy.deepcopy(YAML.load(config_path(architecture)))
+    cfg["scale"] = YOLO_CONFIGS.get(architecture).scale
+    cfg["yaml_file"] = f"{architecture}.yaml"
+    return cfg
+
+
+@lru_cache(maxsize=32)
+def expected_shapes(architecture: str, classes: int) -> dict[str, tuple[int, ...]]:
+    """Every tensor of ``architecture`` with ``classes`` classes, laid out on the meta device (nothing allocated).
+
+    Only the layers are built (``_initialize_yolo_model``, what ``DetectionModel``
+    starts with); its stride probe and bias initialisation need real numbers and
+    change no shape.
+    """
     import torch
-    import torchvision.ops  # noqa: F401 - ultralytics resolves "torchvision.ops.X" layers through it
-    from ultralytics.nn import tasks
+    from ultralytics.nn.tasks import DetectionModel, _initialize_yolo_model
 
-    activation = cfg.get("activation")
-    if activation is not None and not _ACTIVATION.match(str(activation)):
-        raise BadWeights(f"The model config's activation {activation!r} is not one of the plain torch activations "
-                         "(nn.SiLU(), nn.ReLU(), ...); it is refused because ultralytics evaluates it as code.")
-    layers = list(cfg.get("backbone") or []) + list(cfg.get("head") or [])
-    if not layers:
-        raise BadWeights("The model config has no backbone/head layers; it is not a YOLO model config.")
-    for layer in layers:
-        module = str(layer[2]) if isinstance(layer, (list, tuple)) and len(layer) == 4 else ""
-        if module.startswith("nn."):
-            found = getattr(torch.nn, module[3:], None)
-        elif module.startswith("torchvision.ops."):
-            found = getattr(__import__("torchvision").ops, module[16:], None)
-        else:
-            found = vars(tasks).get(module)
-        if not (isinstance(found, type) and issubclass(found, torch.nn.Module)):
-            raise BadWeights(f"The model config names layer {module or layer!r}, which is not a torch or "
-                             "ultralytics layer class; the file is refused.")
-    if int(cfg.get("nc", -1)) != len(names):
-        raise BadWeights(f"The model config says nc={cfg.get('nc')} classes but the file names {len(names)}; "
-                         "export the model again.")
+    skeleton = DetectionModel.__new__(DetectionModel)
+    torch.nn.Module.__init__(skeleton)
+    with torch.device("meta"):
+        _initialize_yolo_model(skeleton, _architecture_config(architecture), 3, classes, False)
+    return {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
+
+
+def check_fits(header: StoredHeader) -> None:
+    """Refuse a file whose tensors are not exactly those of its architecture, before anything is allocated."""
+    expected = expected_shapes(header.architecture, len(header.names))
+    parameters = sum(math.prod(shape) for shape in expected.values())
+    if parameters > MAX_PARAMETERS:
+        raise BadWeights(f"{header.path.name}: a {header.architecture} with {len(header.names)} classes has "
+                         f"{parameters:,} parameters, over the lab's limit of {MAX_PARAMETERS:,}.")
+    found = header.shapes
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+    if missing or unexpected or wrong:
+        parts = [f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
+                 f"{len(unexpected)} unexpected (e.g. {unexpected[0][:80]})" if unexpected else "",
+                 f"{len(wrong)} of the wrong shape (e.g. {wrong[0]})" if wrong else ""]
+        raise BadWeights(f"{header.path.name} does not fit its model config ({header.architecture}, "
+                         f"{len(header.names)} classes): tensors {', '.join(p for p in parts if p)}. The weights "
+                         "belong to another model; export them again with their own config.")
 
 
 def save_detector(model, path: Path, *, names: tuple[str, ...] | list[str], imgsz: int | None = None,
@@ -116,13 +172,18 @@ def save_detector(model, path: Path, *, names: tuple[str, ...] | list[str], imgs
     """Write an ultralytics DetectionModel as safetensors (+ its YAML beside it); return the weights path.
 
     ``half`` stores float16 (half the file; loading converts back to the model's float32).
+    The model must be one of the lab's known architectures, so that what is saved can be loaded.
     """
     import yaml
     from safetensors.torch import save_file
 
+    config_name = Path(str(model.yaml.get("yaml_file") or "yolo.yaml")).name
+    match = _CONFIG_NAME.match(config_name)
+    if not match or match.group(1) not in _known_architectures():
+        raise BadWeights(f"A model built from {config_name!r} cannot be stored: the lab stores and loads only "
+                         f"its known architectures ({', '.join(_known_architectures())}).")
     config = {k: v for k, v in dict(model.yaml).items() if k != "yaml_file"}
     config["nc"] = len(names)
-    config_name = Path(str(model.yaml.get("yaml_file") or "yolo.yaml")).name
     config_yaml = yaml.safe_dump(config, sort_keys=False)
     # fresh copies: safetensors refuses tensors that share storage
     tensors = {key: _stored_dtype(value.detach(), half).contiguous().clone()
@@ -143,50 +204,30 @@ def _stored_dtype(tensor, half: bool):
     return tensor.half() if half else tensor.float()
 
 
-def _config_file(header: StoredHeader, settings: Settings) -> Path:
-    """The YAML to build from: the copy beside the weights, else the header's text written to the data home."""
-    beside = header.path.parent / header.config_name
-    if beside.is_file() and beside.read_text() == header.config_yaml:
-        return beside
-    digest = hashlib.blake2b(header.config_yaml.encode(), digest_size=8).hexdigest()
-    target = settings.data_home / "detection" / "configs" / digest / header.config_name
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(header.config_yaml)
-    return target
-
-
 def load_stored(path: Path, settings: Settings | None = None):
-    """An ultralytics YOLO object built from a stored model's config, with its tensors loaded strictly."""
-    import yaml
+    """An ultralytics YOLO object of the file's architecture, with its tensors loaded strictly.
+
+    The model is built from the config that ships with ultralytics for the named
+    architecture (``YOLO("yolov8n.yaml")`` resolves the packaged file), never from text
+    in the file, and only once ``check_fits`` has compared every shape.
+    """
     from safetensors.torch import load_file
 
-    settings = settings or get_settings()
-    header = read_header(path)
-    try:
-        cfg = yaml.safe_load(header.config_yaml)
-    except yaml.YAMLError as err:
-        raise BadWeights(f"{path.name}: its model config is not valid YAML ({err}).") from None
-    if not isinstance(cfg, dict):
-        raise BadWeights(f"{path.name}: its model config is not a YAML mapping.")
-    check_config(cfg, header.names)
-    from ultralytics import YOLO
+    from cvlab.detection.ultralytics_env import ultralytics_ready
 
-    yolo = YOLO(str(_config_file(header, settings)), task="detect")
-    _load_tensors(yolo.model, load_file(str(path)), path.name)
+    ultralytics_ready(settings)
+    header = read_header(path)
+    check_fits(header)
+    from ultralytics import YOLO
+    from ultralytics.nn.tasks import DetectionModel
+
+    yolo = YOLO(header.config_name, task="detect")  # the wrapper: predictor, trainer, exporter
+    # The model itself from the packaged config by its explicit path, whatever lies in the working directory.
+    model = DetectionModel(_architecture_config(header.architecture), nc=len(header.names), verbose=False)
+    model.args, model.task = yolo.model.args, yolo.model.task
+    yolo.model = model
+    state = yolo.model.state_dict()
+    tensors = load_file(str(path))
+    yolo.model.load_state_dict({k: v.to(state[k].dtype) for k, v in tensors.items()}, strict=True)
     yolo.model.names = dict(enumerate(header.names))
     return yolo
-
-
-def _load_tensors(model, tensors: dict, shown: str) -> None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(tensors) if tuple(expected[k].shape) != tuple(tensors[k].shape))
-    if missing or unexpected or wrong:
-        parts = [f"{len(missing)} missing (e.g. {missing[0]})" if missing else "",
-                 f"{len(unexpected)} unexpected (e.g. {unexpected[0]})" if unexpected else "",
-                 f"{len(wrong)} of the wrong shape (e.g. {wrong[0]})" if wrong else ""]
-        raise BadWeights(f"{shown} does not fit its model config: tensors {', '.join(p for p in parts if p)}. "
-                         "The weights belong to another model; export them again with their own config.")
-    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()}, strict=True)

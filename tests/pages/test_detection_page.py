@@ -121,3 +121,37 @@ def test_projector_mode_shows_tables_in_its_large_type_and_wraps_the_picture_cho
     assert len(table) == found >= 1 and set(table["class"]) <= {"circle", "square", "triangle", "star", "cross"}
     assert all(len(corner) <= 4 for corner in table["x2"])  # 187 px, not 187.4000: the columns fit the screen
     assert [group.proto.wrap for group in app.get("button_group")] == [True]
+
+
+def _crafted_detector(config_yaml: str) -> bytes:
+    """A few hundred bytes of safetensors in CV Lab's format whose config text is an attack."""
+    import json
+
+    import torch
+    from safetensors.torch import save
+
+    meta = {"format": "cvlab-yolo/1", "config": "yolov8n.yaml", "config_yaml": config_yaml,
+            "names": json.dumps(["a", "b"])}
+    return save({"model.0.conv.weight": torch.zeros(1)}, metadata=meta)
+
+
+def test_crafted_detector_uploads_run_nothing_and_take_no_memory(tmp_path):
+    """The nested-model ``eval`` and the 7000-channel conv, uploaded through the page's own uploader."""
+    import psutil
+
+    pwned = tmp_path / "PWNED"
+    nested = ("nc: 2\nbackbone:\n  - [-1, 1, DetectionModel, [{nc: 2, activation: \"__import__('pathlib').Path("
+              f"'{pwned}').touch()\", backbone: [[-1, 1, Conv, [16, 3, 2]]], head: []}}]]\nhead: []\n")
+    huge = "nc: 2\nbackbone:\n  - [-1, 1, nn.Conv2d, [3, 7000, 7000]]\nhead: []\n"
+    app = run_script(PAGE, timeout=TIMEOUT, section="Your data")
+    process = psutil.Process()
+    before = process.memory_info().rss
+    for name, text in (("nested.safetensors", nested), ("huge.safetensors", huge)):
+        data = _crafted_detector(text)
+        assert len(data) < 1000
+        app.file_uploader(key="weights_file").upload(name, data, "application/octet-stream")
+        rerun(app)
+        assert app.error[0].value.startswith(f"{name} does not fit its model config (yolov8n, 2 classes)")
+        assert app.selectbox(key="model").value == "shapes-yolo"
+    assert not pwned.exists()
+    assert process.memory_info().rss - before < 300e6  # the 7000-channel conv alone would be 1.8 GB

@@ -122,7 +122,7 @@ def test_safetensors_with_wrong_keys_is_refused(tmp_path, settings):
     tensors = load_file(str(path))
     tensors["model.0.conv.renamed"] = tensors.pop("model.0.conv.weight")
     save_file(tensors, str(path), metadata=metadata(path))
-    with pytest.raises(BadWeights, match="does not fit its model config: tensors 1 missing .* 1 unexpected"):
+    with pytest.raises(BadWeights, match=r"does not fit its model config \(yolov8n, 2 classes\): tensors 1 missing .* 1 unexpected"):
         load_stored(path, settings)
 
 
@@ -137,24 +137,85 @@ def test_safetensors_from_elsewhere_and_garbage_are_refused(tmp_path, settings):
         load_stored(garbage, settings)
 
 
-@pytest.mark.parametrize("change, fragment", [
-    (lambda cfg: cfg.update(activation="__import__('os').system('touch /tmp/pwned')"), "evaluates it as code"),
-    (lambda cfg: cfg["backbone"].__setitem__(0, [-1, 1, "torch_safe_load", ["x.pt"]]), "not a torch or ultralytics"),
-    (lambda cfg: cfg.update(nc=5), "nc=5"),
-])
-def test_a_config_that_could_run_code_is_refused(tmp_path, settings, change, fragment):
-    import yaml
+def _rewrite_header(path: Path, tensors: dict | None = None, **changes) -> None:
+    """Write ``path`` again with header fields changed (``None`` removes one) and, optionally, other tensors."""
+    meta = {**metadata(path), **changes}
+    save_file(load_file(str(path)) if tensors is None else tensors, str(path),
+              metadata={k: v for k, v in meta.items() if v is not None})
+
+
+# A nested model class with its own activation string: ultralytics evals it while building (seen running a shell
+# command). The file's config text must never be built, whatever it says.
+NESTED_MODEL_EXPLOIT = """
+nc: 2
+backbone:
+  - [-1, 1, DetectionModel, [{nc: 2, activation: "__import__('pathlib').Path('PWNED').touch()",
+                              backbone: [[-1, 1, Conv, [16, 3, 2]]], head: [[-1, 1, Conv, [16, 3, 1]]]}]]
+head: []
+"""
+HUGE_CONV = "nc: 2\nbackbone:\n  - [-1, 1, nn.Conv2d, [3, 7000, 7000]]\nhead: []\n"
+
+
+@pytest.mark.parametrize("config_yaml", [NESTED_MODEL_EXPLOIT, HUGE_CONV])
+def test_the_config_text_in_a_file_is_never_built(tmp_path, settings, config_yaml):
+    pwned = tmp_path / "PWNED"
+    path = save_detector(small_model(), tmp_path / "w.safetensors", names=["a", "b"])
+    _rewrite_header(path, config_yaml=config_yaml.replace("PWNED", str(pwned)))
+    loaded = load_stored(path, settings)  # the known yolov8n with the file's tensors: the text is ignored
+    assert sum(p.numel() for p in loaded.model.parameters()) == sum(p.numel() for p in small_model().parameters())
+    assert not pwned.exists()
+
+
+@pytest.mark.parametrize("config", ["evil.yaml", "DetectionModel.yaml", "../yolov8n.yaml", "yolov8n.yaml.py", ""])
+def test_a_file_naming_an_architecture_the_lab_does_not_know_is_refused(tmp_path, settings, config):
+    path = save_detector(small_model(), tmp_path / "w.safetensors", names=["a", "b"])
+    _rewrite_header(path, config=config)
+    with pytest.raises(BadWeights, match="not an architecture this lab knows"):
+        load_stored(path, settings)
+
+
+def test_shapes_are_compared_from_the_header_before_anything_is_allocated(tmp_path, settings, monkeypatch):
+    """A header claiming a 7000-channel first conv is refused before any model is built or tensor read."""
+    import safetensors.torch
+    from ultralytics.nn.tasks import DetectionModel
 
     path = save_detector(small_model(), tmp_path / "w.safetensors", names=["a", "b"])
-    header = read_header(path)
-    cfg = yaml.safe_load(header.config_yaml)
-    change(cfg)
-    meta = {"format": "cvlab-yolo/1", "config": "evil.yaml", "config_yaml": yaml.safe_dump(cfg),
-            "names": json.dumps(["a", "b"])}
-    save_file(load_file(str(path)), str(path), metadata=meta)
-    with pytest.raises(BadWeights, match=fragment):
+    tensors = load_file(str(path))
+    tensors["model.0.conv.weight"] = torch.zeros(7000, 3, 3, 3, dtype=torch.float16)
+    _rewrite_header(path, tensors=tensors)
+
+    def never(*args, **kwargs):
+        raise AssertionError("allocated before the shapes were checked")
+
+    monkeypatch.setattr(DetectionModel, "__init__", never)
+    monkeypatch.setattr(safetensors.torch, "load_file", never)
+    with pytest.raises(BadWeights, match=r"does not fit its model config \(yolov8n, 2 classes\).*1 of the wrong shape"):
         load_stored(path, settings)
-    assert not Path("/tmp/pwned").exists()
+
+
+def test_too_many_or_too_long_class_names_are_refused(tmp_path, settings):
+    path = save_detector(small_model(), tmp_path / "w.safetensors", names=["a", "b"])
+    _rewrite_header(path, names=json.dumps([str(i) for i in range(100_000)]))
+    with pytest.raises(BadWeights, match="1 to 1000 strings"):
+        load_stored(path, settings)
+    _rewrite_header(path, names=json.dumps(["a", "b" * 10_000]))
+    with pytest.raises(BadWeights, match="up to 100 characters"):
+        read_header(path)
+
+
+def test_a_class_count_other_than_the_configs_loads_with_that_many_classes(tmp_path, settings):
+    path = save_detector(small_model(nc=5), tmp_path / "w.safetensors", names=list("abcde"))
+    assert load_stored(path, settings).model.names == dict(enumerate("abcde"))
+    _rewrite_header(path, names=json.dumps(["a", "b"]))  # the head's tensors say 5 classes
+    with pytest.raises(BadWeights, match="2 classes.*of the wrong shape"):
+        load_stored(path, settings)
+
+
+def test_a_model_of_an_unknown_architecture_cannot_be_saved(tmp_path):
+    model = small_model()
+    model.yaml = {**model.yaml, "yaml_file": "my-own.yaml"}
+    with pytest.raises(BadWeights, match="cannot be stored"):
+        save_detector(model, tmp_path / "w.safetensors", names=["a", "b"])
 
 
 def test_uploaded_pickle_is_refused_by_default(settings):
