@@ -2,31 +2,46 @@
 
 Python 3.11.7's zipfile does not catch the overlapping-entry zip bomb (3.11.8+ does),
 and ``extractall`` trusts declared sizes, so every entry is checked here first: its
-path (no absolute path, drive letter or ``..``; it must land inside the target),
-its type (no symlinks), the number of entries, the sum of declared sizes and each
-entry's compression ratio. Then the bytes are streamed with a counter, so an entry
-that inflates past what it declared, or past the total limit, stops the extraction.
-Whatever the reason for a refusal, the target folder is left as it was found:
-removed if we created it, emptied otherwise.
+path (no absolute path, drive letter or ``..``; it must land inside the target; no
+name longer than the file system allows), its type (no symlinks), the number of
+entries, the sum of declared sizes against the limit and the free disk, and the
+compression ratio of each entry and of the whole archive (two thousand 1 MiB entries
+of zeros are 2 GiB from a 2 MB zip, though no single entry looks like a bomb). Then
+the bytes are streamed with a counter, so an entry that inflates past what it
+declared, or past the total limit, stops the extraction. Whatever the reason for a
+refusal, the target folder is left as it was found: removed if we created it,
+emptied otherwise.
+
+Streamlit sessions are threads of one process and the worker is another process, so
+a shared result (``extract_once``) is built in a folder of its own (``mkdtemp`` beside
+the target), under a lock per content hash that both threads and processes respect,
+and renamed into place only when complete.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import re
 import shutil
 import stat
+import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Iterable
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 from cvlab.errors import CvlabError, InvalidInput
 
 CHUNK_BYTES = 64 * 1024
-RATIO_CHECK_MIN_BYTES = 1 * 2**20  # small files (text, blank masks) compress well and harmlessly
+RATIO_CHECK_MIN_BYTES = 64 * 2**10  # one small file (a label, a blank mask) may compress well; a big one may not
+ARCHIVE_RATIO_MIN_BYTES = 2**20  # below 1 MiB unpacked, a whole archive is harmless whatever its ratio
+MAX_NAME_BYTES = 255  # one file or folder name, in UTF-8 bytes (ext4, APFS, NTFS)
+MAX_PATH_CHARS = 1024  # a whole relative path; Linux refuses paths past 4096 bytes with a bare OSError
+DISK_RESERVE_BYTES = 512 * 2**20  # an upload never leaves the data disk with less free than this
 
 
 class UnsafeArchive(CvlabError):
@@ -41,7 +56,7 @@ class BadArchive(InvalidInput):
 class ArchiveLimits:
     max_files: int = 20_000  # entries, folders included
     max_total_bytes: int = 2 * 2**30  # uncompressed bytes of all files together
-    max_ratio: float = 200.0  # uncompressed / compressed per entry; JPEGs ~1, BMPs ~10, zip bombs 1,000+
+    max_ratio: float = 200.0  # uncompressed / compressed, per entry and overall; JPEGs ~1, BMPs ~10, bombs 1,000+
 
 
 @dataclass(frozen=True)
@@ -69,7 +84,20 @@ def safe_relative_path(name: str) -> PurePosixPath | None:
                             "hold paths inside the dataset folder.")
     if not parts or parts[0] == "__MACOSX" or any(part.startswith(".") for part in parts):
         return None  # macOS resource forks, .DS_Store, hidden files: not data
+    _check_name_lengths(name, parts)
     return PurePosixPath(*parts)
+
+
+def _check_name_lengths(name: str, parts: list[str]) -> None:
+    """Names the file system would refuse with a bare OSError ("File name too long"), refused in words."""
+    shown = name if len(name) <= 80 else f"{name[:40]}...{name[-30:]}"
+    for part in parts:
+        if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            raise UnsafeArchive(f"'{shown}' has a file or folder name of {len(part):,} characters; names may be at "
+                                f"most {MAX_NAME_BYTES} bytes long. Rename it to something shorter and upload again.")
+    if len(name) > MAX_PATH_CHARS:
+        raise UnsafeArchive(f"'{shown}' is a path of {len(name):,} characters; at most {MAX_PATH_CHARS:,} are "
+                            "allowed. Use fewer nested folders or shorter names and upload again.")
 
 
 def _target(dest: Path, relative: PurePosixPath) -> Path:
@@ -83,9 +111,8 @@ def _is_symlink(info: zipfile.ZipInfo) -> bool:
     return stat.S_ISLNK(info.external_attr >> 16)
 
 
-def _plan(archive: zipfile.ZipFile, dest: Path, limits: ArchiveLimits):
-    """Check every entry before a byte is written: [(info, target path)] and the skipped names."""
-    entries = archive.infolist()
+def _check_totals(entries: list[zipfile.ZipInfo], dest: Path, limits: ArchiveLimits) -> None:
+    """The whole archive: entry count, unpacked size, overall compression ratio, and room on the disk."""
     if len(entries) > limits.max_files:
         raise UnsafeArchive(f"The archive has {len(entries):,} entries; the limit is {limits.max_files:,}. "
                             "Upload fewer images (or a smaller sample of each class).")
@@ -93,6 +120,31 @@ def _plan(archive: zipfile.ZipFile, dest: Path, limits: ArchiveLimits):
     if declared > limits.max_total_bytes:
         raise UnsafeArchive(f"The archive unpacks to {declared / 2**20:,.0f} MiB; the limit is "
                             f"{limits.max_total_bytes / 2**20:,.0f} MiB. Upload fewer or smaller images.")
+    packed = sum(info.compress_size for info in entries)
+    ratio = declared / max(packed, 1)
+    if declared > ARCHIVE_RATIO_MIN_BYTES and ratio > limits.max_ratio:
+        raise UnsafeArchive(f"The archive expands {ratio:,.0f} times as a whole ({packed / 2**20:,.1f} MiB to "
+                            f"{declared / 2**20:,.0f} MiB; limit {limits.max_ratio:,.0f}): this looks like a zip "
+                            "bomb. Images barely compress; zip the image files only.")
+    check_free_space(dest, declared)
+
+
+def check_free_space(dest: Path, needed: int) -> None:
+    """Refuse a write of ``needed`` bytes that would leave the disk under ``dest`` nearly full."""
+    existing = Path(dest)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if needed > free - DISK_RESERVE_BYTES:
+        raise UnsafeArchive(f"Unpacking needs {needed / 2**20:,.0f} MiB but the server's disk has only "
+                            f"{max(free - DISK_RESERVE_BYTES, 0) / 2**20:,.0f} MiB to spare. Upload a smaller "
+                            "dataset, or ask the instructor to free space.")
+
+
+def _plan(archive: zipfile.ZipFile, dest: Path, limits: ArchiveLimits):
+    """Check every entry before a byte is written: [(info, target path)] and the skipped names."""
+    entries = archive.infolist()
+    _check_totals(entries, dest, limits)
     plan, skipped, seen = [], [], set()
     for info in entries:
         if _is_symlink(info):
@@ -134,10 +186,22 @@ class _Budget:
                                 "Upload fewer images.")
 
 
+def _create(target: Path, name: str):
+    """``target`` opened for writing, never overwriting nor following a link; an OSError in words."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return open(target, "xb")  # "x": never overwrite, never follow a link
+    except FileExistsError:
+        raise UnsafeArchive(f"'{name}' clashes with another file or folder of the same name; refused. "
+                            "Rename one of them and upload again.") from None
+    except OSError as err:  # a name this file system refuses: too long, a reserved character...
+        raise UnsafeArchive(f"'{name}' cannot be written here ({err.strerror or err}). Rename it (short names, "
+                            "letters, digits, - and _) and upload again.") from None
+
+
 def _copy_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: _Budget) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
     written = 0
-    with archive.open(info) as source, open(target, "xb") as out:  # "x": never overwrite, never follow a link
+    with archive.open(info) as source, _create(target, info.filename) as out:
         while chunk := source.read(CHUNK_BYTES):
             written += len(chunk)
             if written > info.file_size:
@@ -151,7 +215,8 @@ def _prepare_dest(dest: Path) -> Path | None:
     """Create ``dest`` and return the topmost folder created for it, or None for an existing empty folder."""
     if dest.exists():
         if not dest.is_dir() or any(dest.iterdir()):
-            raise InvalidInput(f"{dest} must be a new or empty folder to unpack into.")
+            raise InvalidInput(f"The folder '{dest.name}' to unpack into already holds files; give a new or "
+                               "empty folder.")
         return None
     top = dest
     while not top.parent.exists():
@@ -193,11 +258,36 @@ def safe_extract(archive: Path | str | bytes | BinaryIO, dest: Path, *,
         except UnsafeArchive:
             _undo(dest, created)
             raise
+        except OSError as err:
+            if err.errno is None:  # raised by a decompressor, not by the disk: a damaged archive
+                raise _damaged(err, dest, created) from None
+            _undo(dest, created)  # the disk: full, or a quota of the file system
+            raise UnsafeArchive(f"The dataset could not be written on the server ({err.strerror or err}); "
+                                "nothing was kept. Try a smaller dataset, or ask the instructor.") from None
         except Exception as err:  # BadZipFile (bad CRC), zlib.error, EOFError, NotImplementedError...
-            _undo(dest, created)
-            raise BadArchive(f"The archive is damaged ({type(err).__name__}: {err}); nothing was kept. "
-                             "Zip the dataset again and upload the new file.") from None
+            raise _damaged(err, dest, created) from None
     return ExtractReport(dest, budget.files, budget.total, tuple(skipped))
+
+
+def _damaged(err: Exception, dest: Path, created: Path | None) -> BadArchive:
+    _undo(dest, created)
+    return BadArchive(f"The archive is damaged ({type(err).__name__}: {err}); nothing was kept. "
+                      "Zip the dataset again and upload the new file.")
+
+
+def check_upload_sizes(files: Iterable[tuple[str, int]], limits: ArchiveLimits = ArchiveLimits()) -> int:
+    """Count and total size of a folder upload ((name, bytes) pairs) against the limits, before any
+    file's bytes are read or copied; returns the total in bytes."""
+    count = total = 0
+    for name, size in files:
+        count, total = count + 1, total + int(size)
+        if count > limits.max_files:
+            raise UnsafeArchive(f"The folder holds more than {limits.max_files:,} files; the limit is "
+                                f"{limits.max_files:,}. Upload a smaller sample of it.")
+    if total > limits.max_total_bytes:
+        raise UnsafeArchive(f"The folder holds {total / 2**20:,.0f} MiB in {count:,} files; the limit is "
+                            f"{limits.max_total_bytes / 2**20:,.0f} MiB. Upload fewer or smaller images, or a zip.")
+    return total
 
 
 def save_uploaded_folder(files: Iterable[tuple[str, bytes]], dest: Path, *,
@@ -217,9 +307,7 @@ def save_uploaded_folder(files: Iterable[tuple[str, bytes]], dest: Path, *,
             seen.add(str(relative))
             budget.count_file(str(name))
             budget.add(len(data), str(name))
-            target = _target(dest, relative)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "xb") as out:
+            with _create(_target(dest, relative), str(name)) as out:
                 out.write(data)
     except Exception:
         _undo(dest, created)
@@ -236,20 +324,76 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def extract_once(archive: Path, root: Path, *, limits: ArchiveLimits = ArchiveLimits()) -> Path:
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def content_lock(folder: Path, key: str) -> Iterator[None]:
+    """Hold the lock named ``key`` in ``folder``: one thread of one process at a time, across processes too.
+
+    A thread lock orders the sessions of this process; ``flock`` on a lock file orders
+    this process against the worker (where the platform has it).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock_file = folder / f".lock-{key}"
+    with _THREAD_LOCKS_GUARD:
+        thread_lock = _THREAD_LOCKS.setdefault(str(lock_file), threading.Lock())
+    with thread_lock, open(lock_file, "a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: a single process serving the app is still ordered by the thread lock
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def declared_size(archive: Path | str | bytes | BinaryIO) -> int:
+    """The bytes an archive says it unpacks to (its central directory; nothing is inflated)."""
+    with _open_zip(archive) as zipped:
+        return sum(info.file_size for info in zipped.infolist())
+
+
+def build_in_place(dest: Path, build: Callable[[Path], object]) -> Path:
+    """``build(scratch)`` in a fresh folder beside ``dest``, then renamed to ``dest`` in one step.
+
+    The scratch folder is unique (``mkdtemp``), so two builders never share files;
+    a failed build leaves nothing. If ``dest`` appeared meanwhile, ours is dropped.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".partial-{dest.name}-", dir=dest.parent))
+    try:
+        build(scratch)
+        os.rename(scratch, dest)  # atomic on one file system; fails if dest is a non-empty folder
+    except OSError:
+        if not dest.is_dir():
+            raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # gone already after a successful rename
+    return dest
+
+
+def extract_once(archive: Path, root: Path, *, limits: ArchiveLimits = ArchiveLimits(),
+                 before: Callable[[int], None] | None = None) -> Path:
     """Unpack ``archive`` into ``root/<content hash>`` unless an earlier call already did; returns that folder.
 
-    Unpacking goes to a temporary sibling that is renamed when complete, so a crash
-    midway never leaves a half folder that a later call would take for finished.
+    Calls for the same content wait for each other (a lock per hash), and the folder
+    appears only complete, so no caller ever sees or keeps a half-unpacked dataset.
+    ``before(declared bytes)`` runs under the lock just before unpacking (a quota check).
     """
-    dest = Path(root) / file_digest(Path(archive))[:20]
+    key = file_digest(Path(archive))[:20]
+    dest = Path(root) / key
     if dest.is_dir():
         return dest
-    partial = Path(root) / f".partial-{dest.name}-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    safe_extract(archive, partial, limits=limits)
-    try:
-        partial.rename(dest)
-    except OSError:  # another process finished the same archive first
-        shutil.rmtree(partial, ignore_errors=True)
-    return dest
+    with content_lock(Path(root), key):
+        if dest.is_dir():  # another thread or process finished it while we waited
+            return dest
+        if before is not None:
+            before(declared_size(archive))
+        return build_in_place(dest, lambda scratch: safe_extract(archive, scratch, limits=limits))

@@ -157,7 +157,7 @@ def test_extract_once_reuses_the_folder_of_the_same_content(tmp_path):
     other = tmp_path / "other.zip"
     other.write_bytes(make_zip([("a/1.txt", b"two")]))
     assert extract_once(other, tmp_path / "cache") != first
-    assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".partial")] == []
 
 
 def test_a_refusal_also_removes_the_parent_folders_it_created(outer):
@@ -168,3 +168,123 @@ def test_a_refusal_also_removes_the_parent_folders_it_created(outer):
         save_uploaded_folder([("a.png", bytes(100)), ("b.png", bytes(100))], outer / "new" / "dest",
                              limits=ArchiveLimits(max_total_bytes=150))
     assert all_files(outer) == []
+
+
+def test_many_small_entries_that_inflate_together_are_refused_as_a_bomb(outer):
+    # 300 entries of 64 KiB zeros: each is under any per-file threshold, together 1000 times their zip
+    archive = make_zip([(f"masks/{i}.bmp", bytes(64 * 2**10)) for i in range(300)])
+    assert len(archive) < 200_000
+    with pytest.raises(UnsafeArchive, match="as a whole"):
+        safe_extract(archive, outer / "dest")
+    assert all_files(outer) == []
+
+
+def random_bytes(count: int) -> bytes:
+    import random
+
+    return random.Random(0).randbytes(count)
+
+
+def test_a_half_mebibyte_entry_of_zeros_is_checked_on_its_own(outer):
+    with pytest.raises(UnsafeArchive, match="zip bomb"):
+        safe_extract(make_zip([("a.bmp", bytes(512 * 2**10)), ("b.jpg", random_bytes(2 * 2**20))]), outer / "d")
+
+
+def test_text_and_small_masks_that_compress_well_still_pass(outer):
+    labels = [(f"labels/{i}.txt", b"0 0.5 0.5 0.2 0.2\n" * 3) for i in range(200)]
+    report = safe_extract(make_zip(labels + [("masks/blank.png", bytes(4000))]), outer / "dest")
+    assert report.files == 201
+
+
+def test_an_archive_larger_than_the_free_disk_is_refused_before_writing(outer, monkeypatch):
+    import shutil
+
+    from cvlab.data import archives
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 2**20, 2**20))
+    with pytest.raises(UnsafeArchive, match="has only 0 MiB to spare"):
+        safe_extract(make_zip([("a.bin", bytes(range(256)) * 4000)]), outer / "dest")
+    assert all_files(outer) == [] and archives.DISK_RESERVE_BYTES > 2**20
+
+
+@pytest.mark.parametrize("name", ["data/" + "n" * 300 + ".png", "/".join(["deep"] * 300) + "/a.png"])
+def test_names_too_long_for_the_disk_are_refused_in_words(name, outer):
+    with pytest.raises(UnsafeArchive, match="Rename it|shorter names"):
+        save_uploaded_folder([("data/ok.png", b"x"), (name, b"x")], outer / "folder")
+    with pytest.raises(UnsafeArchive, match="Rename it|shorter names"):
+        safe_extract(make_zip([("data/ok.png", b"x"), (name, b"x")]), outer / "zipped")
+    assert all_files(outer) == []
+
+
+def test_a_file_clashing_with_a_folder_of_the_same_name_is_refused_in_words(outer):
+    with pytest.raises(UnsafeArchive, match="clashes|cannot be written"):
+        save_uploaded_folder([("data/a", b"x"), ("data/a/b.png", b"y")], outer / "folder")
+    assert all_files(outer) == []
+
+
+def test_a_folder_upload_is_measured_before_its_bytes_are_read():
+    from cvlab.data.archives import check_upload_sizes
+
+    assert check_upload_sizes([("a.png", 10), ("b.png", 20)]) == 30
+    with pytest.raises(UnsafeArchive, match="holds 3 MiB in 3 files; the limit is 2 MiB"):
+        check_upload_sizes([(f"{i}.png", 2**20) for i in range(3)], ArchiveLimits(max_total_bytes=2 * 2**20))
+    with pytest.raises(UnsafeArchive, match="more than 2 files"):
+        check_upload_sizes(((f"{i}.png", 1) for i in range(10**9)), ArchiveLimits(max_files=2))
+
+
+def test_concurrent_extractions_of_one_zip_share_one_complete_folder(tmp_path, monkeypatch):
+    """Sessions are threads of one process: eight of them unpack the same zip at once."""
+    import threading
+
+    from cvlab.data import archives
+
+    entries = [(f"set/c{i % 4}/{i}.png", bytes([i % 256]) * 3000 + bytes(range(256))) for i in range(400)]
+    archive = tmp_path / "set.zip"
+    archive.write_bytes(make_zip(entries))
+    real_copy, started = archives._copy_entry, threading.Barrier(8, timeout=30)
+
+    def slow_copy(*args):  # widen the window in which two extractions overlap
+        real_copy(*args)
+        threading.Event().wait(0.0005)
+
+    monkeypatch.setattr(archives, "_copy_entry", slow_copy)
+    results, errors = [], []
+
+    def worker():
+        started.wait()
+        try:
+            results.append(extract_once(archive, tmp_path / "cache"))
+        except Exception as err:  # noqa: BLE001 - collected and asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(set(results)) == 1
+    [folder] = set(results)
+    assert sum(1 for p in folder.rglob("*.png")) == 400
+    assert [p.name for p in (tmp_path / "cache").iterdir() if not p.name.startswith(".lock-")] == [folder.name]
+
+
+def test_a_failed_extraction_leaves_no_folder_a_later_call_would_take_as_done(tmp_path, monkeypatch):
+    from cvlab.data import archives
+
+    archive = tmp_path / "set.zip"
+    archive.write_bytes(make_zip([(f"set/{i}.png", bytes(range(256)) * 10) for i in range(20)]))
+    calls = []
+
+    def dying_copy(zipped, info, target, budget):
+        calls.append(info.filename)
+        if len(calls) == 10:
+            raise OSError(28, "No space left on device")
+        real(zipped, info, target, budget)
+
+    real = archives._copy_entry
+    monkeypatch.setattr(archives, "_copy_entry", dying_copy)
+    with pytest.raises(UnsafeArchive, match="could not be written on the server"):
+        extract_once(archive, tmp_path / "cache")
+    monkeypatch.setattr(archives, "_copy_entry", real)
+    folder = extract_once(archive, tmp_path / "cache")
+    assert sum(1 for p in folder.rglob("*.png")) == 20

@@ -268,6 +268,41 @@ def test_max_side_keeps_the_aspect_and_is_checked():
         decode(encode(noise(400, 300), "PNG"), max_side=4)
 
 
+
+def test_a_16_bit_png_is_converted_in_float32_not_float64():
+    """Old path: float64 copies at ~32 traced bytes per pixel; now ~9 (the raw copy, float32 and uint8)."""
+    import tracemalloc
+
+    values = (np.arange(1500 * 1000, dtype=np.uint32) % 65536).astype(np.uint16).reshape(1000, 1500)
+    data = encode(Image.fromarray(values), "PNG")
+    tracemalloc.start()
+    try:
+        image = decode(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert image.pixels[0, :3, 0].tolist() == [0, 0, 0] and image.pixels[0, 1000, 0] == round(1000 / 257)
+    assert peak / values.size < 14, f"{peak / values.size:.1f} traced bytes per pixel"
+
+
+def test_a_big_jpeg_is_decoded_at_a_reduced_scale_when_a_max_side_is_asked(monkeypatch):
+    """The decoder's draft mode: a 4000x3000 JPEG read for 500 px is never decoded at full size."""
+    from PIL import JpegImagePlugin
+
+    decoded_sizes, real_load = [], JpegImagePlugin.JpegImageFile.load
+
+    def load(self):
+        decoded_sizes.append(self.size)
+        return real_load(self)
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", load)
+    photo = encode(Image.new("RGB", (4000, 3000), (200, 30, 40)), "JPEG", quality=90)
+    image = decode(photo, max_side=500)
+    assert image.pixels.shape == (375, 500, 3) and image.original_size == (4000, 3000)
+    assert image.notes == ("resized from 4000×3000 to 500×375 to fit 500 px",)
+    assert abs(int(image.pixels[100, 100, 0]) - 200) < 6
+    assert decoded_sizes and max(decoded_sizes) == (1000, 750)  # 1/4 scale still covers 500 px
+
 # --- conversions for later pages --------------------------------------------------------------
 
 def test_to_grayscale_uses_bt601_luma_like_pillow():
