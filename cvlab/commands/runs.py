@@ -63,6 +63,7 @@ def _row(info) -> dict:
 
     spec = task_spec(info.config.task)
     figure = info.record.get(f"final_{spec.headline}")
+    figure = figure if isinstance(figure, (int, float)) else None  # an unreadable record may hold anything
     return {"run_id": info.run_id, "owner": info.owner, "status": info.status, "task": info.config.task,
             "model": info.config.model, "data": info.config.data,
             "epochs": f"{info.epochs_done}/{info.config.epochs}", "result": spec.metrics[0].label,

@@ -335,9 +335,9 @@ def content_lock(folder: Path, key: str) -> Iterator[None]:
     A thread lock orders the sessions of this process; ``flock`` on a lock file orders
     this process against the worker (where the platform has it).
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    lock_file = folder / f".lock-{key}"
+    locks = Path(folder) / ".locks"  # a dot folder: listings of the datasets in ``folder`` skip it
+    locks.mkdir(parents=True, exist_ok=True)
+    lock_file = locks / key
     with _THREAD_LOCKS_GUARD:
         thread_lock = _THREAD_LOCKS.setdefault(str(lock_file), threading.Lock())
     with thread_lock, open(lock_file, "a") as handle:

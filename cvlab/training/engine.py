@@ -21,7 +21,7 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from cvlab.errors import CvlabError
+from cvlab.errors import CvlabError, InvalidInput
 from cvlab.training import runs
 from cvlab.training.checkpoints import load_model_weights, read_checkpoint, save_checkpoint
 from cvlab.training.config import TrainConfig
@@ -196,7 +196,10 @@ def _train(run_dir: Path, on_record=None) -> dict:
 
     from cvlab.training.tasks import task_spec
 
-    config = runs.read_info(run_dir).config
+    info = runs.read_info(run_dir)
+    if info.unreadable:
+        raise InvalidInput(f"The run could not start: {info.unreadable}. Start a new run.")
+    config = info.config
     runs.update_record(run_dir, status="running", started=time.time(), reason="", worker=runs.worker_identity())
     module, function = task_spec(config.task).runner.split(":")
     status, reason = getattr(importlib.import_module(module), function)(run_dir, config, on_record)

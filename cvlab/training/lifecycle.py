@@ -29,6 +29,8 @@ def resume(store: runs.RunStore, run_id: str, user: str, instructor: bool = Fals
     from cvlab.training.worker import ensure_local_worker
 
     info = store.info(run_id)
+    if info.unreadable:
+        raise InvalidInput(f"Run {run_id} cannot be resumed: {info.unreadable}. Start a new run instead.")
     if info.status == "paused":
         return store.request(run_id, user, instructor, pause=False)
     runs.check_may_change(info, user, instructor)

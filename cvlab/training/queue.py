@@ -111,6 +111,10 @@ def execute_job(run_id: str, attempt: int) -> dict | None:
     except runs.RunNotFound:
         return None  # deleted while it waited
     info = runs.read_info(run_dir)
+    if info.unreadable:  # its settings are refused (e.g. after an upgrade): it fails now instead of waiting for ever
+        if info.record.get("status") == "queued" and info.record.get("attempt") == attempt:
+            runs.set_status(run_dir, "failed", reason=f"The run could not start: {info.unreadable}. Start a new run.")
+        return None
     if info.status == "stopped" or info.record.get("attempt") != attempt or not _claim(run_dir, attempt):
         return None  # stopped before it started, superseded by a newer attempt, or taken by another worker
     with DEVICE_SLOTS.slot(info.config.device) as device:

@@ -22,7 +22,7 @@ import secrets
 import shutil
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -33,7 +33,7 @@ from cvlab.training.config import TrainConfig
 HEARTBEAT_EVERY_S = 3.0
 HEARTBEAT_STALE_S = 30.0  # a worker silent this long is gone: its run is interrupted
 ACTIVE = ("queued", "running", "paused")
-ENDED = ("finished", "stopped", "failed", "interrupted")
+ENDED = ("finished", "stopped", "failed", "interrupted", "unreadable")
 
 
 class RunNotFound(CvlabError, LookupError):
@@ -57,6 +57,7 @@ class RunInfo:
     reason: str  # why it failed or stopped, or what was noted about its data and weights
     epochs_done: int
     record: dict  # the whole run.json
+    unreadable: str = ""  # why the record cannot be used (its settings refused after an upgrade...); "" when fine
 
 
 def _atomic_write(path: Path, data: dict) -> None:
@@ -159,7 +160,57 @@ class RunStore:
 
 
 def read_info(run_dir: Path) -> RunInfo:
-    record = _read_json(run_dir / "run.json", {}) or {}
+    """What run.json says, never raising for a bad record: one that is not JSON, or whose settings this version
+    refuses (an upgrade tightened a limit), is shown as "unreadable" with the reason (or as "failed" once a worker
+    refused it), with the settings it had where they can be read, so it can still be watched and deleted."""
+    try:
+        record = json.loads((run_dir / "run.json").read_text())
+        if not isinstance(record, dict):
+            raise ValueError("it is not a JSON object")
+    except (OSError, ValueError) as err:
+        return _unreadable(run_dir, {}, f"run.json cannot be read ({err})")
+    try:
+        return _parsed_info(run_dir, record)
+    except (CvlabError, ValueError, TypeError, AttributeError) as err:
+        return _unreadable(run_dir, record, f"its settings are refused by this version of CV Lab: {err}")
+
+
+def _unreadable(run_dir: Path, record: dict, why: str) -> RunInfo:
+    plain = {key: value for key, value in record.items() if isinstance(value, (str, int, float, bool))}
+    for key, kind in (("created", float), ("epochs_done", int)):
+        try:
+            plain[key] = kind(record.get(key, 0))
+        except (TypeError, ValueError):
+            plain[key] = 0
+    info = _parsed_info(run_dir, {**plain, "config": {}})
+    failed = record.get("status") == "failed"  # a worker refused it already and said why
+    return replace(info, config=_lenient_config(record.get("config")), status="failed" if failed else "unreadable",
+                   reason=info.reason if failed and info.reason else why, record=record, unreadable=why)
+
+
+def _lenient_config(values: Any) -> TrainConfig:
+    """The settings a record had, as far as they can be read, without the checks: for showing, never training."""
+    from dataclasses import fields
+
+    from cvlab.training.tasks import TASKS
+
+    values = values if isinstance(values, dict) else {}
+    task = values.get("task") if values.get("task") in TASKS else "classify"
+    config = replace(TrainConfig(), task=task, **TASKS.get(task).defaults)
+    typed = {}
+    for f in fields(TrainConfig):
+        default = getattr(config, f.name)
+        try:
+            if f.name in values and not isinstance(default, bool):
+                typed[f.name] = type(default)(values[f.name])
+            elif f.name in values:
+                typed[f.name] = bool(values[f.name])
+        except (TypeError, ValueError):
+            continue
+    return replace(config, **typed)
+
+
+def _parsed_info(run_dir: Path, record: dict) -> RunInfo:
     status = record.get("status", "failed")
     if status in ("running", "paused") and heartbeat_age(run_dir) > HEARTBEAT_STALE_S:
         status = "interrupted"

@@ -152,7 +152,7 @@ def live_panel(run_id: str, user: str, instructor: bool) -> None:
         records = runs.read_metrics(info.run_dir)
         st.markdown(f"**{label(info)}** · owner **{info.owner}** · {info.record.get('device', '')}")
         if info.reason:
-            (st.error if info.status == "failed" else st.caption)(info.reason)
+            (st.error if info.status in ("failed", "unreadable") else st.caption)(info.reason)
         if info.record.get("note"):
             st.caption(info.record["note"])
         progress(info, records)
