@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
 from cvlab import __version__
-from cvlab.commands import load_commands
+from cvlab.commands import library_output_to_stderr, load_commands
 from cvlab.errors import CvlabError
 from cvlab.jsonable import to_jsonable
 
@@ -31,8 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = load_commands().get(args.command)
+    # Under --json, stdout is JSON only: whatever libraries print while the command runs goes to stderr.
+    quiet = library_output_to_stderr() if args.json else contextlib.nullcontext()
     try:
-        result = command.run(args)
+        with quiet:
+            result = command.run(args)
     except CvlabError as err:
         if args.json:
             print(json.dumps({"error": {"type": type(err).__name__, "message": str(err)}}))

@@ -18,7 +18,7 @@ import json
 import sys
 from dataclasses import fields
 
-from cvlab.commands import COMMANDS, Command
+from cvlab.commands import COMMANDS, Command, result_stream
 from cvlab.errors import CvlabError
 from cvlab.training.config import TrainConfig
 
@@ -77,7 +77,7 @@ def _run(args: argparse.Namespace) -> dict:
         submit(run_dir.name)
         return {"run_dir": str(run_dir), "status": "queued", "queue_position": queue_position(run_dir.name)}
 
-    stdout = sys.stdout  # the terminal's, kept: a library may point sys.stdout elsewhere while it trains
+    stdout = result_stream()  # the real stdout: under --json, library output goes to stderr meanwhile
 
     def show(record: dict) -> None:  # each finished epoch as it happens
         if record["kind"] != "epoch":

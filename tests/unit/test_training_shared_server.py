@@ -71,3 +71,52 @@ def test_a_zip_upload_named_dot_dot_is_saved_inside_its_folder(name):
     path = Path(_saved_upload(SimpleNamespace(name=name, getvalue=lambda: b"PK\x05\x06" + bytes(18))))
     assert path.is_file() and path.name == "dataset.zip"
     assert path.parent.parent == get_settings().data_home / "uploads"
+
+
+# ---- records that no longer read ----
+def _rewrite(run_dir: Path, **changes) -> None:
+    record = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**record, **changes}))
+
+
+def test_bad_run_records_are_listed_as_unreadable_with_the_reason_and_never_break_the_list(store):
+    import argparse
+
+    from cvlab.commands.runs import _run
+
+    good = store.create(TrainConfig(), "ada")
+    too_long = store.create(TrainConfig(model="resnet18"), "ada")
+    _rewrite(too_long, config={**TrainConfig(model="resnet18").to_dict(), "epochs": 100000}, status="finished")
+    unknown = store.create(TrainConfig(), "bob")
+    _rewrite(unknown, config={**TrainConfig().to_dict(), "colour": "red"}, epochs_done="three")
+    not_json = store.create(TrainConfig(), "bob")
+    (not_json / "run.json").write_text('{"run_id": ')
+    a_list = store.create(TrainConfig(), "bob")
+    (a_list / "run.json").write_text("[1, 2]")
+    listed = {info.run_dir.name: info for info in store.list()}  # raised InvalidInput before
+    assert len(listed) == 5 and listed[good.name].status == "queued" and not listed[good.name].unreadable
+    for run_dir, words in ((too_long, "epochs"), (unknown, "colour"), (not_json, "cannot be read"),
+                           (a_list, "not a JSON object")):
+        info = store.info(run_dir.name)
+        assert info.status == "unreadable" and words in info.reason and info.unreadable == info.reason
+    assert listed[too_long.name].config.model == "resnet18"  # what it was, as far as it reads
+    rows = _run(argparse.Namespace(action="list"))
+    assert sorted(row["status"] for row in rows) == ["queued"] + ["unreadable"] * 4
+    with pytest.raises(InvalidInput, match="cannot be resumed.*epochs"):
+        from cvlab.training import lifecycle
+
+        lifecycle.resume(store, too_long.name, "ada", instructor=True)
+    store.delete(not_json.name, "bob", instructor=True)  # an unreadable run can still be removed
+    assert not not_json.exists()
+
+
+def test_a_queued_job_whose_settings_are_refused_is_marked_failed_with_the_reason(store):
+    from cvlab.training import queue
+
+    run_dir = store.create(TrainConfig(), "ada")
+    runs.update_record(run_dir, attempt=1)
+    _rewrite(run_dir, config={**TrainConfig().to_dict(), "batch_size": 100000})
+    assert queue.execute_job(run_dir.name, 1) is None  # raised InvalidInput before, leaving the run queued
+    info = store.info(run_dir.name)
+    assert info.status == "failed" and info.record["status"] == "failed"
+    assert "could not start" in info.reason and "batch size" in info.reason
