@@ -110,7 +110,8 @@ def check_input_size(arch: str, height: int, width: int) -> None:
     entry = ARCHITECTURES.get(arch)
     bad = [side for side in (height, width) if side % SIZE_DIVISOR]
     if bad:
-        fix = "x".join(str(max(entry.min_size, -(-side // SIZE_DIVISOR) * SIZE_DIVISOR)) for side in (height, width))
+        # Width first, as in the "Input WxH" the message starts with.
+        fix = "x".join(str(max(entry.min_size, -(-side // SIZE_DIVISOR) * SIZE_DIVISOR)) for side in (width, height))
         raise InvalidInput(
             f"Input {width}x{height} px: {entry.display_name} needs both sides divisible by {SIZE_DIVISOR} "
             f"(the encoder halves the image 5 times, and every skip connection must line up with its "

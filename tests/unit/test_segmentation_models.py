@@ -57,6 +57,13 @@ def test_input_sizes_not_divisible_by_32_are_refused_with_a_fix():
         check_input_size("unet++", 64, 64)
 
 
+def test_the_size_fix_keeps_width_and_height_in_the_order_of_the_input():
+    with pytest.raises(InvalidInput) as caught:
+        check_input_size("unet", 100, 200)  # height 100, width 200
+    assert "Input 200x100 px" in str(caught.value)
+    assert "Pad or resize to 224x128 px" in str(caught.value)
+
+
 def test_unknown_encoder_and_bad_class_count_are_refused():
     with pytest.raises(UnknownName, match="resnet18"):
         build_segmentation_model("unet", "resnet19", 1)
