@@ -229,11 +229,13 @@ def train_loop(run_dir: Path, config: TrainConfig, on_record=None) -> tuple[str,
             write_preview(p, run_dir, predicted, epoch + 1)
             control.step_scheduler(p.optimizer, lambda: advance(p.scheduler, config, end_of_epoch=True,
                                                                 val_loss=val_loss))
-            save_checkpoint(run_dir / "checkpoints" / f"epoch_{epoch + 1:03d}.safetensors", p.model, p.optimizer,
-                            p.scheduler, epoch=epoch + 1, config=config.to_dict())
+            # The epoch's line before its checkpoint: a worker killed between the two resumes from the epoch
+            # before and writes the line again, where the other order would leave the epoch out of the curves.
             metrics.write("epoch", epoch=epoch + 1, step=(epoch + 1) * p.steps_per_epoch, val_loss=val_loss,
                           **{f"val_{k}": v for k, v in val_scores.items()}, seconds=time.perf_counter() - started,
                           lr=[g["lr"] for g in p.optimizer.param_groups], **train)
+            save_checkpoint(run_dir / "checkpoints" / f"epoch_{epoch + 1:03d}.safetensors", p.model, p.optimizer,
+                            p.scheduler, epoch=epoch + 1, config=config.to_dict())
             runs.update_record(run_dir, epochs_done=epoch + 1)
         status, reason = "finished", ""
     except Stopped as stop:

@@ -315,8 +315,14 @@ def _atomic_lines(path: Path, records: list[dict]) -> None:
 
 
 def iter_checkpoints(run_dir: Path) -> Iterator[tuple[int, Path]]:
-    for path in sorted((run_dir / "checkpoints").glob("epoch_*.safetensors")):
-        yield int(path.stem.split("_")[1]), path
+    """(epoch, path) of the run's epoch checkpoints, oldest first by epoch number (as text, epoch_1000 would
+    come before epoch_999)."""
+    found = []
+    for path in (run_dir / "checkpoints").glob("epoch_*.safetensors"):
+        number = path.stem.removeprefix("epoch_")
+        if number.isdigit():
+            found.append((int(number), path))
+    yield from sorted(found)
 
 
 def _versions() -> dict[str, str]:
