@@ -120,3 +120,34 @@ def test_a_queued_job_whose_settings_are_refused_is_marked_failed_with_the_reaso
     info = store.info(run_dir.name)
     assert info.status == "failed" and info.record["status"] == "failed"
     assert "could not start" in info.reason and "batch size" in info.reason
+
+
+# ---- resuming ----
+TINY = dict(data="shapes", model="lecture-vgg", limit=120, batch_size=40, augmentation="none", image_size=16)
+
+
+def test_checkpoints_are_found_in_epoch_order_not_text_order(store):
+    run_dir = store.create(TrainConfig(), "ada")
+    for name in ("epoch_999", "epoch_1000", "epoch_002", "epoch_x"):
+        (run_dir / "checkpoints" / f"{name}.safetensors").write_bytes(b"")
+    assert [epoch for epoch, _ in runs.iter_checkpoints(run_dir)] == [2, 999, 1000]
+
+
+def test_a_worker_killed_right_after_a_checkpoint_leaves_no_gap_in_the_curves(store, monkeypatch):
+    from cvlab.training import engine
+
+    run_dir = store.create(TrainConfig(epochs=3, **TINY), "ada")
+    real_save = engine.save_checkpoint
+
+    def save_then_die(path, *args, **meta):
+        real_save(path, *args, **meta)
+        if meta.get("epoch") == 2:
+            raise KeyboardInterrupt("the worker was killed")  # not an Exception: nothing in the run catches it
+
+    monkeypatch.setattr(engine, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        engine.train_run(run_dir)
+    monkeypatch.setattr(engine, "save_checkpoint", real_save)
+    assert engine.train_run(run_dir)["status"] == "finished"
+    epochs = [r["epoch"] for r in runs.read_metrics(run_dir) if r["kind"] == "epoch"]
+    assert epochs == [1, 2, 3]
