@@ -1,4 +1,16 @@
-"""One settings object, read from environment variables (documented in the README)."""
+"""One settings object, read from environment variables (documented in the README).
+
+Disk and memory on a shared server (sizes in MiB, whole numbers):
+
+- ``CVLAB_USER_DISK_QUOTA_MB`` (3072): what one user's uploads may keep on disk, zips, folders and
+  the archives unpacked from them together; the least recently used go first to make room.
+- ``CVLAB_DISK_QUOTA_MB`` (30720): the same for everyone's uploads together.
+- ``CVLAB_UPLOAD_KEEP_DAYS`` (14): an upload unused this long is deleted at the next upload
+  (not while a run that has not ended reads it).
+- ``CVLAB_MAX_UPLOAD_MB`` (200): the most a folder upload may hold in all (a zip is one file,
+  bounded by Streamlit's ``server.maxUploadSize``).
+- ``CVLAB_PAGE_CACHE_MB`` (512): datasets the pages keep decoded in memory, for every user together.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +27,14 @@ def _flag(env: dict[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in _TRUE
 
 
+def _mebibytes(env: dict[str, str], name: str, default: int) -> int:
+    """A size in MiB from the environment, as bytes."""
+    value = env.get(name, str(default)).strip()
+    if not value.isdigit() or int(value) <= 0:
+        raise InvalidInput(f"{name}={value!r} must be a positive whole number of MiB (default {default}).")
+    return int(value) * 2**20
+
+
 @dataclass(frozen=True)
 class Settings:
     data_home: Path  # runs, datasets, caches, the embedded job queue
@@ -28,6 +48,11 @@ class Settings:
     instructor_secret: str = field(default="", repr=False)  # whoever types it may pause, stop, change or delete any run
     jobs_per_device: int = 1  # training jobs a worker runs at once on one GPU (or the CPU)
     start_worker: bool = True  # the app starts a local worker when none is alive
+    user_disk_quota: int = 3072 * 2**20  # bytes of uploads one user may keep (CVLAB_USER_DISK_QUOTA_MB)
+    disk_quota: int = 30720 * 2**20  # bytes of uploads everyone together may keep (CVLAB_DISK_QUOTA_MB)
+    upload_keep_days: float = 14.0  # an upload unused this long is deleted (CVLAB_UPLOAD_KEEP_DAYS)
+    max_upload_bytes: int = 200 * 2**20  # a folder upload, all files together (CVLAB_MAX_UPLOAD_MB)
+    page_cache_bytes: int = 512 * 2**20  # decoded datasets the pages keep in memory (CVLAB_PAGE_CACHE_MB)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -45,6 +70,9 @@ class Settings:
             raise InvalidInput(
                 f"CVLAB_MAX_IMAGE_PIXELS={max_pixels!r} must be a positive whole number of pixels."
             )
+        keep_days = env.get("CVLAB_UPLOAD_KEEP_DAYS", "14").strip()
+        if not keep_days.replace(".", "", 1).isdigit() or float(keep_days) <= 0:
+            raise InvalidInput(f"CVLAB_UPLOAD_KEEP_DAYS={keep_days!r} must be a positive number of days.")
         jobs = env.get("CVLAB_JOBS_PER_DEVICE", "1")
         if not jobs.isdigit() or int(jobs) <= 0:
             raise InvalidInput(f"CVLAB_JOBS_PER_DEVICE={jobs!r} must be a positive whole number.")
@@ -60,6 +88,11 @@ class Settings:
             instructor_secret=env.get("CVLAB_INSTRUCTOR_SECRET", ""),
             jobs_per_device=int(jobs),
             start_worker=env.get("CVLAB_START_WORKER", "auto").strip().lower() != "never",
+            user_disk_quota=_mebibytes(env, "CVLAB_USER_DISK_QUOTA_MB", 3072),
+            disk_quota=_mebibytes(env, "CVLAB_DISK_QUOTA_MB", 30720),
+            upload_keep_days=float(keep_days),
+            max_upload_bytes=_mebibytes(env, "CVLAB_MAX_UPLOAD_MB", 200),
+            page_cache_bytes=_mebibytes(env, "CVLAB_PAGE_CACHE_MB", 512),
         )
 
 

@@ -40,6 +40,22 @@ def test_bad_variables_say_what_is_expected(env, fragment):
         Settings.from_env(env)
 
 
+def test_disk_and_memory_limits_come_from_the_environment_in_mebibytes(tmp_path):
+    default = Settings.from_env({"CVLAB_HOME": str(tmp_path)})
+    assert (default.user_disk_quota, default.disk_quota) == (3072 * 2**20, 30720 * 2**20)
+    assert (default.upload_keep_days, default.max_upload_bytes, default.page_cache_bytes) == (14, 200 * 2**20,
+                                                                                               512 * 2**20)
+    chosen = Settings.from_env({"CVLAB_HOME": str(tmp_path), "CVLAB_USER_DISK_QUOTA_MB": "500",
+                                "CVLAB_DISK_QUOTA_MB": "8000", "CVLAB_UPLOAD_KEEP_DAYS": "0.5",
+                                "CVLAB_MAX_UPLOAD_MB": "50", "CVLAB_PAGE_CACHE_MB": "64"})
+    assert (chosen.user_disk_quota, chosen.disk_quota, chosen.upload_keep_days) == (500 * 2**20, 8000 * 2**20, 0.5)
+    assert (chosen.max_upload_bytes, chosen.page_cache_bytes) == (50 * 2**20, 64 * 2**20)
+    for name, value in (("CVLAB_DISK_QUOTA_MB", "lots"), ("CVLAB_PAGE_CACHE_MB", "0"),
+                        ("CVLAB_UPLOAD_KEEP_DAYS", "-1")):
+        with pytest.raises(InvalidInput, match=name):
+            Settings.from_env({"CVLAB_HOME": str(tmp_path), name: value})
+
+
 def test_cpu_is_picked_when_asked_and_has_no_amp():
     device = pick_device("cpu")
     assert device == torch.device("cpu")
