@@ -223,16 +223,69 @@ def predict_mask(trained: TrainedModel, pixels: np.ndarray) -> np.ndarray:
     return ids.to(torch.uint8).numpy()
 
 
+ONNX_EXPORT = "batch-and-size-dynamic"  # written into the file; an export made another way is made again
+
+
+def _takes_other_sizes(trained: TrainedModel) -> bool:
+    """Whether the model runs at twice its training size with the output that size should give: a
+    global-pooling classifier or a fully convolutional segmenter does; a flatten + linear head does not."""
+    import torch
+
+    size = 2 * trained.image_size  # a multiple of the training size keeps an encoder's stride constraint
+    try:
+        with torch.no_grad():
+            out = trained.model(torch.zeros(2, 3, size, size))
+    except (RuntimeError, ValueError, AssertionError):
+        return False
+    if trained.task == "segment":
+        return tuple(out.shape[-2:]) == (size, size) and out.shape[0] == 2
+    return tuple(out.shape) == (2, len(trained.classes))
+
+
+def _exported_by_this_version(path: Path) -> bool:
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - unreadable: export again
+        return False
+    return any(p.key == "cvlab_export" and p.value == ONNX_EXPORT for p in model.metadata_props)
+
+
 def export_onnx(run_dir: Path) -> Path:
-    """The run's final model as ONNX (opset 18), written beside it once and reused."""
+    """The run's final model as ONNX (opset 18), written beside it once and reused.
+
+    The batch is always a free dimension ("batch"); height and width are free too ("height",
+    "width") where the model takes other sizes (checked by running it at twice its training
+    size), else fixed at the training size. The file's metadata says which, and the size trained at.
+    """
+    import onnx
     import torch
 
     target = run_dir / "model.onnx"
     source = run_dir / "model.safetensors"
     if not source.is_file():
         raise InvalidInput("This run has no final model yet: ONNX export needs a finished or stopped run.")
-    if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
+    if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime and _exported_by_this_version(target):
         return target
+    trained = load_trained(source)
+    any_size = _takes_other_sizes(trained)
+    output = "mask_logits" if trained.task == "segment" else "logits"
+    free = {0: "batch", 2: "height", 3: "width"} if any_size else {0: "batch"}
+    dynamic = {"image": free, output: free if trained.task == "segment" else {0: "batch"}}
+    dummy = torch.zeros(2, 3, trained.image_size, trained.image_size)  # (B, C, H, W); 2, so no size-1 shortcut
+    tmp = target.with_name(".model.onnx.tmp")
+    torch.onnx.export(trained.model, (dummy,), str(tmp), input_names=["image"], output_names=[output],
+                      dynamic_axes=dynamic, dynamo=False, opset_version=18)
+    model = onnx.load(str(tmp))
+    for key, value in (("cvlab_export", ONNX_EXPORT), ("trained_image_size", str(trained.image_size)),
+                       ("any_image_size", "yes" if any_size else f"no: {trained.image_size} px only"),
+                       ("classes", json.dumps(trained.classes))):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(tmp))
+    tmp.replace(target)
+    return target
     trained = load_trained(source)
     dummy = torch.zeros(1, 3, trained.image_size, trained.image_size)
     tmp = target.with_name(".model.onnx.tmp")

@@ -7,6 +7,7 @@ import threading
 import time
 
 import numpy as np
+import torch
 import pytest
 
 from cvlab.training import runs
@@ -69,9 +70,42 @@ def test_onnx_export_writes_a_valid_model_once(finished_run):
     assert export_onnx(run_dir) == path  # reused, not exported again
 
 
+def _dims(value_info) -> list:
+    return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+
+def test_the_onnx_export_takes_any_batch_and_any_size_and_gives_torchs_answer(finished_run):
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    run_dir, _ = finished_run
+    model = onnx.load(str(export_onnx(run_dir)))
+    assert _dims(model.graph.input[0]) == ["batch", 3, "height", "width"]  # symbolic, not 1x3x32x32
+    trained = load_trained(run_dir / "model.safetensors")
+    assert _dims(model.graph.output[0]) == ["batch", len(trained.classes)]
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["any_image_size"] == "yes" and meta["trained_image_size"] == "32"
+    images = torch.rand(3, 3, 48, 40)  # another batch and another size than the export's own
+    with torch.no_grad():
+        expected = trained.model(images).numpy()
+    [logits] = ReferenceEvaluator(model).run(None, {"image": images.numpy()})
+    assert logits.shape == (3, len(trained.classes)) and np.allclose(logits, expected, atol=1e-4)
+
+
+def test_an_old_fixed_size_export_is_made_again(finished_run):
+    import onnx
+
+    run_dir, _ = finished_run
+    path = export_onnx(run_dir)
+    model = onnx.load(str(path))
+    del model.metadata_props[:]  # as the exports before dynamic axes were written
+    onnx.save(model, str(path))
+    assert any(p.key == "cvlab_export" for p in onnx.load(str(export_onnx(run_dir))).metadata_props)
+
+
 def test_pause_change_rate_and_stop_from_another_thread(tmp_path):
     store = runs.RunStore(tmp_path)
-    run_dir = store.create(TrainConfig(**{**SMALL, "epochs": 20, "scheduler": "constant"}), "ada")
+    run_dir = store.create(TrainConfig(**{**SMALL, "epochs": 20, "scheduler": "constant"}), "ada", owner_id="ada")
     result = {}
     worker = threading.Thread(target=lambda: result.update(train_run(run_dir)))
     worker.start()

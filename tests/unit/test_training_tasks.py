@@ -95,6 +95,9 @@ def test_a_trained_segmentation_model_segments_a_new_image_and_exports(segment_r
 
     model = onnx.load(str(export_onnx(run_dir)))
     assert [o.name for o in model.graph.output] == ["mask_logits"]
+    dims = [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+            for v in (model.graph.input[0], model.graph.output[0])]
+    assert dims == [["batch", 3, "height", "width"], ["batch", 1, "height", "width"]]  # a mask as big as the image
 
 
 def test_a_bad_mask_upload_fails_the_run_with_the_reason(tmp_path):
@@ -111,7 +114,7 @@ def test_a_bad_mask_upload_fails_the_run_with_the_reason(tmp_path):
 def detect_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("detect")
     store = runs.RunStore(root / "runs")
-    run_dir = store.create(TrainConfig.for_task("detect", **DETECT), "ada")
+    run_dir = store.create(TrainConfig.for_task("detect", **DETECT), "ada", owner_id="ada")
     records = []
 
     def stop_in_the_second_epoch(record):
@@ -205,7 +208,7 @@ def test_a_new_rate_scales_ultralytics_schedule_from_then_on(tmp_path):
     config = TrainConfig.for_task("detect", **{**DETECT, "epochs": 3})
     plain = store.create(config, "ada")
     train_run(plain)
-    changed = store.create(config, "ada")
+    changed = store.create(config, "ada", owner_id="ada")
     asked = []
 
     def halve_the_rate(record):
