@@ -23,8 +23,13 @@ ZONE_OPACITY = 0.6  # of the vanishing-zone bars: the colour stays recognisable,
 DASHES = ("solid", "dash", "dot", "dashdot")  # so lines lying on top of each other stay tellable
 
 
+# Okabe-Ito's eight, then five of Paul Tol's that stay apart from them (wine, indigo, olive, brown, grey):
+# every one of the 13 activations gets its own colour, and its slope the same colour dashed.
+PALETTE = (*COLORWAY, "#882255", "#332288", "#999933", "#661100", "#888888", "#44AA99", "#117733")
+
+
 def _color(index: int) -> str:
-    return COLORWAY[index % len(COLORWAY)]
+    return PALETTE[index % len(PALETTE)]
 
 
 def activation_figure(

@@ -109,3 +109,20 @@ def test_gradient_norms_are_on_a_log_axis_one_line_per_configuration():
 def test_a_gradient_that_underflowed_to_zero_is_a_gap_not_a_broken_log_plot():
     fake = SimpleNamespace(label="tiny", grad_norms=(0.0, 1e-3, 1.0))
     assert list(gradient_norms_figure([fake]).data[0].y) == [None, 1e-3, 1.0]
+
+
+def test_all_thirteen_activations_get_colours_of_their_own_far_enough_apart_to_tell():
+    import itertools
+    import math
+
+    from cvlab.activations import ACTIVATIONS
+
+    curves = [evaluate(name, -3, 3, 31) for name in ACTIVATIONS.names()]
+    assert len(curves) == 13
+    fig = activation_figure(curves)
+    colours = [t.line.color for t in fig.data if t.mode == "lines" and t.line.dash is None]
+    assert len(colours) == 13 and len(set(colours)) == 13
+    rgb = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in colours]
+    assert min(math.dist(a, b) for a, b in itertools.combinations(rgb, 2)) > 60
+    lanes = {shape.fillcolor for shape in _zone_rects(fig)}
+    assert lanes <= set(colours)  # each lane of vanishing zones in its function's colour
