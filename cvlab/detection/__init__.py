@@ -6,6 +6,8 @@
 - ``facade``: inference returning cvlab dataclasses, with a bounded, locked per-process model cache
 - ``yolo_data``: validation of YOLO-format datasets (folders or zip archives)
 - ``train``: ``train_yolo``, ultralytics training with per-epoch reports, exported as safetensors
+- ``training_run``: a detection run in a run folder (the queue's and ``cvlab train --task detect``'s), live
+- ``resume``: where an interrupted run goes on from (a cut-off ``last.pt`` falls back to ``best.pt``)
 - ``train_shapes_model``: the recipe of the shipped ``shapes-yolo``
 - ``ultralytics_env``: ultralytics kept offline-safe (no pip installs, no analytics, logs on stderr)
 

@@ -10,11 +10,13 @@ last.pt after a worker dies, and ``eval.json`` with the per-class AP at the end.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cvlab.detection.resume import lost_epoch_reports, resume_point
 from cvlab.detection.train import train_yolo
 from cvlab.errors import InvalidInput
 
@@ -129,18 +131,21 @@ class _LiveRun:
                 self.stopped = str(stop)
                 trainer.stop = True  # ultralytics validates and saves the epoch, then ends
 
-    def on_epoch(self, report: dict) -> None:
-        """``train_yolo``'s per-epoch report, as an epoch record (the final one is the evaluation)."""
+    def on_epoch(self, report: dict, seconds: float | None = -1.0) -> None:
+        """``train_yolo``'s per-epoch report, as an epoch record (the final one is the evaluation); ``seconds``
+        None for a report rebuilt after the worker died (its duration is not known)."""
         if report["final"]:
             self.final = report
             return
-        seconds = time.perf_counter() - self._epoch_started
+        if seconds is not None:
+            seconds = time.perf_counter() - self._epoch_started
         losses = {k: report[k] for k in ("box_loss", "cls_loss", "dfl_loss") if k in report}
         val_losses = [report[k] for k in ("val_box_loss", "val_cls_loss", "val_dfl_loss") if k in report]
         self.metrics.write(
             "epoch", epoch=report["epoch"], step=report["epoch"] * self.batches, train_loss=sum(losses.values()),
-            **losses, val_loss=sum(val_losses) if val_losses else None, **_scores(report), seconds=seconds,
-            lr=[report["lr"]], images_per_second=self.train_images / max(1e-9, seconds))
+            **losses, val_loss=sum(val_losses) if val_losses else None, **_scores(report), lr=[report["lr"]],
+            **({} if seconds is None else {"seconds": seconds,
+                                           "images_per_second": self.train_images / max(1e-9, seconds)}))
         self.done = report["epoch"]
 
 
@@ -183,15 +188,21 @@ def train_detection_run(run_dir: Path, config, on_record=None) -> tuple[str, str
     train_images = next((s.images for s in report.splits if s.name == "train"), 0)
     val_images = next((s.images for s in report.splits if s.name == "val"), 0)
     fraction = min(1.0, config.limit / train_images) if config.data != "shapes" and config.limit else 1.0
+    point = resume_point(run_dir)  # last.pt, or best.pt when last.pt was cut off mid-write
+    done = point.epochs
     runs.update_record(run_dir, classes=list(report.names), device=str(device), train_size=train_images,
-                       val_size=val_images, note=report.summary().removeprefix("Valid YOLO dataset: "))
-    last = run_dir / "ultralytics" / "weights" / "last.pt"
-    done = runs.read_info(run_dir).epochs_done if last.is_file() else 0
+                       val_size=val_images, note=" ".join(filter(None, [
+                           report.summary().removeprefix("Valid YOLO dataset: "), point.note])))
     runs.truncate_metrics_after(run_dir, done)
     metrics = runs.MetricsWriter(run_dir, on_record)
     live = _LiveRun(LiveControl(run_dir, metrics), metrics, round(train_images * fraction), config.epochs, done)
-    if done:
-        metrics.write("event", what="resumed", step=done, epoch=done)
+    live.batches = max(1, math.ceil(round(train_images * fraction) / config.batch_size))  # as ultralytics' loader
+    for lost in lost_epoch_reports(run_dir, done):  # checkpointed, but killed before its line was written
+        live.on_epoch(lost, seconds=None)
+    if done or point.note:
+        metrics.write("event", what="resumed", step=done * live.batches, epoch=done, source=point.source,
+                      note=point.note)
+    runs.update_record(run_dir, epochs_done=done)
     try:
         def on_epoch(report: dict) -> None:
             live.on_epoch(report)

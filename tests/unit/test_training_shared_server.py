@@ -151,3 +151,61 @@ def test_a_worker_killed_right_after_a_checkpoint_leaves_no_gap_in_the_curves(st
     assert engine.train_run(run_dir)["status"] == "finished"
     epochs = [r["epoch"] for r in runs.read_metrics(run_dir) if r["kind"] == "epoch"]
     assert epochs == [1, 2, 3]
+
+
+DETECT = dict(limit=16, epochs=3, batch_size=8, image_size=64)
+
+
+def _detection_run_killed_at_epoch_2(store, monkeypatch, before_its_line: bool) -> Path:
+    """A detection run whose worker dies at the end of epoch 2, after ultralytics saved last.pt and before
+    (or after) the epoch's line reached metrics.jsonl."""
+    from cvlab.detection import training_run
+    from cvlab.training.engine import train_run
+
+    run_dir = store.create(TrainConfig.for_task("detect", **DETECT), "ada")
+    real = training_run._LiveRun.on_epoch
+
+    def on_epoch(self, report, *args, **kwargs):
+        if report["epoch"] == 2 and not report["final"] and before_its_line:
+            raise KeyboardInterrupt("the worker was killed")
+        real(self, report, *args, **kwargs)
+        if report["epoch"] == 2 and not report["final"]:
+            raise KeyboardInterrupt("the worker was killed")
+
+    monkeypatch.setattr(training_run._LiveRun, "on_epoch", on_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(run_dir)
+    monkeypatch.setattr(training_run._LiveRun, "on_epoch", real)
+    return run_dir
+
+
+def test_a_detection_run_whose_last_checkpoint_was_cut_mid_write_goes_on_from_best(store, monkeypatch):
+    import torch
+
+    from cvlab.training.engine import train_run
+
+    run_dir = _detection_run_killed_at_epoch_2(store, monkeypatch, before_its_line=False)
+    weights = run_dir / "ultralytics" / "weights"
+    best_epochs = torch.load(weights / "best.pt", map_location="cpu", weights_only=False)["epoch"] + 1
+    assert best_epochs in (1, 2)
+    whole = (weights / "last.pt").read_bytes()
+    (weights / "last.pt").write_bytes(whole[:len(whole) // 2])  # the kill came in the middle of write_bytes
+    summary = train_run(run_dir)
+    info = store.info(run_dir.name)
+    assert summary["status"] == info.status == "finished", info.reason  # failed before: last.pt unreadable
+    assert f"went on from best.pt (after epoch {best_epochs})" in info.record["note"]
+    records = runs.read_metrics(run_dir)
+    assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [1, 2, 3]
+    [resumed] = [r for r in records if r["kind"] == "event" and r["what"] == "resumed"]
+    assert resumed["source"] == "best.pt" and resumed["epoch"] == best_epochs
+
+
+def test_a_detection_epoch_checkpointed_but_not_logged_is_logged_on_resume(store, monkeypatch):
+    from cvlab.training.engine import train_run
+
+    run_dir = _detection_run_killed_at_epoch_2(store, monkeypatch, before_its_line=True)
+    assert [r["epoch"] for r in runs.read_metrics(run_dir) if r["kind"] == "epoch"] == [1]
+    assert train_run(run_dir)["status"] == "finished"
+    epochs = [r for r in runs.read_metrics(run_dir) if r["kind"] == "epoch"]
+    assert [r["epoch"] for r in epochs] == [1, 2, 3]  # was [1, 3]: epoch 2 left a hole in every curve
+    assert epochs[1]["val_map50"] is not None and epochs[1]["box_loss"] > 0 and epochs[1]["step"] == 2 * 2
