@@ -154,11 +154,14 @@ def dataset_summary(config: TrainConfig):
         st.caption(f"**{data.name}**: {len(data.train_y)} training and {len(data.val_y)} validation images of "
                    f"{data.train_x.shape[-1]} px, {len(data.class_names)} classes. {data.note}")
         show_figure(viz.class_counts(counts), key="class_counts")
-        from cvlab.data.augment import augment_preview, get_augmentation
+        from cvlab.data.augment import augment_preview, get_augmentation, preview_indices
 
-        preview = augment_preview(data.train_x[:8], get_augmentation(config.augmentation), 8, config.seed)
-        st.caption(f"Eight training images as the '{config.augmentation}' augmentation shows them to the network:")
-        st.image(list(preview), width=72)
+        picked = preview_indices(data.train_y, 8)  # every class in turn, not the first eight of a sorted upload
+        preview = augment_preview(data.train_x[picked], get_augmentation(config.augmentation), len(picked),
+                                  config.seed)
+        st.caption(f"Training images of each class in turn, as the '{config.augmentation}' augmentation shows "
+                   "them to the network:")
+        st.image(list(preview), width=72, caption=[data.class_names[int(data.train_y[i])] for i in picked])
         return data
     return None
 

@@ -67,3 +67,23 @@ def test_a_real_run_from_the_form_to_the_results(workers):
     assert accuracy.value.endswith("%")
     compare = run_script(PAGE, timeout=120, section="Compare", user="ada")
     assert not compare.exception and len(compare.dataframe) == 1
+
+
+def test_the_augmentation_preview_shows_every_class_of_a_set_sorted_by_class(monkeypatch):
+    """An uploaded folder lists its images class by class: the preview must not show eight of the first."""
+    import dataclasses
+
+    from cvlab.data import datasets
+
+    real = datasets.load_dataset
+
+    def sorted_by_class(*args, **kwargs):
+        data = real(*args, **kwargs)
+        order = data.train_y.argsort(stable=True)
+        return dataclasses.replace(data, train_x=data.train_x[order], train_y=data.train_y[order])
+
+    monkeypatch.setattr(datasets, "load_dataset", sorted_by_class)
+    app = run_script(PAGE, timeout=120, section="New run", **{**QUICK, "seed": "4242"})  # a seed no cache holds
+    [preview] = [el for el in app.get("image") if len(el.value) == 8]
+    shown = set(preview.captions)
+    assert shown == {"circle", "square", "triangle", "star", "cross"}, shown  # before: eight circles

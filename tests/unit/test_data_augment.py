@@ -143,3 +143,13 @@ def test_dataset_mean_std_uses_published_values_or_measures():
     assert dataset_mean_std(LabelledImages("cifar10", ("a",), x, y, x, y))[0] == (0.4914, 0.4822, 0.4465)
     mean, _ = dataset_mean_std(LabelledImages("my-folder", ("a",), x, y, x, y))
     assert mean == pytest.approx((0.2, 0.2, 0.2))
+
+
+def test_the_preview_takes_each_class_in_turn_from_a_set_sorted_by_class():
+    from cvlab.data.augment import preview_indices
+
+    labels = torch.tensor([0] * 30 + [1] * 20 + [2] * 2)  # as an uploaded folder lists them
+    picked = preview_indices(labels, 8)
+    assert picked == [0, 30, 50, 1, 31, 51, 2, 32]  # every class, the small one included
+    assert preview_indices(labels[:3], 8) == [0, 1, 2]  # fewer images than asked: all of them
+    assert preview_indices(torch.tensor([], dtype=torch.int64), 8) == []
