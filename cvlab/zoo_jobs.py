@@ -5,13 +5,16 @@ The page queues a job (``start_measuring``); a worker of the training queue
 slot, so measuring never shares the device with a training run, and runs
 ``cvlab.zoo_measure.measure_all`` (``run_measurement_job``). Progress, the device, a stop
 request and a failure travel through ``data_home/zoo/job.json``. One job at a time on a
-data home: two at once would slow each other and spoil both timings.
+data home: two at once would slow each other and spoil both timings. A job that no
+worker on its host has started within ``MEASURE_WAIT_LIMIT_S`` (the host is gone, or
+its worker is busy with long runs) fails with that reason instead of waiting for ever.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -24,6 +27,7 @@ from cvlab.zoo_measure import SUITES, device_name, measure_all
 JOB_FILE = "job.json"
 HEARTBEAT_S = 3.0
 JOB_STALE_S = 30.0  # a running job silent this long died with its worker
+MEASURE_WAIT_LIMIT_S = 30 * 60.0  # a job not started this long after it was queued is given up
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ class QueuedMeasurement:
             running, state = False, "failed"
             error = error or (f"the worker measuring {record.get('current') or 'the zoo'} stopped answering; "
                               "measure again to go on from where it ended")
+        if state == "queued" and _expired(record):
+            running, state, error = False, "failed", _wait_reason(record)
         return JobStatus(record.get("done", 0), record.get("total", 0), record.get("current", ""), running, error,
                          record.get("suite", "classification"), record.get("input_size"), state,
                          record.get("device", ""))
@@ -103,6 +109,28 @@ class QueuedMeasurement:
         while self.running and (deadline is None or time.monotonic() < deadline):
             time.sleep(0.2)
         return not self.running
+
+
+def _expired(record: dict) -> bool:
+    return time.time() - float(record.get("queued_at") or record.get("updated") or 0) > MEASURE_WAIT_LIMIT_S
+
+
+def _wait_reason(record: dict) -> str:
+    host = record.get("host") or "this server"
+    return (f"no worker on {host} started the measurement within {MEASURE_WAIT_LIMIT_S / 60:.0f} minutes (its "
+            "workers were busy with long runs, or none was running): measure again")
+
+
+def give_up(job_id: str, reason: str) -> None:
+    """Mark the data home's job failed with ``reason`` while it is still queued (nothing to do for another job)."""
+    import fcntl
+
+    folder = _job_dir()
+    with open(folder / ".job.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        record = _read_job(folder) or {}
+        if record.get("job_id") == job_id and record.get("state") == "queued":
+            _write_job(folder, {**record, "state": "failed", "error": reason, "updated": time.time()})
 
 
 def current_job() -> QueuedMeasurement | None:
@@ -132,7 +160,8 @@ def start_measuring(names: list[str] | None = None, suite: str = "classification
             return job
         job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         _write_job(folder, {"job_id": job_id, "suite": suite, "input_size": input_size, "total": len(names),
-                            "done": 0, "current": "", "state": "queued", "error": None, "updated": time.time()})
+                            "done": 0, "current": "", "state": "queued", "error": None, "updated": time.time(),
+                            "queued_at": time.time(), "host": socket.gethostname()})
         submit_measurement(job_id, suite, input_size, names)
     ensure_local_worker()
     return QueuedMeasurement(folder, job_id)
@@ -147,6 +176,9 @@ def run_measurement_job(job_id: str, suite: str, input_size: int | None, names: 
     record = _read_job(folder) or {}
     if record.get("job_id") != job_id or record.get("state") != "queued":
         return  # superseded by a newer job
+    if _expired(record):  # the page has shown it failed already: measuring now would surprise everyone
+        give_up(job_id, _wait_reason(record))
+        return
     stop_file = folder / f"{job_id}.stop"
     stop, lock = threading.Event(), threading.Lock()
     torch_device = pick_device(device)

@@ -11,11 +11,14 @@ Two kinds of job share the queue and the workers' device slots:
   (``cvlab.zoo_jobs.run_measurement_job``); one device slot, like a run, so a
   measurement never shares its device with training and its timings stay honest. The
   page describes its own machine, so only a worker on the host that asked runs it; a
-  worker elsewhere puts it back on the queue.
+  worker elsewhere puts it back on the queue, until the job is older than
+  ``cvlab.zoo_jobs.MEASURE_WAIT_LIMIT_S`` (its host is gone, or never ran a worker): then
+  it is dropped, and the page shows it failed with that reason.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -28,6 +31,7 @@ from cvlab.training import runs
 TASK_NAME = "cvlab.train_run"
 MEASURE_TASK_NAME = "cvlab.measure_zoo"
 _HUEYS: dict[str, tuple[object, dict[str, object]]] = {}
+_LOG = logging.getLogger(__name__)
 _LOCK = threading.Lock()
 
 
@@ -53,7 +57,7 @@ def submit_measurement(job_id: str, suite: str, input_size: int | None, names: l
                        settings: Settings | None = None) -> None:
     """Queue the timing of ``names`` of a zoo suite on this host (see cvlab.zoo_jobs.start_measuring)."""
     _, tasks = _queue(settings)
-    tasks[MEASURE_TASK_NAME](job_id, suite, input_size, list(names), socket.gethostname())
+    tasks[MEASURE_TASK_NAME](job_id, suite, input_size, list(names), socket.gethostname(), time.time())
 
 
 def _make_huey(url: str):
@@ -126,15 +130,22 @@ def execute_job(run_id: str, attempt: int) -> dict | None:
 BOUNCE_DELAY_S = 1.0  # a worker on another host waits this long before handing a measurement back
 
 
-def execute_measurement(job_id: str, suite: str, input_size: int | None, names: list[str], host: str) -> None:
+def execute_measurement(job_id: str, suite: str, input_size: int | None, names: list[str], host: str,
+                        queued_at: float | None = None) -> None:
     """What a worker runs for a zoo measurement job: take a device slot, then measure (progress in a file)."""
     from cvlab.training.device_slots import DEVICE_SLOTS
-    from cvlab.zoo_jobs import run_measurement_job
+    from cvlab.zoo_jobs import MEASURE_WAIT_LIMIT_S, give_up, run_measurement_job
 
     if host != socket.gethostname():  # the job times the asking host's device: back on the queue for its worker
+        queued_at = time.time() if queued_at is None else queued_at  # a job queued before jobs carried their age
+        if time.time() - queued_at > MEASURE_WAIT_LIMIT_S:
+            _LOG.warning("dropping zoo measurement %s: no worker on %s took it within %.0f minutes",
+                         job_id, host, MEASURE_WAIT_LIMIT_S / 60)
+            give_up(job_id, f"no worker on {host} started it within {MEASURE_WAIT_LIMIT_S / 60:.0f} minutes")
+            return
         time.sleep(BOUNCE_DELAY_S)
         _, tasks = _queue()
-        tasks[MEASURE_TASK_NAME](job_id, suite, input_size, list(names), host)
+        tasks[MEASURE_TASK_NAME](job_id, suite, input_size, list(names), host, queued_at)
         return
     with DEVICE_SLOTS.slot("auto") as device:
         run_measurement_job(job_id, suite, input_size, names, device)

@@ -209,3 +209,42 @@ def test_a_detection_epoch_checkpointed_but_not_logged_is_logged_on_resume(store
     epochs = [r for r in runs.read_metrics(run_dir) if r["kind"] == "epoch"]
     assert [r["epoch"] for r in epochs] == [1, 2, 3]  # was [1, 3]: epoch 2 left a hole in every curve
     assert epochs[1]["val_map50"] is not None and epochs[1]["box_loss"] > 0 and epochs[1]["step"] == 2 * 2
+
+
+# ---- zoo measurement jobs ----
+def test_a_measurement_for_a_host_that_is_gone_is_dropped_and_shown_failed(monkeypatch):
+    import time
+
+    from cvlab import zoo_jobs
+    from cvlab.training import queue
+
+    monkeypatch.setattr(queue, "BOUNCE_DELAY_S", 0.0)
+    monkeypatch.setattr(queue, "submit_measurement", lambda *args, **kwargs: None)  # nothing queued here
+    monkeypatch.setattr("cvlab.training.worker.ensure_local_worker", lambda *a, **k: (False, ""))
+    job = zoo_jobs.start_measuring(["mobilenet_v3_small"])
+    huey, _ = queue.huey_and_task()
+    old = time.time() - zoo_jobs.MEASURE_WAIT_LIMIT_S - 1
+    queue.execute_measurement(job.job_id, "classification", None, ["mobilenet_v3_small"], "gone-host", old)
+    assert huey.pending_count() == 0  # not put back on the queue: it bounced for ever before
+    status = job.status()
+    assert (status.state, status.running) == ("failed", False)
+    assert "gone-host" in status.error and "30 minutes" in status.error
+    young = time.time()
+    queue.execute_measurement("another-job", "classification", None, ["mobilenet_v3_small"], "gone-host", young)
+    assert huey.pending_count() == 1  # a young job still goes back for its own host's worker
+
+
+def test_a_measurement_queued_too_long_on_this_host_is_shown_failed_with_the_reason(monkeypatch):
+    import time
+
+    from cvlab import zoo_jobs
+
+    monkeypatch.setattr("cvlab.training.queue.submit_measurement", lambda *args, **kwargs: None)
+    monkeypatch.setattr("cvlab.training.worker.ensure_local_worker", lambda *a, **k: (False, ""))
+    job = zoo_jobs.start_measuring(["mobilenet_v3_small"])
+    assert job.status().state == "queued"
+    monkeypatch.setattr(time, "time", lambda real=time.time: real() + zoo_jobs.MEASURE_WAIT_LIMIT_S + 5)
+    status = job.status()
+    assert status.state == "failed" and not status.running and "measure again" in status.error
+    zoo_jobs.run_measurement_job(job.job_id, "classification", None, ["mobilenet_v3_small"])
+    assert zoo_jobs.current_job().status().state == "failed"  # the worker did not measure it after all
