@@ -23,7 +23,7 @@ from pathlib import Path
 
 from cvlab.errors import CvlabError, InvalidInput
 from cvlab.training import runs
-from cvlab.training.checkpoints import load_model_weights, read_checkpoint, save_checkpoint
+from cvlab.training.checkpoints import keep_newest_and_best, load_model_weights, read_checkpoint, save_checkpoint
 from cvlab.training.config import TrainConfig
 from cvlab.training.control import LiveControl, Stopped
 from cvlab.training.preparation import Prepared, prepare
@@ -235,7 +235,8 @@ def train_loop(run_dir: Path, config: TrainConfig, on_record=None) -> tuple[str,
                           **{f"val_{k}": v for k, v in val_scores.items()}, seconds=time.perf_counter() - started,
                           lr=[g["lr"] for g in p.optimizer.param_groups], **train)
             save_checkpoint(run_dir / "checkpoints" / f"epoch_{epoch + 1:03d}.safetensors", p.model, p.optimizer,
-                            p.scheduler, epoch=epoch + 1, config=config.to_dict())
+                            p.scheduler, epoch=epoch + 1, val_loss=val_loss, config=config.to_dict())
+            keep_newest_and_best(run_dir / "checkpoints")  # one per epoch would be ~90 MB each for ResNet-18
             runs.update_record(run_dir, epochs_done=epoch + 1)
         status, reason = "finished", ""
     except Stopped as stop:
