@@ -53,6 +53,7 @@ class Settings:
     upload_keep_days: float = 14.0  # an upload unused this long is deleted (CVLAB_UPLOAD_KEEP_DAYS)
     max_upload_bytes: int = 200 * 2**20  # a folder upload, all files together (CVLAB_MAX_UPLOAD_MB)
     page_cache_bytes: int = 512 * 2**20  # decoded datasets the pages keep in memory (CVLAB_PAGE_CACHE_MB)
+    identity_key_file: Path = Path()  # signs the id each browser keeps; made on first use, mode 600
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -93,6 +94,7 @@ class Settings:
             upload_keep_days=float(keep_days),
             max_upload_bytes=_mebibytes(env, "CVLAB_MAX_UPLOAD_MB", 200),
             page_cache_bytes=_mebibytes(env, "CVLAB_PAGE_CACHE_MB", 512),
+            identity_key_file=data_home / "identity.key",
         )
 
 

@@ -14,11 +14,11 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=ACTIONS, nargs="?", default="list")
     parser.add_argument("run_id", nargs="?", help="the run's id (its folder name)")
     parser.add_argument("value", nargs="?", type=float, help="the new learning rate, for `lr`")
-    parser.add_argument("--user", default=None, help="who asks (default: your login name)")
     parser.add_argument("--instructor-secret", default="", help="the server's instructor secret, to change any run")
 
 
 def _run(args: argparse.Namespace):
+    from cvlab.access import account_id
     from cvlab.settings import get_settings
     from cvlab.training import runs
 
@@ -27,7 +27,7 @@ def _run(args: argparse.Namespace):
         return [_row(info) for info in store.list()]
     if not args.run_id:
         raise _missing("a run id")
-    user = args.user or getpass.getuser()
+    user = account_id()  # the account running this, from the password database: $USER is anyone's to set
     secret = get_settings().instructor_secret
     instructor = bool(secret) and args.instructor_secret == secret
     if args.action == "show":

@@ -8,15 +8,19 @@ from cvlab.training import runs
 from cvlab.training.config import TrainConfig
 
 
-def start(config: TrainConfig, owner: str, settings: Settings | None = None) -> dict:
-    """Create a run folder and queue it; makes sure a local worker is alive to take it."""
+def start(config: TrainConfig, owner: str, settings: Settings | None = None, *, owner_id: str | None = None) -> dict:
+    """Create a run folder and queue it; makes sure a local worker is alive to take it.
+
+    ``owner`` is the name shown beside the run; ``owner_id`` is who may change it (the app passes
+    its browser or login id; the default is this process's OS account).
+    """
     from cvlab.training.queue import queue_position, submit
     from cvlab.training.worker import ensure_local_worker
 
     settings = settings or get_settings()
     if not owner.strip():
         raise InvalidInput("Give your name first: runs are listed by owner, and only you may change yours.")
-    run_dir = runs.RunStore(settings=settings).create(config.validated(), owner.strip())
+    run_dir = runs.RunStore(settings=settings).create(config.validated(), owner.strip(), owner_id)
     submit(run_dir.name, settings)
     _, worker_note = ensure_local_worker(settings)
     return {"run_id": run_dir.name, "run_dir": str(run_dir), "queue_position": queue_position(run_dir.name, settings),

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from cvlab.access import account_id
 from cvlab.errors import CvlabError, InvalidInput
 from cvlab.settings import Settings, get_settings
 from cvlab.training.config import TrainConfig
@@ -58,6 +59,7 @@ class RunInfo:
     epochs_done: int
     record: dict  # the whole run.json
     unreadable: str = ""  # why the record cannot be used (its settings refused after an upgrade...); "" when fine
+    owner_id: str = ""  # who may change it: "browser:<id>", "login:<email>" or "os:<account>"; "" on old runs
 
 
 def _atomic_write(path: Path, data: dict) -> None:
@@ -99,13 +101,15 @@ class RunStore:
         self.root = Path(root or (settings or get_settings()).runs_dir)
 
     # ---- creating and reading ----
-    def create(self, config: TrainConfig, owner: str) -> Path:
+    def create(self, config: TrainConfig, owner: str, owner_id: str | None = None) -> Path:
+        """``owner`` is the name shown; ``owner_id`` who may change the run (default: this process's OS account)."""
         self.root.mkdir(parents=True, exist_ok=True)
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(owner)}-{secrets.token_hex(2)}"
         run_dir = self.root / run_id
         (run_dir / "checkpoints").mkdir(parents=True)
         _atomic_write(run_dir / "run.json", {
-            "run_id": run_id, "config": config.to_dict(), "owner": owner, "status": "queued",
+            "run_id": run_id, "config": config.to_dict(), "owner": owner, "owner_id": owner_id or account_id(),
+            "status": "queued",
             "created": time.time(), "reason": "", "epochs_done": 0, "versions": _versions(),
         })
         (run_dir / "metrics.jsonl").touch()
@@ -152,10 +156,10 @@ class RunStore:
         control["seq"] = int(control.get("seq", 0)) + 1
         if "lr" in changes:
             control["lr_seq"] = control["seq"]  # so the worker applies each new rate once
-        control["by"] = user
+        control["by"] = info.owner if user == info.owner_id else "the instructor"  # a name to show, never an id
         _atomic_write(path, control)
         if changes.get("stop") and info.status == "queued":  # never started: nothing to wait for
-            set_status(info.run_dir, "stopped", reason=f"stopped by {user} before it started")
+            set_status(info.run_dir, "stopped", reason=f"stopped by {control['by']} before it started")
         return control
 
 
@@ -218,7 +222,7 @@ def _parsed_info(run_dir: Path, record: dict) -> RunInfo:
         run_id=record.get("run_id", run_dir.name), run_dir=run_dir,
         config=TrainConfig.from_dict(record.get("config", {})), owner=record.get("owner", ""),
         status=status, created=float(record.get("created", 0)), reason=record.get("reason", ""),
-        epochs_done=int(record.get("epochs_done", 0)), record=record,
+        epochs_done=int(record.get("epochs_done", 0)), record=record, owner_id=str(record.get("owner_id", "")),
     )
 
 
@@ -256,12 +260,21 @@ def heartbeat_age(run_dir: Path) -> float:
         return float("inf")
 
 
+def may_change(info: RunInfo, user: str, instructor: bool) -> bool:
+    """``user`` is the asker's id, never a typed name; a run from before ids were recorded is the instructor's."""
+    return instructor or (bool(user) and bool(info.owner_id) and user == info.owner_id)
+
+
 def check_may_change(info: RunInfo, user: str, instructor: bool) -> None:
-    if not (instructor or (user and user == info.owner)):
-        raise NotAllowed(
-            f"Run {info.run_id} belongs to {info.owner or 'nobody'}; anyone may watch it, but only its owner "
-            "or the instructor may pause, stop, change or delete it."
-        )
+    if may_change(info, user, instructor):
+        return
+    if not info.owner_id:
+        raise NotAllowed(f"Run {info.run_id} was started before runs recorded who started them; anyone may watch "
+                         "it, but only the instructor may pause, stop, change or delete it.")
+    raise NotAllowed(
+        f"Run {info.run_id} belongs to {info.owner or 'nobody'}; anyone may watch it, but only its owner (the "
+        "browser or login that started it) or the instructor may pause, stop, change or delete it."
+    )
 
 
 # ---- metrics ----

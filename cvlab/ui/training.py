@@ -10,11 +10,11 @@ from dataclasses import fields
 
 import streamlit as st
 
-from cvlab.settings import get_settings
 from cvlab.training import lifecycle, runs
 from cvlab.training.config import TrainConfig
 from cvlab.training.tasks import task_spec
 from cvlab.ui import page_link, report_errors, show_figure
+from cvlab.ui.identity import Identity, instructor_box, plain_markdown, who_is_asking
 from cvlab.viz import training as viz
 from cvlab.ui.training_form import path_label as form_label
 
@@ -22,31 +22,14 @@ BIND = "query-params"
 LIVE_REFRESH_S = 2.0
 
 
-# ---- who is who ----
-def current_user() -> str:
-    """``st.user`` when the server has login configured, else the name the user types (kept in the address)."""
-    if getattr(st.user, "is_logged_in", False):
-        return str(st.user.get("email") or st.user.get("name"))
-    return st.text_input("Your name", key="user", bind=BIND, max_chars=32,
-                         help="Runs are listed by owner; only you (or the instructor) may change yours.").strip()
-
-
-def instructor_secret() -> str:
-    """The secret from the server's Streamlit secrets (``cvlab_instructor_secret``) or CVLAB_INSTRUCTOR_SECRET."""
-    try:
-        secret = st.secrets.get("cvlab_instructor_secret", "")
-    except Exception:  # no secrets.toml at all: Streamlit raises instead of returning the default
-        secret = ""
-    return str(secret or get_settings().instructor_secret)
+# ---- who is who (cvlab.ui.identity) ----
+def current_user() -> Identity:
+    """The login or this browser's id, with the name typed for display; defaults to the name on its newest run."""
+    return who_is_asking(lambda owner_id: next((i.owner for i in runs.RunStore().list() if i.owner_id == owner_id), ""))
 
 
 def is_instructor() -> bool:
-    secret = instructor_secret()
-    if not secret:
-        return False
-    typed = st.text_input("Instructor secret", type="password", key="instructor_typed",
-                          help="Lets the instructor pause, stop, change or delete anyone's run.")
-    return bool(typed) and typed == secret
+    return instructor_box()
 
 
 # ---- runs ----
@@ -63,16 +46,17 @@ def recipe_label(config: TrainConfig) -> str:
     return "/".join([model, config.optimizer] + ([config.scheduler] if "scheduler" in settings else []))
 
 
-def ordered_runs(user: str, task: str | None = None) -> list[runs.RunInfo]:
+def ordered_runs(me: Identity, task: str | None = None) -> list[runs.RunInfo]:
     """The user's own runs first, then everyone else's, newest first within each; optionally of one task."""
     every = [i for i in runs.RunStore().list() if task is None or i.config.task == task]
-    return [i for i in every if i.owner == user] + [i for i in every if i.owner != user]
+    mine = [i for i in every if me.owner_id and i.owner_id == me.owner_id]
+    return mine + [i for i in every if i not in mine]
 
 
-def start_runs(configs: list[TrainConfig], user: str) -> None:
+def start_runs(configs: list[TrainConfig], me: Identity) -> None:
     with report_errors():
         for config in configs:
-            started = lifecycle.start(config, user)
+            started = lifecycle.start(config, me.name, owner_id=me.owner_id)
             st.session_state["run"] = started["run_id"]
             st.toast(f"Queued {started['run_id']} (position {started['queue_position']}). {started['worker']}")
 
@@ -117,9 +101,10 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
-def controls(info: runs.RunInfo, user: str, instructor: bool) -> None:
+def controls(info: runs.RunInfo, me: Identity, instructor: bool) -> None:
     """Pause/resume, stop and a new learning rate: shown to everyone, enabled for the owner or instructor."""
-    allowed = instructor or (bool(user) and user == info.owner)
+    user = me.owner_id
+    allowed = runs.may_change(info, user, instructor)
     store = runs.RunStore()
     cols = st.columns([1, 1, 1, 2])
     with report_errors():
@@ -140,23 +125,30 @@ def controls(info: runs.RunInfo, user: str, instructor: bool) -> None:
                                           format="%.5f", key="live_new_lr", disabled=not allowed)
             if new_lr and cols[3].button("Apply", key="live_apply_lr", disabled=not allowed):
                 store.request(info.run_id, user, instructor, lr=new_lr)
-    if not allowed:
-        st.caption(f"Watching: only {info.owner} or the instructor may change this run.")
+    if not allowed and not info.owner_id:
+        st.caption("Watching: this run was started before runs recorded who started them, so only the instructor "
+                   "may change it.")
+    elif not allowed:
+        st.caption(f"Watching: only {plain_markdown(info.owner) or 'its owner'} (the browser or login that started it) "
+                   "or the instructor may change this run.")
 
 
 @st.fragment(run_every=LIVE_REFRESH_S)
-def live_panel(run_id: str, user: str, instructor: bool) -> None:
+def live_panel(run_id: str, me: Identity, instructor: bool) -> None:
     """Redrawn every couple of seconds from the run folder while the rest of the page stays put."""
     with report_errors():
         info = runs.RunStore().info(run_id)
         records = runs.read_metrics(info.run_dir)
-        st.markdown(f"**{label(info)}** · owner **{info.owner}** · {info.record.get('device', '')}")
+        yours = " (you)" if me.owner_id and info.owner_id == me.owner_id else ""
+        device = info.record.get("device", "")
+        st.markdown(f"**{plain_markdown(label(info))}** · owner **{plain_markdown(info.owner)}**{yours}"
+                    + (f" · {plain_markdown(str(device))}" if device else ""))
         if info.reason:
             (st.error if info.status in ("failed", "unreadable") else st.caption)(info.reason)
         if info.record.get("note"):
             st.caption(info.record["note"])
         progress(info, records)
-        controls(info, user, instructor)
+        controls(info, me, instructor)
         smoothing = st.slider("Smoothing (moving average, points)", 1, 25, 1, key="live_smooth", bind=BIND)
         spec = task_spec(info.config.task)
         if any(r.get("kind") == "step" for r in records):
@@ -197,10 +189,10 @@ def task_training_section(task: str) -> None:
     if config is not None:
         form.dataset_summary(config)
     if st.button("Start training", type="primary", key=form.widget_key(task, "start"),
-                 disabled=not user or config is None):
+                 disabled=not user.may_start or config is None):
         start_runs([config], user)
-    if not user:
-        st.info("Type your name above to start runs.")
+    if not user.may_start:
+        st.info(user.missing.replace("at the top", "above"))
     every = ordered_runs(user, task)
     if every:
         ids = [info.run_id for info in every]

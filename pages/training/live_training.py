@@ -39,18 +39,18 @@ with tab_new:
             st.latex(entry.latex)
             st.caption(f"{entry.title}: {entry.note} ({entry.paper}, {entry.year})")
             start, fine_tune = st.columns(2)
-            if start.button("Start training", type="primary", key="start", disabled=not user):
+            if start.button("Start training", type="primary", key="start", disabled=not user.may_start):
                 ui.start_runs([config], user)
             if task == "classify":
                 if fine_tune.button("Fine-tune EfficientNet-B0 (the lab's recipe)", key="fine_tune",
-                                    disabled=not user):
+                                    disabled=not user.may_start):
                     ui.start_runs([replace(config, **form.FINE_TUNE)], user)
                 st.markdown("**Lab exercises**: one click queues the runs to compare, with the settings above.")
                 for column, name in zip(st.columns(len(form.EXERCISES)), form.EXERCISES):
-                    if column.button(name, key=f"exercise-{name}", disabled=not user):
+                    if column.button(name, key=f"exercise-{name}", disabled=not user.may_start):
                         ui.start_runs(form.exercise_configs(config, name), user)
-            if not user:
-                st.info("Type your name at the top to start runs.")
+            if not user.may_start:
+                st.info(user.missing)
 
 every_run = ui.ordered_runs(user)
 labels = {info.run_id: ui.label(info) for info in every_run}

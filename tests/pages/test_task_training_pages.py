@@ -45,13 +45,14 @@ def test_the_training_form_follows_the_task():
 
 def test_a_u_net_trained_from_the_segmentation_page(workers):
     quick = dict(segment_limit="48", segment_epochs="1", segment_batch="8")
-    page = run_script("pages/tasks/segmentation.py", timeout=120, section="Train a U-Net", user="ada", **quick)
+    page = run_script("pages/tasks/segmentation.py", timeout=120, section="Train a U-Net", **quick)
+    page.text_input(key="user").input("ada").run()
     page.button(key="segment_start").click().run()
     assert not page.exception, page.exception
     [info] = runs.RunStore().list()
     assert info.config.task == "segment" and info.config.limit == 48 and info.owner == "ada"
     assert wait_until_ended(info.run_id).status == "finished"
-    live = run_script("pages/tasks/segmentation.py", timeout=120, section="Train a U-Net", user="ada", **quick)
+    live = run_script("pages/tasks/segmentation.py", timeout=120, section="Train a U-Net", **quick)
     assert any("finished: epoch 1/1" in str(p.proto) for p in live.get("progress"))
     assert any("Validation masks after epoch 1" in m.value for m in live.markdown)
     assert len(live.get("image")) >= 2  # the data preview and the truth/prediction strips
@@ -62,7 +63,8 @@ def test_a_u_net_trained_from_the_segmentation_page(workers):
 
 def test_a_detector_trained_from_the_detection_page_becomes_selectable(workers):
     quick = dict(detect_limit="16", detect_epochs="1", detect_size="64", detect_batch="8")
-    page = run_script("pages/tasks/detection.py", timeout=120, section="Train", user="ada", **quick)
+    page = run_script("pages/tasks/detection.py", timeout=120, section="Train", **quick)
+    page.text_input(key="user").input("ada").run()
     page.button(key="detect_start").click().run()
     assert not page.exception, page.exception
     [info] = runs.RunStore().list()

@@ -109,19 +109,19 @@ def test_a_text_file_is_not_a_checkpoint(tmp_path):
 
 def test_run_store_lists_owners_and_guards_changes(tmp_path):
     store = runs.RunStore(tmp_path)
-    mine = store.create(TrainConfig(), "ada").name
-    store.create(TrainConfig(model="resnet18"), "bob")
+    mine = store.create(TrainConfig(), "ada", owner_id="browser:ada").name
+    store.create(TrainConfig(model="resnet18"), "bob", owner_id="browser:bob")
     assert [i.owner for i in store.list()] == ["bob", "ada"]
-    with pytest.raises(runs.NotAllowed, match="only its owner or the instructor"):
-        store.request(mine, "bob", pause=True)
-    control = store.request(mine, "ada", lr=0.5)
-    assert control["lr"] == 0.5 and control["lr_seq"] == control["seq"] == 1
-    assert store.request(mine, "bob", instructor=True, pause=True)["seq"] == 2
+    with pytest.raises(runs.NotAllowed, match="only its owner"):
+        store.request(mine, "browser:bob", pause=True)
+    control = store.request(mine, "browser:ada", lr=0.5)
+    assert control["lr"] == 0.5 and control["lr_seq"] == control["seq"] == 1 and control["by"] == "ada"
+    assert store.request(mine, "browser:bob", instructor=True, pause=True)["seq"] == 2
     with pytest.raises(InvalidInput, match="stop it before deleting"):
-        store.delete(mine, "ada")
-    store.request(mine, "ada", stop=True)  # a queued run that is stopped ends at once
+        store.delete(mine, "browser:ada")
+    store.request(mine, "browser:ada", stop=True)  # a queued run that is stopped ends at once
     assert store.info(mine).status == "stopped"
-    store.delete(mine, "ada")
+    store.delete(mine, "browser:ada")
     with pytest.raises(runs.RunNotFound):
         store.info(mine)
     with pytest.raises(InvalidInput):
@@ -157,7 +157,7 @@ def test_metrics_reader_skips_a_half_written_line_and_resume_drops_the_cut_epoch
 
 def test_live_control_applies_a_new_rate_once_on_top_of_the_schedule_and_stops(tmp_path):
     store = runs.RunStore(tmp_path)
-    run_dir = store.create(TrainConfig(), "ada")
+    run_dir = store.create(TrainConfig(), "ada", owner_id="ada")
     writer = runs.MetricsWriter(run_dir)
     control = LiveControl(run_dir, writer)
     param = torch.nn.Parameter(torch.zeros(1))

@@ -49,7 +49,7 @@ def epochs_of(run_dir: Path) -> list[dict]:
 
 def test_a_killed_worker_loses_no_finished_epoch_and_the_run_resumes(local_workers, monkeypatch):
     monkeypatch.setattr(runs, "HEARTBEAT_STALE_S", 4.0)
-    started = lifecycle.start(TrainConfig(epochs=4, **TINY), "ada")  # the app's path: queue + start a worker
+    started = lifecycle.start(TrainConfig(epochs=4, **TINY), "ada", owner_id="ada")  # the app's path: queue + worker
     run_dir = Path(started["run_dir"])
     first = wait_for(lambda: live_local_workers(), what="the worker the app started")[0]
     wait_for(lambda: len(epochs_of(run_dir)) >= 1 and runs.read_info(run_dir).status == "running", what="epoch 1")
@@ -84,7 +84,7 @@ def test_two_runs_at_once_both_finish_and_a_failing_run_leaves_the_worker_alive(
 def test_a_killed_detection_run_resumes_from_its_last_epoch(local_workers, monkeypatch):
     monkeypatch.setattr(runs, "HEARTBEAT_STALE_S", 4.0)
     config = TrainConfig.for_task("detect", limit=40, epochs=5, batch_size=8, image_size=64)
-    run_dir = Path(lifecycle.start(config, "ada")["run_dir"])
+    run_dir = Path(lifecycle.start(config, "ada", owner_id="ada")["run_dir"])
     worker = wait_for(lambda: live_local_workers(), what="the worker the app started")[0]
     wait_for(lambda: len(epochs_of(run_dir)) >= 1, what="epoch 1")
     os.kill(worker.pid, signal.SIGKILL)

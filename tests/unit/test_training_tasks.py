@@ -114,7 +114,7 @@ def test_a_bad_mask_upload_fails_the_run_with_the_reason(tmp_path):
 def detect_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("detect")
     store = runs.RunStore(root / "runs")
-    run_dir = store.create(TrainConfig.for_task("detect", **DETECT), "ada")
+    run_dir = store.create(TrainConfig.for_task("detect", **DETECT), "ada", owner_id="ada")
     records = []
 
     def stop_in_the_second_epoch(record):
@@ -208,7 +208,7 @@ def test_a_new_rate_scales_ultralytics_schedule_from_then_on(tmp_path):
     config = TrainConfig.for_task("detect", **{**DETECT, "epochs": 3})
     plain = store.create(config, "ada")
     train_run(plain)
-    changed = store.create(config, "ada")
+    changed = store.create(config, "ada", owner_id="ada")
     asked = []
 
     def halve_the_rate(record):
