@@ -11,6 +11,16 @@ What makes it learnable but not trivial: random colour (kept apart from the
 background's), size, position and rotation; a background with a colour gradient
 and sensor-like Gaussian noise. What keeps it learnable by a small CNN at 32 px:
 five outlines that differ in corners and concavities, drawn at least 9 px in radius.
+
+Scenes come in two looks. "plain" is the one above. "varied", the detection
+default, paints the same five geometries the many ways a person or another
+program draws them, so a detector trained on it finds a square drawn anywhere,
+not only the generator's: flat, gradient or blotchy backgrounds, with or without
+noise; filled shapes or outlines 2 px to a third of the radius thick (drawn inside
+the outline, so the box is the same); anti-aliased or hard-edged; any colour,
+greyscale or washed-out ones included; upright about a third of the time, any
+angle otherwise; a wider range of sizes. A shape's mask is the pixels it paints
+(an outline's mask is its stroke).
 """
 
 from __future__ import annotations
@@ -27,7 +37,8 @@ SHAPE_CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross
 SUPERSAMPLE = 4  # drawing scale before the box filter: 16 sub-pixels per pixel
 MIN_SHAPE_CONTRAST = 100.0  # Euclidean RGB distance (0-255 scale) between shape and background colour
 _OUTER = 1.06  # the cross's arm corners reach 1.053 r; every other outline stays inside r
-_TASK_STREAM = {"classify": 1, "scene": 2}  # detection and segmentation share scenes
+_TASK_STREAM = {"classify": 1, "scene": 2, "varied scene": 3}  # detection and segmentation share scenes
+LOOKS = ("plain", "varied")
 MAX_SCENE_OVERLAP = 0.2  # a new shape's box may cover at most 20 % of a smaller box it touches
 
 
@@ -58,22 +69,31 @@ def _outline(kind: str, r: float, angle: float) -> list[tuple[float, float]]:
     return [(rho * math.cos(theta + angle), rho * math.sin(theta + angle)) for rho, theta in polar]
 
 
-def shape_coverage(kind: str, cx: float, cy: float, r: float, angle: float, size: int) -> np.ndarray:
+def shape_coverage(kind: str, cx: float, cy: float, r: float, angle: float, size: int, *,
+                   stroke: float | None = None, antialiased: bool = True) -> np.ndarray:
     """(size, size) float32 in [0, 1]: how much of each pixel the shape covers.
 
     Only the patch around the shape is drawn (at SUPERSAMPLE times the scale) and
-    box-filtered down, so a small shape on a large canvas costs little.
+    box-filtered down, so a small shape on a large canvas costs little. ``stroke``
+    (px) draws only an outline that wide, inside the shape's edge; ``antialiased``
+    False draws at the pixel grid itself, every pixel fully in or out.
     """
+    scale = SUPERSAMPLE if antialiased else 1
     reach = _OUTER * r + 1
     x0, y0 = max(0, int(cx - reach)), max(0, int(cy - reach))
     x1, y1 = min(size, int(math.ceil(cx + reach))), min(size, int(math.ceil(cy + reach)))
     coverage = np.zeros((size, size), np.float32)
     if x1 <= x0 or y1 <= y0:
         return coverage
-    patch = Image.new("L", ((x1 - x0) * SUPERSAMPLE, (y1 - y0) * SUPERSAMPLE), 0)
-    points = [((cx - x0 + dx) * SUPERSAMPLE, (cy - y0 + dy) * SUPERSAMPLE) for dx, dy in _outline(kind, r, angle)]
+    patch = Image.new("L", ((x1 - x0) * scale, (y1 - y0) * scale), 0)
+    points = [((cx - x0 + dx) * scale, (cy - y0 + dy) * scale) for dx, dy in _outline(kind, r, angle)]
     ImageDraw.Draw(patch).polygon(points, fill=255)
-    small = patch.resize((x1 - x0, y1 - y0), Image.Resampling.BOX)
+    if stroke is not None:  # a line centred on the edge, twice as wide, kept where it is inside the shape
+        line = Image.new("L", patch.size, 0)
+        ImageDraw.Draw(line).line(points + points[:1], fill=255, width=max(1, round(2 * stroke * scale)),
+                                  joint="curve")
+        patch = Image.fromarray(np.minimum(np.asarray(patch), np.asarray(line)))
+    small = patch.resize((x1 - x0, y1 - y0), Image.Resampling.BOX) if scale > 1 else patch
     coverage[y0:y1, x0:x1] = np.asarray(small, np.float32) / 255.0
     return coverage
 
@@ -134,10 +154,12 @@ def shapes_classification(n: int, seed: int, size: int = 32) -> tuple[np.ndarray
     return images, labels, SHAPE_CLASSES
 
 
-def _place(rng: np.random.Generator, size: int, taken: list[np.ndarray]) -> tuple[float, float, float] | None:
-    """Centre and radius of a new shape whose box overlaps no earlier box by much, or None."""
+def _place(rng: np.random.Generator, size: int, taken: list[np.ndarray],
+           radii: tuple[float, float] = (0.09, 0.20)) -> tuple[float, float, float] | None:
+    """Centre and radius (``radii``: fractions of the side) of a new shape whose box overlaps no
+    earlier box by much, or None."""
     for _ in range(30):
-        r = rng.uniform(0.09, 0.20) * size
+        r = rng.uniform(*radii) * size
         margin = _OUTER * r + 1
         cx, cy = rng.uniform(margin, size - margin, 2)
         box = np.array([cx - margin, cy - margin, cx + margin, cy + margin])
@@ -155,9 +177,11 @@ def _overlap_of_smaller(a: np.ndarray, b: np.ndarray) -> float:
     return float(w * h / smaller)
 
 
-def _scene(seed: int, index: int, size: int, max_objects: int):
+def _scene(seed: int, index: int, size: int, max_objects: int, look: str = "plain"):
     """One scene: image (H, W, 3) uint8, mask (H, W) uint8 (0 background, c + 1 shape class c),
     boxes (k, 4) float32 xyxy and classes (k,) int64, with later shapes drawn on top."""
+    if look == "varied":
+        return _varied_scene(np.random.default_rng([seed, _TASK_STREAM["varied scene"], index]), size, max_objects)
     rng = np.random.default_rng([seed, _TASK_STREAM["scene"], index])
     canvas = _background(rng, size)
     mask = np.zeros((size, size), np.uint8)
@@ -169,40 +193,131 @@ def _scene(seed: int, index: int, size: int, max_objects: int):
         cls = int(rng.integers(len(SHAPE_CLASSES)))
         alpha = shape_coverage(SHAPE_CLASSES[cls], *placed, rng.uniform(0, 2 * math.pi), size)
         canvas += alpha[..., None] * (_shape_colour(rng, canvas) - canvas)
-        inside = alpha >= 0.5
-        mask[inside] = cls + 1
-        rows, cols = np.flatnonzero(inside.any(1)), np.flatnonzero(inside.any(0))
-        boxes.append([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1])
+        boxes.append(_paint_mask(mask, alpha, cls))
         classes.append(cls)
     return _finish(rng, canvas), mask, np.array(boxes, np.float32).reshape(-1, 4), np.array(classes, np.int64)
 
 
-def _check_objects(max_objects: int) -> None:
+def _paint_mask(mask: np.ndarray, alpha: np.ndarray, cls: int) -> list[int]:
+    """Mark the pixels a shape covers at least half of as class ``cls``; their box, xyxy."""
+    inside = alpha >= 0.5
+    mask[inside] = cls + 1
+    rows, cols = np.flatnonzero(inside.any(1)), np.flatnonzero(inside.any(0))
+    return [cols[0], rows[0], cols[-1] + 1, rows[-1] + 1]
+
+
+VARIED_RADII = (0.07, 0.22)  # of the side: at 192 px, squares 19 to 60 px wide
+UPRIGHT_SHARE = 0.35  # shapes drawn level (square sides, cross arms) or point up/down, as people draw them
+OUTLINE_SHARE = 0.4  # shapes drawn as an outline only
+HARD_EDGE_SHARE = 0.4  # shapes drawn without anti-aliasing
+GREY_SCENE_SHARE = 0.3  # scenes whose background is grey (and most shapes on it too)
+
+
+def _varied_colour(rng: np.random.Generator, grey: bool) -> np.ndarray:
+    """Any RGB colour, a grey, a washed-out colour or a strong primary-like one (float32, 0-255)."""
+    pick = rng.random()
+    if grey:
+        return np.full(3, rng.uniform(0, 255), np.float32)
+    if pick < 0.25:  # washed out: part of the way to its own grey
+        colour = rng.uniform(0, 255, 3)
+        return (colour + rng.uniform(0.3, 0.8) * (colour.mean() - colour)).astype(np.float32)
+    if pick < 0.5:  # red, blue, yellow, magenta...: each channel near 0 or near 255
+        return np.where(rng.random(3) < 0.5, rng.uniform(0, 60, 3), rng.uniform(195, 255, 3)).astype(np.float32)
+    return rng.uniform(0, 255, 3).astype(np.float32)
+
+
+def _varied_background(rng: np.random.Generator, size: int, grey: bool) -> np.ndarray:
+    """(size, size, 3) float32: flat (35 %), a gradient (40 %) or a gradient with soft blotches (25 %)."""
+    start = _varied_colour(rng, grey)
+    canvas = np.broadcast_to(start, (size, size, 3)).astype(np.float32)
+    style = rng.choice(3, p=[0.35, 0.40, 0.25])
+    if style >= 1:
+        step = rng.uniform(-120, 120, 1 if grey else 3)
+        ramp = np.linspace(0.0, 1.0, size, dtype=np.float32)
+        direction = rng.uniform(0, 2 * math.pi)
+        t = math.cos(direction) * ramp[None, :] + math.sin(direction) * ramp[:, None]  # (H, W)
+        t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
+        canvas = canvas + t[..., None] * step.astype(np.float32)
+    if style == 2:  # a 4x4 grid of random offsets, smoothly interpolated
+        cells = rng.normal(0.0, rng.uniform(15, 40), (4, 4, 1 if grey else 3)).astype(np.float32)
+        layers = [np.asarray(Image.fromarray(cells[..., c], "F").resize((size, size), Image.Resampling.BICUBIC))
+                  for c in range(cells.shape[2])]
+        canvas = canvas + np.stack(layers, -1)
+    return np.clip(canvas, 0, 255).astype(np.float32)
+
+
+def _colour_apart(rng: np.random.Generator, under: np.ndarray, grey: bool) -> np.ndarray:
+    """A varied colour at least MIN_SHAPE_CONTRAST from ``under`` (the mean RGB it is painted on)."""
+    for _ in range(50):
+        colour = _varied_colour(rng, grey and rng.random() < 0.8)
+        if np.linalg.norm(colour - under) >= MIN_SHAPE_CONTRAST:
+            return colour
+    return np.where(under.mean() > 127, 0.0, 255.0).astype(np.float32)
+
+
+def _varied_scene(rng: np.random.Generator, size: int, max_objects: int):
+    """A scene in the "varied" look (see the module docstring); returns what ``_scene`` does."""
+    grey = rng.random() < GREY_SCENE_SHARE
+    canvas = _varied_background(rng, size, grey)
+    mask = np.zeros((size, size), np.uint8)
+    boxes, classes, taken = [], [], []
+    for _ in range(int(rng.integers(1, max_objects + 1))):
+        placed = _place(rng, size, taken, VARIED_RADII)
+        if placed is None:
+            break
+        cls = int(rng.integers(len(SHAPE_CLASSES)))
+        angle = rng.choice([0.0, math.pi]) if rng.random() < UPRIGHT_SHARE else rng.uniform(0, 2 * math.pi)
+        stroke = rng.uniform(2.0, max(2.0, placed[2] / 3)) if rng.random() < OUTLINE_SHARE else None
+        smooth = rng.random() >= HARD_EDGE_SHARE
+        alpha = shape_coverage(SHAPE_CLASSES[cls], *placed, angle, size, stroke=stroke, antialiased=smooth)
+        if not (alpha >= 0.5).any():  # an outline too thin for so small a shape: fill it
+            alpha = shape_coverage(SHAPE_CLASSES[cls], *placed, angle, size, antialiased=smooth)
+        x1, y1, x2, y2 = (int(v) for v in taken[-1].clip(0, size))
+        colour = _colour_apart(rng, canvas[y1:y2, x1:x2].reshape(-1, 3).mean(0), grey)
+        canvas += alpha[..., None] * (colour - canvas)
+        boxes.append(_paint_mask(mask, alpha, cls))
+        classes.append(cls)
+    if rng.random() < 0.5:  # half the scenes are clean, as drawings are; the rest carry sensor-like noise
+        canvas += rng.normal(0.0, rng.uniform(1.0, 12.0), canvas.shape).astype(np.float32)
+    image = np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
+    return image, mask, np.array(boxes, np.float32).reshape(-1, 4), np.array(classes, np.int64)
+
+
+def _check_objects(max_objects: int, look: str) -> None:
     if not 1 <= max_objects <= 12:
         raise InvalidInput(f"max_objects={max_objects} is out of range: use 1 to 12 shapes per image.")
+    if look not in LOOKS:
+        raise InvalidInput(f"Unknown look {look!r}; choose one of {', '.join(LOOKS)}.")
 
 
-def shapes_detection(n: int, seed: int, size: int = 128, max_objects: int = 4) -> list[DetectionSample]:
-    """``n`` scenes of 1..max_objects shapes with their boxes (pixels, xyxy) and classes."""
+def shapes_detection(n: int, seed: int, size: int = 128, max_objects: int = 4, *,
+                     look: str = "varied") -> list[DetectionSample]:
+    """``n`` scenes of 1..max_objects shapes with their boxes (pixels, xyxy) and classes.
+
+    ``look`` "varied" (default) paints them many ways, so a detector learns the shapes
+    rather than one way of drawing them; "plain" is the segmentation scenes' look.
+    """
     _check(n, seed, size, min_size=32)
-    _check_objects(max_objects)
+    _check_objects(max_objects, look)
     samples = []
     for index in range(n):
-        image, _, boxes, classes = _scene(seed, index, size, max_objects)
+        image, _, boxes, classes = _scene(seed, index, size, max_objects, look)
         samples.append(DetectionSample(image, boxes, classes))
     return samples
 
 
-def shapes_segmentation(n: int, seed: int, size: int = 128, max_objects: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def shapes_segmentation(n: int, seed: int, size: int = 128, max_objects: int = 3, *,
+                        look: str = "plain") -> tuple[np.ndarray, np.ndarray]:
     """``n`` scenes and their masks: images (n, H, W, 3) uint8, masks (n, H, W) uint8 class ids.
 
-    Mask value 0 is background and c + 1 is SHAPE_CLASSES[c]. For the same seed, size and
-    max_objects the scenes are exactly those of ``shapes_detection``.
+    Mask value 0 is background and c + 1 is SHAPE_CLASSES[c]. For the same seed, size,
+    max_objects and look the scenes are exactly those of ``shapes_detection``. The default
+    look is "plain" (filled shapes): a segmentation lesson shows whole regions.
     """
     _check(n, seed, size, min_size=32)
-    _check_objects(max_objects)
+    _check_objects(max_objects, look)
     images = np.empty((n, size, size, 3), np.uint8)
     masks = np.empty((n, size, size), np.uint8)
     for index in range(n):
-        images[index], masks[index], _, _ = _scene(seed, index, size, max_objects)
+        images[index], masks[index], _, _ = _scene(seed, index, size, max_objects, look)
     return images, masks

@@ -101,12 +101,14 @@ def read_yolo_labels(path: Path, width: int, height: int) -> tuple[np.ndarray, n
 
 
 def write_yolo_dataset(out: Path, n: int, seed: int, size: int = 128, val_fraction: float = 0.2,
-                       max_objects: int = 4) -> Path:
-    """Shapes scenes in ultralytics' YOLO format; returns the data.yaml to pass to ``YOLO.train(data=...)``."""
+                       max_objects: int = 4, *, look: str = "varied") -> Path:
+    """Shapes scenes in ultralytics' YOLO format; returns the data.yaml to pass to ``YOLO.train(data=...)``.
+
+    ``look`` is the generator's (``cvlab.data.shapes.LOOKS``): "varied" paints the shapes many ways."""
     import yaml
 
     out = _check_out(out, n, val_fraction)
-    samples = shapes_detection(n, seed, size=size, max_objects=max_objects)
+    samples = shapes_detection(n, seed, size=size, max_objects=max_objects, look=look)
     parts = _split_parts(n, val_fraction, seed)
     for part in ("train", "val"):  # both folders exist even when empty: ultralytics looks for them
         (out / "images" / part).mkdir(parents=True, exist_ok=True)
