@@ -1,9 +1,19 @@
-"""``python -m cvlab runs``: list, watch and change training runs; ``python -m cvlab worker``: serve the queue."""
+"""``python -m cvlab runs``: list, watch and change training runs; ``python -m cvlab worker``: serve the queue.
+
+The command line acts as the operating-system account that runs it: it may change the runs
+that account started. ``--instructor`` asks for the instructor secret (from
+CVLAB_INSTRUCTOR_SECRET, else a prompt that does not echo), never from an argument, since
+every user of the server can read a process's arguments with ``ps``. The folders are the real
+boundary here: an account that may write the runs folder may change any run with a file
+manager, so on a shared server only the app's own account should be able to write it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import os
+import time
 
 from cvlab.commands import COMMANDS, Command, text_table
 
@@ -14,12 +24,12 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=ACTIONS, nargs="?", default="list")
     parser.add_argument("run_id", nargs="?", help="the run's id (its folder name)")
     parser.add_argument("value", nargs="?", type=float, help="the new learning rate, for `lr`")
-    parser.add_argument("--instructor-secret", default="", help="the server's instructor secret, to change any run")
+    parser.add_argument("--instructor", action="store_true",
+                        help="change anyone's run: the secret is read from CVLAB_INSTRUCTOR_SECRET, else asked for")
 
 
 def _run(args: argparse.Namespace):
     from cvlab.access import account_id
-    from cvlab.settings import get_settings
     from cvlab.training import runs
 
     store = runs.RunStore()
@@ -28,8 +38,7 @@ def _run(args: argparse.Namespace):
     if not args.run_id:
         raise _missing("a run id")
     user = account_id()  # the account running this, from the password database: $USER is anyone's to set
-    secret = get_settings().instructor_secret
-    instructor = bool(secret) and args.instructor_secret == secret
+    instructor = args.instructor and _instructor_secret_checked()
     if args.action == "show":
         info = store.info(args.run_id)
         return {**_row(info), "config": info.config.to_dict(), "record": info.record,
@@ -49,6 +58,25 @@ def _run(args: argparse.Namespace):
         raise _missing("the new learning rate")
     change = {"pause": {"pause": True}, "stop": {"stop": True}, "lr": {"lr": args.value}}[args.action]
     return store.request(args.run_id, user, instructor, **change)
+
+
+WRONG_SECRET_DELAY_S = 3.0  # as login programs do: a script cannot try secrets quickly
+
+
+def _instructor_secret_checked() -> bool:
+    from cvlab.access import WrongSecret, configured_instructor_secret, secret_matches
+    from cvlab.errors import InvalidInput
+    from cvlab.settings import get_settings
+
+    secret = configured_instructor_secret(get_settings())
+    if not secret:
+        raise InvalidInput("No instructor secret is configured: set cvlab_instructor_secret in "
+                           ".streamlit/secrets.toml or CVLAB_INSTRUCTOR_SECRET in the server's environment.")
+    typed = os.environ.get("CVLAB_INSTRUCTOR_SECRET") or getpass.getpass("Instructor secret: ")
+    if not secret_matches(typed, secret):
+        time.sleep(WRONG_SECRET_DELAY_S)
+        raise WrongSecret("That is not the instructor secret; nothing was changed.")
+    return True
 
 
 def _missing(what: str):
