@@ -1,9 +1,11 @@
 """``python -m cvlab detect IMAGE... --model NAME``: YOLO detections, one result per image.
 
 With ``--json`` it prints a JSON list holding one object per image, in the order
-given: ``{"image", "model", "width", "height", "detections": [{"xyxy", "conf",
-"cls", "name"}...], "timings": {"preprocess", "inference", "postprocess"}}`` (pixels,
-0..1, class id, class name, milliseconds). Among several images, one that cannot be
+given: ``{"image", "model", "width", "height", "imgsz", "imgsz_reason", "detections":
+[{"xyxy", "conf", "cls", "name"}...], "timings": {"preprocess", "inference",
+"postprocess"}}`` (pixels, the network's input side in px and why it was chosen, 0..1,
+class id, class name, milliseconds). Without ``--imgsz`` each model sees the size it
+was trained at (shapes-yolo 192 px, COCO models 640 px). Among several images, one that cannot be
 read gives an ``{"image", "error"}`` object and the others still run; a single bad
 image (or an unknown model) is an error with exit status 2.
 """
@@ -22,7 +24,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="shapes-yolo", help="a detector name (see --list)")
     parser.add_argument("--conf", type=float, default=0.25, help="confidence threshold, 0..1")
     parser.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold, 0..1")
-    parser.add_argument("--imgsz", type=int, default=640, help="network input size in px")
+    parser.add_argument("--imgsz", type=int, default=None,
+                        help="network input size in px (default: the size the model was trained at)")
     parser.add_argument("--max-det", type=int, default=300, help="at most this many boxes per image")
     parser.add_argument("--classes", type=int, nargs="+", default=None, help="keep only these class ids")
     parser.add_argument("--agnostic-nms", action="store_true", help="boxes of different classes suppress each other")
@@ -49,8 +52,8 @@ def _one(name: str, args: argparse.Namespace) -> dict:
     result = facade.detect(args.model, image.pixels, conf=args.conf, iou=args.iou, imgsz=args.imgsz,
                            classes=args.classes, max_det=args.max_det, agnostic_nms=args.agnostic_nms)
     return {"image": name, "model": result.model, "width": result.width, "height": result.height,
-            "detections": to_jsonable(result.detections), "timings": to_jsonable(result.timings),
-            "notes": list(image.notes)}
+            "imgsz": result.imgsz, "imgsz_reason": result.imgsz_reason, "detections": to_jsonable(result.detections),
+            "timings": to_jsonable(result.timings), "notes": list(image.notes)}
 
 
 def _run(args: argparse.Namespace):
@@ -85,7 +88,8 @@ def _render(data) -> str:
         t = item["timings"]
         rows = [{"class": d["name"], "conf": f"{d['conf']:.2f}", "x1 y1 x2 y2": " ".join(f"{v:.0f}" for v in d["xyxy"])}
                 for d in item["detections"]]
-        blocks.append(f"{item['image']} ({item['width']}x{item['height']}): {len(rows)} detections, "
+        blocks.append(f"{item['image']} ({item['width']}x{item['height']}): {len(rows)} detections at "
+                      f"{item['imgsz']} px ({item['imgsz_reason']}), "
                       f"{t['preprocess']:.1f} + {t['inference']:.1f} + {t['postprocess']:.1f} ms\n"
                       + (text_table(rows) if rows else "(none)"))
     return "\n\n".join(blocks)

@@ -28,6 +28,7 @@ from cvlab.settings import Settings, get_settings
 
 MAX_LOADED_MODELS = 3  # yolov8x is about 270 MB in memory; three of the small ones are nothing
 DEFAULT_IMGSZ = 640  # px: ultralytics' default, the size its COCO models were trained at
+ASKED = "chosen by hand"  # the reason given for an input size the caller set
 IMGSZ_RANGE = (32, 1280)  # px; ultralytics rounds up to a multiple of the stride (32)
 CANDIDATE_CONF = 0.01  # the NMS section's "before NMS" confidence floor
 MAX_CANDIDATES = 300  # ... and its cap: the highest-scoring boxes only
@@ -61,6 +62,7 @@ class DetectionResult:
     width: int  # of the input image, px
     height: int
     imgsz: int  # the network's input side, px
+    imgsz_reason: str  # why that size: the model's training size when none was asked for
     detections: tuple[Detection, ...]  # highest score first
     names: tuple[str, ...]  # every class the model knows, by id
     timings: StageTimings
@@ -84,7 +86,8 @@ class ModelInfo:
     names: tuple[str, ...]
     nms_free: bool
     parameters: int
-    imgsz: int  # px: the input size it was trained at (640 for ultralytics' COCO models)
+    imgsz: int  # px: its default input size, the one it was trained at (640 for ultralytics' COCO models)
+    imgsz_reason: str  # where that size comes from, for people
 
 
 class LoadedDetector:
@@ -99,22 +102,45 @@ class LoadedDetector:
         self.names = tuple(str(names[i]) for i in range(len(names)))
         self.nms_free = bool(getattr(yolo.model, "end2end", False))
         self.parameters = sum(p.numel() for p in yolo.model.parameters())
-        self.imgsz = DEFAULT_IMGSZ
+        self.imgsz, self.imgsz_reason = training_size(spec, yolo)
         self.predict(np.zeros((64, 64, 3), np.uint8), imgsz=64)  # set the predictor up now, so no result's
         # timing carries the one-off model fusion and first allocations
-        if spec.path is not None and spec.path.suffix == ".safetensors":
-            from cvlab.detection.stored import read_header
-
-            self.imgsz = read_header(spec.path).imgsz or DEFAULT_IMGSZ
 
     def info(self) -> ModelInfo:
         return ModelInfo(self.spec.name, self.spec.title, self.spec.kind, self.spec.weights_note, self.names,
-                         self.nms_free, self.parameters, self.imgsz)
+                         self.nms_free, self.parameters, self.imgsz, self.imgsz_reason)
+
+    def input_size(self, imgsz: int | None) -> tuple[int, str]:
+        """The network input side for a request (None: the model's own default) and why it is that."""
+        if imgsz is None:
+            return self.imgsz, self.imgsz_reason
+        return int(imgsz), f"{ASKED} ({self.spec.name} was trained at {self.imgsz} px)"
 
     def predict(self, bgr: np.ndarray, **options):
         """One image (H, W, 3) uint8 BGR, as ultralytics takes numpy input; its Results object."""
         with self.lock:
             return self._yolo.predict(bgr, verbose=False, device=self.device, **options)[0]
+
+
+def training_size(spec: DetectorSpec, yolo) -> tuple[int, str]:
+    """The input side a model sees unless asked otherwise, and why: the size it was trained at.
+
+    A network is only good at the object sizes it was trained on. Letterboxing every picture
+    to the training side shows each object at the scale training gave it relative to the
+    scene; a smaller side (the picture's own, say) shrinks objects below anything it saw.
+    """
+    if spec.kind == "random":
+        return DEFAULT_IMGSZ, f"random weights, never trained: ultralytics' default {DEFAULT_IMGSZ} px"
+    if spec.path is not None and spec.path.suffix == ".safetensors":
+        from cvlab.detection.stored import read_header
+
+        stored = read_header(spec.path).imgsz
+        if stored:
+            return stored, f"the size {spec.name} was trained at (from its weights file)"
+    trained_at = (getattr(yolo.model, "args", None) or {}).get("imgsz")  # a checkpoint's training settings
+    if isinstance(trained_at, int) and IMGSZ_RANGE[0] <= trained_at <= IMGSZ_RANGE[1]:
+        return trained_at, f"the size {spec.name} was trained at (from its checkpoint's training settings)"
+    return DEFAULT_IMGSZ, f"ultralytics' default {DEFAULT_IMGSZ} px: the weights do not say what size they were trained at"
 
 
 _cache: OrderedDict[tuple, LoadedDetector] = OrderedDict()
@@ -193,20 +219,22 @@ def _check_options(detector: LoadedDetector, conf: float, iou: float, imgsz: int
                            f"{len(detector.names)} (0..{len(detector.names) - 1}).")
 
 
-def detect(name: str, pixels: np.ndarray, *, conf: float = 0.25, iou: float = 0.7, imgsz: int = 640,
+def detect(name: str, pixels: np.ndarray, *, conf: float = 0.25, iou: float = 0.7, imgsz: int | None = None,
            classes: Sequence[int] | None = None, max_det: int = 300, agnostic_nms: bool = False,
            settings: Settings | None = None) -> DetectionResult:
     """Detect objects in one (H, W, 3) uint8 RGB image with model ``name``.
 
+    ``imgsz`` None (default) takes the size the model was trained at (``training_size``);
     ``classes`` keeps only those class ids (None: all); ``agnostic_nms`` lets boxes of
-    different classes suppress each other. Defaults are ultralytics' own.
+    different classes suppress each other. The other defaults are ultralytics' own.
     """
     detector = load_detector(name, settings=settings)
+    imgsz, reason = detector.input_size(imgsz)
     _check_options(detector, conf, iou, imgsz, max_det, classes)
     bgr = _check_pixels(pixels)
     result = detector.predict(bgr, conf=conf, iou=iou, imgsz=imgsz, max_det=max_det, agnostic_nms=agnostic_nms,
                               classes=list(map(int, classes)) if classes is not None else None)
-    return _to_result(detector, result, imgsz, bgr.shape)
+    return _to_result(detector, result, imgsz, reason, bgr.shape)
 
 
 def _arrays(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -216,7 +244,7 @@ def _arrays(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             boxes.cls.cpu().numpy().astype(np.int64))
 
 
-def _to_result(detector: LoadedDetector, result, imgsz: int, shape: tuple[int, ...]) -> DetectionResult:
+def _to_result(detector: LoadedDetector, result, imgsz: int, reason: str, shape: tuple[int, ...]) -> DetectionResult:
     xyxy, scores, labels = _arrays(result)
     detections = tuple(Detection(tuple(round(float(v), 2) for v in box), round(float(score), 4), int(label),
                                  detector.names[int(label)])
@@ -224,7 +252,7 @@ def _to_result(detector: LoadedDetector, result, imgsz: int, shape: tuple[int, .
     speed = result.speed
     return DetectionResult(
         model=detector.spec.name, weights_note=detector.spec.weights_note, width=int(shape[1]),
-        height=int(shape[0]), imgsz=imgsz, detections=detections, names=detector.names,
+        height=int(shape[0]), imgsz=imgsz, imgsz_reason=reason, detections=detections, names=detector.names,
         timings=StageTimings(float(speed["preprocess"]), float(speed["inference"]), float(speed["postprocess"])),
         nms_free=detector.nms_free)
 
@@ -242,14 +270,16 @@ class Candidates:
     nms_free: bool
 
 
-def candidates(name: str, pixels: np.ndarray, *, imgsz: int = 640, conf_floor: float = CANDIDATE_CONF,
+def candidates(name: str, pixels: np.ndarray, *, imgsz: int | None = None, conf_floor: float = CANDIDATE_CONF,
                max_candidates: int = MAX_CANDIDATES, classes: Sequence[int] | None = None,
                settings: Settings | None = None) -> Candidates:
     """The boxes NMS starts from, through the real pipeline: an IoU threshold of 1 suppresses nothing.
 
-    (Suppression needs IoU strictly above the threshold, and IoU never exceeds 1.)
+    (Suppression needs IoU strictly above the threshold, and IoU never exceeds 1.) ``imgsz``
+    None takes the model's training size, as ``detect`` does.
     """
     detector = load_detector(name, settings=settings)
+    imgsz, _ = detector.input_size(imgsz)
     _check_options(detector, conf_floor, 1.0, imgsz, max_candidates, classes)
     result = detector.predict(_check_pixels(pixels), conf=conf_floor, iou=1.0, imgsz=imgsz, max_det=max_candidates,
                               classes=list(map(int, classes)) if classes is not None else None)

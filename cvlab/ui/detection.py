@@ -16,12 +16,11 @@ from cvlab.detection import facade
 from cvlab.detection.models import available_detectors, get_detector
 from cvlab.detection.yolo_data import DatasetReport
 from cvlab.settings import get_settings
-from cvlab.ui import projector_on
+from cvlab.ui import show_table
 from cvlab.ui.networks import image_key
 
 SHAPES_SIDE = 192  # px: the size the shapes model was trained at
 _RESULTS = 32  # results kept per process; each is a few kB of boxes
-PROJECTOR_TABLE_ROWS = 40  # a longer static table would push the figures below it off the screen
 
 
 def model_choices() -> dict[str, str]:
@@ -60,14 +59,14 @@ def model_info(name: str) -> facade.ModelInfo:
 
 
 @st.cache_data(max_entries=_RESULTS, show_spinner="Detecting…")
-def detect(name: str, key: str, conf: float, iou: float, imgsz: int, classes: tuple[int, ...] | None,
+def detect(name: str, key: str, conf: float, iou: float, imgsz: int | None, classes: tuple[int, ...] | None,
            max_det: int, agnostic: bool, _pixels: np.ndarray) -> facade.DetectionResult:
     return facade.detect(name, _pixels, conf=conf, iou=iou, imgsz=imgsz, classes=classes, max_det=max_det,
                          agnostic_nms=agnostic)
 
 
 @st.cache_data(max_entries=_RESULTS, show_spinner="Collecting the boxes before NMS…")
-def candidates(name: str, key: str, imgsz: int, classes: tuple[int, ...] | None,
+def candidates(name: str, key: str, imgsz: int | None, classes: tuple[int, ...] | None,
                _pixels: np.ndarray) -> facade.Candidates:
     return facade.candidates(name, _pixels, imgsz=imgsz, classes=classes)
 
@@ -99,28 +98,6 @@ def several_photos(key: str) -> list[LoadedImage]:
     if not files:
         st.caption("Drop a few PNG or JPEG files.")
     return images
-
-
-def show_rows(rows: list[dict]) -> None:
-    """Rows as a table: a sortable dataframe, or on the projector a static table.
-
-    A dataframe is drawn on a canvas, so the projector's large type never reaches its
-    cells; a static table is HTML and takes it.
-    """
-    if projector_on() and len(rows) <= PROJECTOR_TABLE_ROWS:
-        # A table reads its cells as Markdown, where a bare "#" header is an empty heading.
-        st.table([{k.replace("#", r"\#"): _for_the_room(v) for k, v in row.items()} for row in rows],
-                 hide_index=True)
-    else:
-        st.dataframe(rows, hide_index=True)
-
-
-def _for_the_room(value):
-    """A float to about 3 significant digits (187.4 px -> 187, 0.959 stays): a table's fixed 4
-    decimals in large type push the last columns off the side, and a room reads no more."""
-    if not isinstance(value, float):
-        return value
-    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def detection_rows(result: facade.DetectionResult) -> list[dict]:
@@ -201,9 +178,8 @@ def data_panel() -> None:
                 report = check_dataset_zip(file.getvalue())
                 (st.success if report.ok else st.error)(report.summary().splitlines()[0])
                 if report.problems:
-                    st.dataframe([{"problem": p} for p in report.problems], hide_index=True)
-                st.dataframe([{"class": n, "boxes": c} for n, c in zip(report.names, report.boxes_per_class)],
-                             hide_index=True)
+                    show_table([{"problem": p} for p in report.problems])
+                show_table([{"class": n, "boxes": c} for n, c in zip(report.names, report.boxes_per_class)])
     with right:
         st.markdown("**Use your own weights** (`.safetensors` written by CV Lab training)")
         st.file_uploader("Weights", type=["safetensors", "pt", "pth"], key="weights_file",

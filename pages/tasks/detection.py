@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cvlab.detection import boxes as bx
-from cvlab.ui import projector_on, report_errors, sections, show_figure
+from cvlab.ui import projector_on, report_errors, sections, show_figure, show_table
 from cvlab.ui import detection as ui
 from cvlab.ui import training as training_ui
 from cvlab.ui.image_picker import image_picker
@@ -46,13 +46,15 @@ with tab_detect:
     iou = controls.slider("NMS IoU threshold", 0.05, 1.0, 0.7, 0.05, key="iou", bind=BIND,
                           help="A box is dropped when it overlaps a higher-scoring box of its class by more than this.")
     size = controls.select_slider("Network input size (px)", IMAGE_SIZES, value=AUTO, key="imgsz", bind=BIND,
-                                  help="auto: the size the model was trained at. Far from it, detection degrades.")
+                                  help="auto: the size the model was trained at (shapes-yolo 192 px, COCO models "
+                                       "640 px). The picture is letterboxed to it, so objects keep the scale "
+                                       "training showed; far from it, detection degrades.")
     max_det = controls.number_input("Max detections", 1, 1000, 300, key="maxdet", bind=BIND)
     info = None
     with report_errors():
         info = ui.model_info(model)
     class_names = list(info.names) if info else []
-    imgsz = (info.imgsz if info else 640) if size == AUTO else int(size)
+    imgsz = None if size == AUTO else int(size)  # None: the model's training size, chosen by cvlab
     picked = controls.multiselect("Classes (all when empty)", class_names, key="classes", bind=BIND,
                                   placeholder="All classes")
     agnostic = controls.toggle("Class-agnostic NMS", key="agnostic", bind=BIND,
@@ -67,7 +69,7 @@ with tab_detect:
                        for im in images]
             shown = 0
             if len(images) > 1:
-                ui.show_rows(ui.batch_rows([im.name for im in images], results))
+                show_table(ui.batch_rows([im.name for im in images], results))
                 shown = st.selectbox("Show", range(len(images)), format_func=lambda i: images[i].name, key="shown",
                                      bind=BIND)
             result = results[shown]
@@ -75,16 +77,16 @@ with tab_detect:
             left, middle, right = st.columns(3)
             left.metric("Detections", len(result.detections))
             middle.metric("Total time", f"{result.timings.total:.0f} ms")
-            right.metric("Input", f"{result.imgsz} px")
+            right.metric("Input", f"{result.imgsz} px", help=result.imgsz_reason.capitalize())
             if info.kind == "random":
                 st.warning("Random weights: this architecture has never been trained, so it finds nothing real. "
                            "Pick shapes-yolo, a model trained here, or COCO weights.")
             if result.detections:
                 show_figure(viz.class_counts_figure(result.counts(), result.names, title="Detections per class"))
-                ui.show_rows(ui.detection_rows(result))
+                show_table(ui.detection_rows(result))
             show_figure(viz.timings_figure(result.timings, title="Time per stage"))
             st.caption("`box.xyxy` are pixel corners in the original picture; the network saw it letterboxed to "
-                       f"{imgsz} px. {info.parameters / 1e6:.1f} M parameters.")
+                       f"{result.imgsz} px: {result.imgsz_reason}. {info.parameters / 1e6:.1f} M parameters.")
 
 with tab_nms:
     if info is None or not images:
@@ -105,7 +107,7 @@ with tab_nms:
                 st.session_state["step"] = steps
             step = st.slider("NMS step", 0, max(steps, 1), min(steps, 1), key="step", bind=BIND, disabled=steps == 0)
             show_figure(viz.nms_step_figure(image.pixels, cands, trace, min(step, steps)))
-            ui.show_rows(ui.nms_rows(cands, trace))
+            show_table(ui.nms_rows(cands, trace))
             all_cands = ui.candidates(model, ui.cache_key(image), imgsz, classes, image.pixels)
             confs = np.round(np.arange(0.02, 1.0, 0.02), 2)
             ious = sorted({0.3, 0.5, 0.7, 0.9, round(iou, 2)})

@@ -37,6 +37,15 @@ def test_shapes_model_finds_the_shapes_and_the_confidence_slider_changes_the_res
     assert int(metric(rerun(app), "Detections")) < found
 
 
+def test_auto_input_size_is_the_models_training_size_and_the_page_says_why():
+    app = run_script(PAGE, timeout=TIMEOUT)
+    assert metric(app, "Input") == "192 px"
+    assert "letterboxed to 192 px: the size shapes-yolo was trained at (from its weights file)" in text(app)
+    app = run_script(PAGE, timeout=TIMEOUT, model="yolov8n-random", src="Photo", img="bus")
+    assert metric(app, "Input") == "640 px"
+    assert "letterboxed to 640 px: random weights, never trained: ultralytics' default 640 px" in text(app)
+
+
 def test_the_class_filter_keeps_only_the_chosen_class():
     app = run_script(PAGE, timeout=TIMEOUT, conf="0.05")
     classes = set(app.dataframe[-1].value["class"])

@@ -6,6 +6,7 @@ from PIL import Image
 
 from cvlab.__main__ import main
 from cvlab.data.shapes import SHAPE_CLASSES, shapes_detection
+from cvlab.detection.boxes import box_iou
 
 
 def run(capsys, *argv):
@@ -33,9 +34,33 @@ def test_json_has_one_object_per_image_with_pixel_boxes(tmp_path, capsys):
             assert 0 <= x1 < x2 <= 192 and 0 <= y1 < y2 <= 192 and 0 < det["conf"] <= 1
 
 
+def test_without_imgsz_the_scenes_data_shapes_writes_are_seen_at_the_training_size(tmp_path, capsys):
+    """128 px scenes (data shapes --task detect's default side): each shape is found, and the JSON says
+    which input size was used and why."""
+    scenes = shapes_detection(4, 987654, size=128)
+    paths = []
+    for i, scene in enumerate(scenes):
+        paths.append(tmp_path / f"scene{i}.png")
+        Image.fromarray(scene.image).save(paths[-1])
+    status, out = run(capsys, "detect", *map(str, paths), "--json")
+    assert status == 0
+    hits = total = 0
+    for result, scene in zip(json.loads(out.out), scenes):
+        assert result["imgsz"] == 192
+        assert result["imgsz_reason"] == "the size shapes-yolo was trained at (from its weights file)"
+        found = [d for d in result["detections"]]
+        overlap = box_iou(scene.boxes_xyxy, [d["xyxy"] for d in found]) if found else None
+        for t, cls in enumerate(scene.classes):
+            best = int(overlap[t].argmax()) if found else -1
+            hits += found != [] and overlap[t, best] > 0.5 and found[best]["cls"] == cls
+            total += 1
+    assert hits / total >= 0.8, (hits, total)
+
+
 def test_sample_photos_by_name_and_text_output(capsys):
     status, out = run(capsys, "detect", "bus", "--model", "yolov8n-random", "--imgsz", "160")
-    assert status == 0 and out.out.startswith("bus (810x1080):")
+    assert status == 0 and out.out.startswith("bus (810x1080): ")
+    assert "at 160 px (chosen by hand (yolov8n-random was trained at 640 px))" in out.out.splitlines()[0]
 
 
 def test_unknown_model_and_bad_file_exit_2_with_a_message(tmp_path, capsys):

@@ -3,6 +3,7 @@
 import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from cvlab.data.image_decoding import BadImage
 from cvlab.data.shapes import SHAPE_CLASSES, shapes_detection
 from cvlab.detection import boxes as bx
 from cvlab.detection import facade
-from cvlab.detection.models import SHAPES_MODEL
+from cvlab.detection.models import SHAPES_MODEL, DetectorSpec
 from cvlab.errors import InvalidInput
 
 SIDE = 192  # the shapes model's training size
@@ -45,6 +46,32 @@ def test_the_shipped_model_finds_the_shapes_of_unseen_scenes(scenes):
             matched += overlaps[truth, best] > 0.5 and result.detections[best].cls == cls
         total += len(scene.classes)
     assert matched / total >= 0.8, (matched, total)
+
+
+def test_without_a_size_the_model_sees_the_size_it_was_trained_at_and_says_so(scenes):
+    small = shapes_detection(1, 4243, size=128)[0]  # the generator's default side, below the training size
+    result = facade.detect(SHAPES_MODEL, small.image)
+    assert result.imgsz == SIDE and result.imgsz_reason == "the size shapes-yolo was trained at (from its weights file)"
+    found = bx.box_iou(small.boxes_xyxy, np.array([d.xyxy for d in result.detections]).reshape(-1, 4))
+    assert (found.max(1) > 0.5).all()  # every shape is found in the 128 px scene
+    asked = facade.detect(SHAPES_MODEL, small.image, imgsz=256)
+    assert asked.imgsz == 256 and asked.imgsz_reason == "chosen by hand (shapes-yolo was trained at 192 px)"
+    info = facade.model_info(SHAPES_MODEL)
+    assert (info.imgsz, info.imgsz_reason) == (SIDE, result.imgsz_reason)
+    random = facade.model_info("yolov8n-random")
+    assert random.imgsz == 640 and random.imgsz_reason.startswith("random weights, never trained")
+
+
+@pytest.mark.parametrize("args, expected", [
+    ({"imgsz": 640}, (640, "the size yolov8n was trained at (from its checkpoint's training settings)")),
+    ({"imgsz": 320}, (320, "the size yolov8n was trained at (from its checkpoint's training settings)")),
+    ({}, (640, "ultralytics' default 640 px: the weights do not say what size they were trained at")),
+    ({"imgsz": [640, 480]}, (640, "ultralytics' default 640 px: the weights do not say what size they were trained at")),
+])
+def test_a_checkpoints_training_settings_give_its_default_size(args, expected):
+    """COCO checkpoints carry the arguments they were trained with (ultralytics puts them in model.args)."""
+    spec = DetectorSpec("yolov8n", "pretrained", "YOLOv8 n, COCO weights", config="yolov8n")
+    assert facade.training_size(spec, SimpleNamespace(model=SimpleNamespace(args=args))) == expected
 
 
 def test_results_are_plain_dataclasses_with_stage_timings(scenes):
