@@ -84,7 +84,10 @@ def _start_model(model: str, pretrained: bool):
 
     spec = models.get_detector(model if pretrained else model.removesuffix(models.RANDOM_SUFFIX))
     if spec.kind in ("shipped", "trained") or (pretrained and spec.kind == "pretrained"):
-        return models.load_yolo(spec)
+        yolo = models.load_yolo(spec)
+        if not yolo.ckpt:  # a stored model is built from its config and given its tensors, with no checkpoint;
+            yolo.ckpt = {"model": yolo.model}  # without one, YOLO.train() rebuilds it with random weights
+        return yolo
     from ultralytics import YOLO
 
     return YOLO(f"{spec.config}.yaml", task="detect")  # random init from the packaged config

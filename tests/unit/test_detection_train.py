@@ -7,7 +7,8 @@ import pytest
 
 from cvlab.data.writers import write_yolo_dataset
 from cvlab.detection import facade
-from cvlab.detection.models import EXPORTED_WEIGHTS, available_detectors, register_trained_model
+from cvlab.detection.models import (EXPORTED_WEIGHTS, SHAPES_MODEL, available_detectors, get_detector,
+                                   register_trained_model)
 from cvlab.detection.stored import read_header
 from cvlab.detection.train import train_yolo
 from cvlab.errors import InvalidInput
@@ -33,8 +34,8 @@ def test_train_reports_every_epoch_and_exports_a_loadable_model(data_yaml, tmp_p
     header = read_header(weights)
     assert header.names == ("circle", "square", "triangle", "star", "cross") and header.imgsz == 64
     assert "trained-tiny" in [spec.name for spec in available_detectors()]
-    result = facade.detect("trained-tiny", np.zeros((64, 64, 3), np.uint8), imgsz=64)
-    assert result.names == header.names
+    result = facade.detect("trained-tiny", np.zeros((96, 96, 3), np.uint8))  # no size given: its training size
+    assert result.names == header.names and result.imgsz == 64 and "trained at" in result.imgsz_reason
     assert set(Path.cwd().iterdir()) == before  # no runs/ or weights in the working directory
 
 
@@ -44,6 +45,24 @@ def test_should_stop_ends_training_after_the_current_batch(data_yaml, tmp_path):
                          device="cpu", on_epoch=reports.append, should_stop=lambda: True)
     assert [r["epoch"] for r in reports if not r["final"]] == [1]  # stopped in the first epoch
     assert register_trained_model("stopped", weights).name == "trained-stopped"
+
+
+def test_fine_tuning_a_stored_model_starts_from_its_weights(data_yaml, tmp_path):
+    """A stored model has no ultralytics checkpoint; train() must still start from its tensors, not rebuild
+    the architecture with random weights."""
+    import torch
+    from safetensors.torch import load_file
+
+    stored = {k: v.float() for k, v in load_file(str(get_detector(SHAPES_MODEL).path)).items() if v.is_floating_point()}
+    seen = {}
+
+    def compare(trainer) -> None:  # after the trainer has built its model, before the first step
+        state = trainer.model.state_dict()
+        seen["differing"] = [k for k, v in stored.items() if not torch.allclose(state[k].float(), v, atol=1e-3)]
+
+    train_yolo(data_yaml, model=SHAPES_MODEL, epochs=1, imgsz=64, batch=8, run_dir=tmp_path / "run", device="cpu",
+               callbacks={"on_pretrain_routine_end": compare})
+    assert seen["differing"] == []
 
 
 def test_bad_arguments_are_refused_before_anything_runs(data_yaml, tmp_path):
