@@ -59,7 +59,7 @@ class RunInfo:
     epochs_done: int
     record: dict  # the whole run.json
     unreadable: str = ""  # why the record cannot be used (its settings refused after an upgrade...); "" when fine
-    owner_id: str = ""  # who may change it: "browser:<id>", "login:<email>" or "os:<account>"; "" on old runs
+    owner_id: str = ""  # who may change it: "browser:<id>", "login:<issuer>|<subject>", "os:<account>"; "" if old
 
 
 def _atomic_write(path: Path, data: dict) -> None:

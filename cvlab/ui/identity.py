@@ -5,7 +5,8 @@ read, and ``owner_id``, the identity that may change it. The name box, and ``?us
 shared address, only ever set the first.
 
 - With login configured (an ``[auth]`` section in ``.streamlit/secrets.toml``), the id is
-  ``login:<email>`` from ``st.user``, which the identity provider vouches for.
+  ``login:<issuer>|<subject>`` from ``st.user``, which the identity provider vouches for;
+  until someone logs in they may watch but not start or change runs.
 - Without it, the id is ``browser:<random>``: issued by the server on the first visit, kept
   in the session (it survives reruns and page changes), and handed to the browser as a cookie
   signed with the server's key (``cvlab.access``), so it survives reloads, new tabs and
@@ -71,11 +72,15 @@ def login_configured() -> bool:
 
 
 def _login_identity() -> Identity | None:
+    """The provider's own subject id (with its issuer: two providers may reuse one), never a typed field."""
     if not getattr(st.user, "is_logged_in", False):
         return None
-    email = str(st.user.get("email") or st.user.get("sub") or "").strip().lower()
-    name = str(st.user.get("name") or email)
-    return Identity(f"login:{email}", name, True) if email else None
+    subject = str(st.user.get("sub") or "").strip()
+    email = str(st.user.get("email") or "").strip()
+    if not subject and not email:
+        return None
+    owner_id = f"login:{st.user.get('iss') or ''}|{subject}" if subject else f"login:{email.lower()}"
+    return Identity(owner_id, str(st.user.get("name") or email or subject)[:64], True)
 
 
 # ---- the browser id ----
@@ -112,6 +117,15 @@ def remember_browser() -> None:
 
 
 # ---- who is asking ----
+def owner_id() -> str:
+    """Who is asking, without the name box: what a per-user quota or record should key on ("" before a login)."""
+    if login_configured():
+        found = _login_identity()
+        return found.owner_id if found else ""
+    remember_browser()
+    return f"browser:{browser_id()}"
+
+
 def who_is_asking(newest_name: Callable[[str], str] | None = None) -> Identity:
     """The login, or this browser's id with the name box (filled with the name of its newest run, if any)."""
     if login_configured():

@@ -150,3 +150,34 @@ def test_the_name_shown_cannot_become_markdown():
     watcher = browser("Live", "bob")
     [header] = [m.value for m in watcher.markdown if "owner" in m.value]
     assert r"\[x\]\(http\:" in header and "](http" not in header
+
+
+def test_with_login_configured_the_login_is_the_identity_and_no_name_box_is_offered(monkeypatch):
+    monkeypatch.setattr(identity, "login_configured", lambda: True)
+    monkeypatch.setattr(identity, "_login_identity", lambda: None)
+    visitor = browser("New run", user="alice", **QUICK)
+    assert visitor.button(key="start").disabled and visitor.button(key="login")
+    assert any("Log in at the top" in i.value for i in visitor.info)
+    with pytest.raises(KeyError):
+        visitor.text_input(key="user")  # no name to type: the provider says who this is
+
+    monkeypatch.setattr(identity, "_login_identity",
+                        lambda: identity.Identity("login:https://idp.example|1234", "Alice Doe", True))
+    alice = browser("New run", **QUICK)
+    assert any("Signed in as" in c.value and "Alice Doe" in c.value for c in alice.caption)
+    alice.button(key="start").click()
+    rerun(alice)
+    [info] = runs.RunStore().list()
+    assert (info.owner, info.owner_id) == ("Alice Doe", "login:https://idp.example|1234")
+
+
+def test_the_login_id_is_the_providers_subject_and_issuer(monkeypatch):
+    class User(dict):
+        is_logged_in = True
+
+    monkeypatch.setattr(identity.st, "user", User(sub="1234", iss="https://idp.example", email="A@x.edu", name="Al"))
+    assert identity._login_identity() == identity.Identity("login:https://idp.example|1234", "Al", True)
+    monkeypatch.setattr(identity.st, "user", User(email="Alice@X.edu"))  # a provider that gives no subject
+    assert identity._login_identity() == identity.Identity("login:alice@x.edu", "Alice@X.edu", True)
+    User.is_logged_in = False
+    assert identity._login_identity() is None
