@@ -28,6 +28,15 @@ class Architecture:
     chain_preset: str | None = None  # the output-size calculator preset with the same shapes
     timm_name: str | None = None  # timm model name when the builder is timm's (its pretrained cfg has the facts)
     block: str = ""  # the building block the network repeats, as the lecture names it
+    first_stage: str | None = None  # the stage a page opens on; None: the third (a map in every CNN)
+    # A transformer's last encoder block: its class token's attention is shown instead of Grad-CAM,
+    # which has no convolutional map to weigh after the patch embedding.
+    attention_block: str | None = None
+
+    @property
+    def default_stage(self) -> str:
+        """The stage shown first: one with feature maps, never the classifier's vector."""
+        return self.first_stage or self.stages[min(2, len(self.stages) - 1)]
 
 
 ARCHITECTURES: Registry[Architecture] = Registry("architecture")
@@ -145,11 +154,13 @@ def _timm(model_name: str) -> Callable[[], object]:
 
 
 def _add(name: str, title: str, family: str, input_size: int, stages: tuple[str, ...], cam_layer: str,
-         weights: str | None = None, *, block: str, timm_name: str | None = None) -> None:
+         weights: str | None = None, *, block: str, timm_name: str | None = None, first_stage: str | None = None,
+         attention_block: str | None = None) -> None:
     year, paper = _PAPERS[family]
     build = _timm(timm_name) if timm_name else _torchvision(name)
     ARCHITECTURES.register(name, Architecture(name, title, family, year, paper, input_size, build, stages,
-                                              cam_layer, weights, timm_name=timm_name, block=block))
+                                              cam_layer, weights, timm_name=timm_name, block=block,
+                                              first_stage=first_stage, attention_block=attention_block))
 
 
 def _vgg_stages(depth: int, batch_norm: bool) -> tuple[tuple[str, ...], str]:
@@ -200,9 +211,13 @@ for _size, _title in (("tiny", "T"), ("small", "S"), ("base", "B")):
          f"ConvNeXt_{_size.title()}_Weights.IMAGENET1K_V1", block=CONVNEXT_BLOCK)
 for _size in ("t", "s", "b"):
     _add(f"swin_{_size}", f"Swin-{_size.upper()}", "Swin", 224, _SWIN, "permute",
-         f"Swin_{_size.upper()}_Weights.IMAGENET1K_V1", block=SWIN_BLOCK)
-# Transformers: Grad-CAM is not taught for them; the patch embedding is the last (C, H, W) map they have.
-_add("vit_b_16", "ViT-B/16", "ViT", 224, ("conv_proj", "encoder.ln", "heads.head"), "conv_proj",
-     "ViT_B_16_Weights.IMAGENET1K_V1", block=VIT_BLOCK)
-_add("vit_tiny_patch16_224", "ViT-Ti/16 (timm)", "ViT", 224, ("patch_embed.proj", "norm", "head"),
-     "patch_embed.proj", block=VIT_BLOCK, timm_name="vit_tiny_patch16_224")
+         f"Swin_{_size.upper()}_Weights.IMAGENET1K_V1", block=SWIN_BLOCK, first_stage="permute")
+# Transformers: after the patch embedding (a conv, the last (C, H, W) map they have) every stage is a
+# sequence of tokens, one per 16x16 patch plus the class token; cvlab.network lays the patch tokens
+# back on their 14x14 grid. Instead of Grad-CAM, the class token's attention in the last block.
+_VIT_B = tuple(f"encoder.layers.encoder_layer_{i}" for i in (0, 5, 11))
+_add("vit_b_16", "ViT-B/16", "ViT", 224, ("conv_proj", *_VIT_B, "encoder.ln", "heads.head"), "conv_proj",
+     "ViT_B_16_Weights.IMAGENET1K_V1", block=VIT_BLOCK, first_stage=_VIT_B[1], attention_block=_VIT_B[-1])
+_add("vit_tiny_patch16_224", "ViT-Ti/16 (timm)", "ViT", 224,
+     ("patch_embed.proj", "blocks.0", "blocks.5", "blocks.11", "norm", "head"), "patch_embed.proj",
+     block=VIT_BLOCK, timm_name="vit_tiny_patch16_224", first_stage="blocks.5", attention_block="blocks.11")

@@ -30,3 +30,83 @@ def cached_trace(name: str, pretrained: bool, key: str, _pixels: np.ndarray) -> 
 def cached_grad_cam(name: str, pretrained: bool, key: str, class_index: int | None,
                     _pixels: np.ndarray) -> tuple[np.ndarray, int]:
     return network.grad_cam(cached_network(name, pretrained), _pixels, class_index)
+
+
+MAPS_CAPTION = ("Each map is scaled on its own for display: its 1st to 99th percentile runs from black to white "
+                "(beyond that it is clipped), so a few very strong pixels do not leave the rest of the map black. "
+                "Brightness is therefore not comparable between maps.")
+NO_GRAD_CAM = ("Grad-CAM is not shown for {title}: it weighs the channels of a convolutional feature map by their "
+               "gradients, and a vision transformer's only convolution is the patch embedding, which runs before "
+               "any patch has seen another, so Grad-CAM there says nothing about the decision. Shown instead: how "
+               "much the class token, whose output the head reads, attends to each 16x16 patch in the last block "
+               "(averaged over the heads).")
+
+
+def stage_table(arch, trace) -> list[dict]:
+    """Each stage's output shape, and for the lecture's network what the output-size calculator predicts."""
+    from cvlab.layer_chain import chain_rows, format_shape
+    from cvlab.layer_chain_spec import PRESETS, parse_chain
+
+    table = [{"stage": s.name, "output (C x H x W)": format_shape(s.shape) + (" (tokens x features)" if s.from_tokens
+                                                                               else "")} for s in trace.stages]
+    if arch.chain_preset:
+        preset = PRESETS.get(arch.chain_preset)
+        rows = chain_rows(preset.input_shape, parse_chain(preset.spec))
+        for entry in table:
+            row = rows[int(entry["stage"])]
+            entry |= {"layer": row.layer, "calculator": format_shape(row.output_shape),
+                      "same": format_shape(row.output_shape) == entry["output (C x H x W)"]}
+    return table
+
+
+def feature_maps(stage) -> None:
+    """A stage's most active maps (a transformer's tokens on their patch grid), or why there are none."""
+    from cvlab.ui import show_figure
+    from cvlab.viz import network as net_viz
+
+    if stage.maps is None:
+        st.info(f"Stage {stage.name} is a vector of {stage.shape[0]} values, not a map: pick an earlier one.")
+        return
+    side = stage.maps.shape[-1]
+    what = (f"its {len(stage.maps)} most active of {stage.shape[-1]} features, the {side * side} patch tokens "
+            f"laid back on their {side}x{side} grid") if stage.from_tokens else f"its {len(stage.maps)} most active maps"
+    show_figure(net_viz.feature_map_grid(stage.maps, stage.channels, f"Stage {stage.name}: {what}",
+                                         label="feature" if stage.from_tokens else "channel"))
+    st.caption(MAPS_CAPTION)
+
+
+def prediction(net, trace) -> None:
+    """The top-5 where the network has learned something; otherwise why it is not shown."""
+    from cvlab.network import prediction_note
+    from cvlab.ui import show_figure
+    from cvlab.viz import network as net_viz
+
+    note = prediction_note(net, trace)
+    if note:
+        st.info(f"**No top-5.** {note}", icon=":material/block:")
+    else:
+        show_figure(net_viz.top5_figure(trace.top5, pretrained=net.pretrained))
+
+
+def where_it_looks(net, trace, image, cam_class, pretrained: bool) -> None:
+    """Grad-CAM for a CNN; for a vision transformer, why not, and its class token's attention instead."""
+    from cvlab.network import class_label
+    from cvlab.ui import show_figure
+    from cvlab.viz import network as net_viz
+
+    arch = net.architecture
+    if arch.attention_block is None:
+        cam, target = cached_grad_cam(arch.name, pretrained, image_key(image.pixels), cam_class, image.pixels)
+        show_figure(net_viz.cam_overlay(image.pixels, cam, f"Grad-CAM for {class_label(net, target)} at "
+                                                           f"{arch.cam_layer}"))
+        return
+    st.info(NO_GRAD_CAM.format(title=arch.title), icon=":material/info:")
+    grid = trace.attention
+    side = grid.shape[0]
+    show_figure(net_viz.attention_overlay(image.pixels, grid, f"Class-token attention, {arch.attention_block}"))
+    uniform = 1 / (side * side)
+    spread = (f"From {grid.min():.2%} to {grid.max():.2%} of the class token's attention per patch "
+              f"(all alike would be {uniform:.2%} each).")
+    if not net.pretrained:
+        spread += " With random weights the attention is close to uniform, so the pattern is noise."
+    st.caption(spread)

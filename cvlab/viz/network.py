@@ -11,10 +11,11 @@ from cvlab.viz.style import styled
 MAP_COLUMNS = 4
 
 
-def feature_map_grid(maps: np.ndarray, channels: tuple[int, ...], title: str) -> go.Figure:
-    """(N, H, W) maps in [0, 1] as a grid of small grayscale images, each labelled with its channel."""
+def feature_map_grid(maps: np.ndarray, channels: tuple[int, ...], title: str, *, label: str = "channel") -> go.Figure:
+    """(N, H, W) maps in [0, 1] as a grid of small grayscale images, each labelled with its channel
+    (``label``: "feature" for a transformer's token features)."""
     rows = -(-len(maps) // MAP_COLUMNS)
-    fig = make_subplots(rows=rows, cols=MAP_COLUMNS, subplot_titles=[f"channel {c}" for c in channels],
+    fig = make_subplots(rows=rows, cols=MAP_COLUMNS, subplot_titles=[f"{label} {c}" for c in channels],
                         horizontal_spacing=0.02, vertical_spacing=0.08)
     for index, fmap in enumerate(maps):
         fig.add_trace(go.Heatmap(z=fmap, colorscale="Gray", zmin=0, zmax=1, showscale=False,
@@ -46,6 +47,21 @@ def cam_overlay(pixels: np.ndarray, cam: np.ndarray, title: str) -> go.Figure:
     fig.add_trace(go.Heatmap(z=cam, colorscale="Jet", zmin=0, zmax=1, opacity=0.45,
                              colorbar=dict(title="evidence", thickness=14),
                              hovertemplate="y %{y}, x %{x}: %{z:.2f}<extra></extra>"))
+    fig.update_xaxes(showticklabels=False, showgrid=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, autorange="reversed", scaleanchor="x")
+    fig.update_layout(height=520)
+    return styled(fig, title=title)
+
+
+def attention_overlay(pixels: np.ndarray, grid: np.ndarray, title: str) -> go.Figure:
+    """The photo with a (g, g) grid of attention shares laid over it, one cell per patch, half transparent."""
+    height, width = pixels.shape[:2]
+    side_y, side_x = grid.shape
+    fig = go.Figure(go.Image(z=pixels, hoverinfo="skip"))
+    fig.add_trace(go.Heatmap(z=grid, x0=(width / side_x - 1) / 2, dx=width / side_x, y0=(height / side_y - 1) / 2,
+                             dy=height / side_y, colorscale="Jet", zmin=0, zmax=float(grid.max()) or 1.0,
+                             opacity=0.45, colorbar=dict(title="attention", thickness=14, tickformat=".1%"),
+                             hovertemplate="this patch: %{z:.2%} of the attention<extra></extra>"))
     fig.update_xaxes(showticklabels=False, showgrid=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, autorange="reversed", scaleanchor="x")
     fig.update_layout(height=520)

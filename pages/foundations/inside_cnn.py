@@ -5,32 +5,18 @@ import streamlit as st
 from cvlab import convolution as conv
 from cvlab import pooling, shapes
 from cvlab.data.images import to_grayscale
-from cvlab.layer_chain import chain_rows, format_shape
-from cvlab.layer_chain_spec import PRESETS, parse_chain
 from cvlab.models import ARCHITECTURES
-from cvlab.network import class_label, classes_note
-from cvlab.ui import report_errors, sections, show_figure
+from cvlab.network import classes_note
+from cvlab.ui import report_errors, sections, show_figure, show_table
 from cvlab.ui.image_picker import image_picker
-from cvlab.ui.networks import cached_grad_cam, cached_network, cached_trace, image_key
+from cvlab.ui import networks as nets
+from cvlab.ui.networks import cached_network, cached_trace, image_key
 from cvlab.viz import convolution as conv_viz
 from cvlab.viz import network as net_viz
 
 BIND = "query-params"
 CUSTOM = "custom"
 PADDINGS = ["0", "1", "2", "3", "same"]
-
-
-def stage_table(arch, trace) -> list[dict]:
-    """Each stage's output shape, and for the lecture's network what the output-size calculator predicts."""
-    table = [{"stage": s.name, "output (C x H x W)": format_shape(s.shape)} for s in trace.stages]
-    if arch.chain_preset:
-        preset = PRESETS.get(arch.chain_preset)
-        rows = chain_rows(preset.input_shape, parse_chain(preset.spec))
-        for entry in table:
-            row = rows[int(entry["stage"])]
-            entry |= {"layer": row.layer, "calculator": format_shape(row.output_shape),
-                      "same": format_shape(row.output_shape) == entry["output (C x H x W)"]}
-    return table
 
 
 st.title("Inside a CNN")
@@ -97,26 +83,22 @@ with tab_net:
     arch_name = left.selectbox("Network", ARCHITECTURES.names(), key="arch", bind=BIND)
     pretrained = right.toggle("Pretrained weights when available", value=True, key="pre", bind=BIND)
     arch = ARCHITECTURES.get(arch_name)
-    stage_name = left.selectbox("Stage to look at", arch.stages, index=min(2, len(arch.stages) - 1),
+    stage_name = left.selectbox("Stage to look at", arch.stages, index=arch.stages.index(arch.default_stage),
                                 key="stage", bind=BIND)
     if tab_net.open:
         with report_errors():
             net = cached_network(arch_name, pretrained)
             (st.success if net.pretrained else st.warning)(f"{arch.title}: {net.weights_note}")
-            key = image_key(image.pixels)
-            trace = cached_trace(arch_name, pretrained, key, image.pixels)
+            trace = cached_trace(arch_name, pretrained, image_key(image.pixels), image.pixels)
             classes = trace.num_classes  # the model's real outputs: 1000 for ImageNet, 10 for the CIFAR nets
-            # Its range comes from the model, so a class kept from a bigger model falls back to the top class.
-            cam_class = right.number_input(f"Grad-CAM class, 0 to {classes - 1} (empty: the top class)", 0,
-                                           classes - 1, None, key="cam", bind=BIND,
-                                           help=classes_note(net, classes))
-            st.dataframe(stage_table(arch, trace), hide_index=True)
-            stage = next(s for s in trace.stages if s.name == stage_name)
-            if stage.maps is None:
-                st.info(f"Stage {stage.name} is a vector of {stage.shape[0]} values, not a map: pick an earlier one.")
-            else:
-                show_figure(net_viz.feature_map_grid(stage.maps, stage.channels,
-                                                     f"Stage {stage.name}: its {len(stage.maps)} most active maps"))
+            cam_class = None
+            if arch.attention_block is None:  # a transformer shows attention instead of Grad-CAM
+                # Its range comes from the model, so a class kept from a bigger model falls back to the top class.
+                cam_class = right.number_input(f"Grad-CAM class, 0 to {classes - 1} (empty: the top class)", 0,
+                                               classes - 1, None, key="cam", bind=BIND,
+                                               help=classes_note(net, classes))
+            show_table(nets.stage_table(arch, trace))
+            nets.feature_maps(next(s for s in trace.stages if s.name == stage_name))
             if trace.gap_vector is not None:
                 gap_plot, logit_plot = st.columns(2)
                 with gap_plot:
@@ -127,11 +109,9 @@ with tab_net:
                                                       y_title="logit", labels=net.categories))
                 st.caption(f"Global average pooling turns the last maps into {trace.gap_vector.size} numbers, one "
                            f"per channel; the fully connected layer maps them to {classes} logits, one per class, "
-                           "and softmax turns those into the probabilities below.")
-            show_figure(net_viz.top5_figure(trace.top5, pretrained=net.pretrained))
-            cam, target = cached_grad_cam(arch_name, pretrained, key, cam_class, image.pixels)
-            label = class_label(net, target)
-            show_figure(net_viz.cam_overlay(image.pixels, cam, f"Grad-CAM for {label} at {arch.cam_layer}"))
+                           "and softmax turns those into probabilities.")
+            nets.prediction(net, trace)
+            nets.where_it_looks(net, trace, image, cam_class, pretrained)
 
 with tab_dense:
     cols = st.columns(5)

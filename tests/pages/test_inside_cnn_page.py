@@ -80,3 +80,23 @@ def test_conv_vs_dense_for_the_users_sizes():
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Conv layer"] == f"{3 * 3 * 3 * 16 + 16:,}"
     assert metrics["Dense layer, same input and output"] == f"{(8 * 8 * 3) * (8 * 8 * 16) + 8 * 8 * 16:,}"
+
+
+def test_vit_opens_on_its_patch_grid_and_says_why_it_shows_attention_and_no_top5():
+    app = run_script(PAGE, timeout=300, section="Through a network", arch="vit_b_16")
+    assert app.selectbox(key="stage").value == "encoder.layers.encoder_layer_5"  # not the head's vector
+    assert not any("pick an earlier one" in i.value for i in app.info)
+    titles = chart_titles(app)
+    assert "laid back on their 14x14 grid" in titles and "Class-token attention" in titles
+    assert "Top-5" not in titles and "Grad-CAM for" not in titles  # no blank Grad-CAM, no 0.1% top-5
+    infos = "\n".join(i.value for i in app.info)
+    assert "Grad-CAM is not shown for ViT-B/16" in infos and "same probability" in infos
+    assert not app.get("number_input") or all(n.key != "cam" for n in app.number_input)
+    assert not app.error
+
+
+def test_feature_maps_say_they_are_scaled_each_on_its_own():
+    app = run_script(PAGE, timeout=120, section="Through a network", arch="resnet18", pre="false")
+    assert "scaled on its own for display" in texts(app)
+    assert any("Random weights" in i.value and "not shown" in i.value for i in app.info)  # no noise as a result
+    assert "Grad-CAM for" in chart_titles(app)

@@ -39,3 +39,10 @@ def test_network_reports_stages_top5_and_grad_cam(capsys, tmp_path):
     assert [s["shape"] for s in data["stages"]][0] == [64, 112, 112]
     assert len(data["top5"]) == 5 and data["pretrained"] is False
     assert data["grad_cam"]["class"] == 3 and 0 <= data["grad_cam"]["peak_row"] < 64
+
+
+def test_network_on_a_vision_transformer_gives_attention_and_says_why_there_is_no_top5(capsys):
+    data = run_json(capsys, "network", "--arch", "vit_tiny_patch16_224", "--image", "astronaut")
+    assert data["grad_cam"] is None and data["attention"]["grid"] == [14, 14]
+    assert "Random weights" in data["top5_note"]
+    assert [s["shape"] for s in data["stages"] if s["stage"] == "blocks.5"] == [[197, 192]]

@@ -150,3 +150,70 @@ def test_figures_carry_the_data():
     assert list(named.data[0].customdata) == ["cat", "dog"] and "customdata" in named.data[0].hovertemplate
     overlay = cam_overlay(photo(8), np.ones((8, 8)), "cam")
     assert overlay.data[0].type == "image" and overlay.data[1].opacity == 0.45
+
+
+# ---- transformers, and maps as they are shown ----
+@pytest.mark.parametrize("name", TRACED)
+def test_every_family_opens_on_a_stage_with_maps(name):
+    net = load_network(name)
+    stage = next(s for s in trace(net, photo()).stages if s.name == net.architecture.default_stage)
+    assert stage.maps is not None and stage.maps.shape[-1] > 1, (stage.name, stage.shape)
+
+
+def test_vit_b16_opens_on_its_patch_grid_and_shows_attention_instead_of_a_meaningless_top5():
+    from cvlab.network import prediction_note
+
+    net = load_network("vit_b_16")  # offline: random weights, and torchvision starts the head at zero
+    result = trace(net, photo())
+    stage = next(s for s in result.stages if s.name == net.architecture.default_stage)
+    assert stage.shape == (197, 768) and stage.from_tokens and stage.maps.shape == (8, 14, 14)
+    assert result.uniform  # 1000 classes at 0.1% each: classes 999..995 were its "top-5"
+    assert "same probability" in prediction_note(net, result)
+    assert result.attention.shape == (14, 14)
+    assert 0 < result.attention.sum() <= 1 + 1e-5 and (result.attention >= 0).all()
+
+
+def test_the_timm_vit_lays_its_tokens_on_the_grid_and_attends_like_a_hand_computed_softmax():
+    net = load_network("vit_tiny_patch16_224")
+    result = trace(net, photo())
+    stages = {s.name: s for s in result.stages}
+    assert stages["blocks.5"].from_tokens and stages["blocks.5"].maps.shape == (8, 14, 14)
+    assert stages["head"].maps is None  # the classifier's vector stays a vector
+    block = net.model.blocks[11]
+    captured = {}
+    handle = block.norm1.register_forward_hook(lambda _m, _i, out: captured.setdefault("x", out))
+    with torch.no_grad():
+        from cvlab.network import to_input
+
+        net.model(to_input(photo(), 224))
+        handle.remove()
+        x = captured["x"]
+        q, k, _ = block.attn.qkv(x).reshape(1, 197, 3, 3, 64).permute(2, 0, 3, 1, 4)
+        expected = torch.softmax(q @ k.transpose(-2, -1) / 8, dim=-1).mean(dim=1)[0, 0, 1:].reshape(14, 14)
+    assert np.allclose(result.attention, expected.numpy(), atol=1e-6)
+
+
+def test_random_weights_give_no_top5_and_pretrained_ones_do():
+    from cvlab.network import prediction_note
+
+    net = load_network("lecture-vgg")
+    result = trace(net, photo(32))
+    assert not result.uniform and "Random weights" in prediction_note(net, result)
+    trained = LoadedNetwork(net.architecture, net.model, True, "pretrained here", ())
+    assert prediction_note(trained, result) is None
+
+
+def test_each_map_is_stretched_between_its_percentiles_so_a_few_peaks_do_not_black_it_out():
+    from cvlab.network import display_maps, stage_maps
+
+    rng = np.random.default_rng(0)
+    fmap = torch.from_numpy(rng.random((2, 20, 20)).astype(np.float32))  # a texture in [0, 1]
+    fmap[0, 3, 4] = 500.0  # one hot pixel, as a ReLU map often has
+    fmap[1] = 0.25  # a flat map: no spread at all
+    shown = display_maps(fmap)
+    assert shown.min() >= 0 and shown.max() <= 1 and shown[0, 3, 4] == 1
+    assert shown[0].mean() > 0.3  # min-max scaling gave this map a mean of 0.001: black
+    assert (fmap[0] / 500).mean() < 0.01
+    assert torch.all(shown[1] == 0)  # nothing to show, nothing invented
+    maps, channels, from_tokens = stage_maps(fmap.unsqueeze(0))
+    assert maps.shape == (2, 20, 20) and channels == (0, 1) and not from_tokens
