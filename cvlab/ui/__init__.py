@@ -5,7 +5,8 @@ House rules every page follows:
   address bar holds the exact configuration and an instructor can share it;
 - a page's sections are ``sections(...)`` tabs, bound to ``?section=`` so the
   home page can link straight to one;
-- figures go through ``show_figure`` (projector mode restyles them);
+- figures go through ``show_figure`` and tables through ``show_table`` (projector
+  mode restyles both);
 - work that can fail runs inside ``with report_errors():``, which turns any
   error into a readable message instead of a traceback.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Sequence
 
 import streamlit as st
 
@@ -52,6 +53,54 @@ def show_figure(fig, *, key: str | None = None) -> None:
 
         fig = for_projector(fig)
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
+
+
+MISSING = "—"  # a value that does not exist (not published, not measured yet); the column's help says why
+PROJECTOR_TABLE_ROWS = 16  # more rows scroll inside the table, so what follows it stays in reach
+PROJECTOR_TABLE_HEIGHT = 900  # px, at the projector's type: the header and about 16 rows
+# What a static table's Markdown would act on: links and images, code, emphasis, headings, maths,
+# Streamlit's :directives:, cell rules. Escaped, a class name from an upload shows as it is.
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#~$:|"})
+
+
+def for_the_room(value: Any) -> str:
+    """A cell as a projected table shows it: what a room reads, and no more.
+
+    Missing is a dash; whole numbers from five digits on are grouped (138,357,544: every digit of
+    VGG-16's parameters); other numbers keep about three significant digits, so that a table's
+    fixed four decimals in large type do not push the last columns off the screen (187.4 px -> 187,
+    0.959 stays); text is escaped, since a static table reads its cells as Markdown.
+    """
+    if value is None or (isinstance(value, float) and value != value):  # None, or NaN from a library
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if isinstance(value, float):
+        if value == 0:
+            return "0"  # not "-0" for a difference that rounds to nothing
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    return str(value).translate(_MARKDOWN_SPECIAL)
+
+
+def show_table(rows: Sequence[dict], *, column_config: dict | None = None, height: int | str = "auto",
+               projector_columns: Sequence[str] | None = None, key: str | None = None) -> None:
+    """Rows of plain values as a table; every table on every page goes through here.
+
+    Normally a dataframe: sortable, scrollable, each column's help on its header, a missing value
+    shown as "—". A dataframe is drawn on a canvas that the projector's large type never reaches,
+    and it cuts what does not fit its columns ("138,357,..."), so on the projector the rows become
+    a static table in that type, cells as ``for_the_room`` writes them, only ``projector_columns``
+    when given (a wide table in large type runs off the screen), a long one scrolling inside.
+    """
+    if not projector_on():
+        st.dataframe(list(rows), hide_index=True, column_config=column_config, height=height,
+                     placeholder=MISSING, key=key)
+        return
+    columns = list(projector_columns or (rows[0].keys() if rows else ()))
+    cells = [{for_the_room(column): for_the_room(row.get(column)) for column in columns} for row in rows]
+    st.table(cells, hide_index=True, height=PROJECTOR_TABLE_HEIGHT if len(cells) > PROJECTOR_TABLE_ROWS else "content")
 
 
 def page_link(script: str, label: str, *, icon: str | None = None, query_params: dict | None = None) -> None:

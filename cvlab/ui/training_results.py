@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cvlab.training import runs
-from cvlab.ui import page_link, report_errors, show_figure
+from cvlab.ui import page_link, report_errors, show_figure, show_table
 from cvlab.ui.training import mask_preview
 from cvlab.viz import training as viz
 
@@ -46,8 +46,8 @@ def detection_results(info: runs.RunInfo) -> None:
         if final.get(key) is not None:
             cell.metric(title, f"{final[key]:.3f}")
     if final.get("per_class"):
-        st.dataframe([{"class": row["class"], "AP@0.5": row["ap50"], "AP@0.5:0.95": row["ap50_95"]}
-                      for row in final["per_class"]], hide_index=True)
+        show_table([{"class": row["class"], "AP@0.5": row["ap50"], "AP@0.5:0.95": row["ap50_95"]}
+                    for row in final["per_class"]])
         st.caption("Average precision per class on the validation images, with the best epoch's weights; "
                    "mAP is their mean.")
     weights = info.run_dir / "detector.safetensors"
@@ -70,8 +70,8 @@ def segmentation_results(info: runs.RunInfo) -> None:
     cells[1].metric("Validation Dice", f"{evaluation.dice:.3f}")
     cells[2].metric("Validation loss", f"{evaluation.val_loss:.4f}")
     if len(evaluation.per_class_iou) > 1:
-        st.dataframe([{"class": name, "IoU": iou} for name, iou in
-                      zip(evaluation.classes[1:], evaluation.per_class_iou)], hide_index=True)
+        show_table([{"class": name, "IoU": iou} for name, iou in
+                    zip(evaluation.classes[1:], evaluation.per_class_iou)])
     mask_preview(info)
     def show_mask(model, pixels) -> None:
         mask = predict_mask(model, pixels)
@@ -134,8 +134,7 @@ def classification_results(info: runs.RunInfo) -> None:
                  caption=[f"{names[t]} → {names[p]}" for t, p in zip(wrong.true, wrong.predicted)])
     def show_top5(model, pixels) -> None:
         st.image(pixels, width=160)
-        st.dataframe([{"class": name, "probability": round(p, 4)} for name, p in predict(model, pixels).top(5)],
-                     hide_index=True)
+        show_table([{"class": name, "probability": round(p, 4)} for name, p in predict(model, pixels).top(5)])
 
     try_on_an_image(info, show_top5)
     downloads(info)

@@ -5,34 +5,37 @@ from __future__ import annotations
 import streamlit as st
 
 from cvlab import lecture_claims, scaling, tokens, zoo, zoo_jobs, zoo_measure
-from cvlab.ui import projector_on
+from cvlab.ui import projector_on, show_table
 
+# A dash where a value does not exist; each column's help says why it may be missing.
+NOT_MEASURED = " A dash: not measured on this machine yet (Measure, under the chart)."
+NOT_PUBLISHED = (" A dash: no published figure (the lecture's own networks, and timm models, whose configs carry "
+                 "no accuracy or operation counts).")
 COMPARE_COLUMNS = {
     "params (M)": st.column_config.NumberColumn(format="%.2f"),
     "GMACs": st.column_config.NumberColumn(format="%.3f", help="counted here by torch.utils.flop_counter"),
     "GMACs published": st.column_config.NumberColumn(
-        format="%.3f", help="torchvision's `_ops` (labelled GFLOPS there, multiply-accumulates in fact)"),
-    "MACs diff %": st.column_config.NumberColumn(format="%+.2f", help="counted against published, percent"),
-    "latency ms": st.column_config.NumberColumn(format="%.1f", help="batch 1, median, this machine"),
-    "images/s": st.column_config.NumberColumn(format="%.1f", help="throughput at the batch size beside it"),
+        format="%.3f", help="torchvision's `_ops` (labelled GFLOPS there, multiply-accumulates in fact)."
+                            + NOT_PUBLISHED),
+    "MACs diff %": st.column_config.NumberColumn(
+        format="%+.2f", help="counted against published, percent." + NOT_PUBLISHED),
+    "top-1 %": st.column_config.NumberColumn(help="ImageNet-1K accuracy of the published weights." + NOT_PUBLISHED),
+    "top-5 %": st.column_config.NumberColumn(help="ImageNet-1K top-5 accuracy of the published weights."
+                                                  + NOT_PUBLISHED),
+    "file MB": st.column_config.NumberColumn(help="size of the published weights file." + NOT_PUBLISHED),
+    "latency ms": st.column_config.NumberColumn(format="%.1f", help="batch 1, median, this machine." + NOT_MEASURED),
+    "images/s": st.column_config.NumberColumn(
+        format="%.1f", help="throughput at the batch size beside it." + NOT_MEASURED),
+    "at batch": st.column_config.NumberColumn(help="images per batch of the throughput measurement." + NOT_MEASURED),
     "peak MB": st.column_config.NumberColumn(
-        format="%.0f", help="GPU: max memory allocated; CPU: an estimate from the weights and the largest layer"),
+        format="%.0f", help="GPU: max memory allocated; CPU: an estimate from the weights and the largest layer."
+                            + NOT_MEASURED),
     "GFLOPs": st.column_config.NumberColumn(format="%.3f", help="2 x GMACs"),
     "block": st.column_config.TextColumn(width="large"),
+    "weights": st.column_config.TextColumn(help="the published weights the accuracy belongs to." + NOT_PUBLISHED),
 }
 # Seven fit the screen in large type (an eighth ran off its right edge); the dataframe has them all.
 PROJECTOR_COLUMNS = ("name", "params (M)", "GMACs", "GMACs published", "MACs diff %", "top-1 %", "latency ms")
-
-
-def _for_the_room(value):
-    """Numbers to about three significant digits and a dash for nothing: what a room can read."""
-    if value is None:
-        return "–"
-    if not isinstance(value, float):
-        return value
-    if value == 0:
-        return "0"  # not "-0" for a difference that rounds to nothing
-    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 COMPARE_CAPTION = (
     "GFLOPs = 2 x GMACs: torchvision publishes multiply-accumulates under the name GFLOPS, so tools often "
@@ -137,17 +140,10 @@ def compare_rows(facts: list, measured: dict | None = None) -> list[dict]:
 
 
 def show_compare_table(rows: list[dict]) -> None:
-    """The comparison as a sortable dataframe; on the projector, its key columns as a static table.
-
-    A dataframe is drawn on a canvas that the projector's large type never reaches, and
-    eighteen columns in large type would not fit the screen, so the room gets seven.
-    """
+    """The comparison: every column in a sortable dataframe; on the projector, its seven key columns."""
+    show_table(rows, column_config=COMPARE_COLUMNS, projector_columns=PROJECTOR_COLUMNS)
     if not projector_on():
-        st.dataframe(rows, hide_index=True, column_config=COMPARE_COLUMNS)
         st.caption("Click a column to sort it.")
-        return
-    st.table([{column: _for_the_room(row[column]) for column in PROJECTOR_COLUMNS} for row in rows],
-             hide_index=True)
 
 
 def yolo_rows(all_sizes: bool) -> list[dict]:

@@ -5,7 +5,7 @@ import streamlit as st
 
 from cvlab import anatomy, chooser, scaling, tokens
 from cvlab.data.images import load_sample
-from cvlab.ui import report_errors, sections, show_figure
+from cvlab.ui import report_errors, sections, show_figure, show_table
 from cvlab.ui.zoo import (COMPARE_CAPTION, YOLO_CAPTION, attention_costs, claim_rows, compare_rows, latencies,
                           layers_of, measurement_panel, measurements, real_efficientnets, segmentation_rows,
                           show_compare_table, yolo_rows, zoo_facts)
@@ -15,7 +15,8 @@ from cvlab.viz import zoo as zoo_viz
 from cvlab.zoo import with_measurement
 
 BIND = "query-params"
-LATENCY = st.column_config.NumberColumn(format="%.1f")
+LATENCY = st.column_config.NumberColumn(format="%.1f", help="batch 1, median, this machine. A dash: not measured "
+                                         "here yet (Measure, under the table).")
 
 
 def compare() -> None:
@@ -43,8 +44,8 @@ def inside_a_model() -> None:
         rows = layers_of(model_name)
         arch = ARCHITECTURES.get(model_name)
         show_figure(zoo_viz.stage_figure(anatomy.stage_sizes(rows, arch.stages), f"{arch.title}, stage by stage"))
-        st.dataframe([{"layer": r.name, "type": r.type, "output": " x ".join(map(str, r.output_shape or ())),
-                       "params": r.params} for r in rows], hide_index=True, height=320)
+        show_table([{"layer": r.name, "type": r.type, "output": " x ".join(map(str, r.output_shape or ())),
+                     "params": r.params} for r in rows], height=320)
         block, sample = anatomy.BLOCKS.get(block_name), anatomy.try_block(block_name)
         st.markdown(f"**{block.title}.** {block.explanation}")
         st.caption(f"A small one: {sample.params:,} parameters, {sample.input_shape} -> {sample.output_shape}.")
@@ -75,9 +76,9 @@ def choose() -> None:
                                      prefer=prefer or "accuracy", precision=precision or "fp32")
         result = chooser.choose(wanted, latencies=latencies() or None)
         st.markdown(result.summary)
-        st.dataframe([{"rank": i + 1, "model": c.title, "size MB": round(c.size_mb, 1),
-                       "latency ms": round(c.latency_ms, 1), "top-1 %": c.top1, "why": " ".join(c.reasons)}
-                      for i, c in enumerate(result.ranked[:10])], hide_index=True)
+        show_table([{"rank": i + 1, "model": c.title, "size MB": round(c.size_mb, 1),
+                     "latency ms": round(c.latency_ms, 1), "top-1 %": c.top1, "why": " ".join(c.reasons)}
+                    for i, c in enumerate(result.ranked[:10])])
         st.caption(result.training_advice + " " + " ".join(result.notes))
 
 
@@ -126,8 +127,7 @@ def yolo() -> None:
                                       bind=BIND, help="320 px is about 4x quicker to measure on a CPU")
     with report_errors():
         rows = yolo_rows(every_size)
-        st.dataframe(rows, hide_index=True, column_config={"latency ms at 640": LATENCY,
-                                                           "latency ms at 320": LATENCY})
+        show_table(rows, column_config={"latency ms at 640": LATENCY, "latency ms at 320": LATENCY})
         st.caption(YOLO_CAPTION)
         measurement_panel("yolo", [r["model"] for r in rows], int(yolo_px or "640"), key="measure_yolo")
 
@@ -135,7 +135,7 @@ def yolo() -> None:
 def segmentation() -> None:
     with report_errors():
         rows = segmentation_rows()
-        st.dataframe(rows, hide_index=True, column_config={"latency ms at 256": LATENCY})
+        show_table(rows, column_config={"latency ms at 256": LATENCY})
         st.caption("segmentation_models_pytorch networks with the lecture's two encoders, random weights "
                    "(encoder_weights=None), counted and measured here at 256 x 256 px, batch 1. "
                    "MACs = FLOPs / 2.")
@@ -144,7 +144,7 @@ def segmentation() -> None:
 
 def lecture_claims() -> None:
     with report_errors():
-        st.dataframe(claim_rows(), hide_index=True)
+        show_table(claim_rows())
         st.caption("Where the slide and the measurement differ, the verdict says why: rounding, a different "
                    "weights version, or a claim that does not hold as stated.")
 

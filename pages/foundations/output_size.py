@@ -7,7 +7,7 @@ from cvlab import layer_chain_spec as spec
 from cvlab import shapes, size_working
 from cvlab.errors import CvlabError
 from cvlab.layer_chain import chain_rows, chain_table, format_shape, layer_spec
-from cvlab.ui import report_errors, sections, show_figure
+from cvlab.ui import report_errors, sections, show_figure, show_table
 from cvlab.viz import shapes as viz
 
 BIND = "query-params"
@@ -124,7 +124,7 @@ with chain:
                 st.info("The chain is empty: choose a preset or add a layer above.")
             else:
                 counts = {name: st.column_config.NumberColumn(format="localized") for name in ("params", "MACs")}
-                st.dataframe(chain_table(input_shape, rows), hide_index=True, column_config=counts)
+                show_table(chain_table(input_shape, rows), column_config=counts)
                 total_params, total_macs = sum(r.params for r in rows), sum(r.macs for r in rows)
                 out, params, macs = st.columns(3)
                 out.metric("Output", format_shape(rows[-1].output_shape))
@@ -139,9 +139,9 @@ with chain:
                     (st.error if bad else st.success)(
                         f"Real PyTorch layers on a real 1x{format_shape(input_shape)} tensor: "
                         f"{len(checked) - len(bad)} of {len(checked)} layers match in shape and parameter count.")
-                    st.dataframe([{"layer": v.layer, "predicted": format_shape(v.predicted_shape),
-                                   "PyTorch": format_shape(v.torch_shape), "params (PyTorch)": v.torch_params,
-                                   "match": v.matches} for v in checked], hide_index=True)
+                    show_table([{"layer": v.layer, "predicted": format_shape(v.predicted_shape),
+                                 "PyTorch": format_shape(v.torch_shape), "params (PyTorch)": v.torch_params,
+                                 "match": v.matches} for v in checked])
                 as_torch, as_keras = st.tabs(["Copy as PyTorch", "Copy as Keras"])
                 as_torch.code(frameworks.pytorch_code(input_shape, layers), language="python")
                 as_keras.caption("Keras pads only 'same' or 'valid'; where neither matches PyTorch, the code says so "
@@ -155,7 +155,7 @@ with examples:
         work = size_working.explain_output_size("conv", width, kernel, stride, padding)
         table.append({"Input W": width, "Kernel K": kernel, "Padding P": padding, "Stride S": stride,
                       "Output": work.output, "Working": f"{work.steps[1].split('= ', 1)[1]} = {work.output}"})
-    st.dataframe(table, hide_index=True)
+    show_table(table)
     st.markdown("- **P = 1 with K = 3** keeps the size: the padding makes up the K - 1 pixels a window loses.\n"
                 "- **No padding** shrinks by K - 1: 32 becomes 30.\n"
                 "- **Stride 2** about halves the size; the floor rounds 31 / 2 down.\n"

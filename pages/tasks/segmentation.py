@@ -5,7 +5,7 @@ import streamlit as st
 from cvlab.segmentation import architectures as arch
 from cvlab.segmentation import loss_explorer as lx
 from cvlab.segmentation.losses import LOSSES
-from cvlab.ui import report_errors, sections, show_figure
+from cvlab.ui import report_errors, sections, show_figure, show_table
 from cvlab.ui import segmentation as ui
 from cvlab.ui import training as training_ui
 from cvlab.viz import segmentation as viz
@@ -14,6 +14,14 @@ BIND = "query-params"
 ENCODERS = arch.ENCODERS.names()
 TOY_SIZE = 64  # px: the toy pair's canvas
 TARGET = (16, 16, 24)  # the true square: x, y, side in px
+UNET_STAGE_COLUMNS = {
+    "skip from": st.column_config.TextColumn(help="the encoder stage a decoder block concatenates; a dash: no "
+                                                  "skip connection"),
+    "channels into conv": st.column_config.NumberColumn(help="upsampled + skip channels entering a decoder block's "
+                                                             "first conv; a dash: not a decoder block"),
+    "parameters": st.column_config.NumberColumn(format="localized", help="of each decoder block and the head; a dash: "
+                                                                         "an encoder stage (their total is above)"),
+}
 
 
 def loss_card(name: str) -> None:
@@ -46,10 +54,9 @@ with tab_unet:
                 f"({anatomy.decoder_params / 1e6:.2f} M): each block doubles the size back and **concatenates** the "
                 "encoder map of the same size (dashed lines, the skip connections), which gives back *where* things "
                 "are. The head is one 3×3 conv to one logit per pixel per class.")
-            st.table([{"stage": s.name, "shape (C×H×W)": f"{s.channels}×{s.height}×{s.width}",
-                           "skip from": s.skip_from or "", "channels into conv": str(s.conv_in_channels or ""),
-                           "parameters": f"{s.params:,}" if s.params is not None else ""}
-                      for s in anatomy.stages], hide_index=True)  # every stage shown, readable when projected
+            show_table([{"stage": s.name, "shape (C×H×W)": f"{s.channels}×{s.height}×{s.width}",
+                         "skip from": s.skip_from, "channels into conv": s.conv_in_channels, "parameters": s.params}
+                        for s in anatomy.stages], column_config=UNET_STAGE_COLUMNS, height="content")  # every stage
             st.code(f'smp.Unet(encoder_name="{encoder}", encoder_weights=None, in_channels=3, classes=1)',
                     language="python", wrap_lines=True)
             image, truth, probability = ui.cached_random_prediction(encoder, size, 0)
@@ -57,8 +64,8 @@ with tab_unet:
             st.caption("An UNTRAINED U-Net (random weights) on a shapes scene: its output is noise around 0.5. "
                        "Training with a segmentation loss is what turns it into the true mask.")
     with st.expander("The architectures and encoders on offer"):
-        st.dataframe([{"architecture": a.display_name, "year": a.year, "idea": a.idea, "skip connections": a.skips}
-                      for _, a in arch.ARCHITECTURES.items()], hide_index=True)
+        show_table([{"architecture": a.display_name, "year": a.year, "idea": a.idea, "skip connections": a.skips}
+                    for _, a in arch.ARCHITECTURES.items()])
 
 with tab_train:
     if tab_train.open:

@@ -7,7 +7,7 @@ import streamlit as st
 from cvlab.training import runs
 from cvlab.training.optimizers import OPTIMIZERS
 from cvlab.training.tasks import TASKS
-from cvlab.ui import sections, show_figure
+from cvlab.ui import sections, show_figure, show_table
 from cvlab.ui import training as ui
 from cvlab.ui import training_results
 from cvlab.ui import training_form as form
@@ -78,7 +78,7 @@ with tab_compare:
             series = [(f"{i.run_id.split('-', 2)[-1]} {ui.recipe_label(i.config)}", runs.read_metrics(i.run_dir))
                       for i in infos]
             show_figure(viz.compare_runs(series, metric), key="compare_fig")
-            st.dataframe(ui.config_table(infos), hide_index=True)
+            show_table(ui.config_table(infos))
     elif tab_compare.open:
         st.info("No runs yet.")
 

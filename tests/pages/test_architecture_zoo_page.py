@@ -46,8 +46,20 @@ def test_on_the_projector_the_table_keeps_the_columns_a_room_can_read():
     assert not app.exception and not app.dataframe  # a canvas grid would ignore the large type
     table = app.table[0].value
     assert tuple(table.columns) == PROJECTOR_COLUMNS and len(table) == 2
-    small = table.set_index("name").loc["mobilenet_v3_small"]
-    assert (small["GMACs published"], small["MACs diff %"], small["latency ms"]) == ("0.057", "-0.86", "–")
+    small = table.set_index("name").loc[r"mobilenet\_v3\_small"]  # escaped: a static table reads Markdown
+    assert (small["GMACs published"], small["MACs diff %"], small["latency ms"]) == ("0.057", "-0.86", "—")
+
+
+def test_missing_values_are_a_dash_and_each_column_says_why():
+    import json
+
+    app = run_script(PAGE, timeout=180, fam=["Lecture", "MobileNet"])  # no published facts, nothing measured
+    table = app.dataframe[0]
+    assert table.proto.placeholder == "—"  # not "None"
+    help_of = {name: config.get("help", "") for name, config in json.loads(table.proto.columns).items()}
+    for column in ("GMACs published", "MACs diff %", "top-1 %", "latency ms", "images/s", "at batch", "peak MB"):
+        assert table.value[column].isna().any(), column
+        assert "A dash: " in help_of[column], column
 
 
 def test_only_the_open_section_is_built_widgets_included():

@@ -30,7 +30,8 @@ def test_unet_section_shows_the_real_stage_shapes_and_nothing_else_is_computed()
     app = open_page(unet_size="64")
     assert app.selectbox(key="unet_enc").value == "resnet18"
     assert len(app.get("plotly_chart")) == 2  # the U and the untrained prediction
-    shapes = app.table[0].value["shape (C×H×W)"].tolist()  # a table: every stage shown, head included
+    stages = app.dataframe[0]
+    shapes = stages.value["shape (C×H×W)"].tolist()  # every stage, head included
     assert shapes[0] == "3×64×64" and "512×2×2" in shapes and shapes[-1] == "1×64×64"
     assert "UNTRAINED U-Net" in text(app)
     assert not app.metric and not app.warning  # the loss explorer and SAM wait for their tabs
