@@ -133,6 +133,76 @@ def give_up(job_id: str, reason: str) -> None:
             _write_job(folder, {**record, "state": "failed", "error": reason, "updated": time.time()})
 
 
+# A first guess per model before anything was measured on this machine: the job's 34 classification
+# networks took 7 minutes on a 2-core CPU (about 12 s each, building included); a GPU times in seconds.
+FIRST_GUESS_S = {"cpu": 12.0, "cuda": 4.0, "mps": 6.0}
+
+
+@dataclass(frozen=True)
+class MeasuringPlan:
+    """What a measuring job will hold, and for about how long, said before it is started."""
+    models: int  # how many models it measures
+    seconds: float  # the estimate
+    basis: str  # where the estimate comes from, in words
+    device: str  # "cpu", "cuda:0": the device slot it takes
+    device_name: str  # "Intel Xeon x2 cores", "NVIDIA H100"
+    slots: int  # device slots of a worker on this machine (jobs per device x devices)
+    busy_runs: int  # training runs running or paused now (each holds a slot until it ends)
+    waiting_runs: int  # training runs queued now
+
+    @property
+    def duration(self) -> str:
+        """The estimate in words a reader takes in at once: "40 s", "7 min"."""
+        return f"{self.seconds:.0f} s" if self.seconds < 90 else f"{-(-self.seconds // 60):.0f} min"
+
+    def summary(self, what: str) -> str:
+        """What starting the job will do, for a page to show before it asks to go ahead."""
+        slot = ("the only device slot" if self.slots == 1 else f"one of the {self.slots} device slots")
+        text = (f"Measuring {self.models} {what} takes about **{self.duration}** on {self.device} "
+                f"({self.device_name}); {self.basis}. All that time the job holds {slot} of this machine's "
+                f"worker ({self.device}): every training run queued meanwhile, anyone's, waits until it ends.")
+        if self.busy_runs or self.waiting_runs:
+            text += (f" Now {self.busy_runs} training run{'s' if self.busy_runs != 1 else ''} hold"
+                     f"{'' if self.busy_runs != 1 else 's'} a slot and {self.waiting_runs} wait; the measurement "
+                     "queues behind them.")
+        return text
+
+
+def plan_measuring(names: list[str], suite: str = "classification", input_size: int | None = None,
+                   device=None) -> MeasuringPlan:
+    """The plan for measuring ``names``: each model's own earlier time on this device where there is one,
+    else the median of the suite's models measured here, else a first guess for the device type."""
+    import statistics
+
+    from cvlab.device import pick_device
+    from cvlab.settings import get_settings
+    from cvlab.training import runs
+    from cvlab.training.device_slots import local_devices
+    from cvlab.zoo import read_cache
+    from cvlab.zoo_measure import cache_file
+
+    device = device if device is not None else pick_device()
+    earlier: dict[str, float] = {}
+    for key, entry in read_cache(cache_file(device, suite=suite)).items():
+        if not key.startswith("_") and entry.get("seconds"):
+            size = input_size or SUITES.get(suite).default_size(entry["name"])
+            if entry.get("input_size") == size or entry["name"] not in earlier:
+                earlier[entry["name"]] = float(entry["seconds"])
+    known = [earlier[name] for name in names if name in earlier]
+    if earlier:
+        typical = statistics.median(earlier.values())
+        basis = (f"from {len(earlier)} models of this suite measured here before (median {typical:.0f} s each)"
+                 if len(known) < len(names) else "from the time each of them took here before")
+    else:
+        typical = FIRST_GUESS_S.get(device.type, FIRST_GUESS_S["cpu"])
+        basis = f"a first guess of {typical:.0f} s a model: nothing of this suite has been measured here yet"
+    seconds = sum(earlier.get(name, typical) for name in names)
+    active = [info.status for info in runs.RunStore().list() if info.status in runs.ACTIVE]
+    return MeasuringPlan(len(names), seconds, basis, str(device), device_name(device),
+                         get_settings().jobs_per_device * len(local_devices()),
+                         sum(s != "queued" for s in active), active.count("queued"))
+
+
 def current_job() -> QueuedMeasurement | None:
     """The data home's last measuring job, queued, running or ended; None before any."""
     folder = _job_dir()

@@ -204,19 +204,51 @@ def _show_progress(status) -> None:
 
 
 def _offer_measuring(suite: str, wanted: list[str], measured: list, input_size: int | None, key: str) -> None:
-    """What is measured, a warning if the machine was busy, and the buttons that start a job."""
+    """What is measured, a warning if the machine was busy, and the buttons that ask to start a job."""
     title, at = zoo_measure.SUITES.get(suite).title, f" at {input_size} px" if input_size else ""
+    if st.session_state.get(_confirm_key(key)):
+        _confirm_measuring(suite, wanted, measured, input_size, key)
+        return
     if len(measured) < len(wanted):
         st.caption(f"Latency measured here{at} for {len(measured)} of {len(wanted)} {title}.")
-        if st.button(f"Measure the rest{at} on this machine", key=key, icon=":material/speed:"):
-            _show_progress(zoo_jobs.start_measuring(wanted, suite=suite, input_size=input_size).status())
-            return
+        st.button(f"Measure the rest{at} on this machine…", key=key, icon=":material/speed:",
+                  on_click=_ask, args=(key, "rest"), help="Says how long it takes and what it holds, then asks.")
     else:
         st.caption(f"All {len(wanted)} {title} measured on this machine{at}.")
     note = zoo_measure.busy_note(measured)
     if note:
         st.caption(f":material/warning: {note}")
-    if measured and st.button(f"Measure these again{at}", key=f"{key}_again", icon=":material/refresh:",
-                              help="Forget these measurements on this machine and make them again"):
-        zoo_measure.forget_measurements(wanted, suite=suite, input_size=input_size)
+    if measured:
+        st.button(f"Measure these again{at}…", key=f"{key}_again", icon=":material/refresh:", on_click=_ask,
+                  args=(key, "again"), help="Forget these measurements on this machine and make them again")
+
+
+def _confirm_key(key: str) -> str:
+    return f"_zoo_confirm_{key}"
+
+
+def _ask(key: str, what: str) -> None:
+    st.session_state[_confirm_key(key)] = what
+
+
+def _confirm_measuring(suite: str, wanted: list[str], measured: list, input_size: int | None, key: str) -> None:
+    """Before a job starts: how long it takes and which device slot it holds meanwhile; go ahead or cancel.
+
+    A measurement takes a worker's device slot like a training run, so on a machine with one
+    slot every student's run waits behind it; whoever starts one should know that first.
+    """
+    again = st.session_state[_confirm_key(key)] == "again"
+    done = {m.name for m in measured}
+    names = wanted if again else [name for name in wanted if name not in done]
+    spec = zoo_measure.SUITES.get(suite)
+    plan = zoo_jobs.plan_measuring(names, suite=suite, input_size=input_size)
+    at = f" at {input_size} px" if input_size else ""
+    st.warning(plan.summary(f"{spec.title}{at}"), icon=":material/schedule:")
+    go, cancel = st.columns(2)
+    if go.button(f"Measure now (about {plan.duration})", key=f"{key}_confirm", type="primary"):
+        st.session_state.pop(_confirm_key(key), None)
+        if again:
+            zoo_measure.forget_measurements(wanted, suite=suite, input_size=input_size)
         _show_progress(zoo_jobs.start_measuring(wanted, suite=suite, input_size=input_size).status())
+        return
+    cancel.button("Cancel", key=f"{key}_cancel", on_click=lambda: st.session_state.pop(_confirm_key(key), None))

@@ -133,6 +133,8 @@ def test_yolo_latency_is_shown_where_measured_and_the_button_measures_the_size_c
     assert table.loc["yolov8n", "latency ms at 640"] == 80.0 and table["latency ms at 320"].isna().all()
     assert table["latency ms at 640"].notna().sum() == 1
     app.button(key="measure_yolo").click().run()
+    assert zoo_jobs.current_job() is None  # first it says what it will hold, and asks
+    app.button(key="measure_yolo_confirm").click().run()
     assert zoo_jobs.current_job().status().state == "queued"
     assert any("is queued" in i.value for i in app.info)  # the page says it waits for a worker
     assert work_the_queue() == 1
@@ -175,3 +177,21 @@ def test_measurements_from_a_busy_machine_are_flagged(monkeypatch):
     app = run_script(PAGE, timeout=300, section="Segmentation")
     assert any("2 of these were measured while other work kept this machine busy" in c.value and "9.5" in c.value
                for c in app.caption)
+
+
+def test_measuring_says_what_it_holds_and_for_how_long_and_starts_only_when_confirmed(fake_timing):
+    from cvlab import zoo_jobs, zoo_measure
+
+    app = run_script(PAGE, timeout=300, section="Segmentation")
+    app.button(key="measure_seg").click().run()
+    assert not app.exception and zoo_jobs.current_job() is None
+    [plan] = [w.value for w in app.warning if "device slot" in w.value]
+    count = len(zoo_measure.SUITES.get("segmentation").names())
+    assert f"Measuring {count} segmentation networks takes about **2 min** on cpu" in plan  # 8 x 12 s, a first guess
+    assert "holds the only device slot" in plan and "every training run queued meanwhile" in plan
+    assert count == 8 and app.button(key="measure_seg_confirm").label == "Measure now (about 2 min)"
+    app.button(key="measure_seg_cancel").click().run()
+    assert zoo_jobs.current_job() is None and not any("device slot" in w.value for w in app.warning)
+    app.button(key="measure_seg").click().run()
+    app.button(key="measure_seg_confirm").click().run()
+    assert zoo_jobs.current_job().status().state == "queued"

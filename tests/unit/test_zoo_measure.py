@@ -319,3 +319,36 @@ def test_forgetting_drops_only_the_models_and_size_asked(home, fake_measure):
     zoo_measure.forget_measurements()
     assert zoo_measure.cached_measurements() == {}
     assert "_key" in json.loads(zoo_measure.cache_file(CPU).read_text())  # the key stays with the file
+
+
+def test_a_measuring_plan_guesses_first_then_goes_by_the_times_measured_here(home, monkeypatch):
+    from cvlab.training import runs
+    from cvlab.training.config import TrainConfig
+
+    plan = zoo_jobs.plan_measuring(NAMES, device=CPU)
+    assert (plan.models, plan.seconds, plan.device, plan.slots) == (3, 3 * zoo_jobs.FIRST_GUESS_S["cpu"], "cpu", 1)
+    assert "first guess" in plan.basis and plan.duration == "36 s"
+    text = plan.summary("classification networks")
+    assert "about **36 s**" in text and "holds the only device slot" in text and "waits until it ends" in text
+
+    took = {"resnet18": 8.0, "mobilenet_v3_small": 4.0}
+    monkeypatch.setattr(zoo_measure, "measure", lambda name, **options: dataclasses.replace(
+        SAMPLE, name=name, input_size=224, seconds=took[name]))
+    zoo_measure.measure_all(list(took), device=CPU)
+    plan = zoo_jobs.plan_measuring(NAMES, device=CPU)  # vgg16 not measured yet: the median of the others
+    assert plan.seconds == 8.0 + 4.0 + 6.0 and "2 models of this suite measured here" in plan.basis
+    assert zoo_jobs.plan_measuring(list(took), device=CPU).basis == "from the time each of them took here before"
+
+    store = runs.RunStore()
+    store.create(TrainConfig(data="shapes"), "ada")  # queued
+    assert zoo_jobs.plan_measuring(["vgg16"], device=CPU).waiting_runs == 1
+    monkeypatch.setenv("CVLAB_JOBS_PER_DEVICE", "2")
+    two = zoo_jobs.plan_measuring(["vgg16"], device=CPU)
+    assert two.slots == 2 and "one of the 2 device slots" in two.summary("x")
+    assert "Now 0 training runs hold a slot and 1 wait; the measurement queues behind them" in two.summary("x")
+
+
+def test_a_long_plan_reads_in_minutes():
+    plan = zoo_jobs.MeasuringPlan(34, 7 * 60 + 5, "b", "cpu", "test CPU", 1, 1, 0)
+    assert plan.duration == "8 min"
+    assert "Now 1 training run holds a slot and 0 wait" in plan.summary("networks")
