@@ -10,10 +10,11 @@ from dataclasses import fields
 
 import streamlit as st
 
+from cvlab.settings import get_settings
 from cvlab.training import lifecycle, runs
 from cvlab.training.config import TrainConfig
 from cvlab.training.tasks import task_spec
-from cvlab.ui import page_link, report_errors, show_figure
+from cvlab.ui import page_link, report_errors, show_figure, training_rate
 from cvlab.ui.identity import Identity, instructor_box, plain_markdown, who_is_asking
 from cvlab.viz import training as viz
 from cvlab.ui.training_form import path_label as form_label
@@ -108,7 +109,10 @@ def controls(info: runs.RunInfo, me: Identity, instructor: bool) -> None:
     store = runs.RunStore()
     cols = st.columns([1, 1, 1, 2])
     with report_errors():
-        if info.status == "running" and cols[0].button("Pause", key="live_pause", disabled=not allowed):
+        if info.status in ("queued", "running") and cols[0].button(
+                "Pause", key="live_pause", disabled=not allowed,
+                help="A queued run waits paused; a running one gives its device back after "
+                     f"{get_settings().pause_release_s / 60:.0f} min paused. Resume goes on from where it paused."):
             store.request(info.run_id, user, instructor, pause=True)
         if info.status in ("paused", "interrupted", "stopped", "failed") and cols[0].button(
                 "Resume", key="live_resume", disabled=not allowed,
@@ -125,6 +129,7 @@ def controls(info: runs.RunInfo, me: Identity, instructor: bool) -> None:
                                           format="%.5f", key="live_new_lr", disabled=not allowed)
             if new_lr and cols[3].button("Apply", key="live_apply_lr", disabled=not allowed):
                 store.request(info.run_id, user, instructor, lr=new_lr)
+                training_rate.remember_request(info, new_lr)
     if not allowed and not info.owner_id:
         st.caption("Watching: this run was started before runs recorded who started them, so only the instructor "
                    "may change it.")
@@ -149,6 +154,7 @@ def live_panel(run_id: str, me: Identity, instructor: bool) -> None:
             st.caption(info.record["note"])
         progress(info, records)
         controls(info, me, instructor)
+        training_rate.request_status(info, records)
         smoothing = st.slider("Smoothing (moving average, points)", 1, 25, 1, key="live_smooth", bind=BIND)
         spec = task_spec(info.config.task)
         if any(r.get("kind") == "step" for r in records):

@@ -90,3 +90,31 @@ def test_the_augmentation_preview_shows_every_class_of_a_set_sorted_by_class(mon
     [preview] = [el for el in app.get("image") if len(el.value) == 8]
     shown = set(preview.captions)
     assert shown == {"circle", "square", "triangle", "star", "cross"}, shown  # before: eight circles
+
+
+def test_a_new_learning_rate_is_confirmed_when_sent_and_again_when_the_run_takes_it():
+    import json
+
+    from cvlab.training.config import TrainConfig
+
+    run_dir = runs.RunStore().create(TrainConfig(data="shapes"), "ada", owner_id="browser:lab-test")
+    runs.set_status(run_dir, "running")
+    runs.touch_heartbeat(run_dir)
+    from cvlab.syllabus import REPO_ROOT
+
+    app = AppTest.from_file(str(REPO_ROOT / PAGE), default_timeout=120)
+    app.query_params["section"] = "Live"
+    app.session_state["_cvlab_browser_id"] = "lab-test"  # the browser that started the run
+    rerun(app)
+    app.number_input(key="live_new_lr").set_value(0.02)
+    rerun(app)
+    app.button(key="live_apply_lr").click()
+    rerun(app)
+    assert runs.read_control(run_dir)["lr"] == 0.02
+    assert any("Learning rate 0.02 sent: the run takes it at its next training step" in i.value for i in app.info)
+    with open(run_dir / "metrics.jsonl", "a") as out:  # the worker takes it, as cvlab.training.control writes it
+        out.write(json.dumps({"kind": "event", "what": "lr", "value": 0.02, "step": 57, "by": "browser:lab-test"})
+                  + "\n")
+    runs.touch_heartbeat(run_dir)
+    rerun(app)
+    assert any("Learning rate 0.02 applied at step 57" in s.value for s in app.success)
