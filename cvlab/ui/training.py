@@ -10,7 +10,6 @@ from dataclasses import fields
 
 import streamlit as st
 
-from cvlab.settings import get_settings
 from cvlab.training import lifecycle, runs
 from cvlab.training.config import TrainConfig
 from cvlab.training.tasks import task_spec
@@ -109,10 +108,7 @@ def controls(info: runs.RunInfo, me: Identity, instructor: bool) -> None:
     store = runs.RunStore()
     cols = st.columns([1, 1, 1, 2])
     with report_errors():
-        if info.status in ("queued", "running") and cols[0].button(
-                "Pause", key="live_pause", disabled=not allowed,
-                help="A queued run waits paused; a running one gives its device back after "
-                     f"{get_settings().pause_release_s / 60:.0f} min paused. Resume goes on from where it paused."):
+        if info.status == "running" and cols[0].button("Pause", key="live_pause", disabled=not allowed):
             store.request(info.run_id, user, instructor, pause=True)
         if info.status in ("paused", "interrupted", "stopped", "failed") and cols[0].button(
                 "Resume", key="live_resume", disabled=not allowed,
