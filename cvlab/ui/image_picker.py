@@ -4,7 +4,8 @@ The source and the sample live in the address bar (``?img_src=Sample&img=coffee`
 so a shared link shows the same photo; an upload or a camera shot cannot travel
 in a URL and stays in the session. ``st.camera_input`` takes the photo in the
 user's browser, so it works for remote students (a server-side camera would film
-the server room). Decoding is cached on the file's bytes; a bad file shows one
+the server room); over plain http to another machine the browser refuses it, so the picker
+says why and how to serve HTTPS, and offers the upload instead. Decoding is cached on the file's bytes; a bad file shows one
 ``st.error`` and the picker returns None, while the rest of the page keeps working.
 """
 
@@ -99,7 +100,26 @@ def _from_upload(key: str, max_side: int | None) -> LoadedImage | None:
     return cached_decode(file.getvalue(), file.name, "upload", max_side, get_settings())
 
 
+def _browser_address() -> tuple[str | None, dict[str, str]]:
+    """The page's address as the browser has it, and the headers of its connection."""
+    try:
+        return st.context.url, dict(st.context.headers)
+    except Exception:  # no browser behind this run (a bare script run): nothing to tell
+        return None, {}
+
+
 def _from_camera(key: str, max_side: int | None) -> LoadedImage | None:
+    from cvlab.secure_context import camera_blocked, https_help
+
+    blocked = camera_blocked(*_browser_address())
+    if blocked is not None:  # the browser would refuse the camera without a word: say why, offer the upload
+        st.warning(f"**The camera cannot open on this page.** It came over plain `{blocked.shown}`, and browsers "
+                   "let a page use the camera only over HTTPS, or on the machine itself (`localhost`). Upload a "
+                   "photo instead (below; a phone's camera can take one), or ask whoever runs this server to "
+                   "serve it over HTTPS.", icon=":material/no_photography:")
+        with st.expander("Serving CV Lab over HTTPS"):
+            st.markdown(https_help(blocked))
+        return _from_upload(key, max_side)
     shot = st.camera_input("Take a photo", key=f"{key}_camera", label_visibility="collapsed")
     if shot is None:
         st.caption("Allow the browser to use your camera, then take a photo.")

@@ -93,3 +93,25 @@ def test_the_cached_decoder_refuses_bad_bytes_every_time_and_keeps_good_results(
     first = cached_decode(good, "a.png", "upload", 1024, settings)
     again = cached_decode(good, "a.png", "upload", 1024, settings)
     assert np.array_equal(first.pixels, again.pixels) and first.pixels[0, 0].tolist() == [1, 2, 3]
+
+
+def test_the_camera_over_plain_http_on_a_lab_server_says_why_and_offers_the_upload(monkeypatch):
+    from cvlab.ui import image_picker
+
+    monkeypatch.setattr(image_picker, "_browser_address", lambda: ("http://lab-server:8501/", {}))
+    app = run_script(PAGE, img_src="Camera")
+    [warning] = app.warning
+    assert "camera cannot open" in warning.value and "`http://lab-server:8501`" in warning.value
+    assert "HTTPS" in warning.value
+    assert not app.get("camera_input")  # a camera the browser would refuse without a word is not drawn
+    assert app.get("file_uploader")  # the photo upload instead
+    assert "--server.sslCertFile" in "\n".join(m.value for m in app.markdown)  # and how to serve HTTPS
+
+
+def test_the_camera_on_localhost_or_https_opens_as_before(monkeypatch):
+    from cvlab.ui import image_picker
+
+    for url in ("http://localhost:8501/", "https://lab-server/"):
+        monkeypatch.setattr(image_picker, "_browser_address", lambda url=url: (url, {}))
+        app = run_script(PAGE, img_src="Camera")
+        assert app.get("camera_input") and not app.warning
