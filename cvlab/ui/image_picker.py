@@ -4,9 +4,10 @@ The source and the sample live in the address bar (``?img_src=Sample&img=coffee`
 so a shared link shows the same photo; an upload or a camera shot cannot travel
 in a URL and stays in the session. ``st.camera_input`` takes the photo in the
 user's browser, so it works for remote students (a server-side camera would film
-the server room); over plain http to another machine the browser refuses it, so the picker
-says why and how to serve HTTPS, and offers the upload instead. Decoding is cached on the file's bytes; a bad file shows one
-``st.error`` and the picker returns None, while the rest of the page keeps working.
+the server room); over plain http to another machine the browser refuses it, so the
+picker says why and how to serve HTTPS, and offers the upload instead. Decoding is cached
+on the file's bytes; a bad file shows one ``st.error`` and the picker returns None, while
+the rest of the page keeps working.
 """
 
 from __future__ import annotations
