@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import torch
 
 MAX_DATASET_BYTES = 2 * 2**30  # 2 GiB of uint8 pixels: fits a 16 GB GPU with room for the model
+PREVIEW_SIZE = 64  # px: what a page decodes a dataset at to show it; the run's worker builds it at full size
 SHAPES_COUNT = 5000  # images in the default shapes dataset (1,000 per class)
 
 
@@ -121,6 +122,28 @@ def from_arrays(name: str, classes: tuple[str, ...], x, y: np.ndarray, train: np
                           x[as_index(val)].contiguous(), labels[as_index(val)], note)
 
 
+@dataclass(frozen=True, eq=False)
+class DatasetPreview:
+    """What a page shows of a dataset before a run: the same images and split, drawn small."""
+
+    data: LabelledImages  # at min(image_size, PREVIEW_SIZE) px
+    image_size: int  # px the run will train at
+    nbytes: int  # what the run's uint8 tensors will take at that size
+
+
+def preview_dataset(source: str, *, image_size: int | None = None, seed: int = 0, val_fraction: float = 0.2,
+                    limit: int | None = None, settings: Settings | None = None) -> DatasetPreview:
+    """``load_dataset`` at no more than PREVIEW_SIZE px (the counts, classes and split do not depend on the
+    size), with the full-size memory check: a page never holds 2,700 images of 512 px to draw eight of them."""
+    name = str(source).strip()
+    size = image_size or (DATASETS.get(name).default_image_size if name in DATASETS else FOLDER_IMAGE_SIZE)
+    data = load_dataset(source, image_size=min(size, PREVIEW_SIZE), seed=seed, val_fraction=val_fraction,
+                        limit=limit, settings=settings)
+    count = len(data.train_y) + len(data.val_y)
+    check_memory(count, size, data.name)
+    return DatasetPreview(data, size, count * 3 * size * size)
+
+
 def _load_shapes(image_size: int, seed: int, val_fraction: float, limit: int | None, settings: Settings):
     from cvlab.data.shapes import shapes_classification
     from cvlab.data.splits import stratified_split
@@ -183,18 +206,25 @@ def load_dataset(source: str, *, image_size: int | None = None, seed: int = 0, v
 
 def _load_path(path: Path, image_size: int, seed: int, val_fraction: float, limit: int | None,
                settings: Settings) -> LabelledImages:
-    from cvlab.data.archives import extract_once
+    """A folder or zip; one in the upload store is named as the user uploaded it and unpacked into the store
+    (once, counted in the uploader's quota)."""
     from cvlab.data.image_folder import load_image_folder
+    from cvlab.data.uploads import UploadStore, missing_source
 
+    store = UploadStore(settings)
+    shown = store.display_name(path) if store.locate(path) else path.name
+    store.mark_used(path)
     if path.is_dir():
         return load_image_folder(path, image_size, seed=seed, val_fraction=val_fraction, limit=limit,
-                                 settings=settings)
+                                 settings=settings, name=shown.rstrip("/") if store.locate(path) else None)
     if path.is_file() and zipfile.is_zipfile(path):
-        folder = extract_once(path, settings.data_home / "datasets" / "archives")
+        folder = store.unpacked(path)
         return load_image_folder(folder, image_size, seed=seed, val_fraction=val_fraction, limit=limit,
-                                 settings=settings, name=path.stem)
+                                 settings=settings, name=Path(shown).stem)
     if path.exists():
-        raise InvalidInput(f"'{path.name}' is neither a folder nor a .zip archive. Give a folder in ImageFolder "
+        raise InvalidInput(f"'{shown}' is neither a folder nor a .zip archive. Give a folder in ImageFolder "
                            "layout (dataset/<class name>/<images>) or a .zip of one.")
+    if store.locate(path):
+        raise InvalidInput(missing_source(str(path), "a folder nor a .zip archive"))
     raise UnknownName(f"Unknown dataset {str(path)!r}: it is none of {', '.join(DATASETS.names())}, and no "
                       "such folder or .zip exists. Check the path, or pick one of the built-in datasets.")

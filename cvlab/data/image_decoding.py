@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -32,6 +33,10 @@ MIN_IMAGE_SIDE = 8  # px: a 3x3 kernel, a stride and a pooling step need somethi
 # Ghostscript), PSD, ICO or the rest of Pillow's zoo.
 ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
 UPLOAD_TYPES = ("png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp")  # file name endings
+# What a file's name promises: datasets read by other decoders (OpenCV in ultralytics) or kept lossless
+# (masks) open a file only as the format its ending names, never as whatever its bytes turn out to be.
+SUFFIX_FORMATS = {".png": ("PNG",), ".jpg": ("JPEG",), ".jpeg": ("JPEG",), ".bmp": ("BMP",), ".gif": ("GIF",),
+                  ".tif": ("TIFF",), ".tiff": ("TIFF",), ".webp": ("WEBP",)}
 _FORMATS_IN_WORDS = "PNG, JPEG, BMP, GIF, TIFF or WebP"
 _ORIENTATION_TAG = 0x0112  # EXIF: 1 is upright, 2-8 mirror and/or rotate
 
@@ -77,16 +82,19 @@ def decode_image(
     settings: Settings | None = None,
     max_side: int | None = None,
     source: str = "upload",
+    draft: tuple[int, int] | None = None,
 ) -> LoadedImage:
     """Decode image file bytes safely into a LoadedImage; raise BadImage for anything unusable.
 
     ``max_side`` (px) shrinks the image, keeping its aspect, until its longest side fits.
+    ``draft`` (width, height) lets a JPEG decode at the smallest 1/2, 1/4 or 1/8 scale that
+    still covers that size, for a caller that resizes it there itself.
     """
     if max_side is not None and max_side < MIN_IMAGE_SIDE:
         raise InvalidInput(f"max_side={max_side} px is below the smallest usable side, {MIN_IMAGE_SIDE} px.")
     settings = settings or get_settings()
     shown = _short(name)
-    _check_bytes(data, shown)
+    _check_bytes(len(data), shown)
     image = _open_header(data, shown)
     stored, mode = image.size, image.mode  # as the file has them; a JPEG draft may decode it smaller
     _check_dimensions(stored, shown, settings.max_image_pixels)
@@ -96,9 +104,11 @@ def decode_image(
         notes.append(f"{kind}: the first frame is used")
     if _has_16_bit_colour(image):  # Pillow keeps the 8 high bits of each channel as it decodes
         notes.append("16-bit colour: each channel kept to its 8 high bits")
-    if max_side is not None:  # a JPEG decodes at 1/2, 1/4 or 1/8 scale when that still covers max_side
-        image.draft(None, (max_side, max_side))
+    if max_side is not None or draft is not None:  # a JPEG decodes at 1/2, 1/4 or 1/8 scale if that covers it
+        image.draft(None, draft or (max_side, max_side))
     _decode_pixels(image, shown)
+    target = draft or ((max_side, max_side) if max_side is not None else None)
+    image = _reduce_early(image, target)
     upright = _apply_orientation(image, notes)
     rgb = _to_rgb(upright, notes)
     rgb = _fit(rgb, max_side, notes, stored)
@@ -107,17 +117,43 @@ def decode_image(
     return LoadedImage(pixels, name, source, stored, mode, image.format or "?", tuple(notes))
 
 
+def image_header(path: Path, shown: str | None = None, *, settings: Settings | None = None,
+                 formats: tuple[str, ...] = ALLOWED_FORMATS) -> tuple[str, tuple[int, int]]:
+    """(format, (width, height)) of an image file from its header alone, under ``decode_image``'s limits
+    (bytes, format, pixels), so a whole dataset can be checked before any of it is decoded."""
+    settings = settings or get_settings()
+    shown = _short(shown or Path(path).name)
+    _check_bytes(Path(path).stat().st_size, shown)
+    try:
+        with Image.open(path, formats=formats) as image:
+            found, size = image.format or "?", image.size
+    except Image.DecompressionBombError as err:
+        raise _bomb(err, shown) from None
+    except Exception:  # UnidentifiedImageError, or OSError / SyntaxError from a broken header
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+        raise BadImage(f"'{shown}' is not a {_in_words(formats)} image ({_looks_like(head)}). "
+                       f"Save it as {_in_words(formats)} and upload it again.") from None
+    _check_dimensions(size, shown, settings.max_image_pixels)
+    return found, size
+
+
+def _in_words(formats: tuple[str, ...]) -> str:
+    names = [{"WEBP": "WebP"}.get(f, f) for f in formats]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 def _short(name: str) -> str:
     name = str(name) or "the file"
     return name if len(name) <= 60 else name[:57] + "..."
 
 
-def _check_bytes(data: bytes, shown: str) -> None:
-    if not data:
+def _check_bytes(count: int, shown: str) -> None:
+    if not count:
         raise BadImage(f"'{shown}' is empty (0 bytes). Choose the file again, or pick a sample photo.")
-    if len(data) > MAX_IMAGE_BYTES:
+    if count > MAX_IMAGE_BYTES:
         raise BadImage(
-            f"'{shown}' is {len(data) / 2**20:.1f} MB; the limit is {MAX_IMAGE_BYTES // 2**20} MB. "
+            f"'{shown}' is {count / 2**20:.1f} MB; the limit is {MAX_IMAGE_BYTES // 2**20} MB. "
             "Save a smaller copy (a JPEG of a few megapixels is plenty) and upload that."
         )
 
@@ -127,17 +163,19 @@ def _open_header(data: bytes, shown: str) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except Image.DecompressionBombError as err:  # Pillow's own, far higher limit
-        found = re.search(r"\((\d+) pixels\)", str(err))
-        count = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
-        raise BadImage(
-            f"'{shown}' claims {count}, far beyond what this lab decodes. "
-            "Shrink it to a few megapixels and upload it again."
-        ) from None
+        raise _bomb(err, shown) from None
     except Exception:  # UnidentifiedImageError, or OSError / SyntaxError from a broken header
         raise BadImage(
             f"'{shown}' is not a {_FORMATS_IN_WORDS} image ({_looks_like(data)}). "
             "Upload a photo in one of those formats, or pick a sample photo."
         ) from None
+
+
+def _bomb(err: Exception, shown: str) -> BadImage:
+    found = re.search(r"\((\d+) pixels\)", str(err))
+    count = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+    return BadImage(f"'{shown}' claims {count}, far beyond what this lab decodes. "
+                    "Shrink it to a few megapixels and upload it again.")
 
 
 def _looks_like(data: bytes) -> str:
@@ -185,6 +223,20 @@ def _decode_pixels(image: Image.Image, shown: str) -> None:
             f"'{shown}' is damaged or cut short ({type(err).__name__}: {err}). "
             "Download or export it again and upload the complete file."
         ) from None
+
+
+_REDUCIBLE = ("L", "LA", "RGB", "RGBA", "I", "F", "CMYK")  # the modes Pillow's box reduce takes
+
+
+def _reduce_early(image: Image.Image, target: tuple[int, int] | None) -> Image.Image:
+    """A box-reduced copy by the whole factor that still leaves 3x the target (in either orientation), taken
+    before colour conversion: a 36-megapixel grayscale PNG read for 64 px is never widened to RGB at full
+    size. Pillow's own ``resize(reducing_gap=3)`` takes the same step, only after the conversion."""
+    if target is None or image.mode not in _REDUCIBLE:
+        return image
+    width, height = image.size
+    factor = int(min(width / target[0], height / target[1], width / target[1], height / target[0]) / 3)
+    return image.reduce(factor) if factor >= 2 else image
 
 
 def _has_16_bit_colour(image: Image.Image) -> bool:

@@ -56,6 +56,7 @@ class _Layout:
     wrapper: str
     parts: dict[str, dict[str, list[Path]]]  # "all" (no split) or "train"/"val" -> class -> image files
     bad: list[tuple[str, str]]  # files set aside before decoding
+    shown: str = ""  # the folder as the user knows it ("pets.zip", not the server's hash folder)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -110,10 +111,10 @@ def _classes_in(folder: Path, root: Path, bad: list[tuple[str, str]]) -> dict[st
     return classes
 
 
-def _collect(root: Path) -> _Layout:
+def _collect(root: Path, shown: str | None = None) -> _Layout:
     root = Path(root)
     if not root.is_dir():
-        raise FolderLayoutError(f"'{root}' is not a folder. {LAYOUT_HELP}")
+        raise FolderLayoutError(f"'{shown or root.name}' is not a folder. {LAYOUT_HELP}")
     root, wrapper = _unwrap(root)
     bad: list[tuple[str, str]] = []
     by_name = {c.name.lower(): c for c in _visible(root) if c.is_dir()}
@@ -124,7 +125,7 @@ def _collect(root: Path) -> _Layout:
             bad += [(str(p.relative_to(root)), f"class '{extra}' has no train/ folder") for p in parts["val"].pop(extra)]
     else:
         parts = {"all": _classes_in(root, root, bad)}
-    layout = _Layout(root, wrapper, parts, bad)
+    layout = _Layout(root, wrapper, parts, bad, shown or root.name)
     _check_classes(layout, {name: sum(len(p.get(name, [])) for p in parts.values()) for name in layout.classes})
     return layout
 
@@ -134,7 +135,7 @@ def _check_classes(layout: _Layout, counts: dict[str, int]) -> None:
     usable = [name for name, n in counts.items() if n > 0]
     if len(usable) >= 2:
         return
-    where = f"'{layout.root.name}'" + (f" (inside '{layout.wrapper}')" if layout.wrapper else "")
+    where = f"'{layout.shown}'" + (f" (inside '{layout.wrapper}')" if layout.wrapper else "")
     if not counts:
         found = "no class folders"
     else:
@@ -154,13 +155,13 @@ def _decode(path: Path, root: Path, settings: Settings) -> np.ndarray | str:
         return f"cannot be read ({err.strerror or err})"
 
 
-def scan_image_folder(root: Path, *, settings: Settings | None = None) -> FolderReport:
+def scan_image_folder(root: Path, *, settings: Settings | None = None, shown: str | None = None) -> FolderReport:
     """Check a dataset folder: classes, images per class (and per part), bad files, a few samples.
 
     Every image is decoded once, so damaged files are found here rather than in a training run.
     """
     settings = settings or get_settings()
-    layout = _collect(Path(root))
+    layout = _collect(Path(root), shown)
     bad = list(layout.bad)
     usable: dict[str, dict[str, list[Path]]] = {}
     for part, classes in layout.parts.items():
@@ -221,7 +222,7 @@ def load_image_folder(root: Path, image_size: int = 64, *, seed: int = 0, val_fr
 
     check_val_fraction(val_fraction)
     settings = settings or get_settings()
-    layout = _collect(Path(root))
+    layout = _collect(Path(root), name)
     name = name or (layout.wrapper.split("/")[0] if layout.wrapper else Path(root).name)
     chosen = _choose(layout, val_fraction, limit, seed)
     check_memory(len(chosen), image_size, name)
@@ -250,7 +251,7 @@ def load_image_folder(root: Path, image_size: int = 64, *, seed: int = 0, val_fr
 
 def _note(layout: _Layout, n: int, classes: tuple[str, ...], image_size: int, bad: list[tuple[str, str]]) -> str:
     split = "its own train/ and val/ split" if "all" not in layout.parts else "a stratified split"
-    note = (f"{n:,} images of {len(classes)} classes from '{layout.root.name}', centre-cropped and resized to "
+    note = (f"{n:,} images of {len(classes)} classes from '{layout.shown}', centre-cropped and resized to "
             f"{image_size} px, {split}.")
     dropped = sorted(set(layout.classes) - set(classes))
     if dropped:

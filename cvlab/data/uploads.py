@@ -151,7 +151,7 @@ class UploadStore:
 
     def entry_of(self, path: Path) -> Entry | None:
         """The entry ``path`` lies in, or None for a path outside the store."""
-        found = self._locate(Path(path))
+        found = self.locate(Path(path))
         return self.entry(*found) if found else None
 
     def usage(self, owner: str) -> int:
@@ -164,7 +164,7 @@ class UploadStore:
         archive is named after the zip it came from (``pets.zip: pets/cats``).
         """
         path = Path(path)
-        found = self._locate(path)
+        found = self.locate(path)
         if found is None:
             return str(path)
         area, key = found
@@ -177,7 +177,7 @@ class UploadStore:
 
     def mark_used(self, path: Path | str) -> None:
         """Note that ``path`` (anything inside an entry) was just read; does nothing outside the store."""
-        found = self._locate(Path(path))
+        found = self.locate(Path(path))
         if found:
             try:
                 os.utime(self._index_file(*found), (self.now(), self.now()))
@@ -253,7 +253,7 @@ class UploadStore:
                 data = Path(str(record.get("config", {}).get("data", "")))
             except (OSError, ValueError, AttributeError):
                 continue
-            if record.get("status") in PINNING_STATUSES and (found := self._locate(data)):
+            if record.get("status") in PINNING_STATUSES and (found := self.locate(data)):
                 pinned.add(found[1])
         return pinned
 
@@ -261,7 +261,7 @@ class UploadStore:
     def _index_file(self, area: str, key: str) -> Path:
         return self.index / f"{area.replace('/', '-')}--{key}.json"
 
-    def _locate(self, path: Path) -> tuple[str, str] | None:
+    def locate(self, path: Path) -> tuple[str, str] | None:
         """(area, key) of the entry holding ``path``; None outside the store."""
         path = Path(os.path.abspath(path))
         for area in AREAS:
@@ -336,6 +336,17 @@ def _link_or_copy(first: Path | None, target: Path, data: bytes) -> None:
 
 def _disk_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def missing_source(source: str, what: str, settings: Settings | None = None) -> str:
+    """The message for a dataset path that is not there (``what``: "a zip nor a folder", what it should have
+    been): named as the user knows it, and, for an upload, why it may have gone."""
+    store = UploadStore(settings)
+    if store.locate(Path(source)) is None:
+        return f"{source!r} is neither {what}: no such file or folder exists. Check the path."
+    return (f"'{store.display_name(source)}' is no longer on the server: an upload unused for "
+            f"{store.settings.upload_keep_days:g} days, or the least recently used one when the upload space is "
+            "full, is deleted. Upload it again.")
 
 
 def mark_used(path: Path | str, settings: Settings | None = None) -> None:

@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from cvlab.data.archives import safe_extract
-from cvlab.data.image_decoding import BadImage, decode_image
+from cvlab.data.image_decoding import SUFFIX_FORMATS, BadImage, decode_image, image_header
 from cvlab.errors import InvalidInput
 from cvlab.settings import get_settings
 
@@ -83,20 +83,27 @@ def _pixel_share(masks: np.ndarray, names: tuple[str, ...]) -> dict[str, float]:
 
 
 def _split(images: np.ndarray, masks: np.ndarray, val_fraction: float, seed: int, source: str,
-           names: tuple[str, ...], notes: list[str], skipped: tuple[str, ...] = ()) -> MaskDataset:
-    """(N, H, W, 3) and (N, H, W) arrays -> a seeded train/val split as tensors."""
+           names: tuple[str, ...], notes: list[str], skipped: tuple[str, ...] = (),
+           total: int | None = None) -> MaskDataset:
+    """(N, H, W, 3) and (N, H, W) arrays -> a seeded train/val split as tensors.
+
+    ``total`` (a preview of the first N of more pairs) makes the report count the whole set.
+    """
     if not 0 < val_fraction < 1:
         raise InvalidInput(f"val_fraction={val_fraction:g} must lie between 0 and 1 (0.2 keeps a fifth aside).")
-    n = len(images)
+    n = total or len(images)
     if n < 2:
         raise InvalidMaskDataset(f"{source} has {n} image/mask pair(s); at least 2 are needed (one to train on, "
                                  "one to validate with).")
-    order = np.random.default_rng(seed).permutation(n)
     n_val = min(max(1, round(n * val_fraction)), n - 1)
-    val, train = order[:n_val], order[n_val:]
+    if len(images) < n:  # a preview: every pair it holds is shown as a training pair
+        order, n_shown_val = np.arange(len(images)), 0
+    else:
+        order, n_shown_val = np.random.default_rng(seed).permutation(n), n_val
+    val, train = order[:n_shown_val], order[n_shown_val:]
     as_images = lambda idx: torch.from_numpy(np.ascontiguousarray(images[idx].transpose(0, 3, 1, 2)))
     as_masks = lambda idx: torch.from_numpy(np.ascontiguousarray(masks[idx]))
-    report = MaskDatasetReport(source, n, masks.shape[1:], names, _pixel_share(masks, names), len(train), n_val,
+    report = MaskDatasetReport(source, n, masks.shape[1:], names, _pixel_share(masks, names), n - n_val, n_val,
                                tuple(notes), skipped)
     return MaskDataset(as_images(train), as_masks(train), as_images(val), as_masks(val), report)
 
@@ -125,7 +132,7 @@ def _find_root(folder: Path) -> Path:
 
 def _by_stem(folder: Path, suffixes: tuple[str, ...], kind: str, problems: list[str], skipped: list[str]):
     found: dict[str, Path] = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
         suffix = path.suffix.lower()
         if kind == "mask" and suffix in (".jpg", ".jpeg"):
             problems.append(f"mask {path.name} is a JPEG, whose compression changes class ids; save masks as PNG")
@@ -139,18 +146,87 @@ def _by_stem(folder: Path, suffixes: tuple[str, ...], kind: str, problems: list[
     return found
 
 
-def _read_mask(path: Path, max_pixels: int) -> np.ndarray:
-    with Image.open(path) as mask:
-        if mask.width * mask.height > max_pixels:
-            raise InvalidInput(f"mask {path.name} is {mask.width}x{mask.height} px, above the pixel limit")
+@dataclass(frozen=True)
+class _Pair:
+    stem: str
+    image: Path
+    mask: Path
+    size: tuple[int, int]  # (width, height) from the headers; image and mask agree
+
+
+def _first_sentence(err: Exception) -> str:
+    return str(err).split(". ")[0]
+
+
+def _plan(root: Path, problems: list[str], skipped: list[str], settings) -> list[_Pair]:
+    """Every pair checked from its files' headers (format, pixels, matching sizes); nothing is decoded."""
+    images = _by_stem(root / "images", IMAGE_SUFFIXES, "image", problems, skipped)
+    masks = _by_stem(root / "masks", MASK_SUFFIXES, "mask", problems, skipped)
+    for stem in sorted(images.keys() - masks.keys()):
+        problems.append(f"image {images[stem].name} has no mask (expected masks/{stem}.png)")
+    for stem in sorted(masks.keys() - images.keys()):
+        problems.append(f"mask {masks[stem].name} has no image (expected images/{stem}.png or .jpg)")
+    stems = sorted(images.keys() & masks.keys())
+    if len(stems) > MAX_PAIRS:
+        raise InvalidMaskDataset(f"{len(stems)} pairs is more than {MAX_PAIRS}; upload a smaller sample.")
+    pairs = []
+    for stem in stems:
+        image, mask = images[stem], masks[stem]
+        try:
+            _, image_size = image_header(image, image.name, settings=settings)
+            _, mask_size = image_header(mask, f"mask {mask.name}", settings=settings,
+                                        formats=SUFFIX_FORMATS[mask.suffix.lower()])
+        except (BadImage, OSError) as err:
+            problems.append(_first_sentence(err).replace("''mask ", "'mask "))
+            continue
+        if image_size != mask_size:
+            problems.append(f"{stem}: image is {image_size[0]}x{image_size[1]} px but its mask is "
+                            f"{mask_size[0]}x{mask_size[1]} px")
+            continue
+        pairs.append(_Pair(stem, image, mask, image_size))
+    return pairs
+
+
+def _read_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """A mask's class ids as (H, W) uint8 at ``size`` (width, height), nearest-neighbour so ids stay ids."""
+    with Image.open(path, formats=SUFFIX_FORMATS[path.suffix.lower()]) as mask:
         values = np.asarray(mask.convert("L") if mask.mode in ("1", "LA") else mask)
     if values.ndim == 3:
         if not (values[..., :3] == values[..., :1]).all():
             raise InvalidInput(f"mask {path.name} is a colour image; save class ids as a grayscale (L) PNG")
         values = values[..., 0]
-    if values.dtype.kind == "f" or values.max(initial=0) > 255:
+    if values.dtype.kind == "f" or values.max(initial=0) > 255 or values.min(initial=0) < 0:
         raise InvalidInput(f"mask {path.name} holds values above 255 or fractions; class ids are 0..255")
-    return values.astype(np.uint8)
+    values = values.astype(np.uint8)
+    if values.shape[::-1] != size:
+        values = np.asarray(Image.fromarray(values).resize(size, Image.Resampling.NEAREST))
+    return values
+
+
+def _read_image(pair: _Pair, size: tuple[int, int], settings) -> np.ndarray:
+    """(H, W, 3) uint8 at ``size`` (width, height); a JPEG is decoded no larger than it needs to be."""
+    pixels = decode_image(pair.image.read_bytes(), pair.image.name, settings=settings, draft=size).pixels
+    if (pixels.shape[1] >= pixels.shape[0]) != (pair.size[0] >= pair.size[1]) and pair.size[0] != pair.size[1]:
+        raise InvalidInput(f"{pair.stem}: the image is turned by its EXIF orientation but its mask is not; save "
+                           "the image upright without the orientation tag")
+    if pixels.shape[1::-1] != size:
+        pixels = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
+    return pixels
+
+
+def _decode_into(pairs: list[_Pair], height: int, width: int, problems: list[str], settings):
+    """Decode pair after pair straight into (N, H, W, 3) and (N, H, W) uint8 arrays sized up front: at most
+    one file is ever held at its own size."""
+    images = np.empty((len(pairs), height, width, 3), np.uint8)
+    masks = np.empty((len(pairs), height, width), np.uint8)
+    for index, pair in enumerate(pairs):
+        try:
+            images[index] = _read_image(pair, (width, height), settings)
+            masks[index] = _read_mask(pair.mask, (width, height))
+        except (BadImage, InvalidInput, OSError) as err:
+            problems.append(_first_sentence(err))
+            masks[index] = 0  # counts as background in the checks that follow, which still run
+    return images, masks
 
 
 def _listed_names(root: Path) -> tuple[str, ...] | None:
@@ -175,75 +251,45 @@ def _class_names(listed: tuple[str, ...] | None, highest: int, classes: int | No
     return names
 
 
-def _mask_values(pairs) -> set[int]:
-    """Every value any mask holds."""
-    seen = np.zeros(256, bool)
-    for _, _, mask in pairs:
-        seen |= np.bincount(mask.reshape(-1), minlength=256).astype(bool)
-    return set(np.flatnonzero(seen).tolist())
-
-
-def _black_and_white(pairs, values: set[int], declared: int | None, notes: list[str]):
+def _black_and_white(masks: np.ndarray, values: set[int], declared: int | None, notes: list[str]) -> None:
     """Masks of only 0 and 255 are what most tools save for one object class (white object on black):
-    they read as background and class 1, unless more classes are declared (then 255 is a mistake)."""
+    they read as background and class 1 (in place), unless more classes are declared (then 255 is a mistake)."""
     if not (255 in values and values <= {0, 255} and declared in (None, 2)):
-        return pairs
+        return
     notes.append("the masks are black and white (only 0 and 255): read as background (0) and one object "
                  "class (255 -> class 1)")
-    return [(stem, image, (mask == 255).astype(np.uint8)) for stem, image, mask in pairs]
+    masks //= 255
 
 
-def _read_pairs(root: Path, problems: list[str], skipped: list[str]):
-    images = _by_stem(root / "images", IMAGE_SUFFIXES, "image", problems, skipped)
-    masks = _by_stem(root / "masks", MASK_SUFFIXES, "mask", problems, skipped)
-    for stem in sorted(images.keys() - masks.keys()):
-        problems.append(f"image {images[stem].name} has no mask (expected masks/{stem}.png)")
-    for stem in sorted(masks.keys() - images.keys()):
-        problems.append(f"mask {masks[stem].name} has no image (expected images/{stem}.png or .jpg)")
-    stems = sorted(images.keys() & masks.keys())
-    if len(stems) > MAX_PAIRS:
-        raise InvalidMaskDataset(f"{len(stems)} pairs is more than {MAX_PAIRS}; upload a smaller sample.")
-    settings, pairs = get_settings(), []
-    for stem in stems:
-        try:
-            image = decode_image(images[stem].read_bytes(), images[stem].name, settings=settings).pixels
-            mask = _read_mask(masks[stem], settings.max_image_pixels)
-        except (BadImage, InvalidInput, OSError) as err:
-            problems.append(str(err).split(". ")[0])
-            continue
-        if image.shape[:2] != mask.shape:
-            problems.append(f"{stem}: image is {image.shape[1]}x{image.shape[0]} px but its mask is "
-                            f"{mask.shape[1]}x{mask.shape[0]} px")
-            continue
-        pairs.append((stem, image, mask))
-    return pairs
-
-
-def _common_size(pairs, size: int | None, notes: list[str]) -> tuple[int, int]:
-    sizes = {image.shape[:2] for _, image, _ in pairs}
+def _common_size(pairs: list[_Pair], size: int | None, notes: list[str]) -> tuple[int, int]:
+    """(height, width) every pair is read at."""
+    sizes = {pair.size for pair in pairs}
     if size is not None:
         if sizes != {(size, size)}:
             notes.append(f"resized to {size}x{size} px (images bilinear, masks nearest, so ids stay ids)")
         return size, size
     if len(sizes) > 1:
-        listed = ", ".join(f"{w}x{h}" for h, w in sorted(sizes)[:4])
+        listed = ", ".join(f"{w}x{h}" for w, h in sorted(sizes)[:4])
         raise InvalidMaskDataset(f"The images come in {len(sizes)} sizes ({listed}...); choose one size to "
                                  "resize them all to.")
-    return next(iter(sizes))
+    width, height = next(iter(sizes))
+    return height, width
 
 
-def _stack(pairs, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    if len(pairs) * height * width > MAX_TOTAL_PIXELS:
-        raise InvalidMaskDataset(f"{len(pairs)} images of {width}x{height} px do not fit in memory here; "
+def _check_total(pairs: int, height: int, width: int) -> None:
+    """Refuse, before anything is decoded, a dataset whose arrays would not fit in memory."""
+    if pairs * height * width > MAX_TOTAL_PIXELS:
+        raise InvalidMaskDataset(f"{pairs} images of {width}x{height} px do not fit in memory here; "
                                  f"choose a smaller size (at most {MAX_TOTAL_PIXELS:,} pixels in all).")
-    images = np.empty((len(pairs), height, width, 3), np.uint8)
-    masks = np.empty((len(pairs), height, width), np.uint8)
-    for index, (_, image, mask) in enumerate(pairs):
-        if image.shape[:2] != (height, width):
-            image = np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
-            mask = np.asarray(Image.fromarray(mask).resize((width, height), Image.Resampling.NEAREST))
-        images[index], masks[index] = image, mask
-    return images, masks
+
+
+def _class_problems(masks: np.ndarray, stems: list[str], names: tuple[str, ...], problems: list[str]) -> None:
+    for stem, mask in zip(stems, masks):
+        if mask.max() >= len(names):
+            found = np.unique(mask)
+            hint = " (0/255 looks like a black-and-white mask: save the object as 1)" if set(found) <= {0, 255} else ""
+            problems.append(f"mask {stem} holds values {found[found >= len(names)][:5].tolist()} but there are "
+                            f"{len(names)} classes (ids 0..{len(names) - 1}){hint}")
 
 
 def _raise_problems(problems: list[str], source: str) -> None:
@@ -253,51 +299,75 @@ def _raise_problems(problems: list[str], source: str) -> None:
 
 
 def read_mask_folder(folder: Path, *, classes: int | None = None, size: int | None = None,
-                     val_fraction: float = 0.2, seed: int = 0, source: str | None = None) -> MaskDataset:
-    """Images and masks from a folder (see the module's docstring for the layout), checked and split."""
+                     val_fraction: float = 0.2, seed: int = 0, source: str | None = None,
+                     sample: int | None = None) -> MaskDataset:
+    """Images and masks from a folder (see the module's docstring for the layout), checked and split.
+
+    Every file is checked from its header and the total size against the memory limit
+    before any pixel is decoded. ``sample`` decodes only that many pairs (a page's
+    preview: the report still counts every pair; the run reads and checks them all).
+    """
     root = _find_root(Path(folder))
     source = source or root.name
     problems: list[str] = []
     skipped: list[str] = []
-    pairs = _read_pairs(root, problems, skipped)
-    if not pairs and not problems:
-        problems.append("images/ and masks/ hold no pairs with matching names")
-    listed, notes = _listed_names(root), []
-    values = _mask_values(pairs)
-    pairs = _black_and_white(pairs, values, len(listed) if listed is not None else classes, notes)
-    highest = max((int(mask.max()) for _, _, mask in pairs), default=0)
+    settings = get_settings()
+    pairs = _plan(root, problems, skipped, settings)
+    if not pairs:
+        _raise_problems(problems or ["images/ and masks/ hold no pairs with matching names"], source)
+    notes: list[str] = []
+    try:
+        height, width = _common_size(pairs, size, notes)
+    except InvalidMaskDataset:
+        if problems:  # the files' own problems first: fixing them may leave one size
+            _raise_problems(problems, source)
+        raise
+    _check_total(len(pairs), height, width)
+    total, pairs = len(pairs), pairs[:sample] if sample else pairs
+    images, masks = _decode_into(pairs, height, width, problems, settings)
+    listed = _listed_names(root)
+    values = set(np.flatnonzero(np.bincount(masks.reshape(-1), minlength=256)).tolist())
+    _black_and_white(masks, values, len(listed) if listed is not None else classes, notes)
     if listed is None and classes is None and 255 in values and not values <= {0, 255}:
         problems.append(f"the masks hold class ids {sorted(values - {0, 255})[:5]} and also 255, which Pascal VOC "
                         "uses for 'ignore' pixels: set those pixels to a class id, or list every class in "
                         "classes.json")
-    names = _class_names(listed, highest, classes)
-    for stem, _, mask in pairs:
-        if mask.max() >= len(names):
-            found = np.unique(mask)
-            hint = " (0/255 looks like a black-and-white mask: save the object as 1)" if set(found) <= {0, 255} else ""
-            problems.append(f"mask {stem} holds values {found[found >= len(names)][:5].tolist()} but there are "
-                            f"{len(names)} classes (ids 0..{len(names) - 1}){hint}")
+    names = _class_names(listed, int(masks.max(initial=0)), classes)
+    _class_problems(masks, [pair.stem for pair in pairs], names, problems)
     if problems:
         _raise_problems(problems, source)
-    height, width = _common_size(pairs, size, notes)
-    images, masks = _stack(pairs, height, width)
-    return _split(images, masks, val_fraction, seed, source, names, notes, tuple(skipped))
+    if len(pairs) < total:
+        notes.append(f"{len(pairs)} of the {total} pairs read here to preview; the run reads and checks them all")
+    return _split(images, masks, val_fraction, seed, source, names, notes, tuple(skipped), total=total)
 
 
 def load_mask_archive(archive: Path | str | bytes | BinaryIO, *, name: str = "the archive", **options) -> MaskDataset:
-    """A zip of images/ and masks/ unpacked safely (safe_extract) into a temporary folder, then read."""
-    with tempfile.TemporaryDirectory(prefix="cvlab-masks-") as scratch:
+    """A zip of images/ and masks/, unpacked safely, then read. A zip on disk is unpacked once into the upload
+    store (counted in its uploader's quota) and reused; bytes or a file object go to a scratch folder under
+    the data home (not /tmp, which may be memory)."""
+    from cvlab.data.uploads import UploadStore
+
+    if isinstance(archive, (str, Path)):
+        return read_mask_folder(UploadStore().unpacked(Path(archive)), source=name, **options)
+    scratch_root = get_settings().data_home / "scratch"
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="masks-", dir=scratch_root) as scratch:
         safe_extract(archive, Path(scratch) / "data")
         return read_mask_folder(Path(scratch) / "data", source=name, **options)
 
 
 def load_mask_dataset(source: str = "shapes", **options) -> MaskDataset:
-    """``"shapes"`` (the generator), a ``.zip`` path or a folder path."""
+    """``"shapes"`` (the generator), a ``.zip`` path or a folder path; an upload is named as the user named it."""
+    from cvlab.data.uploads import UploadStore, missing_source
+
     if source == "shapes":
         return shapes_mask_dataset(**options)
     path = Path(source).expanduser()
+    store = UploadStore()
+    shown = store.display_name(path) if store.locate(path) else path.name
+    store.mark_used(path)
     if path.is_file() and path.suffix.lower() == ".zip":
-        return load_mask_archive(path, name=path.name, **options)
+        return load_mask_archive(path, name=shown, **options)
     if path.is_dir():
-        return read_mask_folder(path, **options)
-    raise InvalidInput(f"{source!r} is neither 'shapes', a .zip file nor a folder of images/ and masks/.")
+        return read_mask_folder(path, source=shown, **options)
+    raise InvalidInput(missing_source(source, "'shapes', a .zip file nor a folder of images/ and masks/"))

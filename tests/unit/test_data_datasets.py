@@ -196,3 +196,35 @@ def test_a_file_that_is_not_a_zip_is_refused(tmp_path):
 def test_out_of_range_options_are_refused(options):
     with pytest.raises(InvalidInput):
         load_dataset("shapes", **options)
+
+
+def test_a_page_preview_is_drawn_small_but_counted_and_checked_at_full_size():
+    from cvlab.data.datasets import PREVIEW_SIZE, DatasetTooLarge, preview_dataset
+
+    preview = preview_dataset("shapes", image_size=256, limit=50, seed=3)
+    full = load_dataset("shapes", image_size=256, limit=50, seed=3)
+    assert preview.data.train_x.shape[-1] == PREVIEW_SIZE and preview.image_size == 256
+    assert preview.nbytes == 50 * 3 * 256 * 256 == full.train_x.nbytes + full.val_x.nbytes
+    assert torch.equal(preview.data.train_y, full.train_y) and torch.equal(preview.data.val_y, full.val_y)
+    assert preview.data.train_x.nbytes * 15 < full.train_x.nbytes
+    assert preview_dataset("digits").data.train_x.shape[-1] == 32  # small sets are shown as they are
+    with pytest.raises(DatasetTooLarge, match="2,800 images at 512×512 px need 2.1 GiB"):
+        preview_dataset("shapes", image_size=512, limit=2800)
+
+
+def test_messages_about_an_upload_name_the_zip_not_the_servers_hash_folder(tmp_path):
+    from cvlab.data.image_folder import FolderLayoutError
+    from cvlab.data.uploads import UploadStore
+
+    with zipfile.ZipFile(tmp_path / "pets.zip", "w") as z:
+        z.writestr("cats/0.png", png((255, 0, 0)))  # one class: not enough
+    saved = UploadStore().save_file((tmp_path / "pets.zip").read_bytes(), "pets.zip", "browser:ada")
+    with pytest.raises(FolderLayoutError) as caught:
+        load_dataset(str(saved), image_size=8)
+    assert str(caught.value).startswith("'pets' has 'cats' with 1 usable image")
+    legacy = get_settings().data_home / "uploads" / ("3fa2c9" + "0" * 10)  # a folder upload kept before the index
+    (legacy / "cats").mkdir(parents=True)
+    (legacy / "cats" / "0.png").write_bytes(png((0, 255, 0)))
+    with pytest.raises(FolderLayoutError) as caught:
+        load_dataset(str(legacy), image_size=8)
+    assert "3fa2c9" not in str(caught.value) and str(caught.value).startswith("'your upload' has")

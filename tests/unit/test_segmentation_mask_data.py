@@ -218,3 +218,88 @@ def test_class_ids_with_255_ignore_pixels_need_classes_json(tmp_path):
         save_png(mask, root / "masks" / f"{index}.png")
     with pytest.raises(InvalidMaskDataset, match=r"class ids \[1, 2\] and also 255.*'ignore' pixels"):
         read_mask_folder(root)
+
+
+def uniform_pairs(root, count: int, size: tuple[int, int], mask_format: str = "PNG") -> None:
+    """``count`` pairs of one-colour images and masks: megapixels that compress to a few kB."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for index in range(count):
+        Image.new("L", size, 120).save(root / "images" / f"{index:03d}.png")
+        Image.new("L", size, index % 2).save(root / "masks" / f"{index:03d}.png", format=mask_format)
+
+
+def test_a_dataset_too_big_for_memory_is_refused_from_its_headers_before_anything_is_decoded(tmp_path, monkeypatch):
+    from cvlab.segmentation import mask_data
+
+    uniform_pairs(tmp_path / "big", 6, (4000, 4000))  # 96 Mpx in all, a few kB on disk
+    decoded = []
+    monkeypatch.setattr(mask_data, "decode_image", lambda *a, **k: decoded.append(a[1]) or 1 / 0)
+    with pytest.raises(InvalidMaskDataset, match="6 images of 4000x4000 px do not fit in memory"):
+        read_mask_folder(tmp_path / "big")
+    assert decoded == []
+
+
+def test_reading_at_a_small_size_never_holds_the_big_images(tmp_path):
+    """Pair after pair, shrunk as they are read: the old path held every pair at full size as RGB first."""
+    import tracemalloc
+
+    uniform_pairs(tmp_path / "big", 4, (4000, 3000))  # 12 Mpx each: 48 MB of RGB per image at full size
+    tracemalloc.start()
+    try:
+        data = read_mask_folder(tmp_path / "big", size=32, val_fraction=0.5)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert data.train_images.shape == (2, 3, 32, 32) and int(data.train_images[0, 0, 0, 0]) == 120
+    assert set(torch.cat([data.train_masks, data.val_masks]).unique().tolist()) == {0, 1}
+    assert peak < 30 * 2**20, f"{peak / 2**20:.0f} MiB traced"
+
+
+@pytest.mark.parametrize("fmt", ["PCX", "SGI", "EPS", "JPEG", "TGA"])
+def test_a_mask_must_be_the_format_its_name_says(tmp_path, fmt):
+    """EPS runs Ghostscript, PCX and SGI are decoders nobody needs here, a JPEG blurs class ids."""
+    uniform_pairs(tmp_path / "set", 2, (16, 16))
+    Image.new("L", (16, 16), 1).save(tmp_path / "set" / "masks" / "001.png", format=fmt)
+    with pytest.raises(InvalidMaskDataset, match="'mask 001.png' is not a PNG image"):
+        read_mask_folder(tmp_path / "set")
+
+
+def test_a_preview_reads_a_few_pairs_and_counts_them_all(dataset_dir, monkeypatch):
+    from cvlab.segmentation import mask_data
+
+    decoded, real = [], mask_data.decode_image
+    monkeypatch.setattr(mask_data, "decode_image", lambda data, name, **k: decoded.append(name) or real(data, name, **k))
+    preview = read_mask_folder(dataset_dir, sample=3, val_fraction=0.2)
+    assert len(decoded) == 3 and preview.train_images.shape[0] == 3
+    assert (preview.report.pairs, preview.report.train, preview.report.val) == (10, 8, 2)
+    assert "3 of the 10 pairs read here to preview" in preview.report.text()
+
+
+def test_messages_name_the_upload_not_its_hash_folder(tmp_path):
+    from cvlab.data.uploads import UploadStore
+
+    class Upload:
+        def __init__(self, name, data):
+            self.name, self.data, self.size = name, data, len(data)
+
+        def getbuffer(self):
+            return memoryview(self.data)
+
+        def getvalue(self):
+            return self.data
+
+    png = io.BytesIO()
+    Image.new("L", (16, 16)).save(png, format="PNG")
+    store = UploadStore()
+    folder = store.save_folder([Upload("images/a.png", png.getvalue()), Upload("masks/b.png", png.getvalue())], "ada")
+    with pytest.raises(InvalidMaskDataset) as caught:
+        load_mask_dataset(str(folder))
+    assert str(caught.value).startswith("the uploaded folder has 2 problem(s)") and folder.name not in str(caught.value)
+    saved = store.save_file(b"PK\x05\x06" + bytes(18), "my masks.zip", "ada")
+    with pytest.raises(InvalidMaskDataset, match="^my masks.zip has|^No images/") as caught:
+        load_mask_dataset(str(saved))
+    assert saved.parent.name not in str(caught.value)
+    saved.unlink()
+    with pytest.raises(InvalidInput, match="'my masks.zip' is no longer on the server") as caught:
+        load_mask_dataset(str(saved))
