@@ -50,7 +50,30 @@ def default_model(choices: dict[str, str]) -> int:
 
 
 def weights_note(name: str) -> str:
-    return get_detector(name).weights_note
+    """Where the model's weights come from, as a sentence: its first letter capitalised, the rest (a
+    trained model's path) exactly as it is."""
+    note = get_detector(name).weights_note
+    return note[:1].upper() + note[1:]
+
+
+def unknown_model_note(choices: dict[str, str]) -> str | None:
+    """What to say when the address names a model that is not here; None when it names none, or one that is.
+
+    Read before the model selectbox runs: the selectbox quietly replaces a value it does not
+    know with its default, and the address with it.
+    """
+    import difflib
+
+    from cvlab.ui.identity import plain_markdown
+
+    asked = st.query_params.get("model")
+    if not asked or asked in choices:
+        return None
+    fallback = list(choices)[default_model(choices)] if choices else "none"
+    close = difflib.get_close_matches(asked, list(choices), n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(close)}?" if close else ""
+    return (f"No model called “{plain_markdown(asked[:60])}” here, so this shows {fallback} instead.{hint} A model "
+            "trained here is listed as trained-<run> once its run has finished, on the server that trained it.")
 
 
 @st.cache_data(max_entries=8, show_spinner="Loading the model…")

@@ -25,10 +25,13 @@ tab_detect, tab_nms, tab_iou, tab_train, tab_data = sections("Detect", "NMS step
 with tab_detect:
     controls, output = st.columns([2, 3] if projector_on() else [1, 2], gap="large")  # big text needs room
     choices = ui.model_choices()
+    unknown = ui.unknown_model_note(choices)  # before the selectbox puts its default in the address
     model = controls.selectbox("Model", list(choices), index=ui.default_model(choices), key="model", bind=BIND,
                                help="shapes-yolo and models trained here first, then ultralytics' YOLO generations: "
                                     "COCO weights where they can be had, and every one with random weights.")
-    controls.caption(ui.weights_note(model).capitalize())
+    if unknown:
+        controls.warning(unknown, icon=":material/help:")
+    controls.caption(ui.weights_note(model))
     source = controls.segmented_control("Picture", [SHAPES, PHOTO, SEVERAL], default=SHAPES, required=True,
                                         key="src", bind=BIND, wrap=True)  # wraps, not hides, in a narrow column
     with controls:

@@ -164,3 +164,23 @@ def test_crafted_detector_uploads_run_nothing_and_take_no_memory(tmp_path):
         assert app.selectbox(key="model").value == "shapes-yolo"
     assert not pwned.exists()
     assert process.memory_info().rss - before < 300e6  # the 7000-channel conv alone would be 1.8 GB
+
+
+def test_an_unknown_model_in_the_address_is_named_and_the_page_says_what_it_shows_instead():
+    app = run_script(PAGE, timeout=TIMEOUT, model="shapes-yol")
+    assert app.selectbox(key="model").value == "shapes-yolo"
+    [warning] = [w.value for w in app.warning if "No model called" in w.value]
+    assert "“shapes\\-yol”" in warning and "shows shapes-yolo instead" in warning and "Did you mean shapes-yolo" in warning
+    quiet = run_script(PAGE, timeout=TIMEOUT, model="shapes-yolo")
+    assert not any("No model called" in w.value for w in quiet.warning)
+
+
+def test_a_trained_models_note_keeps_the_case_of_its_path():
+    from cvlab.detection.models import EXPORTED_WEIGHTS
+    from cvlab.settings import get_settings
+
+    weights = get_settings().runs_dir / "20261206-Ada-YoloRun" / EXPORTED_WEIGHTS
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"not weights")  # the note is about the path; loading it fails with a message
+    app = run_script(PAGE, timeout=TIMEOUT, model="trained-20261206-Ada-YoloRun")
+    assert f"Trained in this lab ({weights})" in text(app)  # not ".../20261206-ada-yolorun/..."
