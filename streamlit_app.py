@@ -2,17 +2,23 @@
 
 import streamlit as st
 
-from cvlab.syllabus import available_pages
+from cvlab.syllabus import PAGES
 from cvlab.ui import projector_toggle
 from cvlab.ui.device_panel import device_panel
 
 st.set_page_config(page_title="CV Lab", page_icon=":material/visibility:", layout="wide")
 
 groups: dict[str, list] = {}
-for info in available_pages():
-    page = st.Page(info.script, title=info.title, icon=info.icon, url_path=info.url_path,
-                   default=info.url_path == "home")
+for info in PAGES.values():
+    home = info.url_path == "home"
+    # The home page is served at the root. Streamlit keeps a default page's own path reserved but
+    # unreachable ("/home" said "Page not found"), so it has none, and a hidden page answers "/home".
+    page = st.Page(info.script, title=info.title, icon=info.icon, url_path="" if home else info.url_path,
+                   default=home)
     groups.setdefault(info.group, []).append(page)
+    if home:
+        groups[info.group].append(st.Page(info.script, title=info.title, icon=info.icon, url_path="home",
+                                          visibility="hidden"))
 navigation = st.navigation(groups)
 
 with st.sidebar:

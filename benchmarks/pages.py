@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO_ROOT))
 import psutil  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from cvlab.syllabus import available_pages  # noqa: E402
+from cvlab.syllabus import PAGES  # noqa: E402
 from tests.harness import OFFLINE_ENV, app_server, chromium, time_to_visible, wait_until_idle  # noqa: E402
 
 REFERENCE = "benchmarks/reference_app.py"
@@ -158,7 +158,7 @@ def main() -> None:
     import os
 
     os.environ.update(OFFLINE_ENV)
-    pages = available_pages()
+    pages = list(PAGES.values())
     if "1" in only or "4" in only:
         reference = server_reruns(pages, args.reruns)
     if "2" in only:

@@ -1,7 +1,7 @@
 """The lecture path and the pages that make it interactive, as data.
 
 The app's navigation and the home page's lecture path are both drawn from this
-file, so a page appears in both as soon as its script exists in ``pages/``.
+file: a page listed here is in both, and every topic links to the section of a page that shows it.
 
 Page scripts live one folder down (``pages/<group>/<page>.py``), and directly in
 ``pages/`` there is only one small alias per page, named after its URL path. The
@@ -30,17 +30,13 @@ class PageInfo:
     url_path: str
     summary: str
 
-    @property
-    def exists(self) -> bool:
-        return (REPO_ROOT / self.script).is_file()
-
 
 @dataclass(frozen=True)
 class Stop:
     """Where a topic becomes interactive: a page, one of its sections, preset settings."""
 
     page: str  # a PAGES key
-    section: str | None = None  # the tab label, given to the page as ?section=
+    section: str  # the tab label, given to the page as ?section= (a link without one opens the first tab)
     params: dict[str, str] = field(default_factory=dict)  # more query parameters
     label: str = ""  # what this stop shows, when a topic has several
 
@@ -107,17 +103,24 @@ LECTURE_PATH: tuple[Topic, ...] = (
     Topic("ConvNeXt and Swin", "A modernised CNN and a hierarchical, shifted-window transformer.",
           (Stop("architectures", "ViT vs Swin", label="windows"),
            Stop("architectures", "Choose", label="which architecture when"))),
-    Topic("YOLO", "Single-shot detection from v3 to v11 and later.", (Stop("detection"),)),
-    Topic("U-Net", "Encoder, bottleneck, decoder and skip connections for segmentation.", (Stop("segmentation"),)),
-    Topic("Segment Anything", "A heavy image encoder once, a light prompt decoder per click.", (Stop("segmentation"),)),
-    Topic("Loss functions", "BCE, cross-entropy, Dice, IoU and focal loss.", (Stop("segmentation"),)),
-    Topic("Optimizers", "SGD with momentum, Adam, AdamW, per-layer learning rates.", (Stop("training"),)),
-    Topic("Learning-rate schedulers", "StepLR, cosine, OneCycle, plateau, warmup + cosine.", (Stop("training"),)),
-    Topic("The training loop", "train/eval modes, gradient clipping, validation without gradients.", (Stop("training"),)),
+    Topic("YOLO", "Single-shot detection from v3 to v11 and later.",
+          (Stop("detection", "Detect", label="boxes on your pictures"),
+           Stop("detection", "NMS step by step", label="NMS step by step"),
+           Stop("detection", "IoU", label="IoU and GIoU"))),
+    Topic("U-Net", "Encoder, bottleneck, decoder and skip connections for segmentation.",
+          (Stop("segmentation", "U-Net", label="the architecture"),
+           Stop("segmentation", "Train a U-Net", label="train one"))),
+    Topic("Segment Anything", "A heavy image encoder once, a light prompt decoder per click.",
+          (Stop("segmentation", "Segment Anything", label="prompts"),)),
+    Topic("Loss functions", "BCE, cross-entropy, Dice, IoU and focal loss.",
+          (Stop("segmentation", "Loss explorer", label="loss explorer"),)),
+    Topic("Optimizers", "SGD with momentum, Adam, AdamW, per-layer learning rates.",
+          (Stop("training", "New run", label="optimizer settings and formula"),)),
+    Topic("Learning-rate schedulers", "StepLR, cosine, OneCycle, plateau, warmup + cosine.",
+          (Stop("training", "New run", label="schedule preview"),)),
+    Topic("The training loop", "train/eval modes, gradient clipping, validation without gradients.",
+          (Stop("training", "New run", label="a run's settings"), Stop("training", "Live", label="a run, live"))),
     Topic("Hands-on lab", "VGG-like vs residual on CIFAR-10, fine-tuning EfficientNet-B0, YOLO inference.",
-          (Stop("training"), Stop("detection"))),
+          (Stop("training", "New run", label="lab exercises"),
+           Stop("detection", "Detect", label="YOLO inference")))
 )
-
-
-def available_pages() -> list[PageInfo]:
-    return [page for page in PAGES.values() if page.exists]

@@ -3,13 +3,19 @@
 import streamlit as st
 
 from cvlab.syllabus import LECTURE_PATH, PAGES
+from cvlab.ui import projector_on
+
+# Cards per row: each title must fit its card on one line, in large type too ("Architectures" at
+# 1400 px wide did not fit one of seven columns and broke mid-word).
+CARDS_PER_ROW = {False: 4, True: 2}
 
 st.title("CV Lab")
 st.markdown(
     "An interactive lab for **CNN architectures and modeling**. Every formula of the lecture "
-    "is something you can change and watch: the output-size arithmetic, activation functions "
-    "and their gradients, and, as the lab grows, real networks, training runs, detection and "
-    "segmentation. It runs PyTorch on this server's GPU when it has one and on the CPU otherwise."
+    "is something you can change and watch: the output-size arithmetic, what a real network sees "
+    "inside, activation functions and their gradients, architectures compared on this machine, "
+    "live training runs, detection and segmentation. It runs PyTorch on this server's GPU when it "
+    "has one and on the CPU otherwise."
 )
 st.caption(
     "Every page keeps its settings in the address bar: copy the address to share the exact "
@@ -17,11 +23,13 @@ st.caption(
 )
 
 st.header("What you can do here", anchor="pages")
-ready = [page for key, page in PAGES.items() if key != "home" and page.exists]
-for column, page in zip(st.columns(len(ready) or 1), ready):
-    with column.container(border=True):
-        st.page_link(page.script, label=page.title, icon=page.icon)
-        st.caption(page.summary)
+pages = [page for key, page in PAGES.items() if key != "home"]
+per_row = CARDS_PER_ROW[projector_on()]
+for start in range(0, len(pages), per_row):
+    for column, page in zip(st.columns(per_row), pages[start:start + per_row]):
+        with column.container(border=True, height="stretch"):
+            st.page_link(page.script, label=page.title, icon=page.icon)
+            st.caption(page.summary)
 
 st.header("The lecture path", anchor="lecture-path")
 st.caption("Session 4, *CNN Architectures & Modeling*, topic by topic in the lecture's order.")
@@ -30,15 +38,8 @@ for number, topic in enumerate(LECTURE_PATH, start=1):
         text, links = st.columns([5, 4], vertical_alignment="center")
         text.markdown(f"**{number}. {topic.title}**  \n{topic.summary}")
         with links:
-            missing: list[str] = []
             for stop in topic.stops:
                 page = PAGES[stop.page]
-                if not page.exists:
-                    missing += [page.title] if page.title not in missing else []
-                    continue
-                query = {**({"section": stop.section} if stop.section else {}), **stop.params}
-                label = f"{page.title}: {stop.label or stop.section or 'open'}"
-                st.page_link(page.script, label=label, icon=page.icon, query_params=query)
-            if missing:
-                plural = "pages" if len(missing) > 1 else "page"
-                st.caption(f":material/construction: Not built yet: the {' and '.join(missing)} {plural}.")
+                query = {"section": stop.section, **stop.params}
+                st.page_link(page.script, label=f"{page.title}: {stop.label or stop.section}", icon=page.icon,
+                             query_params=query)

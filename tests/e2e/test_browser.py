@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from cvlab.syllabus import available_pages
+from cvlab.syllabus import LECTURE_PATH
+from cvlab.syllabus import PAGES as PAGE_INFO
 from tests.harness import REPO_ROOT, app_server, chromium, screenshot_whole_page, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
-PAGES = [page.url_path for page in available_pages()]
+PAGES = list(PAGE_INFO)
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +88,9 @@ def test_home_links_open_the_right_section(app, page):
     wait_until_idle(page)
 
 
-def test_a_deep_link_as_the_first_visit_after_a_restart_gets_the_whole_app(tmp_path, browser):
+@pytest.mark.parametrize("deep", [next(url_path for url_path in PAGES if url_path != "home"), "home"])
+def test_a_deep_link_as_the_first_visit_after_a_restart_gets_the_whole_app(tmp_path, browser, deep):
     """Guards the page layout against Streamlit's old pages-directory mode (see cvlab.syllabus)."""
-    deep = next(page.url_path for page in available_pages() if page.url_path != "home")
     with app_server(tmp_path) as (url, _):
         context = browser.new_context()
         page = context.new_page()
@@ -97,20 +98,29 @@ def test_a_deep_link_as_the_first_visit_after_a_restart_gets_the_whole_app(tmp_p
         wait_until_idle(page)
         assert page.get_by_role("switch", name="Projector mode").is_checked()
         assert page.get_by_text("Page not found").count() == 0
-        assert page.locator("h1").first.inner_text() != "CV Lab"  # the deep page, not home
+        heading = page.locator("h1").first.inner_text()
+        assert (heading == "CV Lab") if deep == "home" else (heading != "CV Lab")  # the page asked for
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
         assert "Home" in nav and "streamlit app" not in nav
         context.close()
 
 
-def stops() -> list:
-    from cvlab.syllabus import LECTURE_PATH, PAGES
+def test_the_home_path_opens_the_home_page(app, page):
+    """The home page is served at the root; "/home", typed or bookmarked, gets there too, projector kept."""
+    url, _ = app
+    open_page(page, f"{url}/home?projector=true")
+    assert page.get_by_text("Page not found").count() == 0
+    assert page.locator("h1").first.inner_text() == "CV Lab"
+    assert page.get_by_role("switch", name="Projector mode").is_checked()
+    assert page.locator('[data-testid="stSidebarNav"] a', has_text="Home").count() == 1  # no second entry
 
+
+def stops() -> list:
     seen, found = set(), []
     for topic in LECTURE_PATH:
         for stop in topic.stops:
             key = (stop.page, stop.section, tuple(sorted(stop.params.items())))
-            if PAGES[stop.page].exists and stop.section and key not in seen:
+            if key not in seen:
                 seen.add(key)
                 found.append(stop)
     return found

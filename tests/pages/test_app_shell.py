@@ -20,14 +20,22 @@ def test_home_lists_the_lecture_path_in_order():
     assert positions == sorted(positions)
 
 
-def test_missing_pages_are_announced_and_built_pages_are_not():
-    text = all_text(run_app())
-    for page in PAGES.values():
-        mentioned = f"the {page.title} page" in text or f"{page.title} and" in text or f"and {page.title}" in text
-        if page.exists:
-            assert f"Not built yet: the {page.title}" not in text
-        elif any(stop.page == page.url_path for topic in LECTURE_PATH for stop in topic.stops):
-            assert mentioned, page.title
+def test_home_has_a_card_for_every_page_and_no_talk_of_pages_to_come():
+    app = run_app()
+    text = all_text(app)
+    assert "as the lab grows" not in text and "Not built yet" not in text
+    cards = [link.proto for link in app.get("page_link") if not link.proto.query_string]
+    assert [(c.page, c.label) for c in cards] == [(key, p.title) for key, p in PAGES.items() if key != "home"]
+
+
+def test_every_lecture_path_link_opens_a_section():
+    """Topics 12-19 linked only the top of their page: SAM and the losses opened on the U-Net tab."""
+    app = run_app()
+    stops = [link.proto for link in app.get("page_link") if link.proto.query_string]
+    assert len(stops) == sum(len(topic.stops) for topic in LECTURE_PATH)
+    assert all("section=" in stop.query_string for stop in stops), [s.label for s in stops]
+    sam = next(s for s in stops if s.label.startswith("Segmentation: prompts"))
+    assert sam.page == "segmentation" and sam.query_string == "section=Segment+Anything"
 
 
 def test_projector_mode_comes_from_the_address_and_injects_its_style():

@@ -1,6 +1,6 @@
 import plotly.graph_objects as go
 
-from cvlab.syllabus import LECTURE_PATH, PAGES, available_pages
+from cvlab.syllabus import LECTURE_PATH, PAGES, REPO_ROOT
 from cvlab.viz.style import PROJECTOR_FONT_SIZE, for_projector, styled
 
 
@@ -35,18 +35,29 @@ def test_every_stop_names_a_known_page():
             assert stop.page in PAGES, (topic.title, stop.page)
 
 
-def test_navigation_lists_only_pages_whose_script_exists():
-    listed = available_pages()
-    assert all(page.exists for page in listed)
-    assert PAGES["home"] in listed
-    assert {p.url_path for p in listed} >= {"home", "output-size", "activations"}
+def test_every_page_script_exists():
+    assert all((REPO_ROOT / page.script).is_file() for page in PAGES.values())
+    assert set(PAGES) >= {"home", "output-size", "activations"}
+
+
+def test_every_stop_opens_a_section_of_its_page():
+    """A link without a section opens the page's first tab: SAM and the losses landed on the U-Net."""
+    tabs = {"detection": {"Detect", "NMS step by step", "IoU", "Train", "Your data"},
+            "segmentation": {"U-Net", "Train a U-Net", "Loss explorer", "Segment Anything"},
+            "training": {"New run", "Live", "Compare", "Results"}}
+    for topic in LECTURE_PATH:
+        for stop in topic.stops:
+            assert stop.section, topic.title
+            if stop.page in tabs:
+                assert stop.section in tabs[stop.page], (topic.title, stop.section)
+    by_topic = {topic.title: {stop.section for stop in topic.stops} for topic in LECTURE_PATH}
+    assert by_topic["Segment Anything"] == {"Segment Anything"}
+    assert by_topic["Loss functions"] == {"Loss explorer"}
 
 
 def test_every_page_has_its_pages_directory_alias_and_nothing_else_sits_there():
-    from cvlab.syllabus import REPO_ROOT
-
     alias_text = (REPO_ROOT / "pages" / "activations.py").read_text()
-    expected = {f"{page.url_path}.py" for page in available_pages() if page.url_path != "home"}
+    expected = {f"{url_path}.py" for url_path in PAGES}  # /home too: it is a path people type
     found = {path.name for path in (REPO_ROOT / "pages").glob("*.py")}
     assert found == expected
     for name in found:
