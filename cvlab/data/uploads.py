@@ -355,5 +355,6 @@ def mark_used(path: Path | str, settings: Settings | None = None) -> None:
 
 
 def display_name(path: Path | str, settings: Settings | None = None) -> str:
-    """``UploadStore.display_name`` for messages: the uploaded file's name, never a hash folder."""
-    return UploadStore(settings).display_name(path)
+    """For messages: an upload's name as the user gave it, never a hash folder; any other path's last part."""
+    store = UploadStore(settings)
+    return store.display_name(path) if store.locate(Path(path)) else Path(path).name

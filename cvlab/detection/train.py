@@ -47,8 +47,11 @@ def epoch_report(trainer, started: float, final: bool = False) -> dict:
 
 
 def _resolved_data_yaml(data_yaml: Path, run_dir: Path) -> Path:
-    """A copy of data.yaml whose ``path`` is absolute (ultralytics resolves a relative one elsewhere)."""
+    """A copy of data.yaml whose ``path`` is absolute (ultralytics resolves a relative one elsewhere), holding
+    only the keys a dataset needs: ultralytics acts on others (``download:`` runs as code)."""
     import yaml
+
+    from cvlab.detection.yolo_data import trainable_data
 
     data_yaml = Path(data_yaml).resolve()
     if not data_yaml.is_file():
@@ -57,11 +60,10 @@ def _resolved_data_yaml(data_yaml: Path, run_dir: Path) -> Path:
     data = yaml.safe_load(data_yaml.read_text()) or {}
     if not isinstance(data, dict) or "names" not in data or "train" not in data:
         raise InvalidInput(f"{data_yaml} is not a YOLO data.yaml: it needs at least `train` and `names`.")
-    root = Path(data.get("path") or ".")
-    data["path"] = str(root if root.is_absolute() else (data_yaml.parent / root).resolve())
-    data.setdefault("val", data["train"])
+    root = Path(str(data.get("path") or "."))
     target = run_dir / "data.yaml"
-    target.write_text(yaml.safe_dump(data, sort_keys=False))
+    target.write_text(yaml.safe_dump(trainable_data(data, root if root.is_absolute() else data_yaml.parent / root),
+                                     sort_keys=False))
     return target
 
 

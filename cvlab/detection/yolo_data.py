@@ -11,6 +11,12 @@ objects. Every problem found is reported as one line naming the file (and line),
 what is wrong and the rule it breaks, so a student can fix the data rather than
 guess from a training crash. A zip goes through ``cvlab.data.archives.safe_extract``
 first (no paths outside the folder, no zip bombs).
+
+Every image is checked from its header before ultralytics ever sees it: it must be the
+format its name says (OpenCV in the trainer decodes by content, whatever the name) and
+within the pixel limit, since the trainer decodes each one whole. ``data.yaml`` is data
+the user wrote, and ultralytics acts on some of its keys (``download:`` is fetched or run
+as a shell command or as Python): ``trainable_data`` keeps only the keys a dataset needs.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ from cvlab.errors import InvalidInput
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 MAX_PROBLEMS = 50  # listed one by one; beyond that only counted
+# The data.yaml keys a detection dataset needs; every other key (download, yaml_file, kpt_shape, channels...)
+# is dropped before ultralytics reads the file, since some of them make it fetch or run something.
+DATA_YAML_KEYS = ("path", "train", "val", "test", "names", "nc")
+MAX_DATA_YAML_BYTES = 256 * 1024  # thousands of class names fit; YAML alias bombs do not
 
 
 class InvalidDataset(InvalidInput):
@@ -48,6 +58,7 @@ class DatasetReport:
     boxes_per_class: tuple[int, ...]  # by class id, over every split
     problems: tuple[str, ...]  # the first MAX_PROBLEMS, one line each
     more_problems: int  # how many more were found but not listed
+    source: str = ""  # the dataset as the user knows it ("birds.zip"); "" for the data.yaml's own folder
 
     @property
     def ok(self) -> bool:
@@ -59,7 +70,8 @@ class DatasetReport:
         if self.ok:
             return f"Valid YOLO dataset: {head}"
         extra = f"\n… and {self.more_problems} more" if self.more_problems else ""
-        return f"{len(self.problems) + self.more_problems} problem(s) in {self.data_yaml}: {head}\n" \
+        where = self.source or self.data_yaml.parent.name
+        return f"{len(self.problems) + self.more_problems} problem(s) in {where}: {head}\n" \
                + "\n".join(self.problems) + extra
 
 
@@ -79,8 +91,11 @@ def _read_data_yaml(data_yaml: Path) -> dict:
     import yaml
 
     if not data_yaml.is_file():
-        raise InvalidDataset(f"No data.yaml at {data_yaml}. A YOLO dataset needs one, with `train`, `val` and "
-                             "`names` (see python -m cvlab data shapes --task detect for an example).")
+        raise InvalidDataset(f"No {data_yaml.name} in {data_yaml.parent.name}. A YOLO dataset needs a data.yaml "
+                             "with `train`, `val` and `names` (see python -m cvlab data shapes --task detect).")
+    if data_yaml.stat().st_size > MAX_DATA_YAML_BYTES:
+        raise InvalidDataset(f"{data_yaml.name} is {data_yaml.stat().st_size:,} bytes; a data.yaml is a few lines "
+                             f"(at most {MAX_DATA_YAML_BYTES:,} bytes). Keep `path`, `train`, `val` and `names`.")
     try:
         data = yaml.safe_load(data_yaml.read_text())
     except (yaml.YAMLError, UnicodeDecodeError) as err:
@@ -116,7 +131,8 @@ def _split_folder(root: Path, value, split: str) -> Path:
         raise InvalidDataset(f"`{split}: {value}` points outside the dataset folder; use a relative folder "
                              "such as images/train.")
     if not folder.is_dir():
-        raise InvalidDataset(f"`{split}: {value}` is not a folder in the dataset ({folder} is missing).")
+        raise InvalidDataset(f"`{split}: {value}` is not a folder in the dataset (there is no {value}/ beside "
+                             "data.yaml).")
     return folder
 
 
@@ -155,21 +171,49 @@ def _check_label_line(line: str, where: str, n_classes: int, problems: _Problems
     return int(cls)
 
 
-def _check_split(name: str, folder: Path, root: Path, n_classes: int, counts: list[int],
-                 problems: _Problems) -> SplitReport:
+def _image_problem(image: Path, max_pixels: int) -> str:
+    """Why the trainer should not decode this file ("" when it may), from its header and Pillow's structural
+    check, never a full decode: OpenCV in the trainer decodes whatever format the bytes are, and all of it."""
     from PIL import Image
 
-    images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    from cvlab.data.image_decoding import ALLOWED_FORMATS, MAX_IMAGE_BYTES, SUFFIX_FORMATS
+
+    formats = SUFFIX_FORMATS[image.suffix.lower()]
+    if image.stat().st_size > MAX_IMAGE_BYTES:
+        return f"larger than {MAX_IMAGE_BYTES // 2**20} MB; save a smaller copy."
+    try:
+        with Image.open(image, formats=formats) as handle:
+            width, height = handle.size
+            handle.verify()  # header and structure, without decoding every pixel
+    except Image.DecompressionBombError:
+        return f"claims more pixels than the limit of {max_pixels:,}; shrink it."
+    except Exception:  # noqa: BLE001 - any failure means the file is not a usable image
+        try:
+            with Image.open(image, formats=ALLOWED_FORMATS) as other:
+                return f"not a readable image: a {other.format} file named {image.suffix}; save it as {formats[0]}."
+        except Exception:  # noqa: BLE001 - neither the named format nor another allowed one
+            return "not a readable image."
+    if width * height > max_pixels:
+        return (f"{width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,} "
+                "(CVLAB_MAX_IMAGE_PIXELS). Shrink it.")
+    return ""
+
+
+def _check_split(name: str, folder: Path, root: Path, n_classes: int, counts: list[int],
+                 problems: _Problems) -> SplitReport:
+    from cvlab.settings import get_settings
+
+    settings = get_settings()
+    images = sorted(p for p in folder.rglob("*")
+                    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.is_symlink())
     if not images:
         problems.add(f"{folder.relative_to(root)}: no images ({', '.join(IMAGE_SUFFIXES)}).")
     labelled = boxes = background = 0
     for image in images:
         shown = image.relative_to(root)
-        try:
-            with Image.open(image) as handle:
-                handle.verify()  # header and structure, without decoding every pixel
-        except Exception:  # noqa: BLE001 - any failure means the file is not a usable image
-            problems.add(f"{shown}: not a readable image.")
+        reason = _image_problem(image, settings.max_image_pixels)
+        if reason:
+            problems.add(f"{shown}: {reason}")
         labels = label_path(image)
         if not labels.is_file():
             problems.add(f"{shown}: no label file {labels.relative_to(root)} (an image without objects needs "
@@ -196,8 +240,23 @@ def _orphan_labels(root: Path, image_folders: list[Path], problems: _Problems) -
                 problems.add(f"{label.relative_to(root)}: a label file with no image of the same name.")
 
 
-def validate_yolo_dataset(data_yaml: Path) -> DatasetReport:
-    """Check a dataset folder through its data.yaml; the report lists every problem (none when valid)."""
+def trainable_data(data: dict, root: Path) -> dict:
+    """The data.yaml ultralytics may read: only DATA_YAML_KEYS, with ``path`` the dataset's absolute folder.
+
+    ``download`` above all: ultralytics fetches a URL there, runs a ``bash ...`` value as a shell
+    command and any other value as Python, when a split folder is missing.
+    """
+    kept = {key: data[key] for key in DATA_YAML_KEYS if key in data}
+    kept["path"] = str(Path(root).resolve())
+    kept.setdefault("val", kept.get("train"))
+    return kept
+
+
+def validate_yolo_dataset(data_yaml: Path, *, source: str = "") -> DatasetReport:
+    """Check a dataset folder through its data.yaml; the report lists every problem (none when valid).
+
+    ``source`` names the dataset in the summary as the user knows it (an upload's file name).
+    """
     data_yaml = Path(data_yaml)
     data = _read_data_yaml(data_yaml)
     names = class_names(data)
@@ -211,7 +270,8 @@ def validate_yolo_dataset(data_yaml: Path) -> DatasetReport:
         if split != "val" or folder != folders.get("train"):
             splits.append(_check_split(split, folder, root, len(names), counts, problems))
     _orphan_labels(root, list(dict.fromkeys(folders.values())), problems)
-    return DatasetReport(root, data_yaml, names, tuple(splits), tuple(counts), tuple(problems.lines), problems.more)
+    return DatasetReport(root, data_yaml, names, tuple(splits), tuple(counts), tuple(problems.lines), problems.more,
+                         source)
 
 
 def find_data_yaml(folder: Path) -> Path:
@@ -223,12 +283,16 @@ def find_data_yaml(folder: Path) -> Path:
     return found[0]
 
 
-def validate_yolo_archive(archive, dest: Path) -> DatasetReport:
-    """Unpack a zip (path, bytes or file object) safely into ``dest``, then validate it."""
+def validate_yolo_archive(archive, dest: Path, *, source: str = "") -> DatasetReport:
+    """Unpack a zip (path, bytes or file object) safely into ``dest``, then validate it; an uploaded zip is
+    named in the report as the user named it."""
     from cvlab.data.archives import safe_extract
+    from cvlab.data.uploads import display_name
 
+    if not source and isinstance(archive, (str, Path)):
+        source = display_name(archive)
     safe_extract(archive, dest)
-    return validate_yolo_dataset(find_data_yaml(Path(dest)))
+    return validate_yolo_dataset(find_data_yaml(Path(dest)), source=source)
 
 
 def require_valid(report: DatasetReport) -> DatasetReport:

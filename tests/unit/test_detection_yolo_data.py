@@ -148,3 +148,45 @@ def test_a_zip_without_data_yaml_says_so(tmp_path):
         archive.writestr("images/a.txt", "x")
     with pytest.raises(InvalidDataset, match="one data.yaml"):
         validate_yolo_archive(buffer.getvalue(), tmp_path / "unpacked")
+
+
+def test_images_are_checked_from_their_headers_against_the_pixel_limit_and_their_format(tmp_path, monkeypatch):
+    monkeypatch.setenv("CVLAB_MAX_IMAGE_PIXELS", "1000000")
+    write_dataset(tmp_path)
+    Image.new("RGB", (2000, 1000)).save(tmp_path / "images" / "train" / "0.png")  # 2 Mpx, a few kB
+    Image.new("RGB", (32, 32)).save(tmp_path / "images" / "train" / "1.png", format="JPEG")
+    Image.new("RGB", (32, 32)).save(tmp_path / "images" / "val" / "2.png", format="PCX")
+    problems = validate_yolo_dataset(tmp_path / "data.yaml").problems
+    assert "images/train/0.png: 2000x1000 = 2,000,000 pixels; the limit is 1,000,000 (CVLAB_MAX_IMAGE_PIXELS). " \
+           "Shrink it." in problems
+    assert "images/train/1.png: not a readable image: a JPEG file named .png; save it as PNG." in problems
+    assert "images/val/2.png: not a readable image." in problems
+
+
+def test_only_the_keys_a_dataset_needs_reach_ultralytics(tmp_path):
+    """`download:` is fetched, or run as a shell command or as Python by ultralytics when a split is missing."""
+    import yaml
+
+    from cvlab.detection.train import _resolved_data_yaml
+
+    data = write_dataset(tmp_path / "set")
+    data.write_text(data.read_text() + "download: bash -c 'touch /tmp/owned'\nyaml_file: /etc/passwd\n"
+                    "nc: 2\ntest: images/val\n")
+    assert validate_yolo_dataset(data).ok
+    (tmp_path / "run").mkdir()
+    copied = yaml.safe_load(_resolved_data_yaml(data, tmp_path / "run").read_text())
+    assert set(copied) == {"path", "train", "val", "test", "names", "nc"}
+    assert copied["path"] == str((tmp_path / "set").resolve()) and copied["names"] == NAMES
+
+
+def test_the_summary_names_the_uploaded_zip_not_the_folder_it_was_unpacked_to(tmp_path):
+    from cvlab.data.uploads import UploadStore
+
+    write_dataset(tmp_path / "src")
+    (tmp_path / "src" / "labels" / "val" / "0.txt").write_text("7 0.5 0.5 0.2 0.2\n")
+    saved = UploadStore().save_file(zip_folder(tmp_path / "src"), "birds.zip", "browser:ada")
+    report = validate_yolo_archive(saved, tmp_path / "3fa2c9e1d0b7a6f5")
+    assert report.summary().startswith("1 problem(s) in birds.zip:") and "3fa2c9" not in report.summary()
+    with pytest.raises(InvalidDataset) as caught:
+        validate_yolo_dataset(tmp_path / "3fa2c9e1d0b7a6f5" / "shapes" / "nothing.yaml")
+    assert str(tmp_path) not in str(caught.value)
