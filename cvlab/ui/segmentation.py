@@ -104,12 +104,19 @@ def _prompt_controls() -> tuple[sam_api.SamPrompt, bool, str]:
     return prompt, multimask, mode
 
 
-def _show_result(result: sam_api.SamResult, pixels: np.ndarray, encoded_now: bool) -> np.ndarray:
-    """Candidate masks with scores, timings, downloads; returns the mask chosen for the overlay."""
-    options = ["best", *(str(i + 1) for i in range(len(result.masks)))]
-    choice = st.segmented_control("Mask shown", options, default="best", required=True, key="sam_pick",
-                                  bind=BIND)
-    index = result.best if choice in (None, "best") or int(choice) > len(result.masks) else int(choice) - 1
+def _mask_choice(result: sam_api.SamResult | None) -> int | None:
+    """The mask to lay over the image. Drawn before the image whether or not there is a result yet,
+    so the image never moves down the page when the first click brings masks."""
+    choice = st.segmented_control("Mask shown", ["best", "1", "2", "3"], default="best", required=True,
+                                  key="sam_pick", bind=BIND, disabled=result is None,
+                                  help="SAM's best guess by its own predicted IoU, or one of its three candidates.")
+    if result is None:
+        return None
+    return result.best if choice in (None, "best") or int(choice) > len(result.masks) else int(choice) - 1
+
+
+def _show_result(result: sam_api.SamResult, pixels: np.ndarray, index: int, encoded_now: bool) -> None:
+    """Candidate masks with scores, timings, downloads: under the image, so they never push it down."""
     area = pixels.shape[0] * pixels.shape[1]
     captions = [f"mask {i + 1}: score {s:.2f} · {a / area:.0%} of the image"
                 for i, (s, a) in enumerate(zip(result.scores, result.areas))]
@@ -129,7 +136,6 @@ def _show_result(result: sam_api.SamResult, pixels: np.ndarray, encoded_now: boo
                                "image/png", key="sam_dl_cut", width="stretch",
                                help="The object on a transparent background (RGBA).")
     show_figure(viz.sam_timing_figure(result.encoder_seconds, result.decoder_seconds, result.model))
-    return result.masks[index]
 
 
 def sam_panel(open_: bool) -> None:
@@ -169,17 +175,21 @@ def _run_sam(name: str, pixels: np.ndarray, prompt: sam_api.SamPrompt, multimask
             encoded = model.encode(pixels)
         encoded_now = not encoded.cached
         st.session_state[_EMBEDDING] = encoded  # one per session: replaced when the image or model changes
-    mask = None
+    result, problem = None, None
     if prompt.points or prompt.box is not None:
         try:
             result = model.segment(pixels, prompt, multimask=multimask, encoded=encoded)
         except CvlabError as err:
-            st.error(str(err), icon=":material/error:")
-        else:
-            mask = _show_result(result, pixels, encoded_now)
-    else:
-        st.info("Click the object on the image below (or drag a box in box mode) to prompt SAM.")
-    overlay = viz.mask_overlay(pixels, mask, prompt.points, prompt.box)
+            problem = str(err)
+    index = _mask_choice(result)
+    # The clickable image comes before anything a prompt adds, at the same place with or without masks.
+    overlay = viz.mask_overlay(pixels, None if result is None else result.masks[index], prompt.points, prompt.box)
     streamlit_image_coordinates(overlay, key="sam_click_box" if mode == BOX else "sam_click", width="content",
                                 click_and_drag=mode == BOX, cursor="crosshair")
-    st.caption("Green dots: object points · red: background points · yellow: the box · blue: the mask.")
+    st.caption("Green dots: object points · red: background points · yellow: the box · blue: the mask."
+               + ("" if result is not None or problem else
+                  " Click the object on the image (or drag a box in box mode) to prompt SAM."))
+    if problem:
+        st.error(problem, icon=":material/error:")
+    if result is not None:
+        _show_result(result, pixels, index, encoded_now)

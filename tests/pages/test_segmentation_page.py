@@ -86,7 +86,7 @@ def test_a_click_never_runs_the_encoder_even_when_other_images_evicted_the_share
 
 def test_a_click_becomes_a_point_and_clear_removes_it():
     app = open_page("Segment Anything")
-    assert "Click the object" in app.info[0].value
+    assert "Click the object" in text(app)
     # what streamlit-image-coordinates stores after a click on an image shown at half size
     app.session_state["sam_click"] = {"x": 100, "y": 50, "width": 225, "height": 150, "unix_time": 1}
     rerun(app)
@@ -95,6 +95,29 @@ def test_a_click_becomes_a_point_and_clear_removes_it():
     app.button(key="sam_clear").click()
     rerun(app)
     assert app.text_input(key="sam_pts").value == ""
+
+
+def _what_comes_before_the_image(app: AppTest) -> list[str]:
+    """The elements above the clickable image in its column, by type (and key for widgets)."""
+    def columns(node):
+        for child in getattr(node, "children", {}).values():
+            yield child
+            yield from columns(child)
+
+    [column] = [c for c in columns(app.main)
+                if any(k.type == "component_instance" for k in getattr(c, "children", {}).values())]
+    kinds = [f"{k.type}:{getattr(k, 'key', None) or ''}" for k in column.children.values()]
+    return kinds[:kinds.index("component_instance:sam_click")]
+
+
+def test_the_image_stays_where_it_is_when_the_first_click_brings_masks():
+    app = open_page("Segment Anything")
+    before = _what_comes_before_the_image(app)
+    app.session_state["sam_click"] = {"x": 100, "y": 50, "width": 225, "height": 150, "unix_time": 1}
+    rerun(app)
+    assert "Decoder" in metrics(app)  # the click brought masks, scores and timings...
+    assert _what_comes_before_the_image(app) == before  # ...all below the image, which did not move
+    assert not app.segmented_control(key="sam_pick").disabled
 
 
 def test_a_typed_prompt_outside_the_image_is_a_message():
