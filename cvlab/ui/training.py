@@ -46,10 +46,14 @@ def recipe_label(config: TrainConfig) -> str:
     return "/".join([model, config.optimizer] + ([config.scheduler] if "scheduler" in settings else []))
 
 
+LISTED_STATUS_KEY = "_listed_run_status"  # {run_id: status} as the page's run pickers were last labelled
+
+
 def ordered_runs(me: Identity, task: str | None = None) -> list[runs.RunInfo]:
     """The user's own runs first, then everyone else's, newest first within each; optionally of one task."""
     every = [i for i in runs.RunStore().list() if task is None or i.config.task == task]
     mine = [i for i in every if me.owner_id and i.owner_id == me.owner_id]
+    st.session_state[LISTED_STATUS_KEY] = {i.run_id: i.status for i in every}
     return mine + [i for i in every if i not in mine]
 
 
@@ -139,6 +143,9 @@ def live_panel(run_id: str, me: Identity, instructor: bool) -> None:
     """Redrawn every couple of seconds from the run folder while the rest of the page stays put."""
     with report_errors():
         info = runs.RunStore().info(run_id)
+        listed = st.session_state.get(LISTED_STATUS_KEY, {}).get(run_id)
+        if listed is not None and listed != info.status:
+            st.rerun()  # the whole page: its run pickers still say the status they were drawn with ("running")
         records = runs.read_metrics(info.run_dir)
         yours = " (you)" if me.owner_id and info.owner_id == me.owner_id else ""
         device = info.record.get("device", "")

@@ -214,3 +214,40 @@ def test_a_bad_upload_is_a_message_and_the_page_keeps_working(app, page, tmp_pat
     page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=60_000)  # the photo is back
     wait_until_idle(page)
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+
+
+def test_the_run_picker_follows_a_run_that_finishes(tmp_path, browser, monkeypatch):
+    """Only the Live panel redraws every two seconds; when its run ends, the picker above it must say so too."""
+    import re
+    import threading
+
+    from playwright.sync_api import expect
+
+    from cvlab.training import runs
+    from cvlab.training.config import TrainConfig
+
+    monkeypatch.setenv("CVLAB_START_WORKER", "never")  # nothing but the test changes the run
+    run_dir = runs.RunStore(root=tmp_path / "runs").create(TrainConfig(), owner="ada")
+    runs.update_record(run_dir, status="running")
+    alive = threading.Event()
+
+    def worker_heartbeat():  # a running run whose worker falls silent is shown as interrupted
+        while not alive.wait(2):
+            runs.touch_heartbeat(run_dir)
+
+    runs.touch_heartbeat(run_dir)
+    threading.Thread(target=worker_heartbeat, daemon=True).start()
+    try:
+        with app_server(tmp_path) as (url, _):
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            page = context.new_page()
+            page.goto(f"{url}/training?section=Live")
+            wait_until_idle(page)
+            picker = page.get_by_label("Run (yours first)")  # its value is the chosen run's label
+            expect(picker).to_have_value(re.compile(f"{run_dir.name}.*· running$"), timeout=60_000)
+            runs.set_status(run_dir, "finished")
+            alive.set()
+            expect(picker).to_have_value(re.compile("· finished$"), timeout=30_000)  # no click: the panel's refresh
+            context.close()
+    finally:
+        alive.set()
