@@ -98,7 +98,7 @@ def test_the_cached_decoder_refuses_bad_bytes_every_time_and_keeps_good_results(
 def test_the_camera_over_plain_http_on_a_lab_server_says_why_and_offers_the_upload(monkeypatch):
     from cvlab.ui import image_picker
 
-    monkeypatch.setattr(image_picker, "_browser_address", lambda: ("http://lab-server:8501/", {}))
+    monkeypatch.setattr(image_picker, "_browser_address", lambda: ("http://lab-server:8501/", {}), raising=False)
     app = run_script(PAGE, img_src="Camera")
     [warning] = app.warning
     assert "camera cannot open" in warning.value and "`http://lab-server:8501`" in warning.value
@@ -112,6 +112,6 @@ def test_the_camera_on_localhost_or_https_opens_as_before(monkeypatch):
     from cvlab.ui import image_picker
 
     for url in ("http://localhost:8501/", "https://lab-server/"):
-        monkeypatch.setattr(image_picker, "_browser_address", lambda url=url: (url, {}))
+        monkeypatch.setattr(image_picker, "_browser_address", lambda url=url: (url, {}), raising=False)
         app = run_script(PAGE, img_src="Camera")
         assert app.get("camera_input") and not app.warning
