@@ -66,7 +66,7 @@ def _window_working(size: int, kernel: int, stride: int, pads: tuple[int, int], 
     if out != rounded + 1:  # ceil_mode's last window started past the input: PyTorch drops it
         steps.append(f"The last window would start at {rounded}*{stride} = {rounded * stride}, past the input and "
                      f"its left padding ({size} + {before}), so PyTorch drops it: out = {out}")
-        latex += rf" \to {out}\ \text{{(last window dropped)}}"
+        latex += rf" \to {out}"  # why is the working's last line: in words here it ran off a projected screen
     return tuple(steps), latex
 
 

@@ -68,7 +68,7 @@ with single:
             out.metric("Output H x W", f"{work_h.output} x {work_w.output}")
             for axis, work in (("H", work_h), ("W", work_w))[: 1 if h == w else 2]:
                 st.latex(work.latex.replace(r"\text{out}", rf"\text{{out}}_{axis}"))
-                st.code("\n".join(work.steps), language=None)
+                st.code("\n".join(work.steps), language=None, wrap_lines=True)  # the last line can be long
             dropped = [f"{work.dropped} {name}" for work, name in ((work_h, "row(s) at the bottom"),
                                                                   (work_w, "column(s) at the right")) if work.dropped]
             if dropped:

@@ -72,6 +72,15 @@ def test_pooling_from_the_syllabus_link_and_ceil_mode():
     assert metrics(app)["Output H x W"] == "16 x 16" and not app.warning
 
 
+def test_a_dropped_ceil_mode_window_is_explained_in_a_working_that_wraps():
+    app = open_page(layer="maxpool", h="5", w="5", k="2", sk="false", s="2", p="1", ceil="true")
+    assert metrics(app)["Output H x W"] == "3 x 3"
+    working = app.code[0]
+    assert working.value.splitlines()[-1].startswith("The last window would start at 3*2 = 6")
+    assert working.proto.wrap_lines  # its last line, past 100 characters, was cut off at the right
+    assert texts(app.latex).rstrip("$\n").endswith(r"= 4 \to 3")  # the words are in the working, not here
+
+
 def test_impossible_layers_show_the_rule_not_a_traceback():
     app = open_page(layer="maxpool", k="4", p="3")
     assert "pad should be at most half of kernel size" in texts(app.error) and "padding <= 2" in texts(app.error)
