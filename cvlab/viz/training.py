@@ -15,7 +15,7 @@ EVENT_LABELS = {"lr": "LR → {value:g}", "pause": "paused", "resume": "resumed"
                 "resumed": "resumed after restart"}
 MARKER_GAP = 0.05  # of the step axis: markers closer than this go on separate rows
 MARKER_ROWS = 3  # rows of number tags under the top of the score panel before they start again
-MARKER_ROW_HEIGHT = 0.13  # of the panel's height: a tag in projector type (24 px) fits in one row
+MARKER_ROW_HEIGHT = 0.17  # of the panel's height: a tag in projector type (24 px, about 36 px boxed) fits in one row
 
 
 @dataclass(frozen=True)
