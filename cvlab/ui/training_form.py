@@ -341,17 +341,6 @@ def lr_preview(config: TrainConfig, train_size: int) -> None:
         st.caption(f"{entry.note} Steps {'after every batch' if entry.per_batch else 'once per epoch'}; "
                    f"{steps} batch{'' if steps == 1 else 'es'} per epoch.")
 
-
-def fine_tune_note(config: TrainConfig) -> str:
-    """What the fine-tuning recipe will run with these settings, including a warmup shortened to fit the epochs."""
-    try:
-        recipe, adapted = config.with_recipe(FINE_TUNE)
-    except InvalidInput as err:
-        return f"The recipe cannot run with these settings: {err}"
-    return (f"ImageNet EfficientNet-B0, AdamW at {recipe.lr:g} (backbone × {recipe.backbone_lr_scale:g}), "
-            f"{recipe.warmup_epochs:g}-epoch warmup then cosine, {recipe.image_size} px. {adapted}").strip()
-
-
 def exercise_configs(base: TrainConfig, name: str) -> list[TrainConfig]:
     from dataclasses import replace
 
