@@ -13,6 +13,7 @@ Usage::
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,8 @@ def preview_dataset(source: str, *, image_size: int | None = None, seed: int = 0
                         limit=limit, settings=settings)
     count = len(data.train_y) + len(data.val_y)
     check_memory(count, size, data.name)
+    if data.image_size != size:  # the loaders' notes give the size they drew at: say the run's
+        data = dataclasses.replace(data, note=data.note.replace(f"{data.image_size} px", f"{size} px"))
     return DatasetPreview(data, size, count * 3 * size * size)
 
 

@@ -287,10 +287,11 @@ def validate_yolo_archive(archive, dest: Path, *, source: str = "") -> DatasetRe
     """Unpack a zip (path, bytes or file object) safely into ``dest``, then validate it; an uploaded zip is
     named in the report as the user named it."""
     from cvlab.data.archives import safe_extract
-    from cvlab.data.uploads import display_name
+    from cvlab.data.uploads import display_name, mark_used
 
-    if not source and isinstance(archive, (str, Path)):
-        source = display_name(archive)
+    if isinstance(archive, (str, Path)):
+        source = source or display_name(archive)
+        mark_used(archive)  # a run reading an upload keeps it from being the next one dropped
     safe_extract(archive, dest)
     return validate_yolo_dataset(find_data_yaml(Path(dest)), source=source)
 

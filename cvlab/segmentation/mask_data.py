@@ -30,6 +30,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 MASK_SUFFIXES = (".png", ".bmp", ".tif", ".tiff", ".gif")  # lossless only: JPEG blurs class ids
 MAX_PAIRS = 5000
 MAX_TOTAL_PIXELS = 80_000_000  # all images together (240 MB as uint8 RGB): resize with ``size`` above it
+PREVIEW_ALL_PIXELS = 20_000_000  # a preview (``sample``) decodes whole a set whose files hold this few pixels
 MAX_PROBLEMS_SHOWN = 8
 
 
@@ -304,8 +305,9 @@ def read_mask_folder(folder: Path, *, classes: int | None = None, size: int | No
     """Images and masks from a folder (see the module's docstring for the layout), checked and split.
 
     Every file is checked from its header and the total size against the memory limit
-    before any pixel is decoded. ``sample`` decodes only that many pairs (a page's
-    preview: the report still counts every pair; the run reads and checks them all).
+    before any pixel is decoded. ``sample`` (a page's preview) decodes only that many pairs
+    of a set whose files hold more than PREVIEW_ALL_PIXELS: the report still counts every
+    pair, and the run reads and checks them all.
     """
     root = _find_root(Path(folder))
     source = source or root.name
@@ -323,7 +325,9 @@ def read_mask_folder(folder: Path, *, classes: int | None = None, size: int | No
             _raise_problems(problems, source)
         raise
     _check_total(len(pairs), height, width)
-    total, pairs = len(pairs), pairs[:sample] if sample else pairs
+    total = len(pairs)
+    if sample and sum(pair.size[0] * pair.size[1] for pair in pairs) > PREVIEW_ALL_PIXELS:
+        pairs = pairs[:sample]  # decoding is the cost: a page decodes few; the run's worker decodes them all
     images, masks = _decode_into(pairs, height, width, problems, settings)
     listed = _listed_names(root)
     values = set(np.flatnonzero(np.bincount(masks.reshape(-1), minlength=256)).tolist())

@@ -133,7 +133,9 @@ def _segmentation_data(config: TrainConfig):
         data = load_mask_dataset("shapes", n=config.limit or 1280, seed=config.seed, size=size or 64,
                                  binary=config.binary_masks, val_fraction=config.val_fraction)
     else:
-        name = Path(config.data).name
+        from cvlab.data.uploads import display_name
+
+        name = display_name(config.data)  # an upload as the user named it, never its hash folder
         try:
             data = load_mask_dataset(config.data, size=size, seed=config.seed, val_fraction=config.val_fraction)
         except InvalidInput as err:  # say which of the user's files it is about

@@ -7,6 +7,8 @@ cached, per (model, settings, picture).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 
@@ -154,17 +156,14 @@ def cache_key(image: LoadedImage) -> str:
     return image_key(image.pixels)
 
 
-@st.cache_data(max_entries=4, show_spinner="Unpacking and checking the dataset…")
-def check_dataset_zip(data: bytes) -> DatasetReport:
-    """Unpack once per content into the data home, then validate."""
-    import hashlib
+@st.cache_data(max_entries=16, show_spinner="Unpacking and checking the dataset…")
+def check_dataset_zip(saved: str) -> DatasetReport:
+    """A zip kept in the upload store (its path names its content), unpacked once there and validated."""
+    from cvlab.data.uploads import UploadStore, display_name
+    from cvlab.detection.yolo_data import find_data_yaml, validate_yolo_dataset
 
-    from cvlab.detection.yolo_data import find_data_yaml, validate_yolo_archive, validate_yolo_dataset
-
-    folder = get_settings().data_home / "detection" / "datasets" / hashlib.sha256(data).hexdigest()[:16]
-    if folder.is_dir() and any(folder.iterdir()):
-        return validate_yolo_dataset(find_data_yaml(folder))
-    return validate_yolo_archive(data, folder)
+    folder = UploadStore().unpacked(Path(saved))
+    return validate_yolo_dataset(find_data_yaml(folder), source=display_name(saved))
 
 
 def _take_weights(key: str) -> None:
@@ -198,7 +197,10 @@ def data_panel() -> None:
         file = st.file_uploader("YOLO dataset zip", type=["zip"], key="dataset_zip", label_visibility="collapsed")
         if file is not None:
             with report_errors():
-                report = check_dataset_zip(file.getvalue())
+                from cvlab.ui.uploads import quota_caption, save_zip
+
+                report = check_dataset_zip(save_zip(file))
+                quota_caption()
                 (st.success if report.ok else st.error)(report.summary().splitlines()[0])
                 if report.problems:
                     show_table([{"problem": p} for p in report.problems])

@@ -6,17 +6,19 @@ curve under the form is drawn by the very scheduler the run will use.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 from pathlib import Path
 
 import streamlit as st
 
+from cvlab.errors import InvalidInput
 from cvlab.settings import get_settings
 from cvlab.training.config import TrainConfig
 from cvlab.training.runs import child_path
 from cvlab.training.optimizers import OPTIMIZERS
 from cvlab.training.schedulers import SCHEDULERS
 from cvlab.ui import report_errors, show_figure
+from cvlab.ui.bounded_cache import BytesBoundedCache
 from cvlab.viz import training as viz
 
 BIND = "query-params"
@@ -34,43 +36,48 @@ FINE_TUNE = {"model": "efficientnet_b0", "pretrained": True, "backbone_lr_scale"
              "lr": 0.001, "weight_decay": 0.01, "scheduler": "warmup_cosine", "image_size": 64}
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the dataset…")
-def cached_dataset(source: str, image_size: int, seed: int, val_fraction: float, limit: int):
-    from cvlab.data.datasets import load_dataset
+# Datasets the form shows, weighed in bytes (Settings.page_cache_bytes for all sessions together), not counted
+# in entries: eight cached datasets of 2 GiB each would be 16 GiB of the page server. What is cached is a
+# preview at most PREVIEW_SIZE px (classification) or a few decoded pairs of a big mask set: the worker builds
+# and checks the full dataset when the run starts.
+PAGE_DATASETS = BytesBoundedCache(lambda: get_settings().page_cache_bytes)
+PREVIEW_PAIRS = 6  # mask pairs a page decodes of a set too big to check whole in the page
 
-    return load_dataset(source, image_size=image_size or None, seed=seed, val_fraction=val_fraction,
-                        limit=limit or None)
+
+def cached_dataset(source: str, image_size: int, seed: int, val_fraction: float, limit: int):
+    """``preview_dataset``, shared by every session while it fits the page cache."""
+    from cvlab.data.datasets import preview_dataset
+
+    key = ("classify", source, image_size, seed, val_fraction, limit)
+    with st.spinner("Loading the dataset…") if key not in PAGE_DATASETS else contextlib.nullcontext():
+        return PAGE_DATASETS.get_or_make(key, lambda: preview_dataset(
+            source, image_size=image_size or None, seed=seed, val_fraction=val_fraction, limit=limit or None))
 
 
 def _saved_upload(upload) -> str:
-    """An uploaded zip saved under the data home, in a folder named by its content hash, under its own
-    file name (so the dataset and every message about it carry the name the user knows)."""
-    data = upload.getvalue()
-    folder = get_settings().data_home / "uploads" / hashlib.sha256(data).hexdigest()[:16]
-    folder.mkdir(parents=True, exist_ok=True)
-    name = Path(upload.name).name  # the browser's name for it: ".." or "" must not name the folder itself
-    path = folder / (name if name not in ("", ".", "..") else "dataset.zip")
-    if not path.exists():
-        path.write_bytes(data)
-    return str(path)
+    """An uploaded zip kept in the upload store under its own file name (so the dataset and every message
+    about it carry the name the user knows), counted in the uploader's quota."""
+    from cvlab.ui.uploads import save_zip
+
+    return save_zip(upload)
 
 
 def _folder_source(task: str = "classify", key=lambda short: short) -> str | None:
-    """A folder upload written under the data home by the same safe rules as a zip; its path is the source."""
-    from cvlab.data.archives import save_uploaded_folder
+    """A folder upload kept in the upload store by the same safe rules as a zip; its path is the source.
 
+    The files' count and total size are checked before any of their bytes are read or hashed."""
+    from cvlab.ui.uploads import quota_caption, save_folder
+
+    limit_mb = get_settings().max_upload_bytes // 2**20
     files = st.file_uploader(f"A folder: {LAYOUT[task]}", accept_multiple_files="directory",
-                             key=key("data_folder"), max_upload_size=200)
+                             key=key("data_folder"), max_upload_size=limit_mb,
+                             help=f"At most {limit_mb} MB in all.")
     if not files:
         st.info(f"Choose a folder laid out as: {LAYOUT[task]}.")
         return None
-    digest = hashlib.sha256()
-    for upload in files:
-        digest.update(upload.name.encode() + b"\0" + upload.getvalue())
-    dest = get_settings().data_home / "uploads" / digest.hexdigest()[:16]
     with report_errors():
-        if not dest.is_dir():
-            save_uploaded_folder(((f.name, f.getvalue()) for f in files), dest)
+        dest = Path(save_folder(files))
+        quota_caption()
         return str(folder_root(dest, [f.name for f in files]))
     return None
 
@@ -111,31 +118,39 @@ def data_source(task: str = "classify", key=lambda short: short) -> str | None:
     if upload is None:
         st.info(f"Upload a zip laid out as: {LAYOUT[task]}.")
         return None
-    return _saved_upload(upload)
+    with report_errors():
+        from cvlab.ui.uploads import quota_caption
+
+        saved = _saved_upload(upload)
+        quota_caption()
+        return saved
+    return None
 
 
-@st.cache_resource(max_entries=4, show_spinner="Reading the masks…")
 def cached_masks(source: str, size: int, limit: int, seed: int, val_fraction: float, binary: bool):
+    """The mask set the form shows: every file checked from its header, and decoded whole only when small."""
     from cvlab.segmentation.mask_data import load_mask_dataset
 
-    if source == "shapes":
-        return load_mask_dataset("shapes", n=min(limit or 1280, 96), seed=seed, size=size or 64, binary=binary,
-                                 val_fraction=val_fraction)  # a sample: the run draws the full set itself
-    return load_mask_dataset(source, size=size or None, seed=seed, val_fraction=val_fraction)
+    key = ("segment", source, size, limit, seed, val_fraction, binary)
+    if source == "shapes":  # a sample: the run draws the full set itself
+        make = lambda: load_mask_dataset("shapes", n=min(limit or 1280, 96), seed=seed, size=size or 64,  # noqa: E731
+                                         binary=binary, val_fraction=val_fraction)
+    else:
+        make = lambda: load_mask_dataset(source, size=size or None, seed=seed, val_fraction=val_fraction,  # noqa: E731
+                                         sample=PREVIEW_PAIRS)
+    with st.spinner("Reading the masks…") if key not in PAGE_DATASETS else contextlib.nullcontext():
+        return PAGE_DATASETS.get_or_make(key, make)
 
 
 @st.cache_data(max_entries=8, show_spinner="Checking the YOLO dataset…")
 def checked_yolo_source(source: str) -> str:
-    """The validation summary of an uploaded YOLO zip or folder (unpacked into a scratch folder)."""
-    import tempfile
-
-    from cvlab.detection.yolo_data import find_data_yaml, require_valid, validate_yolo_archive, validate_yolo_dataset
+    """The validation summary of an uploaded YOLO zip (unpacked once into the upload store) or folder."""
+    from cvlab.data.uploads import UploadStore, display_name
+    from cvlab.detection.yolo_data import find_data_yaml, require_valid, validate_yolo_dataset
 
     path = Path(source)
-    if path.suffix.lower() == ".zip":
-        with tempfile.TemporaryDirectory(prefix="cvlab-yolo-") as scratch:
-            return require_valid(validate_yolo_archive(path, Path(scratch))).summary()
-    return require_valid(validate_yolo_dataset(find_data_yaml(path))).summary()
+    folder = UploadStore().unpacked(path) if path.suffix.lower() == ".zip" else path
+    return require_valid(validate_yolo_dataset(find_data_yaml(folder), source=display_name(path))).summary()
 
 
 def dataset_summary(config: TrainConfig):
@@ -149,10 +164,13 @@ def dataset_summary(config: TrainConfig):
             return _mask_summary(config)
         if config.task == "detect":
             return _yolo_summary(config)
-        data = cached_dataset(config.data, config.image_size, config.seed, config.val_fraction, config.limit)
+        preview = cached_dataset(config.data, config.image_size, config.seed, config.val_fraction, config.limit)
+        data = preview.data
         counts = data.counts()["train"]
+        shown = "" if data.image_size == preview.image_size else \
+            f" (shown here at {data.image_size} px; the run builds all {preview.nbytes / 2**20:,.0f} MiB of it)"
         st.caption(f"**{data.name}**: {len(data.train_y)} training and {len(data.val_y)} validation images of "
-                   f"{data.train_x.shape[-1]} px, {len(data.class_names)} classes. {data.note}")
+                   f"{preview.image_size} px, {len(data.class_names)} classes{shown}. {data.note}")
         show_figure(viz.class_counts(counts), key="class_counts")
         from cvlab.data.augment import augment_preview, get_augmentation, preview_indices
 
@@ -321,7 +339,7 @@ def train_size(config: TrainConfig, data) -> int | None:
             from cvlab.training.preparation import limited_split
 
             return limited_split(config.limit, config.val_fraction)[0]
-        return len(data.train_images)
+        return data.report.train  # a preview may hold only a few of the pairs
     return len(data.train_y)
 
 
@@ -340,6 +358,17 @@ def lr_preview(config: TrainConfig, train_size: int) -> None:
                     key="lr_preview")
         st.caption(f"{entry.note} Steps {'after every batch' if entry.per_batch else 'once per epoch'}; "
                    f"{steps} batch{'' if steps == 1 else 'es'} per epoch.")
+
+
+def fine_tune_note(config: TrainConfig) -> str:
+    """What the fine-tuning recipe will run with these settings, including a warmup shortened to fit the epochs."""
+    try:
+        recipe, adapted = config.with_recipe(FINE_TUNE)
+    except InvalidInput as err:
+        return f"The recipe cannot run with these settings: {err}"
+    return (f"ImageNet EfficientNet-B0, AdamW at {recipe.lr:g} (backbone × {recipe.backbone_lr_scale:g}), "
+            f"{recipe.warmup_epochs:g}-epoch warmup then cosine, {recipe.image_size} px. {adapted}").strip()
+
 
 def exercise_configs(base: TrainConfig, name: str) -> list[TrainConfig]:
     from dataclasses import replace

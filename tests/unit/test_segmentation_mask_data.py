@@ -270,6 +270,9 @@ def test_a_preview_reads_a_few_pairs_and_counts_them_all(dataset_dir, monkeypatc
 
     decoded, real = [], mask_data.decode_image
     monkeypatch.setattr(mask_data, "decode_image", lambda data, name, **k: decoded.append(name) or real(data, name, **k))
+    assert read_mask_folder(dataset_dir, sample=3).train_images.shape[0] == 8  # small: read and checked whole
+    decoded.clear()
+    monkeypatch.setattr(mask_data, "PREVIEW_ALL_PIXELS", 64 * 64 * 9)  # as if its files were big
     preview = read_mask_folder(dataset_dir, sample=3, val_fraction=0.2)
     assert len(decoded) == 3 and preview.train_images.shape[0] == 3
     assert (preview.report.pairs, preview.report.train, preview.report.val) == (10, 8, 2)
