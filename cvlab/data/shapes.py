@@ -16,8 +16,9 @@ Scenes come in two looks. "plain" is the one above. "varied", the detection
 default, paints the same five geometries the many ways a person or another
 program draws them, so a detector trained on it finds a square drawn anywhere,
 not only the generator's: flat, gradient or blotchy backgrounds, with or without
-noise; filled shapes or outlines 2 px to a third of the radius thick (drawn inside
-the outline, so the box is the same); anti-aliased or hard-edged; any colour,
+noise; filled shapes or outlines 2 px to a third of the radius thick (inside the
+edge, keeping the filled shape's box, or centred on it as drawing programs do);
+anti-aliased or hard-edged; any colour,
 greyscale or washed-out ones included; upright about a third of the time, any
 angle otherwise; a wider range of sizes. A shape's mask is the pixels it paints
 (an outline's mask is its stroke).
@@ -70,16 +71,17 @@ def _outline(kind: str, r: float, angle: float) -> list[tuple[float, float]]:
 
 
 def shape_coverage(kind: str, cx: float, cy: float, r: float, angle: float, size: int, *,
-                   stroke: float | None = None, antialiased: bool = True) -> np.ndarray:
+                   stroke: float | None = None, inside: bool = True, antialiased: bool = True) -> np.ndarray:
     """(size, size) float32 in [0, 1]: how much of each pixel the shape covers.
 
     Only the patch around the shape is drawn (at SUPERSAMPLE times the scale) and
     box-filtered down, so a small shape on a large canvas costs little. ``stroke``
-    (px) draws only an outline that wide, inside the shape's edge; ``antialiased``
-    False draws at the pixel grid itself, every pixel fully in or out.
+    (px) draws only an outline that wide: inside the shape's edge, or centred on it
+    (``inside`` False, as OpenCV's and Pillow's outlines are, with rounded corners);
+    ``antialiased`` False draws at the pixel grid itself, every pixel fully in or out.
     """
     scale = SUPERSAMPLE if antialiased else 1
-    reach = _OUTER * r + 1
+    reach = _OUTER * r + 1 + (stroke / 2 if stroke is not None and not inside else 0)
     x0, y0 = max(0, int(cx - reach)), max(0, int(cy - reach))
     x1, y1 = min(size, int(math.ceil(cx + reach))), min(size, int(math.ceil(cy + reach)))
     coverage = np.zeros((size, size), np.float32)
@@ -88,11 +90,11 @@ def shape_coverage(kind: str, cx: float, cy: float, r: float, angle: float, size
     patch = Image.new("L", ((x1 - x0) * scale, (y1 - y0) * scale), 0)
     points = [((cx - x0 + dx) * scale, (cy - y0 + dy) * scale) for dx, dy in _outline(kind, r, angle)]
     ImageDraw.Draw(patch).polygon(points, fill=255)
-    if stroke is not None:  # a line centred on the edge, twice as wide, kept where it is inside the shape
+    if stroke is not None:  # a line on the edge: twice as wide and kept where it is inside the shape, or as is
         line = Image.new("L", patch.size, 0)
-        ImageDraw.Draw(line).line(points + points[:1], fill=255, width=max(1, round(2 * stroke * scale)),
-                                  joint="curve")
-        patch = Image.fromarray(np.minimum(np.asarray(patch), np.asarray(line)))
+        width = max(1, round((2 if inside else 1) * stroke * scale))
+        ImageDraw.Draw(line).line(points + points[:1], fill=255, width=width, joint="curve")
+        patch = Image.fromarray(np.minimum(np.asarray(patch), np.asarray(line))) if inside else line
     small = patch.resize((x1 - x0, y1 - y0), Image.Resampling.BOX) if scale > 1 else patch
     coverage[y0:y1, x0:x1] = np.asarray(small, np.float32) / 255.0
     return coverage
@@ -206,7 +208,7 @@ def _paint_mask(mask: np.ndarray, alpha: np.ndarray, cls: int) -> list[int]:
     return [cols[0], rows[0], cols[-1] + 1, rows[-1] + 1]
 
 
-VARIED_RADII = (0.07, 0.22)  # of the side: at 192 px, squares 19 to 60 px wide
+VARIED_RADII = (0.05, 0.22)  # of the side: at 192 px, squares 14 to 60 px wide
 UPRIGHT_SHARE = 0.35  # shapes drawn level (square sides, cross arms) or point up/down, as people draw them
 OUTLINE_SHARE = 0.4  # shapes drawn as an outline only
 HARD_EDGE_SHARE = 0.4  # shapes drawn without anti-aliasing
@@ -268,8 +270,9 @@ def _varied_scene(rng: np.random.Generator, size: int, max_objects: int):
         cls = int(rng.integers(len(SHAPE_CLASSES)))
         angle = rng.choice([0.0, math.pi]) if rng.random() < UPRIGHT_SHARE else rng.uniform(0, 2 * math.pi)
         stroke = rng.uniform(2.0, max(2.0, placed[2] / 3)) if rng.random() < OUTLINE_SHARE else None
-        smooth = rng.random() >= HARD_EDGE_SHARE
-        alpha = shape_coverage(SHAPE_CLASSES[cls], *placed, angle, size, stroke=stroke, antialiased=smooth)
+        inner, smooth = rng.random() < 0.5, rng.random() >= HARD_EDGE_SHARE  # outlines: inside or on the edge
+        alpha = shape_coverage(SHAPE_CLASSES[cls], *placed, angle, size, stroke=stroke, inside=inner,
+                               antialiased=smooth)
         if not (alpha >= 0.5).any():  # an outline too thin for so small a shape: fill it
             alpha = shape_coverage(SHAPE_CLASSES[cls], *placed, angle, size, antialiased=smooth)
         x1, y1, x2, y2 = (int(v) for v in taken[-1].clip(0, size))

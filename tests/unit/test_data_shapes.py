@@ -52,6 +52,14 @@ def test_an_outline_has_the_filled_shapes_box_and_an_empty_middle():
     assert outline[64, 64] == 0.0 and 0.2 < outline.sum() / filled.sum() < 0.6  # a 3 px band of a 28 px square
 
 
+def test_an_outline_centred_on_the_edge_reaches_half_its_width_beyond_it():
+    filled = shape_coverage("square", 64, 64, 20.0, 0.0, 128)  # level sides: 28.3 px wide, centred at 64
+    centred = shape_coverage("square", 64, 64, 20.0, 0.0, 128, stroke=4.0, inside=False)
+    cols_filled, cols_centred = np.nonzero((filled >= 0.5).any(0))[0], np.nonzero((centred >= 0.5).any(0))[0]
+    assert cols_centred[0] == cols_filled[0] - 2 and cols_centred[-1] == cols_filled[-1] + 2
+    assert centred[64, 64] == 0.0
+
+
 def test_hard_edges_cover_each_pixel_fully_or_not_at_all():
     hard = shape_coverage("star", 40, 40, 15.0, 1.0, 80, antialiased=False)
     soft = shape_coverage("star", 40, 40, 15.0, 1.0, 80)
