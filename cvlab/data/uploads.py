@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import time
 from dataclasses import dataclass
@@ -301,7 +302,7 @@ class UploadStore:
         fields.update({k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()})
         file = self._index_file(entry.area, entry.key)
         file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+        tmp = file.with_name(f".{file.name}.{secrets.token_hex(6)}.tmp")  # never shared, even by two threads
         tmp.write_text(json.dumps(fields))
         os.replace(tmp, file)
         os.utime(file, (entry.last_used, entry.last_used))
@@ -329,7 +330,7 @@ def _link_or_copy(first: Path | None, target: Path, data: bytes) -> None:
             raise OSError("no file to link to")
         os.link(first, target)
     except OSError:
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, target)
 

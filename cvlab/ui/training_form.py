@@ -377,4 +377,8 @@ def exercise_configs(base: TrainConfig, name: str) -> list[TrainConfig]:
 
 
 def path_label(source: str) -> str:
-    return Path(source).name if "/" in source else source
+    """A run's data as its owner knows it: a built-in's name, an upload's file or folder name (never the
+    server's hash folder), or a path's last part."""
+    from cvlab.data.uploads import display_name
+
+    return display_name(source) if "/" in source else source

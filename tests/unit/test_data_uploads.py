@@ -215,3 +215,13 @@ def test_folders_from_before_the_index_are_adopted_and_can_be_dropped(store, clo
     for i in range(4):
         store.save_file(blob(MIB, i + 1), f"n{i}.zip", f"user{i}")
     assert not legacy.exists()
+
+
+def test_a_runs_data_is_labelled_with_the_upload_name_not_the_hash_folder(store):
+    from cvlab.ui.training_form import path_label
+
+    saved = store.save_file(b"PK zip", "pets.zip", "ada")
+    folder = store.save_folder([FakeUpload("a/1.png", b"1"), FakeUpload("b/1.png", b"2")], "ada")
+    assert path_label(str(saved)) == "pets.zip" and path_label("shapes") == "shapes"
+    assert path_label(str(folder)) == "the uploaded folder" and folder.name not in path_label(str(folder))
+    assert path_label("/data/sets/birds") == "birds"
