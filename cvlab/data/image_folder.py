@@ -143,11 +143,13 @@ def _check_classes(layout: _Layout, counts: dict[str, int]) -> None:
     raise FolderLayoutError(f"{where} has {found}; a classifier needs at least two classes with images. {LAYOUT_HELP}")
 
 
-def _decode(path: Path, root: Path, settings: Settings) -> np.ndarray | str:
-    """(H, W, 3) uint8 pixels, or the reason the file is skipped."""
+def _decode(path: Path, root: Path, settings: Settings, size: int | None = None) -> np.ndarray | str:
+    """(H, W, 3) uint8 pixels, or the reason the file is skipped. ``size`` (px): the square it will be
+    resized to, so a big photo is decoded and reduced no larger than it needs to be."""
     relative = str(path.relative_to(root))
     try:
-        return decode_image(path.read_bytes(), relative, settings=settings).pixels
+        return decode_image(path.read_bytes(), relative, settings=settings,
+                            draft=(size, size) if size else None).pixels
     except BadImage as err:  # keep the diagnosis, drop the upload advice that follows it
         reason = str(err).replace(f"'{relative}' ", "", 1)
         return re.split(r"\. (?=[A-Z])", reason, maxsplit=1)[0].rstrip(".")
@@ -228,7 +230,7 @@ def load_image_folder(root: Path, image_size: int = 64, *, seed: int = 0, val_fr
     check_memory(len(chosen), image_size, name)
     images, labels, parts, bad = [], [], [], list(layout.bad)
     for part, path, label in chosen:
-        result = _decode(path, layout.root, settings)
+        result = _decode(path, layout.root, settings, image_size)
         if isinstance(result, str):
             bad.append((str(path.relative_to(layout.root)), result))
             continue

@@ -113,3 +113,20 @@ def test_square_resize_centre_crops_before_resizing():
     wide = np.zeros((10, 30, 3), np.uint8)
     wide[:, 10:20] = 255  # the centre square is white, the sides black
     assert square_resize(wide, 5).min() > 240
+
+
+def test_big_photos_are_reduced_while_they_are_read(tmp_path, monkeypatch):
+    """A 4000x3000 JPEG loaded at 32 px is decoded at 1/8 scale, never at 12 megapixels."""
+    from PIL import Image, JpegImagePlugin
+
+    from cvlab.data.image_folder import load_image_folder
+
+    for cls, colour in (("cats", (250, 0, 0)), ("dogs", (0, 0, 250))):
+        (tmp_path / "set" / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (4000, 3000), colour).save(tmp_path / "set" / cls / f"{i}.jpg", quality=90)
+    sizes, real_load = [], JpegImagePlugin.JpegImageFile.load
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", lambda self: sizes.append(self.size) or real_load(self))
+    data = load_image_folder(tmp_path / "set", 32, val_fraction=0.5)
+    assert data.train_x.shape[1:] == (3, 32, 32) and max(sizes) == (500, 375)
+    assert int(data.train_x[0, 0].float().mean()) > 200 or int(data.train_x[0, 2].float().mean()) > 200
