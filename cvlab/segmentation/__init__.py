@@ -7,5 +7,6 @@ Modules, one job each:
 - ``train``: the model builder, loss, metrics and one training step the training engine runs.
 - ``unet_anatomy``: the encoder, bottleneck and decoder shapes of a real smp model at an input size.
 - ``mask_data``: the shapes masks, or an uploaded zip of images and masks, validated and split.
+- ``mask_files``: a folder of images and masks checked from the files' headers, then decoded pair by pair.
 - ``sam``: Segment Anything through ultralytics' SAM family, the image embedding cached per image.
 """
