@@ -13,27 +13,23 @@ refusal, the target folder is left as it was found: removed if we created it,
 emptied otherwise.
 
 Streamlit sessions are threads of one process and the worker is another process, so
-a shared result (``extract_once``) is built in a folder of its own (``mkdtemp`` beside
-the target), under a lock per content hash that both threads and processes respect,
-and renamed into place only when complete.
+a shared result (``extract_once``) is built aside under a lock per content hash and
+renamed into place only when complete (``cvlab.data.in_place``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import os
 import re
 import shutil
 import stat
-import tempfile
-import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable
 
+from cvlab.data.in_place import build_in_place, content_lock
 from cvlab.errors import CvlabError, InvalidInput
 
 CHUNK_BYTES = 64 * 1024
@@ -324,59 +320,10 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-_THREAD_LOCKS: dict[str, threading.Lock] = {}
-_THREAD_LOCKS_GUARD = threading.Lock()
-
-
-@contextlib.contextmanager
-def content_lock(folder: Path, key: str) -> Iterator[None]:
-    """Hold the lock named ``key`` in ``folder``: one thread of one process at a time, across processes too.
-
-    A thread lock orders the sessions of this process; ``flock`` on a lock file orders
-    this process against the worker (where the platform has it).
-    """
-    locks = Path(folder) / ".locks"  # a dot folder: listings of the datasets in ``folder`` skip it
-    locks.mkdir(parents=True, exist_ok=True)
-    lock_file = locks / key
-    with _THREAD_LOCKS_GUARD:
-        thread_lock = _THREAD_LOCKS.setdefault(str(lock_file), threading.Lock())
-    with thread_lock, open(lock_file, "a") as handle:
-        try:
-            import fcntl
-        except ImportError:  # Windows: a single process serving the app is still ordered by the thread lock
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def declared_size(archive: Path | str | bytes | BinaryIO) -> int:
     """The bytes an archive says it unpacks to (its central directory; nothing is inflated)."""
     with _open_zip(archive) as zipped:
         return sum(info.file_size for info in zipped.infolist())
-
-
-def build_in_place(dest: Path, build: Callable[[Path], object]) -> Path:
-    """``build(scratch)`` in a fresh folder beside ``dest``, then renamed to ``dest`` in one step.
-
-    The scratch folder is unique (``mkdtemp``), so two builders never share files;
-    a failed build leaves nothing. If ``dest`` appeared meanwhile, ours is dropped.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".partial-{dest.name}-", dir=dest.parent))
-    try:
-        build(scratch)
-        os.rename(scratch, dest)  # atomic on one file system; fails if dest is a non-empty folder
-    except OSError:
-        if not dest.is_dir():
-            raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)  # gone already after a successful rename
-    return dest
 
 
 def extract_once(archive: Path, root: Path, *, limits: ArchiveLimits = ArchiveLimits(),

@@ -35,8 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from cvlab.data.archives import (ArchiveLimits, build_in_place, check_free_space, check_upload_sizes, content_lock,
-                                 extract_once, save_uploaded_folder)
+from cvlab.data.archives import (ArchiveLimits, check_free_space, check_upload_sizes, extract_once,
+                                 save_uploaded_folder)
+from cvlab.data.in_place import build_in_place, content_lock
 from cvlab.errors import CvlabError
 from cvlab.settings import Settings, get_settings
 
