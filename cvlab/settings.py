@@ -35,6 +35,13 @@ def _mebibytes(env: dict[str, str], name: str, default: int) -> int:
     return int(value) * 2**20
 
 
+def _seconds(env: dict[str, str], name: str, default: int) -> float:
+    value = env.get(name, str(default)).strip()
+    if not value.replace(".", "", 1).isdigit() or float(value) <= 0:
+        raise InvalidInput(f"{name}={value!r} must be a positive number of seconds (default {default}).")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_home: Path  # runs, datasets, caches, the embedded job queue
@@ -48,6 +55,9 @@ class Settings:
     instructor_secret: str = field(default="", repr=False)  # whoever types it may pause, stop, change or delete any run
     jobs_per_device: int = 1  # training jobs a worker runs at once on one GPU (or the CPU)
     start_worker: bool = True  # the app starts a local worker when none is alive
+    pause_release_s: float = 300.0  # a run paused longer gives its device back (CVLAB_PAUSE_RELEASE_S)
+    run_budget_s: float = 4 * 3600.0  # wall-clock training time of one run, all attempts (CVLAB_RUN_BUDGET_S)
+    run_memory_bytes: int = 0  # the most one run may need (CVLAB_RUN_MEMORY_MB); 0: what the device has
     user_disk_quota: int = 3072 * 2**20  # bytes of uploads one user may keep (CVLAB_USER_DISK_QUOTA_MB)
     disk_quota: int = 30720 * 2**20  # bytes of uploads everyone together may keep (CVLAB_DISK_QUOTA_MB)
     upload_keep_days: float = 14.0  # an upload unused this long is deleted (CVLAB_UPLOAD_KEEP_DAYS)
@@ -89,6 +99,9 @@ class Settings:
             instructor_secret=env.get("CVLAB_INSTRUCTOR_SECRET", ""),
             jobs_per_device=int(jobs),
             start_worker=env.get("CVLAB_START_WORKER", "auto").strip().lower() != "never",
+            pause_release_s=_seconds(env, "CVLAB_PAUSE_RELEASE_S", 300),
+            run_budget_s=_seconds(env, "CVLAB_RUN_BUDGET_S", 4 * 3600),
+            run_memory_bytes=_mebibytes(env, "CVLAB_RUN_MEMORY_MB", 1) if env.get("CVLAB_RUN_MEMORY_MB") else 0,
             user_disk_quota=_mebibytes(env, "CVLAB_USER_DISK_QUOTA_MB", 3072),
             disk_quota=_mebibytes(env, "CVLAB_DISK_QUOTA_MB", 30720),
             upload_keep_days=float(keep_days),

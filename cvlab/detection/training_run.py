@@ -102,14 +102,13 @@ class _LiveRun:
         schedule = trainer.lf
         trainer.lf = lambda x: self.control.factor * schedule(x)
         trainer.scheduler.lr_lambdas = [trainer.lf for _ in trainer.scheduler.lr_lambdas]
+        self._poll(trainer)  # a pause or stop asked for while the run waited in the queue applies before a batch
 
     def on_epoch_start(self, trainer) -> None:
         self._epoch_started = time.perf_counter()
         self._window = (time.perf_counter(), 0)
 
     def on_batch(self, trainer) -> None:
-        from cvlab.training.control import Stopped
-
         self.step += 1
         started, seen = self._window
         self._window = (started, seen + int(trainer.batch_size))
@@ -123,13 +122,18 @@ class _LiveRun:
                                images_per_second=self._window[1] / seconds,
                                progress=self.step / (self.epochs * self.batches))
             self._window = (time.perf_counter(), 0)
-            try:  # a new rate replaces the schedule's rate of this epoch, not the warmup's ramp towards it
-                last = trainer.optimizer.param_groups[-1]
-                self.control.poll(trainer.optimizer, global_step=self.step,
-                                  scheduled_lr=last["initial_lr"] * trainer.lf(trainer.epoch))
-            except Stopped as stop:
-                self.stopped = str(stop)
-                trainer.stop = True  # ultralytics validates and saves the epoch, then ends
+            self._poll(trainer)
+
+    def _poll(self, trainer) -> None:
+        """The app's requests; ``Released`` (paused too long) leaves ultralytics at once, through its loop."""
+        from cvlab.training.control import Stopped
+
+        try:  # a new rate replaces the schedule's rate of this epoch (no epoch yet at the start), not the warmup's
+            epoch, last = getattr(trainer, "epoch", trainer.start_epoch), trainer.optimizer.param_groups[-1]
+            self.control.poll(trainer.optimizer, global_step=self.step, scheduled_lr=last["initial_lr"] * trainer.lf(epoch))
+        except Stopped as stop:
+            self.stopped = str(stop)
+            trainer.stop = True  # ultralytics validates and saves the epoch, then ends
 
     def on_epoch(self, report: dict, seconds: float | None = -1.0) -> None:
         """``train_yolo``'s per-epoch report, as an epoch record (the final one is the evaluation); ``seconds``
@@ -181,7 +185,7 @@ def train_detection_run(run_dir: Path, config, on_record=None) -> tuple[str, str
 
     from cvlab.device import pick_device
     from cvlab.training import runs
-    from cvlab.training.control import LiveControl
+    from cvlab.training.control import LiveControl, Released
 
     device = pick_device(config.device)
     data_yaml, report = run_dataset(run_dir, config)
@@ -207,7 +211,7 @@ def train_detection_run(run_dir: Path, config, on_record=None) -> tuple[str, str
         def on_epoch(report: dict) -> None:
             live.on_epoch(report)
             if not report["final"]:
-                runs.update_record(run_dir, epochs_done=report["epoch"])
+                runs.update_record(run_dir, epochs_done=report["epoch"], seconds_used=live.control.seconds_used())
 
         with _logs_to_stderr():  # stdout carries the command line's JSON lines
             train_yolo(data_yaml, model=config.model, epochs=config.epochs, imgsz=config.image_size,
@@ -216,8 +220,13 @@ def train_detection_run(run_dir: Path, config, on_record=None) -> tuple[str, str
                        seed=config.seed, callbacks=live.callbacks(), resume=bool(done),
                        optimizer=OPTIMIZER_NAMES[config.optimizer], lr0=config.lr, momentum=config.momentum,
                        weight_decay=config.weight_decay, fraction=fraction)
+    except Released as released:  # paused too long: ultralytics' last.pt holds the last finished epoch
+        reason = f"{released} (a detector goes on from the start of the epoch it paused in)"
+        runs.update_record(run_dir, seconds_used=live.control.seconds_used())
+        return runs.release(run_dir, live.control.seen_seq, reason), reason
     finally:
         metrics.close()
+    runs.update_record(run_dir, seconds_used=live.control.seconds_used())
     status = "stopped" if live.stopped else "finished"
     scores = _scores(live.final)
     (run_dir / "eval.json").write_text(json.dumps({"task": "detect", "classes": list(report.names),

@@ -9,6 +9,11 @@ from cvlab.errors import InvalidInput
 
 from cvlab.training.tasks import task_spec
 
+# One run holds a device of a shared server: these bound what a single run may ask for. The
+# memory a batch takes is checked against the device separately (cvlab.training.memory).
+MAX_EPOCHS = 300  # ultralytics' own long COCO recipes stop at 300; at a minute an epoch, five hours
+MAX_BATCH = 512  # the form's largest; ResNet-18 at 512 px already needs ~86 GiB for it on a CPU
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -75,8 +80,9 @@ class TrainConfig:
         checks = [
             (not foreign, f"{', '.join(foreign)}: not a setting of {spec.title.lower()} runs "
                           f"(theirs are {', '.join(spec.settings[1:])})"),
-            (1 <= self.epochs <= 1000, "epochs must be between 1 and 1000"),
-            (1 <= self.batch_size <= 4096, "batch size must be between 1 and 4096"),
+            (1 <= self.epochs <= MAX_EPOCHS, f"epochs must be between 1 and {MAX_EPOCHS} (MAX_EPOCHS: one run holds "
+                                             "a device of a shared server)"),
+            (1 <= self.batch_size <= MAX_BATCH, f"batch size must be between 1 and {MAX_BATCH} (MAX_BATCH)"),
             (0 < self.lr <= 10, "the learning rate must be above 0 and at most 10"),
             (0 <= self.backbone_lr_scale <= 10, "the backbone's learning-rate scale must be between 0 and 10"),
             (0 <= self.momentum < 1, "momentum must be in [0, 1)"),
@@ -95,7 +101,8 @@ class TrainConfig:
             (0 < self.gamma <= 1, "gamma must be in (0, 1]"),
             (self.step_size >= 1, "the step size must be at least one epoch"),
             (self.scheduler != "warmup_cosine" or 0 <= self.warmup_epochs < self.epochs,
-             "warmup must be shorter than the run"),
+             f"warmup must be shorter than the run (a {self.warmup_epochs:g}-epoch warmup in a {self.epochs}-epoch "
+             "run): lower 'Warmup epochs' (--warmup-epochs)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -104,6 +111,20 @@ class TrainConfig:
         if self.task == "segment":
             _check_segmentation(self)
         return self
+
+    def with_recipe(self, changes: dict[str, Any]) -> tuple["TrainConfig", str]:
+        """This config with a recipe's ``changes`` on top, validated, and what was adapted, in words ("" if
+        nothing). A recipe that switches to warmup + cosine without naming a warmup keeps the form's, shortened
+        to a quarter of the run when the run is too short for it (one epoch: a quarter-epoch warmup)."""
+        config = replace(self, **changes)
+        note = ""
+        if (config.scheduler == "warmup_cosine" and "warmup_epochs" not in changes
+                and config.warmup_epochs >= config.epochs):
+            warmup = config.epochs / 4
+            note = (f"Warmup shortened from {config.warmup_epochs:g} to {warmup:g} epochs to fit a "
+                    f"{config.epochs}-epoch run.")
+            config = replace(config, warmup_epochs=warmup)
+        return config.validated(), note
 
     def check_data(self) -> "TrainConfig":
         """Refuse a dataset path that is not there, or not a kind the task reads. Called before a run folder is

@@ -3,15 +3,17 @@
 ``train_run(run_dir)`` reads the run's config, trains, and writes everything back to
 the folder. Classification and segmentation share the loop below and differ only in
 their ``Objective`` (loss and scores); detection hands the loop to ultralytics
-(``cvlab.training.tasks`` says which function trains which task). It resumes from the newest checkpoint when there is one, so a worker that
-died loses at most the epoch it was in. The loop itself, per epoch:
+(``cvlab.training.tasks`` says which function trains which task). It resumes from the newest
+checkpoint when there is one, so a worker that died loses at most the epoch it was in, and a
+run paused past the release time goes on from the very batch it paused at
+(``cvlab.training.run_state``). The loop itself, per epoch:
 1. ``model.train()``; for each batch: augment on the device, forward under autocast,
    loss, backward, clip the gradient norm, ``optimizer.step()``, a per-batch
    ``scheduler.step()``; every few steps log the running figures and obey the app
    (pause, stop, a new learning rate).
 2. ``model.eval()`` and validation under ``torch.no_grad()``.
 3. A per-epoch ``scheduler.step()`` (ReduceLROnPlateau with the validation loss).
-4. A checkpoint, then the epoch's figures.
+4. The epoch's figures, then a checkpoint.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from pathlib import Path
 
 from cvlab.errors import CvlabError, InvalidInput
 from cvlab.training import runs
-from cvlab.training.checkpoints import keep_newest_and_best, load_model_weights, read_checkpoint, save_checkpoint
+from cvlab.training.checkpoints import keep_newest_and_best, save_checkpoint
 from cvlab.training.config import TrainConfig
-from cvlab.training.control import LiveControl, Stopped
+from cvlab.training.control import LiveControl, Released, Stopped
 from cvlab.training.preparation import Prepared, prepare
+from cvlab.training.run_state import ResumeAt, drop_paused, restore, save_paused
 
 LOGS_PER_EPOCH = 20  # step records per epoch: enough for smooth live curves, few enough to read fast
 def batches(p: Prepared, epoch: int):
@@ -85,19 +88,25 @@ def _autocast(p: Prepared):
     return torch.autocast(p.device.type, dtype=p.autocast_dtype)
 
 
-def _train_epoch(p: Prepared, epoch: int, control: LiveControl, metrics: runs.MetricsWriter, augment) -> dict:
+def _train_epoch(p: Prepared, epoch: int, control: LiveControl, metrics: runs.MetricsWriter, augment,
+                 first_step: int = 0, totals: dict | None = None) -> dict:
+    """One epoch's batches from ``first_step`` on (a run paused mid-epoch goes on from there, its ``totals`` so
+    far given back); the epoch's training figures. A release while paused carries where it stopped."""
     import torch
 
     from cvlab.training.schedulers import advance
 
     p.model.train()
     scaler = torch.amp.GradScaler(enabled=p.autocast_dtype == torch.float16)
-    generator = torch.Generator(device=p.device).manual_seed(p.config.seed * 7919 + epoch)
+    seed = p.config.seed * 7919 + epoch + 1_000_003 * first_step  # the augmentation's draws after a pause differ
+    generator = torch.Generator(device=p.device).manual_seed(seed)
     log_every = max(1, p.steps_per_epoch // LOGS_PER_EPOCH)
     window = {"loss": 0.0, "counts": 0, "seen": 0, "start": time.perf_counter()}
-    totals = {"loss": 0.0, "counts": 0, "seen": 0, "seconds": 0.0}
-    epoch_start = time.perf_counter()  # the epoch's figure counts everything, logging and polling included
+    totals = totals or {"loss": 0.0, "counts": 0, "seen": 0, "seconds": 0.0}
+    seen_before, epoch_start = totals["seen"], time.perf_counter()  # the epoch's speed counts logging and polling
     for step, index in enumerate(batches(p, epoch)):
+        if step < first_step:
+            continue
         x, y = to_input(p, p.train_x[index], augment, generator), p.objective.target(p.train_y[index])
         with _autocast(p):
             logits = p.model(x)
@@ -115,10 +124,14 @@ def _train_epoch(p: Prepared, epoch: int, control: LiveControl, metrics: runs.Me
         window["seen"] += len(y)
         if (step + 1) % log_every == 0 or step + 1 == p.steps_per_epoch:
             _flush_window(p, epoch, step, window, totals, metrics)
-            control.poll(p.optimizer, global_step=epoch * p.steps_per_epoch + step + 1)
+            try:
+                control.poll(p.optimizer, global_step=epoch * p.steps_per_epoch + step + 1)
+            except Released as released:
+                released.resume_at = ResumeAt(epoch, step + 1, totals, control.factor)
+                raise
     scores = p.objective.scores(totals["counts"], totals["seen"])
     return {"train_loss": totals["loss"] / max(1, totals["seen"]), **{f"train_{k}": v for k, v in scores.items()},
-            "images_per_second": totals["seen"] / max(1e-9, time.perf_counter() - epoch_start)}
+            "images_per_second": (totals["seen"] - seen_before) / max(1e-9, time.perf_counter() - epoch_start)}
 
 
 def _flush_window(p: Prepared, epoch: int, step: int, window: dict, totals: dict, metrics) -> None:
@@ -135,22 +148,6 @@ def _flush_window(p: Prepared, epoch: int, step: int, window: dict, totals: dict
     for key, value in (("loss", loss), ("counts", counts), ("seen", seen), ("seconds", seconds)):
         totals[key] += value
     window.update(loss=0.0, counts=0, seen=0, start=time.perf_counter())
-
-
-def _resume(p: Prepared, run_dir: Path) -> int:
-    """Load the newest checkpoint; returns the number of finished epochs (0 for a fresh run)."""
-    found = list(runs.iter_checkpoints(run_dir))
-    if not found:
-        return 0
-    epoch, path = found[-1]
-    model_state, meta, optimizer_state, scheduler_state = read_checkpoint(path)
-    load_model_weights(p.model, model_state, path.name)
-    if optimizer_state:
-        p.optimizer.load_state_dict(optimizer_state)
-    if scheduler_state:
-        p.scheduler.load_state_dict(scheduler_state)
-    runs.truncate_metrics_after(run_dir, epoch)
-    return epoch
 
 
 class _Heartbeat(threading.Thread):
@@ -200,6 +197,9 @@ def _train(run_dir: Path, on_record=None) -> dict:
     if info.unreadable:
         raise InvalidInput(f"The run could not start: {info.unreadable}. Start a new run.")
     config = info.config
+    from cvlab.training.memory import check_fits
+
+    check_fits(config)  # on the device this worker has: refused in words instead of taking the server down
     runs.update_record(run_dir, status="running", started=time.time(), reason="", worker=runs.worker_identity())
     module, function = task_spec(config.task).runner.split(":")
     status, reason = getattr(importlib.import_module(module), function)(run_dir, config, on_record)
@@ -215,16 +215,23 @@ def train_loop(run_dir: Path, config: TrainConfig, on_record=None) -> tuple[str,
     p = prepare(config)
     runs.update_record(run_dir, classes=list(p.class_names), note=f"{p.data_note} {p.built.note}".strip(),
                        device=str(p.device), train_size=len(p.train_y), val_size=len(p.val_y))
-    start_epoch = _resume(p, run_dir)
+    at = restore(p, run_dir)
     metrics = runs.MetricsWriter(run_dir, on_record)
     control = LiveControl(run_dir, metrics)
+    control.factor = at.lr_factor
     augment = get_augmentation(config.augmentation)
-    if start_epoch:
-        metrics.write("event", what="resumed", step=start_epoch * p.steps_per_epoch, epoch=start_epoch)
+    if at.epoch or at.step:
+        metrics.write("event", what="resumed", step=at.global_step(p.steps_per_epoch), epoch=at.epoch)
     try:
-        for epoch in range(start_epoch, config.epochs):
+        try:  # a pause or stop asked for while the run waited in the queue applies now, before the first batch
+            control.poll(p.optimizer, global_step=at.global_step(p.steps_per_epoch))
+        except Released as released:
+            released.resume_at = at
+            raise
+        for epoch in range(at.epoch, config.epochs):
             started = time.perf_counter()
-            train = _train_epoch(p, epoch, control, metrics, augment)
+            first_step, totals = (at.step, at.totals) if epoch == at.epoch else (0, None)
+            train = _train_epoch(p, epoch, control, metrics, augment, first_step, totals)
             val_loss, val_scores, predicted = evaluate(p)
             write_preview(p, run_dir, predicted, epoch + 1)
             control.step_scheduler(p.optimizer, lambda: advance(p.scheduler, config, end_of_epoch=True,
@@ -235,14 +242,22 @@ def train_loop(run_dir: Path, config: TrainConfig, on_record=None) -> tuple[str,
                           **{f"val_{k}": v for k, v in val_scores.items()}, seconds=time.perf_counter() - started,
                           lr=[g["lr"] for g in p.optimizer.param_groups], **train)
             save_checkpoint(run_dir / "checkpoints" / f"epoch_{epoch + 1:03d}.safetensors", p.model, p.optimizer,
-                            p.scheduler, epoch=epoch + 1, val_loss=val_loss, config=config.to_dict())
+                            p.scheduler, epoch=epoch + 1, val_loss=val_loss, config=config.to_dict(),
+                            lr_factor=control.factor)
             keep_newest_and_best(run_dir / "checkpoints")  # one per epoch would be ~90 MB each for ResNet-18
-            runs.update_record(run_dir, epochs_done=epoch + 1)
+            drop_paused(run_dir)
+            runs.update_record(run_dir, epochs_done=epoch + 1, seconds_used=control.seconds_used())
         status, reason = "finished", ""
     except Stopped as stop:
         status, reason = "stopped", str(stop)
+    except Released as released:  # paused too long: save where it is, give the device back
+        at = released.resume_at
+        save_paused(p, run_dir, at.epoch, at.step, at.totals, control.factor)
+        runs.update_record(run_dir, seconds_used=control.seconds_used())
+        return runs.release(run_dir, control.seen_seq, str(released)), str(released)
     finally:
         metrics.close()
+    runs.update_record(run_dir, seconds_used=control.seconds_used())
     finish_run(p, run_dir, status, reason)
     return status, reason
 

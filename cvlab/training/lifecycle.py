@@ -12,14 +12,18 @@ def start(config: TrainConfig, owner: str, settings: Settings | None = None, *, 
     """Create a run folder and queue it; makes sure a local worker is alive to take it.
 
     ``owner`` is the name shown beside the run; ``owner_id`` is who may change it (the app passes
-    its browser or login id; the default is this process's OS account).
+    its browser or login id; the default is this process's OS account). A run that would need
+    more memory than its device has (or than CVLAB_RUN_MEMORY_MB allows) is refused here, in
+    words, before anything is queued.
     """
+    from cvlab.training.memory import check_fits
     from cvlab.training.queue import queue_position, submit
     from cvlab.training.worker import ensure_local_worker
 
     settings = settings or get_settings()
     if not owner.strip():
         raise InvalidInput("Give your name first: runs are listed by owner, and only you may change yours.")
+    check_fits(config.validated(), settings)
     run_dir = runs.RunStore(settings=settings).create(config.validated(), owner.strip(), owner_id)
     submit(run_dir.name, settings)
     _, worker_note = ensure_local_worker(settings)
@@ -28,20 +32,41 @@ def start(config: TrainConfig, owner: str, settings: Settings | None = None, *, 
 
 
 def resume(store: runs.RunStore, run_id: str, user: str, instructor: bool = False) -> dict:
-    """Queue an interrupted, stopped or failed run again; it continues from its newest checkpoint."""
+    """Go on with a run: a paused one its worker still holds continues at once; one that gave its device back
+    (paused too long, or paused before it started), or was interrupted, stopped or failed, is queued again and
+    continues from where it was."""
     from cvlab.training.queue import queue_position, submit
     from cvlab.training.worker import ensure_local_worker
 
     info = store.info(run_id)
+    runs.check_may_change(info, user, instructor)
     if info.unreadable:
         raise InvalidInput(f"Run {run_id} cannot be resumed: {info.unreadable}. Start a new run instead.")
-    if info.status == "paused":
-        return store.request(run_id, user, instructor, pause=False)
-    runs.check_may_change(info, user, instructor)
-    if info.status in ("queued", "running"):
-        raise InvalidInput(f"Run {run_id} is {info.status} already.")
-    if info.status == "finished":
-        raise InvalidInput(f"Run {run_id} finished all its epochs; start a new run to train longer.")
-    submit(run_id)
+    with runs.locked(info.run_dir):  # a worker giving the device back decides under the same lock
+        info = runs.read_info(info.run_dir)
+        if info.status == "paused" and not info.record.get("released"):
+            return store.request(run_id, user, instructor, pause=False)
+        _check_resumable(info)
+        submit(run_id, runs_root=store.root)
     _, worker_note = ensure_local_worker()
     return {"run_id": run_id, "status": "queued", "queue_position": queue_position(run_id), "worker": worker_note}
+
+
+def _check_resumable(info: runs.RunInfo) -> None:
+    if info.status in ("queued", "running"):
+        raise InvalidInput(f"Run {info.run_id} is {info.status} already.")
+    if info.status == "finished":
+        raise InvalidInput(f"Run {info.run_id} finished all its epochs; start a new run to train longer.")
+    budget, used = get_settings().run_budget_s, float(info.record.get("seconds_used", 0) or 0)
+    if used >= budget:
+        raise InvalidInput(f"Run {info.run_id} has trained for {used / 60:.0f} min, the most one run may train on "
+                           f"this server ({budget / 60:.0f} min, CVLAB_RUN_BUDGET_S); its results are kept. Start "
+                           "a new run to train more.")
+    if info.config.task == "detect" and info.status == "stopped":
+        from cvlab.detection.resume import finished_epochs, weights_dir
+
+        last = weights_dir(info.run_dir) / "last.pt"
+        if last.is_file() and finished_epochs(last) == 0:
+            raise InvalidInput(f"Run {info.run_id} was stopped, and ultralytics closes a stopped detection run for "
+                               f"good, so it cannot go on. Start a new run; its detector is listed as "
+                               f"trained-{info.run_id} on the Detection page.")

@@ -70,12 +70,14 @@ def _make_huey(url: str):
     return RedisHuey("cvlab", url=url, results=False)
 
 
-def submit(run_id: str, settings: Settings | None = None) -> int:
-    """Queue (or re-queue, to resume) a run; returns the attempt number."""
+def submit(run_id: str, settings: Settings | None = None, runs_root: Path | None = None) -> int:
+    """Queue (or re-queue, to resume) a run; returns the attempt number. Requests made to its earlier attempts
+    are void from now on (control.json names the attempt each was made for)."""
     settings = settings or get_settings()
-    run_dir = runs.RunStore(settings=settings).run_dir(run_id)
-    record = runs.update_record(run_dir, status="queued", reason="", attempt=int(
-        runs.read_info(run_dir).record.get("attempt", 0)) + 1)
+    run_dir = runs.RunStore(runs_root, settings=settings).run_dir(run_id)
+    with runs.locked(run_dir):
+        record = runs.update_record(run_dir, status="queued", reason="", released=False, paused_at=None, attempt=int(
+            runs.read_info(run_dir).record.get("attempt", 0)) + 1)
     _, task = huey_and_task(settings)
     task(run_id, record["attempt"])
     return record["attempt"]
@@ -119,8 +121,10 @@ def execute_job(run_id: str, attempt: int) -> dict | None:
         if info.record.get("status") == "queued" and info.record.get("attempt") == attempt:
             runs.set_status(run_dir, "failed", reason=f"The run could not start: {info.unreadable}. Start a new run.")
         return None
-    if info.status == "stopped" or info.record.get("attempt") != attempt or not _claim(run_dir, attempt):
-        return None  # stopped before it started, superseded by a newer attempt, or taken by another worker
+    if info.record.get("attempt") != attempt or not _claim(run_dir, attempt):
+        return None  # superseded by a newer attempt, or taken by another worker
+    if not runs.start_attempt(run_dir, attempt):
+        return None  # paused or stopped before it started: a paused one waits for Resume to queue it again
     with DEVICE_SLOTS.slot(info.config.device) as device:
         if device != info.config.device:
             runs.update_record(run_dir, config={**info.config.to_dict(), "device": device})

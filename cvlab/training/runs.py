@@ -4,10 +4,18 @@ A run folder holds
 - ``run.json``: config, owner, status, versions, timestamps (replaced atomically);
 - ``metrics.jsonl``: one JSON object per line, appended and flushed as training goes
   (``kind`` is "step", "epoch" or "event"; events are the markers on the curves);
-- ``control.json``: what the app asks of the worker (pause, stop, a new learning rate);
+- ``control.json``: what the app asks of the worker (pause, stop, a new learning rate), for
+  the attempt the run is on: a request made before a worker picks the run up is kept and
+  applied when it starts, one made to an earlier attempt is void;
 - ``heartbeat``: touched by the worker every few seconds, so a run whose worker died
   shows as interrupted instead of running for ever;
-- ``checkpoints/epoch_NNN.safetensors`` and, at the end, ``model.safetensors`` and ``eval.json``.
+- ``checkpoints/epoch_NNN.safetensors`` (the newest and the best), ``checkpoints/paused.safetensors``
+  while a run paused mid-epoch waits with its device given back, and at the end
+  ``model.safetensors`` and ``eval.json``.
+
+Steps that read, decide and write (a pause before the start, a worker giving a paused
+run's device back, a resume) hold the run's lock (``locked``), so the app and a worker
+never both act on what they read a moment ago.
 
 Only files, so the same store works for a worker on this machine and for workers on
 other machines that mount the same folder (``CVLAB_RUNS_DIR``).
@@ -15,12 +23,15 @@ other machines that mount the same folder (``CVLAB_RUNS_DIR``).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import secrets
 import shutil
 import socket
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -145,21 +156,34 @@ class RunStore:
 
     # ---- the app's requests to the worker ----
     def request(self, run_id: str, user: str, instructor: bool = False, **changes: Any) -> dict:
-        """Ask the worker to pause, resume, stop or change the learning rate; returns the control state."""
+        """Ask the worker to pause, resume, stop or change the learning rate; returns the control state.
+
+        The request belongs to the run's current attempt, so one made before a worker picks the
+        run up waits in control.json and applies when the run starts. A run no worker holds
+        (queued, or paused with its device given back) changes at once: a pause keeps it
+        waiting paused until Resume, a stop ends it."""
         info = self.info(run_id)
         check_may_change(info, user, instructor)
         if "lr" in changes and not (0 < float(changes["lr"]) <= 10):
             raise InvalidInput("The new learning rate must be above 0 and at most 10.")
-        path = info.run_dir / "control.json"
-        control = _read_json(path, {}) or {}
-        control.update(changes)
-        control["seq"] = int(control.get("seq", 0)) + 1
-        if "lr" in changes:
-            control["lr_seq"] = control["seq"]  # so the worker applies each new rate once
-        control["by"] = info.owner if user == info.owner_id else "the instructor"  # a name to show, never an id
-        _atomic_write(path, control)
-        if changes.get("stop") and info.status == "queued":  # never started: nothing to wait for
-            set_status(info.run_dir, "stopped", reason=f"stopped by {control['by']} before it started")
+        with locked(info.run_dir):
+            info = read_info(info.run_dir)  # as it is now, not as it was before the lock
+            path = info.run_dir / "control.json"
+            control = _read_json(path, {}) or {}
+            control.update(changes)
+            control["seq"] = int(control.get("seq", 0)) + 1
+            control["attempt"] = info.record.get("attempt")
+            if "lr" in changes:
+                control["lr_seq"] = control["seq"]  # so the worker applies each new rate once
+            control["by"] = info.owner if user == info.owner_id else "the instructor"  # a name to show, never an id
+            _atomic_write(path, control)
+            queued, released = info.status == "queued", info.status == "paused" and info.record.get("released")
+            if changes.get("stop") and (queued or released):  # no worker holds it: nothing to wait for
+                set_status(info.run_dir, "stopped", reason=f"stopped by {control['by']} "
+                           + ("before it started" if queued else "while paused"))
+            elif changes.get("pause") and queued:
+                update_record(info.run_dir, status="paused", released=True, paused_at=time.time(),
+                              reason=f"paused by {control['by']} before it started; Resume puts it back in the queue")
         return control
 
 
@@ -216,7 +240,8 @@ def _lenient_config(values: Any) -> TrainConfig:
 
 def _parsed_info(run_dir: Path, record: dict) -> RunInfo:
     status = record.get("status", "failed")
-    if status in ("running", "paused") and heartbeat_age(run_dir) > HEARTBEAT_STALE_S:
+    held = status == "running" or (status == "paused" and not record.get("released"))
+    if held and heartbeat_age(run_dir) > HEARTBEAT_STALE_S:
         status = "interrupted"
     return RunInfo(
         run_id=record.get("run_id", run_dir.name), run_dir=run_dir,
@@ -226,12 +251,67 @@ def _parsed_info(run_dir: Path, record: dict) -> RunInfo:
     )
 
 
+_HELD = threading.local()  # the run folders this thread holds the lock of
+
+
+@contextlib.contextmanager
+def locked(run_dir: Path) -> Iterator[None]:
+    """Hold the run's lock (``flock`` on ``.lock`` in its folder, so across threads, processes and the
+    machines that share the folder where the file system supports it); re-entrant within a thread."""
+    held = getattr(_HELD, "paths", None)
+    if held is None:
+        held = _HELD.paths = set()
+    key = str(Path(run_dir).resolve())
+    if key in held:
+        yield
+        return
+    with open(Path(run_dir) / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        held.add(key)
+        try:
+            yield
+        finally:
+            held.discard(key)
+
+
 def update_record(run_dir: Path, **fields: Any) -> dict:
-    """Change fields of run.json (only the worker running the run calls this while it runs)."""
-    record = _read_json(run_dir / "run.json", {}) or {}
-    record.update(fields)
-    _atomic_write(run_dir / "run.json", record)
-    return record
+    """Change fields of run.json (the app and the worker both write it: under the run's lock)."""
+    with locked(run_dir):
+        record = _read_json(run_dir / "run.json", {}) or {}
+        record.update(fields)
+        _atomic_write(run_dir / "run.json", record)
+        return record
+
+
+def start_attempt(run_dir: Path, attempt: int) -> bool:
+    """A worker takes the run: True when it is still queued for ``attempt`` (it is then "running"), False when it
+    was paused, stopped or queued again meanwhile."""
+    with locked(run_dir):
+        record = _read_json(run_dir / "run.json", {}) or {}
+        if record.get("status") != "queued" or record.get("attempt") != attempt:
+            return False
+        update_record(run_dir, status="running", started=time.time(), reason="", released=False,
+                      worker=worker_identity())
+        return True
+
+
+def release(run_dir: Path, seen_seq: int, reason: str) -> str:
+    """A worker gives a paused run's device back, its state saved: the run waits "paused" with no worker until
+    Resume queues it again. A stop or a resume that arrived while the state was being saved is applied now;
+    returns the run's status afterwards ("paused", "stopped" or "queued")."""
+    with locked(run_dir):
+        control = read_control(run_dir)
+        newer = int(control.get("seq", 0)) > seen_seq
+        if newer and control.get("stop"):
+            set_status(run_dir, "stopped", reason=f"stopped by {control.get('by') or 'its owner'} while paused")
+            return "stopped"
+        update_record(run_dir, status="paused", released=True, reason=reason)
+        if newer and not control.get("pause"):
+            from cvlab.training.queue import submit
+
+            submit(Path(run_dir).name, runs_root=Path(run_dir).parent)
+            return "queued"
+        return "paused"
 
 
 def set_status(run_dir: Path, status: str, reason: str | None = None) -> None:
@@ -311,11 +391,14 @@ def read_metrics(run_dir: Path) -> list[dict]:
     return records
 
 
-def truncate_metrics_after(run_dir: Path, epochs_kept: int) -> None:
-    """On resume: drop the records of the epoch that was cut short, keep finished epochs and markers."""
+def truncate_metrics_after(run_dir: Path, epochs_kept: int, steps_kept: int | None = None) -> None:
+    """On resume: drop the records of the epoch that was cut short, keep finished epochs and markers (and the
+    step records up to global step ``steps_kept``, when the run goes on from the middle of an epoch)."""
     def finished(record: dict) -> bool:  # step records count epochs from 0, epoch records from 1
         epoch = int(record.get("epoch", 0))
-        return epoch <= epochs_kept if record.get("kind") == "epoch" else epoch < epochs_kept
+        if record.get("kind") == "epoch":
+            return epoch <= epochs_kept
+        return epoch < epochs_kept or (steps_kept is not None and int(record.get("step", 0)) <= steps_kept)
 
     kept = [r for r in read_metrics(run_dir) if r.get("kind") == "event" or finished(r)]
     _atomic_lines(run_dir / "metrics.jsonl", kept)
@@ -330,12 +413,9 @@ def _atomic_lines(path: Path, records: list[dict]) -> None:
 def iter_checkpoints(run_dir: Path) -> Iterator[tuple[int, Path]]:
     """(epoch, path) of the run's epoch checkpoints, oldest first by epoch number (as text, epoch_1000 would
     come before epoch_999)."""
-    found = []
-    for path in (run_dir / "checkpoints").glob("epoch_*.safetensors"):
-        number = path.stem.removeprefix("epoch_")
-        if number.isdigit():
-            found.append((int(number), path))
-    yield from sorted(found)
+    from cvlab.training.checkpoints import epoch_checkpoints
+
+    yield from epoch_checkpoints(run_dir / "checkpoints")
 
 
 def _versions() -> dict[str, str]:

@@ -10,6 +10,7 @@ from dataclasses import fields
 
 import streamlit as st
 
+from cvlab.settings import get_settings
 from cvlab.training import lifecycle, runs
 from cvlab.training.config import TrainConfig
 from cvlab.training.tasks import task_spec
@@ -112,8 +113,13 @@ def controls(info: runs.RunInfo, me: Identity, instructor: bool) -> None:
     store = runs.RunStore()
     cols = st.columns([1, 1, 1, 2])
     with report_errors():
-        if info.status == "running" and cols[0].button("Pause", key="live_pause", disabled=not allowed):
+        if info.status in ("queued", "running") and cols[0].button(
+                "Pause", key="live_pause", disabled=not allowed,
+                help="A queued run waits paused; a running one gives its device back after "
+                     f"{get_settings().pause_release_s / 60:.0f} min paused. Resume goes on from where it paused."):
             store.request(info.run_id, user, instructor, pause=True)
+            st.toast("Paused before it started: it waits until you resume it." if info.status == "queued"
+                     else "Pause asked for: the run pauses after its current batch.")
         if info.status in ("paused", "interrupted", "stopped", "failed") and cols[0].button(
                 "Resume", key="live_resume", disabled=not allowed,
                 help="Continues from the newest checkpoint: no finished epoch is lost."):

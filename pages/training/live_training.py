@@ -1,7 +1,5 @@
 """Training: configure a run, watch it live, compare runs, and look inside the trained model."""
 
-from dataclasses import replace
-
 import streamlit as st
 
 from cvlab.training import runs
@@ -44,7 +42,8 @@ with tab_new:
             if task == "classify":
                 if fine_tune.button("Fine-tune EfficientNet-B0 (the lab's recipe)", key="fine_tune",
                                     disabled=not user.may_start):
-                    ui.start_runs([replace(config, **form.FINE_TUNE)], user)
+                    ui.start_runs([config.with_recipe(form.FINE_TUNE)[0]], user)
+                fine_tune.caption(form.fine_tune_note(config))
                 st.markdown("**Lab exercises**: one click queues the runs to compare, with the settings above.")
                 for column, name in zip(st.columns(len(form.EXERCISES)), form.EXERCISES):
                     if column.button(name, key=f"exercise-{name}", disabled=not user.may_start):

@@ -248,3 +248,157 @@ def test_a_measurement_queued_too_long_on_this_host_is_shown_failed_with_the_rea
     assert status.state == "failed" and not status.running and "measure again" in status.error
     zoo_jobs.run_measurement_job(job.job_id, "classification", None, ["mobilenet_v3_small"])
     assert zoo_jobs.current_job().status().state == "failed"  # the worker did not measure it after all
+
+
+# ---- requests made before the worker starts the run ----
+@pytest.fixture
+def no_worker(monkeypatch):
+    """Runs are queued but no worker process is started: the test plays the worker."""
+    monkeypatch.setattr("cvlab.training.worker.ensure_local_worker", lambda *a, **k: (False, "no worker (test)"))
+
+
+def _events(run_dir: Path) -> list[tuple]:
+    return [(r["what"], r["step"]) for r in runs.read_metrics(run_dir) if r["kind"] == "event"]
+
+
+def _steps(run_dir: Path) -> list[int]:
+    return [r["step"] for r in runs.read_metrics(run_dir) if r["kind"] == "step"]
+
+
+def test_a_pause_before_the_worker_takes_the_run_keeps_it_waiting_paused_until_resume(store, no_worker):
+    from cvlab.training import lifecycle, queue
+
+    run_id = lifecycle.start(TrainConfig(epochs=1, **TINY), "ada")["run_id"]
+    me = store.info(run_id).owner_id
+    store.request(run_id, me, pause=True)
+    info = store.info(run_id)
+    assert info.status == "paused" and "before it started" in info.reason  # was left "queued", the pause lost
+    assert queue.execute_job(run_id, 1) is None and store.info(run_id).status == "paused"  # the worker leaves it
+    assert not _steps(info.run_dir)
+    assert lifecycle.resume(store, run_id, me)["status"] == "queued"
+    attempt = store.info(run_id).record["attempt"]
+    assert attempt == 2 and queue.execute_job(run_id, attempt)["status"] == "finished"
+    assert ("pause", 0) not in _events(info.run_dir)  # the pause was spent while it waited, not replayed
+
+
+def test_a_stop_before_the_worker_takes_the_run_cancels_it(store, no_worker):
+    from cvlab.training import lifecycle, queue
+
+    run_id = lifecycle.start(TrainConfig(epochs=1, **TINY), "ada")["run_id"]
+    store.request(run_id, store.info(run_id).owner_id, stop=True)
+    assert store.info(run_id).status == "stopped"
+    assert queue.execute_job(run_id, 1) is None and store.info(run_id).status == "stopped"
+
+
+def test_a_pause_clicked_while_the_worker_prepares_the_run_applies_before_its_first_batch(store, no_worker):
+    import threading
+    import time
+
+    from cvlab.training import engine, lifecycle
+
+    run_id = lifecycle.start(TrainConfig(epochs=1, **TINY), "ada")["run_id"]
+    run_dir, me = store.run_dir(run_id), store.info(run_id).owner_id
+    runs.set_status(run_dir, "running")  # the worker took it and is loading the data (the page shows Pause now)
+    store.request(run_id, me, pause=True)
+    worker = threading.Thread(target=engine.train_run, args=(run_dir,), daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 120
+    while store.info(run_id).status != "paused" and worker.is_alive():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert store.info(run_id).status == "paused", store.info(run_id)  # the run went on to the end before
+    assert not _steps(run_dir) and ("pause", 0) in _events(run_dir)
+    lifecycle.resume(store, run_id, me)  # held by its worker: it simply continues
+    worker.join(120)
+    assert store.info(run_id).status == "finished" and _steps(run_dir)
+    assert [what for what, _ in _events(run_dir)] == ["pause", "resume"]
+
+
+# ---- a paused run gives its device back ----
+def test_a_run_paused_past_the_release_time_saves_its_place_gives_the_device_back_and_resumes_there(
+        store, no_worker, monkeypatch):
+    from cvlab.training import engine, lifecycle, queue
+
+    config = TrainConfig(epochs=2, **TINY)
+    reference = store.create(config, "ada")
+    engine.train_run(reference)  # the same run without a pause, for its figures
+    monkeypatch.setenv("CVLAB_PAUSE_RELEASE_S", "0.5")
+    run_id = lifecycle.start(config, "ada")["run_id"]
+    run_dir, me = store.run_dir(run_id), store.info(run_id).owner_id
+    real_flush = engine._flush_window
+
+    def pause_after_the_second_batch(p, epoch, step, *args):
+        real_flush(p, epoch, step, *args)
+        if (epoch, step) == (0, 1) and store.info(run_id).record["attempt"] == 1:
+            store.request(run_id, me, pause=True)
+
+    monkeypatch.setattr(engine, "_flush_window", pause_after_the_second_batch)
+    summary = queue.execute_job(run_id, 1)  # returned: the worker thread and its device slot are free again
+    info = store.info(run_id)
+    assert summary["status"] == info.status == "paused" and info.record["released"]
+    assert "device went back to the queue" in info.reason
+    assert (run_dir / "checkpoints" / "paused.safetensors").is_file() and _steps(run_dir) == [1, 2]
+    monkeypatch.setattr(runs, "HEARTBEAT_STALE_S", 0.0)
+    assert store.info(run_id).status == "paused"  # no worker holds it, yet it is not "interrupted"
+    lifecycle.resume(store, run_id, me)
+    assert queue.execute_job(run_id, 2)["status"] == "finished"
+    steps = runs.read_metrics(run_dir)
+    assert _steps(run_dir) == [1, 2, 3, 4, 5, 6]  # the epoch went on from its third batch
+    assert not (run_dir / "checkpoints" / "paused.safetensors").exists()
+    ours = [r for r in steps if r["kind"] == "epoch"]
+    theirs = [r for r in runs.read_metrics(reference) if r["kind"] == "epoch"]
+    for key in ("train_loss", "val_loss", "val_accuracy"):  # as if it had never paused
+        assert [r[key] for r in ours] == pytest.approx([r[key] for r in theirs], rel=1e-4)
+
+
+def test_a_run_past_its_time_budget_is_stopped_and_cannot_be_resumed(store, no_worker, monkeypatch):
+    from cvlab.training import lifecycle, queue
+
+    monkeypatch.setenv("CVLAB_RUN_BUDGET_S", "0.01")
+    run_id = lifecycle.start(TrainConfig(epochs=3, **TINY), "ada")["run_id"]
+    assert queue.execute_job(run_id, 1)["status"] == "stopped"
+    info = store.info(run_id)
+    assert "CVLAB_RUN_BUDGET_S" in info.reason and info.epochs_done < 3
+    assert info.record["seconds_used"] > 0.01
+    with pytest.raises(InvalidInput, match="the most one run may train"):
+        lifecycle.resume(store, run_id, info.owner_id)
+
+
+# ---- limits ----
+def test_a_run_that_needs_more_memory_than_the_server_has_is_refused_before_it_is_queued(store, no_worker,
+                                                                                        monkeypatch):
+    from cvlab.training import lifecycle, memory
+
+    big = TrainConfig(model="resnet18", image_size=512, batch_size=512, limit=1000)
+    per_image = memory.estimate(big).per_image / 2**30
+    assert 0.12 < per_image < 0.25  # measured: ~0.16-0.17 GiB per image per step on the CPU
+    monkeypatch.setattr(memory, "device_memory", lambda config: (64 * 2**30, "this server's memory"))
+    with pytest.raises(InvalidInput, match=r"would need about \d+\.\d GiB.*more than the 57.6 GiB.*"
+                                           r"A batch of \d+ or fewer would fit"):
+        lifecycle.start(big, "ada")
+    monkeypatch.setenv("CVLAB_RUN_MEMORY_MB", "200")
+    with pytest.raises(InvalidInput, match="CVLAB_RUN_MEMORY_MB"):
+        lifecycle.start(TrainConfig(model="resnet18", image_size=128, batch_size=64, limit=500), "ada")
+    assert store.list() == []  # nothing was queued
+    lifecycle.start(TrainConfig(epochs=1, **TINY), "ada")  # a small one fits under the cap
+
+
+@pytest.mark.parametrize("changes, words", [({"epochs": 1000}, "between 1 and 300"),
+                                            ({"batch_size": 4096}, "between 1 and 512")])
+def test_epochs_and_batch_size_are_bounded_with_the_limit_named(changes, words):
+    with pytest.raises(InvalidInput, match=words):
+        TrainConfig.from_dict(changes)
+
+
+# ---- recipes ----
+def test_the_fine_tuning_recipe_fits_its_warmup_into_a_one_epoch_run():
+    from cvlab.ui.training_form import FINE_TUNE, fine_tune_note
+
+    recipe, note = TrainConfig(epochs=1).with_recipe(FINE_TUNE)  # refused before: "warmup must be shorter"
+    assert (recipe.model, recipe.scheduler, recipe.warmup_epochs) == ("efficientnet_b0", "warmup_cosine", 0.25)
+    assert note == "Warmup shortened from 1 to 0.25 epochs to fit a 1-epoch run."
+    assert TrainConfig(epochs=5).with_recipe(FINE_TUNE) == (TrainConfig(epochs=5, **FINE_TUNE), "")
+    assert "0.25-epoch warmup" in fine_tune_note(TrainConfig(epochs=1)) and "shortened" in fine_tune_note(
+        TrainConfig(epochs=1))
+    with pytest.raises(InvalidInput, match="warmup must be shorter"):  # a warmup the recipe names is kept, and checked
+        TrainConfig(epochs=1).with_recipe({**FINE_TUNE, "warmup_epochs": 2})
