@@ -68,11 +68,14 @@ def feature_maps(stage) -> None:
         st.info(f"Stage {stage.name} is a vector of {stage.shape[0]} values, not a map: pick an earlier one.")
         return
     side = stage.maps.shape[-1]
-    what = (f"its {len(stage.maps)} most active of {stage.shape[-1]} features, the {side * side} patch tokens "
-            f"laid back on their {side}x{side} grid") if stage.from_tokens else f"its {len(stage.maps)} most active maps"
+    what = (f"{len(stage.maps)} of {stage.shape[-1]} features on the {side}x{side} patch grid" if stage.from_tokens
+            else f"its {len(stage.maps)} most active maps")
     show_figure(net_viz.feature_map_grid(stage.maps, stage.channels, f"Stage {stage.name}: {what}",
                                          label="feature" if stage.from_tokens else "channel"))
-    st.caption(MAPS_CAPTION)
+    tokens = (f"A transformer stage is {stage.shape[0]} tokens, one per 16x16 patch plus the class token; the "
+              f"{side * side} patch tokens are laid back on their {side}x{side} grid, one map per feature (the "
+              "most active ones). ") if stage.from_tokens else ""
+    st.caption(tokens + MAPS_CAPTION)
 
 
 def prediction(net, trace) -> None:

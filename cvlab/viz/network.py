@@ -9,6 +9,8 @@ from plotly.subplots import make_subplots
 from cvlab.viz.style import styled
 
 MAP_COLUMNS = 4
+# No axis lines or ticks around pictures: the projector's black 2 px axes would frame them on two sides only.
+BARE = dict(showgrid=False, showticklabels=False, zeroline=False, showline=False, ticks="")
 
 
 def feature_map_grid(maps: np.ndarray, channels: tuple[int, ...], title: str, *, label: str = "channel") -> go.Figure:
@@ -21,8 +23,8 @@ def feature_map_grid(maps: np.ndarray, channels: tuple[int, ...], title: str, *,
         fig.add_trace(go.Heatmap(z=fmap, colorscale="Gray", zmin=0, zmax=1, showscale=False,
                                  hovertemplate="y %{y}, x %{x}: %{z:.2f}<extra></extra>"),
                       row=index // MAP_COLUMNS + 1, col=index % MAP_COLUMNS + 1)
-    fig.update_xaxes(showticklabels=False, showgrid=False, constrain="domain")
-    fig.update_yaxes(showticklabels=False, showgrid=False, autorange="reversed", scaleanchor="x")
+    fig.update_xaxes(constrain="domain", **BARE)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", **BARE)
     for axis in range(2, len(maps) + 1):  # each map square, like the image it came from
         fig.update_yaxes(scaleanchor=f"x{axis}", row=(axis - 1) // MAP_COLUMNS + 1, col=(axis - 1) % MAP_COLUMNS + 1)
     fig.update_layout(height=220 * rows + 60)
@@ -45,10 +47,10 @@ def cam_overlay(pixels: np.ndarray, cam: np.ndarray, title: str) -> go.Figure:
     """The photo with the Grad-CAM heat map laid over it, half transparent."""
     fig = go.Figure(go.Image(z=pixels, hoverinfo="skip"))
     fig.add_trace(go.Heatmap(z=cam, colorscale="Jet", zmin=0, zmax=1, opacity=0.45,
-                             colorbar=dict(title="evidence", thickness=14),
+                             colorbar=dict(title=dict(text="evidence", side="right"), thickness=14),
                              hovertemplate="y %{y}, x %{x}: %{z:.2f}<extra></extra>"))
-    fig.update_xaxes(showticklabels=False, showgrid=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, autorange="reversed", scaleanchor="x")
+    fig.update_xaxes(**BARE)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", **BARE)
     fig.update_layout(height=520)
     return styled(fig, title=title)
 
@@ -60,10 +62,11 @@ def attention_overlay(pixels: np.ndarray, grid: np.ndarray, title: str) -> go.Fi
     fig = go.Figure(go.Image(z=pixels, hoverinfo="skip"))
     fig.add_trace(go.Heatmap(z=grid, x0=(width / side_x - 1) / 2, dx=width / side_x, y0=(height / side_y - 1) / 2,
                              dy=height / side_y, colorscale="Jet", zmin=0, zmax=float(grid.max()) or 1.0,
-                             opacity=0.45, colorbar=dict(title="attention", thickness=14, tickformat=".1%"),
+                             opacity=0.45, colorbar=dict(title=dict(text="attention", side="right"), thickness=14,
+                                                         tickformat=".1%"),
                              hovertemplate="this patch: %{z:.2%} of the attention<extra></extra>"))
-    fig.update_xaxes(showticklabels=False, showgrid=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, autorange="reversed", scaleanchor="x")
+    fig.update_xaxes(**BARE)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", **BARE)
     fig.update_layout(height=520)
     return styled(fig, title=title)
 
