@@ -80,12 +80,12 @@ def _atomic_write(path: Path, data: dict) -> None:
 
 
 def _read_json(path: Path, default: Any = None) -> Any:
+    """A JSON object from ``path``; ``default`` when it is absent, not JSON, or JSON but not an object."""
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
+        value = json.loads(path.read_text())
+    except (FileNotFoundError, UnicodeDecodeError, json.JSONDecodeError):  # absent, or left bad by a crash
         return default
-    except json.JSONDecodeError:  # a half-written file from a crashed writer: treat as absent
-        return default
+    return value if isinstance(value, dict) else default
 
 
 def _slug(text: str) -> str:
@@ -380,14 +380,16 @@ def read_metrics(run_dir: Path) -> list[dict]:
     """Every complete line of metrics.jsonl; a line still being written is left for the next read."""
     records = []
     try:
-        text = (run_dir / "metrics.jsonl").read_text()
+        text = (run_dir / "metrics.jsonl").read_text(errors="replace")
     except FileNotFoundError:
         return records
     for line in text.splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if isinstance(record, dict) and isinstance(record.get("kind"), str):  # a stray line breaks no reader
+            records.append(record)
     return records
 
 

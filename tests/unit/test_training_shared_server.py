@@ -402,3 +402,17 @@ def test_the_fine_tuning_recipe_fits_its_warmup_into_a_one_epoch_run():
         TrainConfig(epochs=1))
     with pytest.raises(InvalidInput, match="warmup must be shorter"):  # a warmup the recipe names is kept, and checked
         TrainConfig(epochs=1).with_recipe({**FINE_TUNE, "warmup_epochs": 2})
+
+
+def test_stray_lines_in_a_runs_files_break_no_reader(store):
+    run_dir = store.create(TrainConfig(), "ada")
+    writer = runs.MetricsWriter(run_dir)
+    writer.write("step", epoch=0, step=1, loss=1.0)
+    writer.close()
+    with open(run_dir / "metrics.jsonl", "ab") as out:
+        out.write(b'[1, 2]\n"text"\n{"no": "kind"}\n\xff\xfe\n')
+    assert [r["kind"] for r in runs.read_metrics(run_dir)] == ["step"]  # a list line raised AttributeError before
+    (run_dir / "control.json").write_text("[1]")
+    assert runs.read_control(run_dir) == {}
+    runs.update_record(run_dir, epochs_done=1)  # a control.json or run.json that is not an object is never .get()
+    assert store.info(run_dir.name).epochs_done == 1
