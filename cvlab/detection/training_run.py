@@ -49,9 +49,14 @@ def run_dataset(run_dir: Path, config) -> tuple[Path, "DatasetReport"]:
         elif source.is_dir():
             data_yaml = find_data_yaml(source)
         else:
-            raise InvalidInput(f"{config.data!r} is neither 'shapes', a YOLO dataset zip, a data.yaml nor a "
-                               "dataset folder.")
-    return data_yaml, require_valid(validate_yolo_dataset(data_yaml))
+            from cvlab.data.uploads import missing_source
+
+            raise InvalidInput(missing_source(config.data, "'shapes', a YOLO dataset zip, a data.yaml nor a "
+                                                           "dataset folder"))
+    from cvlab.data.uploads import display_name
+
+    shown = "shapes" if config.data == "shapes" else display_name(config.data)  # never the upload's hash folder
+    return data_yaml, require_valid(validate_yolo_dataset(data_yaml, source=shown))
 
 
 def _unpacked(archive: Path, target: Path) -> Path:

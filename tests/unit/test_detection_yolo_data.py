@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from cvlab.data.archives import UnsafeArchive
+from cvlab.errors import InvalidInput
 from cvlab.detection.yolo_data import (
     InvalidDataset,
     label_path,
@@ -190,3 +191,35 @@ def test_the_summary_names_the_uploaded_zip_not_the_folder_it_was_unpacked_to(tm
     with pytest.raises(InvalidDataset) as caught:
         validate_yolo_dataset(tmp_path / "3fa2c9e1d0b7a6f5" / "shapes" / "nothing.yaml")
     assert str(tmp_path) not in str(caught.value)
+
+
+def test_a_detection_run_names_an_uploaded_folder_and_a_deleted_upload_as_the_user_knows_them(tmp_path):
+    from types import SimpleNamespace
+
+    from cvlab.data.uploads import UploadStore
+    from cvlab.detection.training_run import run_dataset
+
+    class Upload:
+        def __init__(self, path):
+            self.name, self.data = str(path.relative_to(tmp_path / "src")), path.read_bytes()
+            self.size = len(self.data)
+
+        def getbuffer(self):
+            return memoryview(self.data)
+
+        def getvalue(self):
+            return self.data
+
+    write_dataset(tmp_path / "src")
+    (tmp_path / "src" / "labels" / "val" / "0.txt").write_text("5 0.5 0.5 0.2 0.2\n")
+    store = UploadStore()
+    folder = store.save_folder([Upload(p) for p in sorted((tmp_path / "src").rglob("*")) if p.is_file()], "ada")
+    (tmp_path / "run").mkdir()
+    with pytest.raises(InvalidDataset) as caught:
+        run_dataset(tmp_path / "run", SimpleNamespace(data=str(folder)))
+    assert str(caught.value).startswith("1 problem(s) in the uploaded folder:") and folder.name not in str(caught.value)
+    saved = store.save_file(b"PK\x05\x06" + bytes(18), "birds.zip", "ada")
+    saved.unlink()
+    with pytest.raises(InvalidInput, match="'birds.zip' is no longer on the server") as caught:
+        run_dataset(tmp_path / "run", SimpleNamespace(data=str(saved)))
+    assert saved.parent.name not in str(caught.value)
