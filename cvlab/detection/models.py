@@ -113,8 +113,9 @@ def trained_models(settings: Settings | None = None) -> list[DetectorSpec]:
                 run = weights.parent.relative_to(settings.runs_dir).parts[0]
                 if _NAME.match(run):
                     found.setdefault(run, weights)
-    for weights in sorted(uploads_dir(settings).glob("*/*.safetensors")):
-        found.setdefault(f"upload-{weights.parent.name}", weights)
+    for folder in (settings.data_home / "uploads", uploads_dir(settings)):  # the upload store; earlier versions
+        for weights in sorted(folder.glob("*/*.safetensors")):
+            found.setdefault(f"upload-{weights.parent.name}", weights)
     with _trained_lock:
         found.update(_trained)
     return [DetectorSpec(TRAINED_PREFIX + run, "trained", f"{run}, trained here", path=path)
@@ -240,42 +241,44 @@ def load_checkpoint_file(path: Path, *, trusted: bool = False, settings: Setting
     return yolo
 
 
-def accept_weights_upload(data: bytes, filename: str, settings: Settings | None = None) -> DetectorSpec:
-    """Keep an uploaded weights file and make it selectable; refuse a pickle unless the server allows it.
+def accept_weights_upload(data: bytes, filename: str, settings: Settings | None = None, *,
+                          owner: str = "local") -> DetectorSpec:
+    """Check an uploaded weights file, then keep it in the upload store and make it selectable.
 
-    The file lands in ``<data home>/detection/uploads/<content hash>/`` and is listed as
-    ``trained-upload-<hash>``. It is loaded once here, so a broken file fails now, with its reason.
+    The bytes are checked in a scratch folder of their own first: loaded once, so a broken
+    file fails now with its reason and nothing is kept, and two users uploading the same
+    file never touch each other's scratch. A pickle is refused unless the server allows it,
+    and is then kept converted to safetensors, the format the lab lists. What is kept lands
+    in ``cvlab.data.uploads.UploadStore`` (``<data home>/uploads/<hash>/``), counted against
+    ``owner``'s disk quota, and is listed as ``trained-upload-<hash>``.
     """
-    import hashlib
+    import shutil
+    import tempfile
+
+    from cvlab.data.uploads import UploadStore
 
     settings = settings or get_settings()
-    suffix = Path(filename).suffix.lower()
+    shown = Path(filename).name[:120]
+    suffix = Path(shown).suffix.lower()
     if suffix in (".pt", ".pth") and not settings.allow_unsafe_weights:
-        load_checkpoint_file(Path(filename), settings=settings)  # raises UnsafeWeights before a byte is kept
+        load_checkpoint_file(Path(shown), settings=settings)  # raises UnsafeWeights before a byte is kept
     if suffix not in (".pt", ".pth", ".safetensors"):
-        raise BadWeights(f"{filename}: upload a .safetensors file exported by CV Lab training.")
-    digest = hashlib.sha256(data).hexdigest()[:12]
-    folder = uploads_dir(settings) / digest
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (f"{digest}.safetensors" if suffix == ".safetensors" else f"{digest}{suffix}")
-    path.write_bytes(data)
+        raise BadWeights(f"{shown}: upload a .safetensors file exported by CV Lab training.")
+    settings.data_home.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="weights-check-", dir=settings.data_home))
     try:
-        yolo = load_checkpoint_file(path, settings=settings)
-        if suffix != ".safetensors":  # an allowed pickle: keep it as safetensors, the format the lab lists
+        path = scratch / f"upload{suffix}"
+        path.write_bytes(data)
+        try:
+            yolo = load_checkpoint_file(path, settings=settings)
+        except BadWeights as err:  # named after the file the user uploaded, not the scratch copy
+            raise type(err)(str(err).replace(path.name, shown)) from None
+        if suffix != ".safetensors":
             from cvlab.detection.stored import save_detector
 
             names = [str(yolo.model.names[i]) for i in range(len(yolo.model.names))]
-            path.unlink()
-            path = save_detector(yolo.model, folder / f"{digest}.safetensors", names=names)
-    except BadWeights as err:
-        import shutil
-
-        shutil.rmtree(folder, ignore_errors=True)  # nothing half-kept
-        # the message names the file the user uploaded, not the content-hash name it was kept under
-        raise type(err)(str(err).replace(path.name, filename)) from None
-    except Exception:
-        import shutil
-
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return DetectorSpec(f"{TRAINED_PREFIX}upload-{digest}", "trained", f"upload {filename}", path=path)
+            data = save_detector(yolo.model, scratch / "converted.safetensors", names=names).read_bytes()
+        kept = UploadStore(settings).save_file(data, f"{Path(shown).stem or 'weights'}.safetensors", owner)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return DetectorSpec(f"{TRAINED_PREFIX}upload-{kept.parent.name}", "trained", f"upload {shown}", path=kept)

@@ -170,13 +170,14 @@ def _take_weights(key: str) -> None:
     """Upload callback: keep the weights and select them, or remember why not (callbacks cannot show errors)."""
     from cvlab.detection.models import accept_weights_upload
     from cvlab.errors import CvlabError
+    from cvlab.ui.uploads import upload_owner
 
     file = st.session_state.get(key)
     st.session_state.pop("weights_error", None)
     if file is None:
         return
     try:
-        spec = accept_weights_upload(file.getvalue(), file.name)
+        spec = accept_weights_upload(file.getvalue(), file.name, owner=upload_owner())
     except CvlabError as err:
         st.session_state["weights_error"] = str(err)
         return

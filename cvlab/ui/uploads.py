@@ -15,15 +15,11 @@ from cvlab.settings import get_settings
 
 
 def upload_owner() -> str:
-    """``login:<email>`` or ``browser:<id>``: the same ids that own runs."""
+    """The identity that owns runs (``cvlab.ui.identity.owner_id``): the login, else this browser's signed id."""
     try:
-        if getattr(st.user, "is_logged_in", False):
-            email = str(st.user.get("email") or st.user.get("sub") or "").strip().lower()
-            if email:
-                return f"login:{email}"
-        from cvlab.ui.identity import browser_id
+        from cvlab.ui.identity import owner_id
 
-        return f"browser:{browser_id()}"
+        return owner_id() or "local"
     except Exception:  # noqa: BLE001 - no Streamlit session (a script or a test): one shared owner
         return "local"
 

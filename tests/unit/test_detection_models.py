@@ -221,7 +221,7 @@ def test_a_model_of_an_unknown_architecture_cannot_be_saved(tmp_path):
 def test_uploaded_pickle_is_refused_by_default(settings):
     with pytest.raises(UnsafeWeights, match="CVLAB_ALLOW_UNSAFE_WEIGHTS=1"):
         models.accept_weights_upload(b"\x80\x04anything", "best.pt", settings)
-    assert not models.uploads_dir(settings).exists()
+    assert not models.uploads_dir(settings).exists() and not (settings.data_home / "uploads").exists()
 
 
 def test_uploaded_pickle_loads_where_the_administrator_allows_it(tmp_path, monkeypatch):
@@ -241,7 +241,26 @@ def test_uploaded_pickle_loads_where_the_administrator_allows_it(tmp_path, monke
 def test_an_uploaded_text_file_as_safetensors_is_refused_and_not_kept(settings):
     with pytest.raises(BadWeights, match="not a readable safetensors"):
         models.accept_weights_upload(b"not tensors", "weights.safetensors", settings)
-    assert not any(models.uploads_dir(settings).glob("*/*"))
+    assert not any(models.uploads_dir(settings).glob("*/*")) and not any(settings.data_home.glob("uploads/*/*"))
+    assert not any(settings.data_home.glob("weights-check-*"))  # the scratch copy is gone too
+
+
+def test_an_uploaded_model_is_kept_in_the_upload_store_under_its_owner_and_quota(tmp_path, settings):
+    """Weights count against the uploader's disk quota like datasets; the same bytes twice are one entry."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cvlab.data.uploads import UploadStore
+
+    data = save_detector(small_model(), tmp_path / "w.safetensors", names=["a", "b"]).read_bytes()
+    with ThreadPoolExecutor(4) as pool:  # a class uploading the instructor's model at once
+        specs = list(pool.map(lambda i: models.accept_weights_upload(data, "class-model.safetensors", settings,
+                                                                       owner=f"browser:{i}"), range(4)))
+    assert len({spec.name for spec in specs}) == 1 and specs[0].path.is_file()
+    store = UploadStore(settings)
+    assert store.display_name(specs[0].path).startswith("class-model")
+    assert all(store.usage(f"browser:{i}") >= len(data) for i in range(4))
+    assert specs[0].name in [spec.name for spec in models.available_detectors(settings)]
+    assert load_stored(specs[0].path, settings).model.names == {0: "a", 1: "b"}
 
 
 def test_models_in_run_folders_are_discovered_and_detect(settings):
