@@ -47,7 +47,7 @@ def restore(p, run_dir: Path) -> ResumeAt:
     elif newest:
         at = _load(p, newest[1])
     else:
-        return ResumeAt(0)
+        at = ResumeAt(0)  # killed before its first checkpoint: what it logged of epoch 1 goes too
     runs.truncate_metrics_after(run_dir, at.epoch, at.global_step(p.steps_per_epoch) if at.step else None)
     return at
 

@@ -416,3 +416,24 @@ def test_stray_lines_in_a_runs_files_break_no_reader(store):
     assert runs.read_control(run_dir) == {}
     runs.update_record(run_dir, epochs_done=1)  # a control.json or run.json that is not an object is never .get()
     assert store.info(run_dir.name).epochs_done == 1
+
+
+def test_a_worker_killed_before_the_first_checkpoint_leaves_no_repeated_epoch(store, monkeypatch):
+    from cvlab.training import engine
+
+    run_dir = store.create(TrainConfig(epochs=2, **TINY), "ada")
+    real_save = engine.save_checkpoint
+
+    def die(*args, **meta):
+        raise KeyboardInterrupt("the worker was killed")  # after epoch 1's line, before its checkpoint
+
+    monkeypatch.setattr(engine, "save_checkpoint", die)
+    with pytest.raises(KeyboardInterrupt):
+        engine.train_run(run_dir)
+    assert [r["epoch"] for r in runs.read_metrics(run_dir) if r["kind"] == "epoch"] == [1]
+    monkeypatch.setattr(engine, "save_checkpoint", real_save)
+    assert engine.train_run(run_dir)["status"] == "finished"
+    records = runs.read_metrics(run_dir)
+    assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [1, 2]  # was [1, 1, 2]
+    steps = [r["step"] for r in records if r["kind"] == "step"]
+    assert steps == sorted(set(steps))  # and no step logged twice
