@@ -437,3 +437,30 @@ def test_a_worker_killed_before_the_first_checkpoint_leaves_no_repeated_epoch(st
     assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [1, 2]  # was [1, 1, 2]
     steps = [r["step"] for r in records if r["kind"] == "step"]
     assert steps == sorted(set(steps))  # and no step logged twice
+
+
+def test_a_detection_run_paused_past_the_release_time_gives_the_device_back_and_resumes(store, no_worker,
+                                                                                        monkeypatch):
+    from cvlab.detection import training_run
+    from cvlab.training import lifecycle, queue
+
+    monkeypatch.setenv("CVLAB_PAUSE_RELEASE_S", "0.5")
+    run_id = lifecycle.start(TrainConfig.for_task("detect", **DETECT), "ada")["run_id"]
+    run_dir, me = store.run_dir(run_id), store.info(run_id).owner_id
+    real = training_run._LiveRun.on_batch
+
+    def pause_in_epoch_2(self, trainer):
+        if self.step == self.batches and store.info(run_id).record["attempt"] == 1:
+            store.request(run_id, me, pause=True)  # seen at this batch's poll, the first of epoch 2
+        real(self, trainer)
+
+    monkeypatch.setattr(training_run._LiveRun, "on_batch", pause_in_epoch_2)
+    assert queue.execute_job(run_id, 1)["status"] == "paused"  # out of ultralytics' loop: the device is free
+    info = store.info(run_id)
+    assert info.record["released"] and "start of the epoch it paused in" in info.reason
+    lifecycle.resume(store, run_id, me)
+    assert queue.execute_job(run_id, 2)["status"] == "finished", store.info(run_id).reason
+    records = runs.read_metrics(run_dir)
+    assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [1, 2, 3]
+    steps = [r["step"] for r in records if r["kind"] == "step"]
+    assert steps == sorted(set(steps))  # the cut epoch's steps were logged once, after the resume
