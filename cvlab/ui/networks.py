@@ -68,13 +68,14 @@ def feature_maps(stage) -> None:
         st.info(f"Stage {stage.name} is a vector of {stage.shape[0]} values, not a map: pick an earlier one.")
         return
     side = stage.maps.shape[-1]
-    what = (f"{len(stage.maps)} of {stage.shape[-1]} features on the {side}x{side} patch grid" if stage.from_tokens
-            else f"its {len(stage.maps)} most active maps")
-    show_figure(net_viz.feature_map_grid(stage.maps, stage.channels, f"Stage {stage.name}: {what}",
+    # A transformer's stage names are long ("encoder.layers.encoder_layer_5"): its title says no more, to fit
+    # the projector, and the caption says what the maps are.
+    title = f"Stage {stage.name}" + ("" if stage.from_tokens else f": its {len(stage.maps)} most active maps")
+    show_figure(net_viz.feature_map_grid(stage.maps, stage.channels, title,
                                          label="feature" if stage.from_tokens else "channel"))
-    tokens = (f"A transformer stage is {stage.shape[0]} tokens, one per 16x16 patch plus the class token; the "
-              f"{side * side} patch tokens are laid back on their {side}x{side} grid, one map per feature (the "
-              "most active ones). ") if stage.from_tokens else ""
+    tokens = (f"A transformer stage is {stage.shape[0]} tokens, one per 16x16 patch plus the class token. Shown: "
+              f"{len(stage.maps)} of its {stage.shape[-1]} features (the most active), each on the {side}x{side} "
+              f"grid of the {side * side} patch tokens. ") if stage.from_tokens else ""
     st.caption(tokens + MAPS_CAPTION)
 
 

@@ -27,8 +27,9 @@ def feature_map_grid(maps: np.ndarray, channels: tuple[int, ...], title: str, *,
     fig.update_yaxes(autorange="reversed", scaleanchor="x", **BARE)
     for axis in range(2, len(maps) + 1):  # each map square, like the image it came from
         fig.update_yaxes(scaleanchor=f"x{axis}", row=(axis - 1) // MAP_COLUMNS + 1, col=(axis - 1) % MAP_COLUMNS + 1)
-    fig.update_layout(height=220 * rows + 60)
-    return styled(fig, title=title)
+    fig.update_layout(height=220 * rows + 80)
+    styled(fig, title=title)
+    return fig.update_layout(margin_t=80)  # the title clear of the first row's labels
 
 
 def top5_figure(top5: tuple[tuple[int, str, float], ...], *, pretrained: bool) -> go.Figure:

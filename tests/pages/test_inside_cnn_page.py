@@ -87,8 +87,9 @@ def test_vit_opens_on_its_patch_grid_and_says_why_it_shows_attention_and_no_top5
     assert app.selectbox(key="stage").value == "encoder.layers.encoder_layer_5"  # not the head's vector
     assert not any("pick an earlier one" in i.value for i in app.info)
     titles = chart_titles(app)
-    assert "8 of 768 features on the 14x14 patch grid" in titles and "Class-token attention" in titles
+    assert "Stage encoder.layers.encoder_layer_5" in titles and "Class-token attention" in titles
     assert "197 tokens, one per 16x16 patch plus the class token" in texts(app)
+    assert "8 of its 768 features (the most active), each on the 14x14 grid" in texts(app)
     assert "Top-5" not in titles and "Grad-CAM for" not in titles  # no blank Grad-CAM, no 0.1% top-5
     infos = "\n".join(i.value for i in app.info)
     assert "Grad-CAM is not shown for ViT-B/16" in infos and "same probability" in infos
