@@ -51,9 +51,10 @@ def _job_dir() -> Path:
 
 def _read_job(folder: Path) -> dict | None:
     try:
-        return json.loads((folder / JOB_FILE).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        record = json.loads((folder / JOB_FILE).read_text())
+    except (FileNotFoundError, ValueError):
         return None
+    return record if isinstance(record, dict) else None  # anything else is no job: the page never breaks on it
 
 
 def _write_job(folder: Path, record: dict) -> None:

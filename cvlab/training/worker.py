@@ -63,13 +63,19 @@ def live_local_workers(settings: Settings | None = None) -> list[WorkerInfo]:
         try:
             record = json.loads(path.read_text())
             age = time.time() - path.stat().st_mtime
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):
+            continue  # being written, or gone
+        try:
+            info = WorkerInfo(str(record["host"]), int(record["pid"]), int(record.get("threads", 0)),
+                              str(record.get("queue", "")), float(record.get("started", 0)))
+        except (AttributeError, KeyError, TypeError, ValueError):  # not a worker's record: never let it stop the app
+            path.unlink(missing_ok=True)
             continue
         limit = START_GRACE_S if record.get("starting") else STALE_S
-        if record.get("host") == socket.gethostname() and _pid_alive(int(record["pid"])) and age < limit:
-            alive.append(WorkerInfo(record["host"], int(record["pid"]), int(record.get("threads", 0)),
-                                    record.get("queue", ""), float(record.get("started", 0))))
-        elif age > limit or not _pid_alive(int(record.get("pid", 0))):
+        alive_here = info.pid > 0 and _pid_alive(info.pid)
+        if info.host == socket.gethostname() and alive_here and age < limit:
+            alive.append(info)
+        elif age > limit or not alive_here:
             path.unlink(missing_ok=True)
     return alive
 

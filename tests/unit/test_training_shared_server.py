@@ -464,3 +464,18 @@ def test_a_detection_run_paused_past_the_release_time_gives_the_device_back_and_
     assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [1, 2, 3]
     steps = [r["step"] for r in records if r["kind"] == "step"]
     assert steps == sorted(set(steps))  # the cut epoch's steps were logged once, after the resume
+
+
+def test_stray_worker_and_measurement_files_never_break_the_app():
+    from cvlab import zoo_jobs
+    from cvlab.training.worker import live_local_workers
+
+    folder = get_settings().data_home / "workers"
+    folder.mkdir(parents=True)
+    for name, text in (("a", "[1]"), ("b", '{"host": "x"}'), ("c", '{"host": "h", "pid": "one"}'), ("d", "{")):
+        (folder / f"{name}.json").write_text(text)
+    assert live_local_workers() == []  # raised KeyError / AttributeError / ValueError before
+    assert sorted(p.name for p in folder.glob("*.json")) == ["d.json"]  # junk removed; "{" may be half-written
+    (get_settings().data_home / "zoo").mkdir(parents=True)
+    (get_settings().data_home / "zoo" / "job.json").write_text('["not", "a", "job"]')
+    assert zoo_jobs.current_job() is None
