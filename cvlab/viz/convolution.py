@@ -116,9 +116,11 @@ def conv_figure(image: np.ndarray, result: "ConvResult", step: "ConvStep | None"
               **_image_axes(2, right, [-0.5, result.output.shape[1] - 0.5], [result.output.shape[0] - 0.5, -0.5],
                             y={"showticklabels": False})}  # its labels would run into the colour bar
     k = len(result.kernel)
+    # Two short lines each: on one line, in projector type, the two titles ran into each other.
+    padding = _padding_text(before, after).removeprefix(", ")
     layout["annotations"] = [
-        _title(f"input {_size_text(image)}{_padding_text(before, after)}", left),
-        _title(f"output {_size_text(result.output)}: {k}×{k} kernel, stride {result.stride}, "
+        _title(f"input {_size_text(image)}" + (f"<br>{padding}" if padding else ""), left),
+        _title(f"output {_size_text(result.output)}<br>{k}×{k} kernel, stride {result.stride}, "
                f"dilation {result.dilation}", right)]
     shapes = []
     if before + after:  # zeros look black in the gray scale; the heatmap covers all but the frame
@@ -129,7 +131,8 @@ def conv_figure(image: np.ndarray, result: "ConvResult", step: "ConvStep | None"
         shapes += [_window_rect(step), _rect(step.col - 0.5, step.row - 0.5, step.col + 0.5, step.row + 0.5, "2",
                                              line=dict(color=WINDOW_COLOR, width=3))]
     layout.update(shapes=shapes, height=520, hovermode="closest", showlegend=False)
-    return styled(go.Figure(data=traces, layout=layout), title=title)
+    fig = styled(go.Figure(data=traces, layout=layout), title=title)
+    return fig.update_layout(margin_t=fig.layout.margin.t + 40)  # room for the panels' two-line titles
 
 
 def _window_rect(step: "ConvStep") -> dict:
@@ -169,7 +172,8 @@ def step_figure(step: "ConvStep", *, title: str | None = None) -> go.Figure:
               ("kernel", step.kernel, _cells(step.kernel), _colour(step.kernel, min(-1e-12, step.kernel.min()))),
               ("products", step.products, _cells(step.products),
                _colour(step.products, min(-1e-12, step.products.min())))]
-    width, gap = 0.28, 0.08
+    gap = 0.12  # holds the next panel's row labels and, clear of them, the × or = between the panels
+    width = (1 - 2 * gap) / 3
     traces, layout, annotations = [], {}, []
     for i, (name, values, text, colour) in enumerate(panels):
         axis, domain = ("" if i == 0 else str(i + 1)), (i * (width + gap), i * (width + gap) + width)
@@ -181,7 +185,7 @@ def step_figure(step: "ConvStep", *, title: str | None = None) -> go.Figure:
                                   x=_ticks(ticks[0]) | dict(side="top"), y=_ticks(ticks[1])))
         annotations.append(_title(name, domain) | dict(y=-0.02, yanchor="top"))
     for i, sign in enumerate("×="):
-        annotations.append(dict(text=f"<b>{sign}</b>", x=(i + 1) * (width + gap) - gap / 2, y=0.5, xref="paper",
+        annotations.append(dict(text=f"<b>{sign}</b>", x=(i + 1) * width + i * gap + 0.25 * gap, y=0.5, xref="paper",
                                 yref="paper", showarrow=False, font=dict(size=28)))
     layout.update(annotations=annotations, height=200 + 45 * k, hovermode="closest", showlegend=False)
     fig = styled(go.Figure(data=traces, layout=layout), title=title or f"Output pixel (row {step.row}, col "

@@ -14,8 +14,8 @@ from cvlab.viz.style import COLORWAY, styled
 
 _CURVES = (("depth", "depth d = alpha^phi"), ("width", "width w = beta^phi"),
            ("resolution", "resolution r = gamma^phi"), ("flops_multiplier", "FLOPs (alpha beta^2 gamma^2)^phi"))
-_REAL = (("depth_mult", "depth"), ("width_mult", "width"), ("resolution_px", "resolution"),
-         ("macs_multiplier", "flops_multiplier"))
+_REAL = (("depth_mult", "depth", "depth"), ("width_mult", "width", "width"),
+         ("resolution_px", "resolution", "resolution"), ("macs_multiplier", "flops_multiplier", "FLOPs"))
 
 
 def compound_scaling_figure(curve: list[ScalingPoint], real: tuple[RealConfig, ...] = ()) -> go.Figure:
@@ -26,20 +26,22 @@ def compound_scaling_figure(curve: list[ScalingPoint], real: tuple[RealConfig, .
         fig.add_trace(go.Scatter(x=phis, y=[getattr(p, field) for p in curve], mode="lines", name=label,
                                  line=dict(color=COLORWAY[index]), legendgroup=field,
                                  hovertemplate="phi %{x:.2f}: %{y:.2f}x<extra></extra>"))
-    for index, (field, curve_field) in enumerate(_REAL):
+    for index, (field, curve_field, label) in enumerate(_REAL):
         values = [getattr(c, field) for c in real]
         if field == "resolution_px":
             values = [v / real[0].resolution_px for v in values]  # multiplier over B0's 224 px
         kept = [(c, v) for c, v in zip(real, values) if v is not None]
         if not kept:
             continue
+        # B0..B7 named once, on the FLOPs diamonds: on all four series the names piled up at each phi.
         fig.add_trace(go.Scatter(
-            x=[c.phi_fit for c, _ in kept], y=[v for _, v in kept], mode="markers+text",
+            x=[c.phi_fit for c, _ in kept], y=[v for _, v in kept],
+            mode="markers+text" if field == "macs_multiplier" else "markers",
             text=[f"B{c.variant}" for c, _ in kept], textposition="top center", legendgroup=curve_field,
-            marker=dict(color=COLORWAY[index], size=9, symbol="diamond"), name=f"torchvision B0..B7 {curve_field}",
+            marker=dict(color=COLORWAY[index], size=9, symbol="diamond"), name=f"torchvision B0..B7 {label}",
             hovertemplate="%{text} (fitted phi %{x:.2f}): %{y:.2f}x<extra></extra>"))
     fig.update_xaxes(title="compound coefficient phi")
-    fig.update_yaxes(title="multiplier over B0 (log)", type="log")
+    fig.update_yaxes(title="multiplier over B0 (log)", type="log", dtick="D2")  # 1, 2, 5, 10...: 2..9 crowded
     fig.update_layout(height=480)
     return styled(fig, title="Compound scaling: the formula (lines) and the released B0..B7 (diamonds)")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import plotly.graph_objects as go
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency and on a
@@ -13,6 +15,7 @@ LEGEND_BELOW = dict(orientation="h", x=0, xanchor="left", yref="container", y=0,
 
 BASE_FONT_SIZE = 14
 PROJECTOR_FONT_SIZE = 24  # readable from the back of a classroom at 1080p
+PROJECTOR_TITLE_CHARS = 40  # a title line at 1.2x that size fits a half-width chart on a 1400 px screen
 
 
 def styled(fig: go.Figure, *, title: str | None = None) -> go.Figure:
@@ -23,7 +26,9 @@ def styled(fig: go.Figure, *, title: str | None = None) -> go.Figure:
         colorway=COLORWAY,
         font=dict(size=BASE_FONT_SIZE),
         margin=dict(l=60, r=20, t=60 if title else 30, b=50),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+        # Above the plot a legend grows upwards as it wraps, into the title ("Top-1 against parameters"
+        # over the family names); with a title it goes to the bottom edge, where plotly makes room for it.
+        legend=LEGEND_BELOW if title else dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
     )
     if title:
         fig.update_layout(title=dict(text=title, x=0))
@@ -34,8 +39,6 @@ def for_projector(fig: go.Figure) -> go.Figure:
     """A copy of ``fig`` with large text, thick lines and pure black ink."""
     fig = go.Figure(fig)
     big = PROJECTOR_FONT_SIZE
-    # Bigger text takes room from the plot area, so the figure grows with it.
-    fig.update_layout(height=round((fig.layout.height or 450) * 1.4))
     fig.update_layout(
         font=dict(size=big, color="#000000"),
         title_font_size=round(big * 1.2),
@@ -44,8 +47,14 @@ def for_projector(fig: go.Figure) -> go.Figure:
     )
     # Margins grow with the text; a builder's wider margin (room for a note) is kept, scaled.
     margin = fig.layout.margin
-    fig.update_layout(margin=dict(l=max(90, 1.5 * (margin.l or 0)), r=max(30, margin.r or 0),
-                                  t=max(90, 1.5 * (margin.t or 0)), b=max(80, 1.5 * (margin.b or 0))))
+    old_t, old_b = margin.t if margin.t is not None else 100, margin.b if margin.b is not None else 80
+    top = max(90, 1.5 * old_t) + _wrap_title(fig, round(big * 1.2))
+    bottom = max(80, 1.5 * old_b)
+    fig.update_layout(margin=dict(l=max(90, 1.5 * (margin.l or 0)), r=max(30, margin.r or 0), t=top, b=bottom))
+    # The figure grows with its margins and then some, so the plot area grows too instead of being squeezed
+    # flat by the larger margins (a short plot's ticks landed on top of each other).
+    height = fig.layout.height or 450
+    fig.update_layout(height=round(max(1.4 * height, 1.4 * max(height - old_t - old_b, 60) + top + bottom)))
     legend = fig.layout.legend
     if legend.yref != "container" and legend.yanchor == "bottom" and (legend.y or 0) >= 1:
         # Wrapped over several rows at this size, a legend above the plot runs into the title.
@@ -60,3 +69,13 @@ def for_projector(fig: go.Figure) -> go.Figure:
     fig.update_traces(colorbar_tickfont_size=round(big * 0.6), selector=dict(type="heatmap"))
     fig.update_annotations(font_size=big)
     return fig
+
+
+def _wrap_title(fig: go.Figure, font_px: int) -> float:
+    """Break a long title into lines that fit a projected chart; returns the height the extra lines need."""
+    text = fig.layout.title.text
+    if not text or "<br>" in text or len(text) <= PROJECTOR_TITLE_CHARS:
+        return 0
+    lines = textwrap.wrap(text, PROJECTOR_TITLE_CHARS)
+    fig.update_layout(title_text="<br>".join(lines))
+    return 1.3 * font_px * (len(lines) - 1)

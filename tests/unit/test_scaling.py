@@ -74,10 +74,12 @@ def test_real_configs_against_the_ideal_formula():
 
     fig = compound_scaling_figure([compound_scaling(p) for p in np.linspace(0, 7, 29)], configs)
     lines = [t for t in fig.data if t.mode == "lines"]
-    markers = [t for t in fig.data if t.mode == "markers+text"]
+    markers = [t for t in fig.data if t.mode in ("markers", "markers+text")]
     assert len(lines) == 4 and len(lines[0].x) == 29 and lines[3].y[-1] == pytest.approx((1.2 * 1.1 ** 2 * 1.15 ** 2) ** 7)
     assert len(markers) == 4 and all(len(t.x) == 8 for t in markers)
-    assert list(markers[0].text) == [f"B{b}" for b in range(8)]
+    # Named once, on the FLOPs diamonds: on all four series the names piled up at each phi.
+    assert [t.mode for t in markers] == ["markers"] * 3 + ["markers+text"]
+    assert list(markers[3].text) == [f"B{b}" for b in range(8)] and markers[3].name == "torchvision B0..B7 FLOPs"
     assert markers[2].y[-1] == pytest.approx(600 / 224)  # resolution multiplier of B7
     assert fig.layout.yaxis.type == "log"
 
