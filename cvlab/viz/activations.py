@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 ZONE_OPACITY = 0.6  # of the vanishing-zone bars: the colour stays recognisable, the grid shows through
 
 
+LEGEND_ON_THE_RIGHT = 6  # functions whose legend fits beside the plot, projector type included
 DASHES = ("solid", "dash", "dot", "dashdot")  # so lines lying on top of each other stay tellable
 
 
@@ -59,14 +60,19 @@ def activation_figure(
             x=[None], y=[None], mode="markers", name=f"bars: |f′(x)| < {curves[0].threshold:g}", hoverinfo="skip",
             marker=dict(symbol="square", size=14, color="#999999", opacity=ZONE_OPACITY),
         ))
-        strip = min(0.06 * len(curves) + 0.04, 0.36)  # share of the figure height
+        strip = min(0.06 * len(curves) + 0.04, 0.36 if len(curves) <= LEGEND_ON_THE_RIGHT else 0.45)  # of the height
         layout["shapes"], layout["yaxis2"] = _vanishing_lanes(curves, strip)
         layout["xaxis"]["anchor"] = "y2"  # x tick labels under the strip
         layout["yaxis"]["domain"] = [strip + 0.08, 1]
-        layout["height"] = 460 + 22 * len(curves)  # px: the plot above the lanes keeps its size
+        layout["height"] = 460 + 40 * len(curves)  # px: the plot keeps its size, each lane room for its label
     fig = styled(go.Figure(data=traces, layout=layout), title="Activation functions and their slopes")
-    # On the right, so a long list of functions never runs into the title.
-    return fig.update_layout(legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"))
+    if len(curves) <= LEGEND_ON_THE_RIGHT:
+        # On the right, so a list of functions never runs into the title.
+        return fig.update_layout(legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"))
+    # More than fit beside the plot (13 entries pushed the plot into a strip): in rows under the figure.
+    rows = -(-(len(curves) + 1) // 5)
+    return fig.update_layout(legend=LEGEND_BELOW, margin_b=70 + 30 * rows,
+                             height=(fig.layout.height or 460) + 30 * rows)
 
 
 def _vanishing_lanes(curves: Sequence["ActivationCurve"], height: float) -> tuple[list[dict], dict]:

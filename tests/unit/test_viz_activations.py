@@ -126,3 +126,16 @@ def test_all_thirteen_activations_get_colours_of_their_own_far_enough_apart_to_t
     assert min(math.dist(a, b) for a, b in itertools.combinations(rgb, 2)) > 60
     lanes = {shape.fillcolor for shape in _zone_rects(fig)}
     assert lanes <= set(colours)  # each lane of vanishing zones in its function's colour
+
+
+def test_all_thirteen_keep_a_readable_plot_lanes_of_label_height_and_the_legend_under_it():
+    from cvlab.activations import ACTIVATIONS
+
+    fig = activation_figure([evaluate(name, -3, 3, 31) for name in ACTIVATIONS.names()])
+    legend = fig.layout.legend
+    assert legend.orientation == "h" and legend.yref == "container"  # beside the plot it squeezed it into a strip
+    plot_px = fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+    assert plot_px * fig.layout.yaxis2.domain[1] / 13 >= 24  # px per lane: room for a 14 px label, 24 projected
+    assert plot_px * (1 - fig.layout.yaxis.domain[0]) >= 380  # the curves keep a plot of their own
+    few = activation_figure([evaluate(name, -3, 3, 31) for name in ("relu", "sigmoid", "gelu")])
+    assert few.layout.legend.x == 1.02  # three still fit beside it
