@@ -74,8 +74,8 @@ def unknown_model_note(choices: dict[str, str]) -> str | None:
     fallback = list(choices)[default_model(choices)] if choices else "none"
     close = difflib.get_close_matches(asked, list(choices), n=3, cutoff=0.6)
     hint = f" Did you mean {' or '.join(close)}?" if close else ""
-    return (f"No model called “{plain_markdown(asked[:60])}” here, so this shows {fallback} instead.{hint} A model "
-            "trained here is listed as trained-<run> once its run has finished, on the server that trained it.")
+    return (f"No model called “{plain_markdown(asked[:60])}” here; this shows {fallback} instead.{hint} "
+            "Models trained here appear as trained-<run> when their run finishes.")
 
 
 @st.cache_data(max_entries=8, show_spinner="Loading the model…")
