@@ -56,6 +56,26 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
+    def lenient(cls, values: Any) -> "TrainConfig":
+        """The settings a stored record had, as far as they can be read, without the checks: for showing a run
+        this version no longer accepts, never for training it."""
+        from cvlab.training.tasks import TASKS
+
+        values = values if isinstance(values, dict) else {}
+        task = values.get("task") if values.get("task") in TASKS else "classify"
+        config = replace(cls(), task=task, **TASKS.get(task).defaults)
+        typed = {}
+        for f in fields(cls):
+            default = getattr(config, f.name)
+            try:
+                if f.name in values:
+                    typed[f.name] = _as_bool(values[f.name]) if isinstance(default, bool) else type(default)(
+                        values[f.name])
+            except (TypeError, ValueError):
+                continue
+        return replace(config, **typed)
+
+    @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(values) - set(known))

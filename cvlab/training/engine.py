@@ -251,10 +251,12 @@ def train_loop(run_dir: Path, config: TrainConfig, on_record=None) -> tuple[str,
     except Stopped as stop:
         status, reason = "stopped", str(stop)
     except Released as released:  # paused too long: save where it is, give the device back
+        from cvlab.training.queue import release
+
         at = released.resume_at
         save_paused(p, run_dir, at.epoch, at.step, at.totals, control.factor)
         runs.update_record(run_dir, seconds_used=control.seconds_used())
-        return runs.release(run_dir, control.seen_seq, str(released)), str(released)
+        return release(run_dir, control.seen_seq, str(released)), str(released)
     finally:
         metrics.close()
     runs.update_record(run_dir, seconds_used=control.seconds_used())

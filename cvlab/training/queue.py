@@ -107,6 +107,35 @@ def _claim(run_dir: Path, attempt: int) -> bool:
     return True
 
 
+def start_attempt(run_dir: Path, attempt: int) -> bool:
+    """A worker takes the run: True when it is still queued for ``attempt`` (it is then "running"), False when it
+    was paused, stopped or queued again meanwhile."""
+    with runs.locked(run_dir):
+        record = runs.read_info(run_dir).record
+        if record.get("status") != "queued" or record.get("attempt") != attempt:
+            return False
+        runs.update_record(run_dir, status="running", started=time.time(), reason="", released=False,
+                           worker=runs.worker_identity())
+        return True
+
+
+def release(run_dir: Path, seen_seq: int, reason: str) -> str:
+    """A worker gives a paused run's device back, its state saved: the run waits "paused" with no worker until
+    Resume queues it again. A stop or a resume that arrived while the state was being saved is applied now;
+    returns the run's status afterwards ("paused", "stopped" or "queued")."""
+    with runs.locked(run_dir):
+        control = runs.read_control(run_dir)
+        newer = int(control.get("seq", 0)) > seen_seq
+        if newer and control.get("stop"):
+            runs.set_status(run_dir, "stopped", reason=f"stopped by {control.get('by') or 'its owner'} while paused")
+            return "stopped"
+        runs.update_record(run_dir, status="paused", released=True, reason=reason)
+        if newer and not control.get("pause"):
+            submit(Path(run_dir).name, runs_root=Path(run_dir).parent)
+            return "queued"
+        return "paused"
+
+
 def execute_job(run_id: str, attempt: int) -> dict | None:
     """What a worker runs for a job: claim the attempt, take a device slot, train."""
     from cvlab.training.device_slots import DEVICE_SLOTS
@@ -123,7 +152,7 @@ def execute_job(run_id: str, attempt: int) -> dict | None:
         return None
     if info.record.get("attempt") != attempt or not _claim(run_dir, attempt):
         return None  # superseded by a newer attempt, or taken by another worker
-    if not runs.start_attempt(run_dir, attempt):
+    if not start_attempt(run_dir, attempt):
         return None  # paused or stopped before it started: a paused one waits for Resume to queue it again
     with DEVICE_SLOTS.slot(info.config.device) as device:
         if device != info.config.device:

@@ -35,12 +35,13 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from cvlab.access import account_id
 from cvlab.errors import CvlabError, InvalidInput
 from cvlab.settings import Settings, get_settings
 from cvlab.training.config import TrainConfig
+from cvlab.training.metrics_log import MetricsWriter, read_metrics, truncate_metrics_after  # noqa: F401 (run files)
 
 HEARTBEAT_EVERY_S = 3.0
 HEARTBEAT_STALE_S = 30.0  # a worker silent this long is gone: its run is interrupted
@@ -212,30 +213,8 @@ def _unreadable(run_dir: Path, record: dict, why: str) -> RunInfo:
             plain[key] = 0
     info = _parsed_info(run_dir, {**plain, "config": {}})
     failed = record.get("status") == "failed"  # a worker refused it already and said why
-    return replace(info, config=_lenient_config(record.get("config")), status="failed" if failed else "unreadable",
+    return replace(info, config=TrainConfig.lenient(record.get("config")), status="failed" if failed else "unreadable",
                    reason=info.reason if failed and info.reason else why, record=record, unreadable=why)
-
-
-def _lenient_config(values: Any) -> TrainConfig:
-    """The settings a record had, as far as they can be read, without the checks: for showing, never training."""
-    from dataclasses import fields
-
-    from cvlab.training.tasks import TASKS
-
-    values = values if isinstance(values, dict) else {}
-    task = values.get("task") if values.get("task") in TASKS else "classify"
-    config = replace(TrainConfig(), task=task, **TASKS.get(task).defaults)
-    typed = {}
-    for f in fields(TrainConfig):
-        default = getattr(config, f.name)
-        try:
-            if f.name in values and not isinstance(default, bool):
-                typed[f.name] = type(default)(values[f.name])
-            elif f.name in values:
-                typed[f.name] = bool(values[f.name])
-        except (TypeError, ValueError):
-            continue
-    return replace(config, **typed)
 
 
 def _parsed_info(run_dir: Path, record: dict) -> RunInfo:
@@ -283,37 +262,6 @@ def update_record(run_dir: Path, **fields: Any) -> dict:
         return record
 
 
-def start_attempt(run_dir: Path, attempt: int) -> bool:
-    """A worker takes the run: True when it is still queued for ``attempt`` (it is then "running"), False when it
-    was paused, stopped or queued again meanwhile."""
-    with locked(run_dir):
-        record = _read_json(run_dir / "run.json", {}) or {}
-        if record.get("status") != "queued" or record.get("attempt") != attempt:
-            return False
-        update_record(run_dir, status="running", started=time.time(), reason="", released=False,
-                      worker=worker_identity())
-        return True
-
-
-def release(run_dir: Path, seen_seq: int, reason: str) -> str:
-    """A worker gives a paused run's device back, its state saved: the run waits "paused" with no worker until
-    Resume queues it again. A stop or a resume that arrived while the state was being saved is applied now;
-    returns the run's status afterwards ("paused", "stopped" or "queued")."""
-    with locked(run_dir):
-        control = read_control(run_dir)
-        newer = int(control.get("seq", 0)) > seen_seq
-        if newer and control.get("stop"):
-            set_status(run_dir, "stopped", reason=f"stopped by {control.get('by') or 'its owner'} while paused")
-            return "stopped"
-        update_record(run_dir, status="paused", released=True, reason=reason)
-        if newer and not control.get("pause"):
-            from cvlab.training.queue import submit
-
-            submit(Path(run_dir).name, runs_root=Path(run_dir).parent)
-            return "queued"
-        return "paused"
-
-
 def set_status(run_dir: Path, status: str, reason: str | None = None) -> None:
     fields: dict[str, Any] = {"status": status, f"{status}_at": time.time()}
     if reason is not None:
@@ -355,61 +303,6 @@ def check_may_change(info: RunInfo, user: str, instructor: bool) -> None:
         f"Run {info.run_id} belongs to {info.owner or 'nobody'}; anyone may watch it, but only its owner (the "
         "browser or login that started it) or the instructor may pause, stop, change or delete it."
     )
-
-
-# ---- metrics ----
-class MetricsWriter:
-    """Appends records to metrics.jsonl, flushing each so a reader (or a crash) sees every finished line."""
-
-    def __init__(self, run_dir: Path, on_record: Callable[[dict], None] | None = None):
-        self._file = open(run_dir / "metrics.jsonl", "a", buffering=1)
-        self._on_record = on_record  # e.g. the CLI printing each epoch as it ends
-
-    def write(self, kind: str, **values: Any) -> None:
-        record = {"kind": kind, "time": time.time(), **values}
-        self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
-        if self._on_record is not None:
-            self._on_record(record)
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    """Every complete line of metrics.jsonl; a line still being written is left for the next read."""
-    records = []
-    try:
-        text = (run_dir / "metrics.jsonl").read_text(errors="replace")
-    except FileNotFoundError:
-        return records
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and isinstance(record.get("kind"), str):  # a stray line breaks no reader
-            records.append(record)
-    return records
-
-
-def truncate_metrics_after(run_dir: Path, epochs_kept: int, steps_kept: int | None = None) -> None:
-    """On resume: drop the records of the epoch that was cut short, keep finished epochs and markers (and the
-    step records up to global step ``steps_kept``, when the run goes on from the middle of an epoch)."""
-    def finished(record: dict) -> bool:  # step records count epochs from 0, epoch records from 1
-        epoch = int(record.get("epoch", 0))
-        if record.get("kind") == "epoch":
-            return epoch <= epochs_kept
-        return epoch < epochs_kept or (steps_kept is not None and int(record.get("step", 0)) <= steps_kept)
-
-    kept = [r for r in read_metrics(run_dir) if r.get("kind") == "event" or finished(r)]
-    _atomic_lines(run_dir / "metrics.jsonl", kept)
-
-
-def _atomic_lines(path: Path, records: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    os.replace(tmp, path)
 
 
 def iter_checkpoints(run_dir: Path) -> Iterator[tuple[int, Path]]:
