@@ -68,7 +68,10 @@ def _run(args: argparse.Namespace) -> dict:
     from cvlab.training import runs
     from cvlab.training.engine import train_run
 
+    from cvlab.training.memory import check_fits
+
     config = config_from_args(args).check_data()  # refused here, before a run folder exists
+    check_fits(config)  # and so is a run that would need more memory than this machine lets one run have
     store = runs.RunStore()
     run_dir = store.create(config, owner=args.owner or getpass.getuser())
     if args.queue:

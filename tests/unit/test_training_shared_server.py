@@ -479,3 +479,12 @@ def test_stray_worker_and_measurement_files_never_break_the_app():
     (get_settings().data_home / "zoo").mkdir(parents=True)
     (get_settings().data_home / "zoo" / "job.json").write_text('["not", "a", "job"]')
     assert zoo_jobs.current_job() is None
+
+
+def test_the_command_line_refuses_a_run_that_will_not_fit_before_making_its_folder(monkeypatch, capsys):
+    from cvlab.__main__ import main
+
+    monkeypatch.setenv("CVLAB_RUN_MEMORY_MB", "100")
+    code = main(["train", "--model", "resnet18", "--image-size", "256", "--batch-size", "256", "--queue"])
+    assert code == 2 and "CVLAB_RUN_MEMORY_MB" in capsys.readouterr().err
+    assert runs.RunStore().list() == []
