@@ -99,14 +99,16 @@ def https_help(origin: PageOrigin) -> str:
 **1. A self-signed certificate (the simplest).** On the server, make one for the name students type:
 
 ```
-openssl req -x509 -newkey rsa:2048 -sha256 -days 365 -nodes \\
-  -keyout cvlab.key -out cvlab.crt -subj "/CN={name}" -addext "subjectAltName={alt}"
+openssl req -x509 -newkey rsa:2048 -sha256 -days 365 \\
+  -nodes -keyout cvlab.key -out cvlab.crt \\
+  -subj "/CN={name}" -addext "subjectAltName={alt}"
 ```
 
 Then let Streamlit speak HTTPS itself:
 
 ```
-streamlit run streamlit_app.py --server.sslCertFile cvlab.crt --server.sslKeyFile cvlab.key
+streamlit run streamlit_app.py \\
+  --server.sslCertFile cvlab.crt --server.sslKeyFile cvlab.key
 ```
 
 (or `sslCertFile` and `sslKeyFile` under `[server]` in `.streamlit/config.toml`). Students open
