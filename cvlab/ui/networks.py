@@ -107,10 +107,10 @@ def where_it_looks(net, trace, image, cam_class, pretrained: bool) -> None:
     st.info(NO_GRAD_CAM.format(title=arch.title), icon=":material/info:")
     grid = trace.attention
     side = grid.shape[0]
-    show_figure(net_viz.attention_overlay(image.pixels, grid, f"Class-token attention, {arch.attention_block}"))
+    show_figure(net_viz.attention_overlay(image.pixels, grid, "Class-token attention in the last block"))
     uniform = 1 / (side * side)
-    spread = (f"From {grid.min():.2%} to {grid.max():.2%} of the class token's attention per patch "
-              f"(all alike would be {uniform:.2%} each).")
+    spread = (f"Colour: the share of the class token's attention each patch gets in {arch.attention_block}, from "
+              f"{grid.min():.2%} to {grid.max():.2%} here (all alike would be {uniform:.2%} each).")
     if not net.pretrained:
         spread += " With random weights the attention is close to uniform, so the pattern is noise."
     st.caption(spread)

@@ -48,7 +48,8 @@ def cam_overlay(pixels: np.ndarray, cam: np.ndarray, title: str) -> go.Figure:
     """The photo with the Grad-CAM heat map laid over it, half transparent."""
     fig = go.Figure(go.Image(z=pixels, hoverinfo="skip"))
     fig.add_trace(go.Heatmap(z=cam, colorscale="Jet", zmin=0, zmax=1, opacity=0.45,
-                             colorbar=dict(title=dict(text="evidence", side="right"), thickness=14),
+                             # The colour bar's title on top: at its side it touched the tick labels.
+                             colorbar=dict(title=dict(text="evidence", side="top"), thickness=14),
                              hovertemplate="y %{y}, x %{x}: %{z:.2f}<extra></extra>"))
     fig.update_xaxes(**BARE)
     fig.update_yaxes(autorange="reversed", scaleanchor="x", **BARE)
@@ -63,8 +64,7 @@ def attention_overlay(pixels: np.ndarray, grid: np.ndarray, title: str) -> go.Fi
     fig = go.Figure(go.Image(z=pixels, hoverinfo="skip"))
     fig.add_trace(go.Heatmap(z=grid, x0=(width / side_x - 1) / 2, dx=width / side_x, y0=(height / side_y - 1) / 2,
                              dy=height / side_y, colorscale="Jet", zmin=0, zmax=float(grid.max()) or 1.0,
-                             opacity=0.45, colorbar=dict(title=dict(text="attention", side="right"), thickness=14,
-                                                         tickformat=".1%"),
+                             opacity=0.45, colorbar=dict(thickness=14, tickformat=".1%"),  # the caption says what
                              hovertemplate="this patch: %{z:.2%} of the attention<extra></extra>"))
     fig.update_xaxes(**BARE)
     fig.update_yaxes(autorange="reversed", scaleanchor="x", **BARE)

@@ -121,13 +121,13 @@ def run_curves(records: Sequence[dict], *, smoothing: int = 1, title: str | None
 
 def _draw_markers(fig: go.Figure, markers: Sequence[ChangeMarker], span: float) -> None:
     """A dashed line per marker in every panel, and its number in a tag just inside the top of the score
-    panel (under its title, never on it); tags of nearby steps go on separate rows. The page lists
+    panel (6 px under its title, never on it); tags of nearby steps go on separate rows. The page lists
     what each number stands for beside the chart; hovering a tag says it too."""
     for marker, row in zip(markers, _marker_rows([m.step for m in markers], span)):
         for panel_row, panel_col in ((1, 1), (1, 2), (2, 1), (2, 2)):
             fig.add_vline(x=marker.step, line_dash="dash", line_color="#555", row=panel_row, col=panel_col)
         fig.add_annotation(x=marker.step, xref="x2", y=1 - row * MARKER_ROW_HEIGHT, yref="y2 domain",
-                           yanchor="top", text=str(marker.number), hovertext=marker.text, showarrow=False,
+                           yanchor="top", yshift=-6, text=str(marker.number), hovertext=marker.text, showarrow=False,
                            bgcolor="#ffffff", bordercolor="#555", borderwidth=1, borderpad=2, font_size=12,
                            name="change-marker")
 
