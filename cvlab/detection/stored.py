@@ -115,8 +115,8 @@ def read_header(path: Path) -> StoredHeader:
     return StoredHeader(path, architecture, names, imgsz, extra if isinstance(extra, dict) else {}, shapes)
 
 
-def _architecture_config(architecture: str) -> dict:
-    """The config of ``architecture`` as ultralytics ships it, with its scale letter set (see ``zoo_tasks``)."""
+def _architecture_config(architecture: str, classes: int) -> dict:
+    """The config of ``architecture`` as ultralytics ships it, with its scale letter and class count set."""
     import copy
 
     from ultralytics.utils import YAML
@@ -126,6 +126,7 @@ def _architecture_config(architecture: str) -> dict:
     cfg = copy.deepcopy(YAML.load(config_path(architecture)))
     cfg["scale"] = YOLO_CONFIGS.get(architecture).scale
     cfg["yaml_file"] = f"{architecture}.yaml"
+    cfg["nc"] = classes  # in the config itself: ultralytics logs an "overriding nc" line for the argument
     return cfg
 
 
@@ -143,7 +144,7 @@ def expected_shapes(architecture: str, classes: int) -> dict[str, tuple[int, ...
     skeleton = DetectionModel.__new__(DetectionModel)
     torch.nn.Module.__init__(skeleton)
     with torch.device("meta"):
-        _initialize_yolo_model(skeleton, _architecture_config(architecture), 3, classes, False)
+        _initialize_yolo_model(skeleton, _architecture_config(architecture, classes), 3, None, False)
     return {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
 
 
@@ -223,7 +224,7 @@ def load_stored(path: Path, settings: Settings | None = None):
 
     yolo = YOLO(header.config_name, task="detect")  # the wrapper: predictor, trainer, exporter
     # The model itself from the packaged config by its explicit path, whatever lies in the working directory.
-    model = DetectionModel(_architecture_config(header.architecture), nc=len(header.names), verbose=False)
+    model = DetectionModel(_architecture_config(header.architecture, len(header.names)), verbose=False)
     model.args, model.task = yolo.model.args, yolo.model.task
     yolo.model = model
     state = yolo.model.state_dict()
