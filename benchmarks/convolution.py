@@ -32,8 +32,8 @@ import torch.nn.functional as F  # noqa: E402
 from skimage.data import camera  # noqa: E402
 from skimage.transform import resize  # noqa: E402
 
-from cvlab.convolution import KERNELS, convolve, step_through  # noqa: E402
-from cvlab.pooling import compare_pooling, translation_invariance  # noqa: E402
+from cvlab.cnn.convolution import KERNELS, convolve, step_through  # noqa: E402
+from cvlab.cnn.pooling import compare_pooling, translation_invariance  # noqa: E402
 from cvlab.viz.convolution import conv_figure, invariance_figure, pooling_figure, step_figure  # noqa: E402
 from cvlab.viz.style import styled  # noqa: E402
 

@@ -56,7 +56,7 @@ def bare_yolo(name: str):
     """The same model, loaded the plain ultralytics way (a stored model through its YAML + state dict)."""
     from ultralytics import YOLO
 
-    from cvlab.detection.models import get_detector
+    from cvlab.detection.catalogue import get_detector
     from cvlab.detection.stored import load_stored
 
     spec = get_detector(name)
@@ -112,7 +112,7 @@ def shapes_map(images: int, seed: int, device: str) -> dict:
     import yaml
 
     from cvlab.data.writers import write_yolo_dataset
-    from cvlab.detection.models import get_detector
+    from cvlab.detection.catalogue import get_detector
     from cvlab.detection.stored import read_header
 
     spec = get_detector("shapes-yolo")

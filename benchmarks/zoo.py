@@ -1,7 +1,7 @@
 """Zoo benchmarks: the time to fill each measured table cold and warm, and the Architectures page's warm open time.
 
 1. Fill (``--fill``): every model of a suite built with random weights and measured
-   (cvlab.zoo_measure.measure_all) into an empty cache, then the same call again,
+   (cvlab.zoo.measure.measure_all) into an empty cache, then the same call again,
    which reads the JSON cache. Suites: classification, yolo (at ``--yolo-size``),
    segmentation. The issue's target: a cold 2-core CPU fills the classification
    table in under ten minutes. Per-model latency is printed.
@@ -72,7 +72,7 @@ def fill(suite: str, names: list[str] | None, input_size: int | None) -> None:
     import torch
 
     from cvlab.device import pick_device
-    from cvlab.zoo_measure import cache_file, measure_all
+    from cvlab.zoo.measure import cache_file, measure_all
 
     device = pick_device()
     print(f"\n== {suite}{f' at {input_size} px' if input_size else ''} ==")
@@ -114,7 +114,8 @@ def open_ms(script: str, opens: int, clear_memory_caches: bool = False, **query)
 
     def one() -> float:
         if clear_memory_caches:  # as after a server restart: only the JSON caches on disk are left
-            from cvlab import zoo, zoo_tasks
+            from cvlab.zoo import facts as zoo
+            from cvlab.zoo import task_families as zoo_tasks
 
             st.cache_data.clear()
             zoo._cached_counts.cache_clear()

@@ -10,7 +10,7 @@ import sys
 from cvlab import __version__
 from cvlab.commands import library_output_to_stderr, load_commands
 from cvlab.errors import CvlabError
-from cvlab.jsonable import to_jsonable
+from cvlab.commands.jsonable import to_jsonable
 
 
 def build_parser() -> argparse.ArgumentParser:

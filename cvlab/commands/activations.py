@@ -100,7 +100,7 @@ def _parse_params(pairs: list[str]) -> dict[str, float]:
 
 
 def _curves(names: list[str], args: argparse.Namespace) -> list:
-    from cvlab.activations import ACTIVATIONS, evaluate, get_activation
+    from cvlab.activations.functions import ACTIVATIONS, evaluate, get_activation
 
     entries = []
     for name in names:
@@ -123,7 +123,7 @@ def _curves(names: list[str], args: argparse.Namespace) -> list:
 
 
 def _experiment_configs(mode: str, names: list[str], args: argparse.Namespace) -> list:
-    from cvlab import gradient_experiments as gx
+    from cvlab.activations import experiments as gx
 
     config_type = gx.DyingReluConfig if mode == "dying-relu" else gx.VanishingConfig
     fixed = {k: getattr(args, k) for k in ("steps", "depth", "width", "seed") if getattr(args, k) is not None}
@@ -142,20 +142,20 @@ def _experiment_configs(mode: str, names: list[str], args: argparse.Namespace) -
 
 def _run(args: argparse.Namespace) -> ActivationsReport:
     if args.list:
-        from cvlab.activations import ACTIVATIONS
+        from cvlab.activations.functions import ACTIVATIONS
 
         return ActivationsReport("list", [entry.facts() for _, entry in ACTIVATIONS.items()])
     mode, words = _split_mode(list(args.words))
     _check_options(mode, args)
     if mode == "softmax":
-        from cvlab.softmax import DEFAULT_LOGITS, parse_logits, softmax
+        from cvlab.activations.softmax import DEFAULT_LOGITS, parse_logits, softmax
 
         logits = parse_logits(" ".join(words)) if words else DEFAULT_LOGITS
         return ActivationsReport(mode, softmax(logits, 1.0 if args.temperature is None else args.temperature))
     names = words or list(DEFAULT_NAMES[mode])
     if mode == "curves":
         return ActivationsReport(mode, _curves(names, args))
-    from cvlab import gradient_experiments as gx
+    from cvlab.activations import experiments as gx
 
     configs = _experiment_configs(mode, names, args)
     run = gx.run_dying_relu if mode == "dying-relu" else gx.run_vanishing_gradients

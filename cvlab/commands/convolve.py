@@ -21,7 +21,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> dict:
-    from cvlab import convolution, pooling
+    from cvlab.cnn import convolution
+    from cvlab.cnn import pooling
     from cvlab.data.images import to_grayscale
     from cvlab.errors import InvalidInput
 

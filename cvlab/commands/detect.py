@@ -46,7 +46,7 @@ def _load(name: str):
 
 def _one(name: str, args: argparse.Namespace) -> dict:
     from cvlab.detection import facade
-    from cvlab.jsonable import to_jsonable
+    from cvlab.commands.jsonable import to_jsonable
 
     image = _load(name)
     result = facade.detect(args.model, image.pixels, conf=args.conf, iou=args.iou, imgsz=args.imgsz,
@@ -57,7 +57,7 @@ def _one(name: str, args: argparse.Namespace) -> dict:
 
 
 def _run(args: argparse.Namespace):
-    from cvlab.detection.models import available_detectors, get_detector
+    from cvlab.detection.catalogue import available_detectors, get_detector
     from cvlab.errors import InvalidInput
 
     if args.list:

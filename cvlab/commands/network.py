@@ -18,7 +18,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> dict:
     import numpy as np
 
-    from cvlab.network import grad_cam, load_network, prediction_note, trace
+    from cvlab.cnn.inside_network import grad_cam, load_network, prediction_note, trace
 
     image = load_image_argument(args)
     net = load_network(args.arch, pretrained=not args.no_pretrained)

@@ -29,7 +29,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace):
-    from cvlab.access import account_id
+    from cvlab.server.access import account_id
     from cvlab.training import runs
 
     store = runs.RunStore()
@@ -64,7 +64,7 @@ WRONG_SECRET_DELAY_S = 3.0  # as login programs do: a script cannot try secrets 
 
 
 def _instructor_secret_checked() -> bool:
-    from cvlab.access import WrongSecret, configured_instructor_secret, secret_matches
+    from cvlab.server.access import WrongSecret, configured_instructor_secret, secret_matches
     from cvlab.errors import InvalidInput
     from cvlab.settings import get_settings
 
@@ -105,7 +105,7 @@ def _render(result) -> str:
 
 
 def _worker(args: argparse.Namespace):
-    from cvlab.training.worker import run_worker
+    from cvlab.jobs.worker import run_worker
 
     run_worker(args.threads)
     return {"stopped": True}

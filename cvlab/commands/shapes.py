@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from cvlab import size_working
+from cvlab.sizes import working as size_working
 from cvlab.commands import COMMANDS, Command, text_table
 from cvlab.errors import InvalidInput
-from cvlab.layer_chain import AvgPool, ChainRow, Conv, ConvTranspose, Layer, MaxPool, Shape, chain_rows, format_shape
-from cvlab.layer_chain_spec import PRESETS, format_chain, parse_chain, parse_input_shape
+from cvlab.sizes.chain import AvgPool, ChainRow, Conv, ConvTranspose, Layer, MaxPool, Shape, chain_rows, format_shape
+from cvlab.sizes.chain_text import PRESETS, format_chain, parse_chain, parse_input_shape
 
 DEFAULT_INPUT = (3, 224, 224)  # an ImageNet-sized RGB image, the lecture's running example
 _KIND = {Conv: "conv", MaxPool: "maxpool", AvgPool: "avgpool", ConvTranspose: "convtranspose"}
@@ -42,7 +42,7 @@ class ShapesReport:
     total_params: int
     total_macs: int
     workings: list[LayerWorking] | None = None  # --explain
-    verified: list | None = None  # --verify: cvlab.layer_chain_frameworks.VerifiedRow per layer
+    verified: list | None = None  # --verify: cvlab.sizes.frameworks.VerifiedRow per layer
     code: str | None = None  # --code
 
 
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> ShapesReport:
     if args.explain:
         report["workings"] = [w for row, layer in zip(rows, layers) for w in _workings(row.index, layer, row.input_shape)]
     if args.verify or args.code:
-        from cvlab import layer_chain_frameworks as frameworks  # noqa: PLC0415 - torch only for --verify
+        from cvlab.sizes import frameworks as frameworks  # noqa: PLC0415 - torch only for --verify
 
         if args.verify:
             report["verified"] = frameworks.verify_chain(input_shape, layers)

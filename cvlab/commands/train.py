@@ -75,7 +75,7 @@ def _run(args: argparse.Namespace) -> dict:
     store = runs.RunStore()
     run_dir = store.create(config, owner=args.owner or getpass.getuser())
     if args.queue:
-        from cvlab.training.queue import queue_position, submit
+        from cvlab.jobs.queue import queue_position, submit
 
         submit(run_dir.name)
         return {"run_dir": str(run_dir), "status": "queued", "queue_position": queue_position(run_dir.name)}

@@ -3,7 +3,7 @@
 ``--suite classification`` (the default) prints one object per registered network;
 ``--suite yolo`` every YOLO generation and size built from its config, ``--suite
 segmentation`` the smp U-Nets and relatives. The measured fields come from this
-machine's measurement cache (cvlab.zoo_measure): ``latency_ms`` (batch 1),
+machine's measurement cache (cvlab.zoo.measure): ``latency_ms`` (batch 1),
 ``throughput_ips`` at ``throughput_batch`` images per batch, ``peak_memory_mb``
 (``memory_source`` says how: on a CPU it is an estimate). They are null for a
 model not measured yet, and ``--measure`` measures those first (at ``--size``
@@ -36,7 +36,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 def _names(args: argparse.Namespace) -> list[str]:
     """The suite's model names, narrowed to ``--family`` when given (an unknown one lists the choices)."""
     from cvlab.errors import InvalidInput, UnknownName
-    from cvlab.zoo_measure import SUITES as MEASURED
+    from cvlab.zoo.measure import SUITES as MEASURED
 
     if args.size is not None and not 32 <= args.size <= 2048:
         raise InvalidInput(f"--size is pixels per side between 32 and 2048, got {args.size}.")
@@ -54,21 +54,21 @@ def _names(args: argparse.Namespace) -> list[str]:
 def _group_of(suite: str, name: str) -> str:
     """A model's family without counting it (the registries know it)."""
     if suite == "yolo":
-        from cvlab.zoo_tasks import YOLO_CONFIGS
+        from cvlab.zoo.task_families import YOLO_CONFIGS
 
         return YOLO_CONFIGS.get(name).generation
     if suite == "segmentation":
-        from cvlab.zoo_tasks import SEGMENTATION_MODELS
+        from cvlab.zoo.task_families import SEGMENTATION_MODELS
 
         return SEGMENTATION_MODELS.get(name).architecture
-    from cvlab.models import ARCHITECTURES
+    from cvlab.zoo.architectures import ARCHITECTURES
 
     return ARCHITECTURES.get(name).family
 
 
 def _run(args: argparse.Namespace) -> list:
-    from cvlab.zoo import with_measurement
-    from cvlab.zoo_measure import cached_measurements, measure_all
+    from cvlab.zoo.facts import with_measurement
+    from cvlab.zoo.measure import cached_measurements, measure_all
 
     names = _names(args)
     if args.measure:
@@ -93,14 +93,14 @@ def _run(args: argparse.Namespace) -> list:
 
 def _facts_of(suite: str, names: list[str]) -> list:
     if suite == "classification":
-        from cvlab.zoo import zoo_table
+        from cvlab.zoo.facts import zoo_table
 
         return zoo_table(names)
     if suite == "yolo":
-        from cvlab.zoo_tasks import yolo_evolution_table
+        from cvlab.zoo.task_families import yolo_evolution_table
 
         return yolo_evolution_table(names=names)
-    from cvlab.zoo_tasks import segmentation_table
+    from cvlab.zoo.task_families import segmentation_table
 
     return segmentation_table(names)
 

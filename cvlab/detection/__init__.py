@@ -1,7 +1,7 @@
 """Object detection for the lab: YOLO through ultralytics, IoU and NMS worked out, YOLO datasets.
 
 - ``boxes``: IoU, GIoU, the IoU loss and greedy NMS step by step (numpy, matching torchvision.ops)
-- ``models``: the detector catalogue (pretrained, random-weights, shipped and trained models) and loading
+- ``catalogue``: the detector catalogue (pretrained, random-weights, shipped and trained models) and loading
 - ``stored``: the pickle-free model format (safetensors + a known architecture's name + class names)
 - ``facade``: inference returning cvlab dataclasses, with a bounded, locked per-process model cache; without
   an input size, each model sees the size it was trained at

@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cvlab.detection.models import DetectorSpec, get_detector, load_yolo
+from cvlab.detection.catalogue import DetectorSpec, get_detector, load_yolo
 from cvlab.errors import InvalidInput
 from cvlab.settings import Settings, get_settings
 

@@ -68,7 +68,7 @@ class StoredHeader:
 
 
 def _known_architectures() -> list[str]:
-    from cvlab.zoo_tasks import YOLO_CONFIGS
+    from cvlab.zoo.task_families import YOLO_CONFIGS
 
     return list(YOLO_CONFIGS.names())
 
@@ -121,7 +121,7 @@ def _architecture_config(architecture: str, classes: int) -> dict:
 
     from ultralytics.utils import YAML
 
-    from cvlab.zoo_tasks import YOLO_CONFIGS, config_path
+    from cvlab.zoo.task_families import YOLO_CONFIGS, config_path
 
     cfg = copy.deepcopy(YAML.load(config_path(architecture)))
     cfg["scale"] = YOLO_CONFIGS.get(architecture).scale

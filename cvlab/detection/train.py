@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from cvlab.detection.models import EXPORTED_WEIGHTS
+from cvlab.detection.catalogue import EXPORTED_WEIGHTS
 from cvlab.errors import InvalidInput
 from cvlab.settings import get_settings
 
@@ -82,7 +82,7 @@ def _amp_allowed(device: str) -> bool:
 
 
 def _start_model(model: str, pretrained: bool):
-    from cvlab.detection import models
+    from cvlab.detection import catalogue as models
 
     spec = models.get_detector(model if pretrained else model.removesuffix(models.RANDOM_SUFFIX))
     if spec.kind in ("shipped", "trained") or (pretrained and spec.kind == "pretrained"):
@@ -126,7 +126,7 @@ def train_yolo(data_yaml: Path, *, model: str, epochs: int, imgsz: int, batch: i
     ``callbacks`` adds ultralytics callbacks by event name (``on_train_batch_end``...), each
     given the trainer. ``resume`` continues from ``run_dir``'s last.pt (our own checkpoint).
     """
-    from cvlab.detection.models import load_checkpoint_file
+    from cvlab.detection.catalogue import load_checkpoint_file
     from cvlab.detection.stored import save_detector
     from cvlab.detection.ultralytics_env import ultralytics_ready
 

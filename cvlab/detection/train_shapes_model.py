@@ -77,7 +77,7 @@ def _start_model(recipe: ShapesRecipe) -> str:
     if recipe.start == "random":
         return recipe.model
     if recipe.start.endswith(".safetensors"):
-        from cvlab.detection.models import register_trained_model
+        from cvlab.detection.catalogue import register_trained_model
 
         return register_trained_model("shapes-start", Path(recipe.start)).name
     return recipe.start

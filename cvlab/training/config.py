@@ -19,7 +19,7 @@ MAX_BATCH = 512  # the form's largest; ResNet-18 at 512 px already needs ~86 GiB
 class TrainConfig:
     task: str = "classify"
     data: str = "shapes"  # "shapes", "digits", "cifar10", a .zip or a folder in ImageFolder layout
-    model: str = "lecture-vgg"  # a model name (see cvlab.training.models), or "timm:<name>"
+    model: str = "lecture-vgg"  # a model name (see cvlab.training.model_builder), or "timm:<name>"
     pretrained: bool = False  # ImageNet weights when they can be had, else random init (said in the run's note)
     freeze_backbone: bool = False  # train only the new classifier head
     epochs: int = 3  # the default preset reaches >= 95% on shapes within a minute on 2 CPU cores

@@ -251,7 +251,7 @@ def train_loop(run_dir: Path, config: TrainConfig, on_record=None) -> tuple[str,
     except Stopped as stop:
         status, reason = "stopped", str(stop)
     except Released as released:  # paused too long: save where it is, give the device back
-        from cvlab.training.queue import release
+        from cvlab.jobs.queue import release
 
         at = released.resume_at
         save_paused(p, run_dir, at.epoch, at.step, at.totals, control.factor)

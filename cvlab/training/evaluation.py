@@ -164,7 +164,7 @@ class TrainedModel:
 
 def load_trained(weights: Path) -> TrainedModel:
     """A model saved by ``finish_run`` (from a run folder or a downloaded file), rebuilt without pickle."""
-    from cvlab.training.models import build_model, model_outputs
+    from cvlab.training.model_builder import build_model, model_outputs
 
     state, meta, _, _ = read_checkpoint(Path(weights))
     if "config" not in meta or "classes" not in meta:

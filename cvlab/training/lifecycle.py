@@ -17,8 +17,8 @@ def start(config: TrainConfig, owner: str, settings: Settings | None = None, *, 
     words, before anything is queued.
     """
     from cvlab.training.memory import check_fits
-    from cvlab.training.queue import queue_position, submit
-    from cvlab.training.worker import ensure_local_worker
+    from cvlab.jobs.queue import queue_position, submit
+    from cvlab.jobs.worker import ensure_local_worker
 
     settings = settings or get_settings()
     if not owner.strip():
@@ -35,8 +35,8 @@ def resume(store: runs.RunStore, run_id: str, user: str, instructor: bool = Fals
     """Go on with a run: a paused one its worker still holds continues at once; one that gave its device back
     (paused too long, or paused before it started), or was interrupted, stopped or failed, is queued again and
     continues from where it was."""
-    from cvlab.training.queue import queue_position, submit
-    from cvlab.training.worker import ensure_local_worker
+    from cvlab.jobs.queue import queue_position, submit
+    from cvlab.jobs.worker import ensure_local_worker
 
     info = store.info(run_id)
     runs.check_may_change(info, user, instructor)

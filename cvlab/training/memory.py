@@ -87,7 +87,7 @@ def _network(task: str, model: str, encoder: str):
     """The run's network on the meta device (no weights loaded, nothing allocated)."""
     import torch
 
-    from cvlab.training.models import build_model
+    from cvlab.training.model_builder import build_model
 
     if task == "detect":
         return _detector_on_meta(model)
@@ -98,7 +98,7 @@ def _network(task: str, model: str, encoder: str):
 
 @functools.lru_cache(maxsize=16)
 def _detector_on_meta(model: str):
-    from cvlab.detection.models import get_detector
+    from cvlab.detection.catalogue import get_detector
     from cvlab.detection.stored import read_header
     from cvlab.detection.ultralytics_env import ultralytics_ready
 

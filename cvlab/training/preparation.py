@@ -33,7 +33,7 @@ class Prepared:
     mean: object  # (1, 3, 1, 1) float on the device
     std: object
     model: object
-    built: object  # cvlab.training.models.BuiltModel
+    built: object  # cvlab.training.model_builder.BuiltModel
     optimizer: object
     scheduler: object
     objective: "Objective"
@@ -109,7 +109,7 @@ def _classification_data(config: TrainConfig):
     """(train_x, train_y, val_x, val_y, class names, note, model, mean/std, objective) for a classifier."""
     from cvlab.data.augment import dataset_mean_std
     from cvlab.data.datasets import load_dataset
-    from cvlab.training.models import build_model
+    from cvlab.training.model_builder import build_model
 
     data = load_dataset(config.data, image_size=config.image_size or None, seed=config.seed,
                         val_fraction=config.val_fraction, limit=config.limit or None)
@@ -126,7 +126,7 @@ def _segmentation_data(config: TrainConfig):
     """The same for a segmentation model: images and class-id masks, an smp model, a mask loss."""
     from cvlab.segmentation.architectures import check_input_size
     from cvlab.segmentation.mask_data import load_mask_dataset
-    from cvlab.training.models import build_model
+    from cvlab.training.model_builder import build_model
 
     size = config.image_size or None
     if config.data == "shapes":
@@ -170,7 +170,7 @@ def prepare(config: TrainConfig) -> Prepared:
     import torch
 
     from cvlab.device import amp_dtype, pick_device
-    from cvlab.training.models import param_groups
+    from cvlab.training.model_builder import param_groups
     from cvlab.training.optimizers import build_optimizer
     from cvlab.training.schedulers import build_scheduler
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
-from cvlab.access import account_id
+from cvlab.server.access import account_id
 from cvlab.errors import CvlabError, InvalidInput
 from cvlab.settings import Settings, get_settings
 from cvlab.training.config import TrainConfig

@@ -15,7 +15,7 @@ import streamlit as st
 from cvlab.data.images import UPLOAD_TYPES, LoadedImage
 from cvlab.detection import boxes as bx
 from cvlab.detection import facade
-from cvlab.detection.models import available_detectors, get_detector
+from cvlab.detection.catalogue import available_detectors, get_detector
 from cvlab.detection.yolo_data import DatasetReport
 from cvlab.settings import get_settings
 from cvlab.ui import show_table
@@ -28,7 +28,7 @@ _RESULTS = 32  # results kept per process; each is a few kB of boxes
 def model_choices() -> dict[str, str]:
     """Selectable model name -> its title, in the page's order; a run that has just finished, or weights
     just uploaded, are listed at once (the trained models are looked up on every run; the rest is cached)."""
-    from cvlab.detection.models import trained_models
+    from cvlab.detection.catalogue import trained_models
 
     trained = tuple((spec.name, spec.title) for spec in trained_models(get_settings()))
     return _model_choices(trained)
@@ -168,7 +168,7 @@ def check_dataset_zip(saved: str) -> DatasetReport:
 
 def _take_weights(key: str) -> None:
     """Upload callback: keep the weights and select them, or remember why not (callbacks cannot show errors)."""
-    from cvlab.detection.models import accept_weights_upload
+    from cvlab.detection.catalogue import accept_weights_upload
     from cvlab.errors import CvlabError
     from cvlab.ui.uploads import upload_owner
 

@@ -9,12 +9,12 @@ shared address, only ever set the first.
   until someone logs in they may watch but not start or change runs.
 - Without it, the id is ``browser:<random>``: issued by the server on the first visit, kept
   in the session (it survives reruns and page changes), and handed to the browser as a cookie
-  signed with the server's key (``cvlab.access``), so it survives reloads, new tabs and
+  signed with the server's key (``cvlab.server.access``), so it survives reloads, new tabs and
   restarts of the app for ``COOKIE_MAX_AGE_S``. A cookie that is not signed with that key is
   ignored: nobody can pick the id of another browser. Clearing the browser's cookies, or
   another browser, is another identity; the instructor can still change such runs.
 
-The instructor secret is compared by ``cvlab.access`` in constant time; wrong guesses wait
+The instructor secret is compared by ``cvlab.server.access`` in constant time; wrong guesses wait
 longer and longer, per session and for the whole server (``GUESSES``).
 """
 
@@ -28,7 +28,7 @@ from hashlib import sha256
 
 import streamlit as st
 
-from cvlab import access
+from cvlab.server import access
 from cvlab.settings import get_settings
 
 COOKIE_MAX_AGE_S = 180 * 24 * 3600  # a term and a half

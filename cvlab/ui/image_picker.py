@@ -110,7 +110,7 @@ def _browser_address() -> tuple[str | None, dict[str, str]]:
 
 
 def _from_camera(key: str, max_side: int | None) -> LoadedImage | None:
-    from cvlab.secure_context import camera_blocked, https_help
+    from cvlab.server.secure_context import camera_blocked, https_help
 
     blocked = camera_blocked(*_browser_address())
     if blocked is not None:  # the browser would refuse the camera without a word: say why, offer the upload

@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from cvlab import network
+from cvlab.cnn import inside_network as network
 
 
 def image_key(pixels: np.ndarray) -> str:
@@ -44,8 +44,8 @@ NO_GRAD_CAM = ("Grad-CAM is not shown for {title}: it weighs the channels of a c
 
 def stage_table(arch, trace) -> list[dict]:
     """Each stage's output shape, and for the lecture's network what the output-size calculator predicts."""
-    from cvlab.layer_chain import chain_rows, format_shape
-    from cvlab.layer_chain_spec import PRESETS, parse_chain
+    from cvlab.sizes.chain import chain_rows, format_shape
+    from cvlab.sizes.chain_text import PRESETS, parse_chain
 
     table = [{"stage": s.name, "output (C x H x W)": format_shape(s.shape) + (" (tokens x features)" if s.from_tokens
                                                                                else "")} for s in trace.stages]
@@ -81,7 +81,7 @@ def feature_maps(stage) -> None:
 
 def prediction(net, trace) -> None:
     """The top-5 where the network has learned something; otherwise why it is not shown."""
-    from cvlab.network import prediction_note
+    from cvlab.cnn.inside_network import prediction_note
     from cvlab.ui import show_figure
     from cvlab.viz import network as net_viz
 
@@ -94,7 +94,7 @@ def prediction(net, trace) -> None:
 
 def where_it_looks(net, trace, image, cam_class, pretrained: bool) -> None:
     """Grad-CAM for a CNN; for a vision transformer, why not, and its class token's attention instead."""
-    from cvlab.network import class_label
+    from cvlab.cnn.inside_network import class_label
     from cvlab.ui import show_figure
     from cvlab.viz import network as net_viz
 

@@ -88,7 +88,7 @@ def _last_epoch(info: runs.RunInfo) -> dict:
 def progress(info: runs.RunInfo, records: list[dict]) -> None:
     """A progress bar with the ETA from the recent pace, or where the run waits in the queue."""
     if info.status == "queued":
-        from cvlab.training.queue import queue_position
+        from cvlab.jobs.queue import queue_position
 
         position = queue_position(info.run_id)
         st.info(f"Waiting in the queue: position {position}." if position else "Waiting for a worker to start it.")

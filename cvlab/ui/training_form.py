@@ -221,7 +221,7 @@ PRETRAINED_LABELS = {"classify": "Pretrained (ImageNet) when weights can be had"
 
 # Each setting's widget: (column, label, builder(default, key) -> value). Only the task's own settings are drawn.
 def _widgets(task: str, defaults: TrainConfig) -> dict:
-    from cvlab.training.models import start_models
+    from cvlab.training.model_builder import start_models
 
     models = start_models(task)
     return {

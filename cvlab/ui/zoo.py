@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cvlab import lecture_claims, scaling, tokens, zoo, zoo_jobs, zoo_measure
+from cvlab.zoo import claims as lecture_claims
+
+from cvlab.zoo import scaling
+
+from cvlab.zoo import tokens
+
+from cvlab.zoo import facts as zoo
+
+from cvlab.zoo import measure_job as zoo_jobs
+
+from cvlab.zoo import measure as zoo_measure
 from cvlab.ui import projector_on, show_table
 
 # A dash where a value does not exist; each column's help says why it may be missing.
@@ -79,21 +89,21 @@ def attention_costs() -> tuple[list, list]:
 
 @st.cache_data(max_entries=2, show_spinner="Building every YOLO generation from its config and counting it…")
 def yolo_facts(all_sizes: bool) -> list:
-    from cvlab.zoo_tasks import yolo_evolution_table
+    from cvlab.zoo.task_families import yolo_evolution_table
 
     return yolo_evolution_table(None if all_sizes else 1)
 
 
 @st.cache_data(show_spinner="Building the segmentation networks and counting them…")
 def segmentation_facts() -> list:
-    from cvlab.zoo_tasks import segmentation_table
+    from cvlab.zoo.task_families import segmentation_table
 
     return segmentation_table()
 
 
 @st.cache_data(max_entries=4, show_spinner="Running the network once with hooks on every layer…")
 def layers_of(name: str) -> list:
-    from cvlab import anatomy
+    from cvlab.zoo import anatomy
 
     return anatomy.layer_table(name)
 

@@ -1,7 +1,7 @@
 """Figures for activation functions: curves with their slopes, softmax bars, dead units, gradient norms.
 
-The builders read plain result objects from cvlab.activations, cvlab.softmax and
-cvlab.gradient_experiments (by attribute only, so this module imports no torch).
+The builders read plain result objects from cvlab.activations.functions, cvlab.activations.softmax and
+cvlab.activations.experiments (by attribute only, so this module imports no torch).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import plotly.graph_objects as go
 from cvlab.viz.style import COLORWAY, LEGEND_BELOW, styled
 
 if TYPE_CHECKING:
-    from cvlab.activations import ActivationCurve
-    from cvlab.gradient_experiments import DyingReluResult, VanishingResult
-    from cvlab.softmax import SoftmaxResult
+    from cvlab.activations.functions import ActivationCurve
+    from cvlab.activations.experiments import DyingReluResult, VanishingResult
+    from cvlab.activations.softmax import SoftmaxResult
 
 ZONE_OPACITY = 0.6  # of the vanishing-zone bars: the colour stays recognisable, the grid shows through
 

@@ -1,7 +1,7 @@
 """Figures for convolution and pooling by hand: input beside output, one output pixel worked out, pooling side by
 side, the translation-invariance bars and the parameter counts behind GAP.
 
-Builders read the plain results of cvlab.convolution and cvlab.pooling by attribute only, so this module
+Builders read the plain results of cvlab.cnn.convolution and cvlab.cnn.pooling by attribute only, so this module
 imports no torch. Images are heatmaps with y pointing down, one data unit per pixel, centred on the pixel:
 pixel (y, x) covers x-0.5..x+0.5. Heatmaps are sent as float32 (half the JSON of float64, and 7 digits
 are plenty on a screen); an axis longer than MAX_DISPLAY_PX is shown with every n-th pixel, labelled so.
@@ -19,8 +19,8 @@ import plotly.graph_objects as go
 from cvlab.viz.style import COLORWAY, styled
 
 if TYPE_CHECKING:
-    from cvlab.convolution import ConvResult, ConvStep, ConvVsDense
-    from cvlab.pooling import HeadParams, PoolingComparison, TranslationInvariance
+    from cvlab.cnn.convolution import ConvResult, ConvStep, ConvVsDense
+    from cvlab.cnn.pooling import HeadParams, PoolingComparison, TranslationInvariance
 
 MAX_DISPLAY_PX = 512  # longest side sent to the browser: 2 maps of 512x512 float32 are ~3.7 MB of JSON
 WINDOW_COLOR = COLORWAY[3]  # vermillion: the window on the input and its pixel on the output

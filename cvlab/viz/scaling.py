@@ -8,8 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cvlab.scaling import RealConfig, ScalingPoint
-from cvlab.tokens import CostFit, CostPoint, Rect, Window
+from cvlab.zoo.scaling import RealConfig, ScalingPoint
+from cvlab.zoo.tokens import CostFit, CostPoint, Rect, Window
 from cvlab.viz.style import COLORWAY, styled
 
 _CURVES = (("depth", "depth d = alpha^phi"), ("width", "width w = beta^phi"),

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from cvlab.viz.style import COLORWAY, styled
 
 if TYPE_CHECKING:
-    from cvlab.layer_chain import ChainRow
+    from cvlab.sizes.chain import ChainRow
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from cvlab.errors import InvalidInput
 from cvlab.viz.style import COLORWAY, styled
-from cvlab.zoo import ArchitectureFacts
+from cvlab.zoo.facts import ArchitectureFacts
 
 
 @dataclass(frozen=True)

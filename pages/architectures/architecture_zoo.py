@@ -3,16 +3,22 @@
 import numpy as np
 import streamlit as st
 
-from cvlab import anatomy, chooser, scaling, tokens
+from cvlab.zoo import anatomy
+
+from cvlab.zoo import chooser
+
+from cvlab.zoo import scaling
+
+from cvlab.zoo import tokens
 from cvlab.data.images import load_sample
 from cvlab.ui import report_errors, sections, show_figure, show_table
 from cvlab.ui.zoo import (COMPARE_CAPTION, YOLO_CAPTION, attention_costs, claim_rows, compare_rows, latencies,
                           layers_of, measurement_panel, measurements, real_efficientnets, segmentation_rows,
                           show_compare_table, yolo_rows, zoo_facts)
-from cvlab.models import ARCHITECTURES
+from cvlab.zoo.architectures import ARCHITECTURES
 from cvlab.viz import scaling as scaling_viz
 from cvlab.viz import zoo as zoo_viz
-from cvlab.zoo import with_measurement
+from cvlab.zoo.facts import with_measurement
 
 BIND = "query-params"
 LATENCY = st.column_config.NumberColumn(format="%.1f", help="batch 1, median, this machine. A dash: not measured "

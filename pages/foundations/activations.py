@@ -4,8 +4,10 @@ from itertools import product
 
 import streamlit as st
 
-from cvlab import activations, softmax
-from cvlab import gradient_experiments as gx
+from cvlab.activations import functions as activations
+
+from cvlab.activations import softmax
+from cvlab.activations import experiments as gx
 from cvlab.ui import report_errors, sections, show_figure
 from cvlab.viz import activations as viz
 

@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from cvlab import convolution as conv
-from cvlab import pooling, shapes
+from cvlab.cnn import convolution as conv
+from cvlab.cnn import pooling
+from cvlab.sizes import arithmetic as shapes
 from cvlab.data.images import to_grayscale
-from cvlab.models import ARCHITECTURES
-from cvlab.network import classes_note
+from cvlab.zoo.architectures import ARCHITECTURES
+from cvlab.cnn.inside_network import classes_note
 from cvlab.ui import report_errors, sections, show_figure, show_table
 from cvlab.ui.image_picker import image_picker
 from cvlab.ui import networks as nets

@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from cvlab import layer_chain_frameworks as frameworks  # imports torch only inside verify_chain
-from cvlab import layer_chain_spec as spec
-from cvlab import shapes, size_working
+from cvlab.sizes import frameworks as frameworks  # imports torch only inside verify_chain
+from cvlab.sizes import chain_text as spec
+from cvlab.sizes import arithmetic as shapes
+from cvlab.sizes import working as size_working
 from cvlab.errors import CvlabError
-from cvlab.layer_chain import chain_rows, chain_table, format_shape, layer_spec
+from cvlab.sizes.chain import chain_rows, chain_table, format_shape, layer_spec
 from cvlab.ui import report_errors, sections, show_figure, show_table
 from cvlab.viz import shapes as viz
 

@@ -109,7 +109,7 @@ def fake_timing(monkeypatch):
     """Measuring without timing: each model gets latency = pixels / 8 ms at once; the calls are kept."""
     import dataclasses
 
-    from cvlab import zoo_measure
+    from cvlab.zoo import measure as zoo_measure
     from tests.unit.test_zoo_measure import SAMPLE
 
     calls = []
@@ -125,7 +125,8 @@ def fake_timing(monkeypatch):
 
 
 def test_yolo_latency_is_shown_where_measured_and_the_button_measures_the_size_chosen(fake_timing):
-    from cvlab import zoo_jobs, zoo_measure
+    from cvlab.zoo import measure_job as zoo_jobs
+    from cvlab.zoo import measure as zoo_measure
 
     zoo_measure.measure_all(["yolov8n"], suite="yolo")  # 640 px, as if a job had run
     app = run_script(PAGE, timeout=300, section="YOLO", yolo_px="320")
@@ -146,7 +147,7 @@ def test_yolo_latency_is_shown_where_measured_and_the_button_measures_the_size_c
 
 
 def test_the_segmentation_table_counts_and_measures_the_unets(fake_timing):
-    from cvlab import zoo_measure
+    from cvlab.zoo import measure as zoo_measure
 
     zoo_measure.measure_all(["unet-resnet34"], suite="segmentation")
     app = run_script(PAGE, timeout=300, section="Segmentation")
@@ -168,7 +169,7 @@ def test_inside_the_lectures_residual_net():
 def test_measurements_from_a_busy_machine_are_flagged(monkeypatch):
     import dataclasses
 
-    from cvlab import zoo_measure
+    from cvlab.zoo import measure as zoo_measure
     from tests.unit.test_zoo_measure import SAMPLE
 
     monkeypatch.setattr(zoo_measure, "measure", lambda name, **options: dataclasses.replace(
@@ -180,7 +181,8 @@ def test_measurements_from_a_busy_machine_are_flagged(monkeypatch):
 
 
 def test_measuring_says_what_it_holds_and_for_how_long_and_starts_only_when_confirmed(fake_timing):
-    from cvlab import zoo_jobs, zoo_measure
+    from cvlab.zoo import measure_job as zoo_jobs
+    from cvlab.zoo import measure as zoo_measure
 
     app = run_script(PAGE, timeout=300, section="Segmentation")
     app.button(key="measure_seg").click().run()

@@ -176,7 +176,7 @@ def test_an_unknown_model_in_the_address_is_named_and_the_page_says_what_it_show
 
 
 def test_a_trained_models_note_keeps_the_case_of_its_path():
-    from cvlab.detection.models import EXPORTED_WEIGHTS
+    from cvlab.detection.catalogue import EXPORTED_WEIGHTS
     from cvlab.settings import get_settings
 
     weights = get_settings().runs_dir / "20261206-Ada-YoloRun" / EXPORTED_WEIGHTS

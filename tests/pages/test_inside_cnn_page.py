@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from cvlab import convolution, shapes
+from cvlab.cnn import convolution
+
+from cvlab.sizes import arithmetic as shapes
 from cvlab.data.images import load_sample, to_grayscale
 from tests.pages.apptest import run_script
 

@@ -8,7 +8,7 @@ may change a run; the instructor secret opens everything, and guessing it is thr
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cvlab import access
+from cvlab.server import access
 from cvlab.settings import get_settings
 from cvlab.training import runs
 from cvlab.ui import identity

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from cvlab.training import runs
-from cvlab.training.worker import live_local_workers
+from cvlab.jobs.worker import live_local_workers
 from tests.pages.apptest import run_script
 
 TRAINING = "pages/training/live_training.py"

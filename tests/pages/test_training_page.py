@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cvlab.training import runs
-from cvlab.training.worker import live_local_workers
+from cvlab.jobs.worker import live_local_workers
 from tests.pages.apptest import run_script
 
 PAGE = "pages/training/live_training.py"

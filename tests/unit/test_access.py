@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from cvlab import access
+from cvlab.server import access
 from cvlab.errors import InvalidInput
 from cvlab.settings import Settings
 from cvlab.training import runs

@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cvlab.activations import ACTIVATIONS, evaluate, get_activation, low_gradient_zones
+from cvlab.activations.functions import ACTIVATIONS, evaluate, get_activation, low_gradient_zones
 from cvlab.errors import InvalidInput, UnknownName
-from cvlab.softmax import MAX_LOGITS, parse_logits, softmax
+from cvlab.activations.softmax import MAX_LOGITS, parse_logits, softmax
 
 SELU_LAMBDA, SELU_ALPHA = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
 GELU_C = math.sqrt(2 / math.pi)

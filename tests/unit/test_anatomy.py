@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from cvlab.anatomy import BLOCKS, layer_table, stage_sizes, try_block
-from cvlab.models import ARCHITECTURES
+from cvlab.zoo.anatomy import BLOCKS, layer_table, stage_sizes, try_block
+from cvlab.zoo.architectures import ARCHITECTURES
 
 
 @pytest.fixture(scope="module")

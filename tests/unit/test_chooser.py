@@ -1,8 +1,8 @@
 import pytest
 
-from cvlab.chooser import Constraints, answer_scenario, choose
+from cvlab.zoo.chooser import Constraints, answer_scenario, choose
 from cvlab.errors import InvalidInput, UnknownName
-from cvlab.zoo import zoo_table
+from cvlab.zoo.facts import zoo_table
 
 POOL = ["resnet50", "efficientnet_b0", "mobilenet_v3_small", "vit_b_16", "convnext_tiny", "swin_t",
         "efficientnet_b3", "resnet18"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cvlab.__main__ import main
-from cvlab.activations import ACTIVATIONS, evaluate
-from cvlab.softmax import softmax
+from cvlab.activations.functions import ACTIVATIONS, evaluate
+from cvlab.activations.softmax import softmax
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 
-from cvlab import convolution
+from cvlab.cnn import convolution
 from cvlab.__main__ import main
 from cvlab.data.images import load_sample, to_grayscale
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from cvlab.__main__ import main
-from cvlab.access import account_id
+from cvlab.server.access import account_id
 from cvlab.commands import runs as runs_command
 from cvlab.training import runs
 from cvlab.training.config import TrainConfig

@@ -1,4 +1,4 @@
-"""Convolution and pooling by hand agree with torch.nn.functional, with cvlab.shapes and with arithmetic by hand."""
+"""Convolution and pooling by hand agree with torch.nn.functional, with cvlab.sizes.arithmetic and with arithmetic by hand."""
 
 import numpy as np
 import pytest
@@ -6,11 +6,11 @@ import torch
 import torch.nn.functional as F
 from skimage.data import camera
 
-from cvlab import shapes
-from cvlab.convolution import (KERNELS, TYPED_KERNEL_SIZES, conv_vs_dense_params, convolve, format_kernel,
+from cvlab.sizes import arithmetic as shapes
+from cvlab.cnn.convolution import (KERNELS, TYPED_KERNEL_SIZES, conv_vs_dense_params, convolve, format_kernel,
                                parse_kernel, step_through)
 from cvlab.errors import InvalidInput, InvalidLayer, UnknownName
-from cvlab.pooling import (compare_pooling, global_average, head_params, pool, translation_invariance)
+from cvlab.cnn.pooling import (compare_pooling, global_average, head_params, pool, translation_invariance)
 
 RNG = np.random.default_rng(4)
 

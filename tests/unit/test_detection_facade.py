@@ -13,7 +13,7 @@ from cvlab.data.image_decoding import BadImage
 from cvlab.data.shapes import SHAPE_CLASSES, shapes_detection
 from cvlab.detection import boxes as bx
 from cvlab.detection import facade
-from cvlab.detection.models import SHAPES_MODEL, DetectorSpec
+from cvlab.detection.catalogue import SHAPES_MODEL, DetectorSpec
 from cvlab.errors import InvalidInput
 
 SIDE = 192  # the shapes model's training size

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from benchmarks.shapes_heldout import CLASSES, SIDES, detect_all, heldout_scenes, score
-from cvlab.detection.models import SHAPES_MODEL
+from cvlab.detection.catalogue import SHAPES_MODEL
 
 SEED = 4711  # the benchmark's default seed is another
 

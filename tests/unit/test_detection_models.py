@@ -8,7 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from cvlab.detection import facade, models
+from cvlab.detection import facade
+
+from cvlab.detection import catalogue as models
 from cvlab.detection.stored import BadWeights, UnsafeWeights, load_stored, read_header, save_detector
 from cvlab.settings import get_settings
 from cvlab.weights import WeightsUnavailable

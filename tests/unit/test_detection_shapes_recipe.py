@@ -5,7 +5,7 @@ import json
 import pytest
 
 from cvlab.detection import train as train_module
-from cvlab.detection.models import SHAPES_MODEL, get_detector
+from cvlab.detection.catalogue import SHAPES_MODEL, get_detector
 from cvlab.detection.train_shapes_model import ShapesRecipe, main, train_shapes_model
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from cvlab.data.writers import write_yolo_dataset
 from cvlab.detection import facade
-from cvlab.detection.models import (EXPORTED_WEIGHTS, SHAPES_MODEL, available_detectors, get_detector,
+from cvlab.detection.catalogue import (EXPORTED_WEIGHTS, SHAPES_MODEL, available_detectors, get_detector,
                                    register_trained_model)
 from cvlab.detection.stored import read_header
 from cvlab.detection.train import train_yolo

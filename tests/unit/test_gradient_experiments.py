@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cvlab.errors import InvalidInput, UnknownName
-from cvlab.gradient_experiments import (
+from cvlab.activations.experiments import (
     INITS,
     SAFE_LEARNING_RATE,
     DyingReluConfig,

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from cvlab import layer_chain_frameworks as frameworks
-from cvlab import shapes
+from cvlab.sizes import frameworks
+from cvlab.sizes import arithmetic as shapes
 from cvlab.errors import CvlabError, InvalidInput, InvalidLayer
-from cvlab.layer_chain import (AvgPool, Conv, ConvTranspose, Flatten, GlobalAvgPool, Linear, MaxPool, chain_rows,
+from cvlab.sizes.chain import (AvgPool, Conv, ConvTranspose, Flatten, GlobalAvgPool, Linear, MaxPool, chain_rows,
                                chain_table, layer_spec)
-from cvlab.layer_chain_spec import (PRESETS, append_layers, format_chain, move_layer, parse_chain, parse_input_shape,
+from cvlab.sizes.chain_text import (PRESETS, append_layers, format_chain, move_layer, parse_chain, parse_input_shape,
                                     parse_layer, remove_layer)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -287,7 +287,7 @@ def test_torch_call_leaves_defaults_out():
 
 
 def test_importing_the_chain_modules_does_not_import_torch():
-    code = ("import sys, cvlab.layer_chain, cvlab.layer_chain_spec, cvlab.layer_chain_frameworks, "
+    code = ("import sys, cvlab.sizes.chain, cvlab.sizes.chain_text, cvlab.sizes.frameworks, "
             "cvlab.commands.shapes, cvlab.viz.shapes; print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert done.stdout.strip() == "False"

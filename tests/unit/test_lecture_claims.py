@@ -4,8 +4,8 @@ import pytest
 import torch
 import torchvision
 
-from cvlab import lecture_claims
-from cvlab.lecture_claims import CLAIMS, check_claims
+from cvlab.zoo import claims as lecture_claims
+from cvlab.zoo.claims import CLAIMS, check_claims
 
 
 @pytest.fixture(scope="module")

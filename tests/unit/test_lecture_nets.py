@@ -5,11 +5,11 @@ import pytest
 import torch
 from torch import nn
 
-from cvlab import zoo
-from cvlab.anatomy import layer_table
+from cvlab.zoo import facts as zoo
+from cvlab.zoo.anatomy import layer_table
 from cvlab.errors import InvalidInput, UnknownName
-from cvlab.models import ARCHITECTURES
-from cvlab.models.lecture_nets import LECTURE_NETS, ResidualBlock, VGGBlock, build_lecture_net
+from cvlab.zoo.architectures import ARCHITECTURES
+from cvlab.zoo.lecture_nets import LECTURE_NETS, ResidualBlock, VGGBlock, build_lecture_net
 
 NAMES = ["lecture-vgg", "lecture-residual"]
 

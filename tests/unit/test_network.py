@@ -5,11 +5,11 @@ import pytest
 import torch
 from torch import nn
 
-from cvlab.layer_chain import chain_rows
-from cvlab.layer_chain_spec import PRESETS, parse_chain
-from cvlab.models import ARCHITECTURES, Architecture
+from cvlab.sizes.chain import chain_rows
+from cvlab.sizes.chain_text import PRESETS, parse_chain
+from cvlab.zoo.architectures import ARCHITECTURES, Architecture
 from cvlab.errors import InvalidInput
-from cvlab.network import LoadedNetwork, class_label, classes_note, grad_cam, load_network, trace
+from cvlab.cnn.inside_network import LoadedNetwork, class_label, classes_note, grad_cam, load_network, trace
 from cvlab.viz.network import cam_overlay, feature_map_grid, top5_figure, vector_figure
 from cvlab.weights import WeightsUnavailable, load_torchvision_weights
 
@@ -161,7 +161,7 @@ def test_every_family_opens_on_a_stage_with_maps(name):
 
 
 def test_vit_b16_opens_on_its_patch_grid_and_shows_attention_instead_of_a_meaningless_top5():
-    from cvlab.network import prediction_note
+    from cvlab.cnn.inside_network import prediction_note
 
     net = load_network("vit_b_16")  # offline: random weights, and torchvision starts the head at zero
     result = trace(net, photo())
@@ -183,7 +183,7 @@ def test_the_timm_vit_lays_its_tokens_on_the_grid_and_attends_like_a_hand_comput
     captured = {}
     handle = block.norm1.register_forward_hook(lambda _m, _i, out: captured.setdefault("x", out))
     with torch.no_grad():
-        from cvlab.network import to_input
+        from cvlab.cnn.inside_network import to_input
 
         net.model(to_input(photo(), 224))
         handle.remove()
@@ -194,7 +194,7 @@ def test_the_timm_vit_lays_its_tokens_on_the_grid_and_attends_like_a_hand_comput
 
 
 def test_random_weights_give_no_top5_and_pretrained_ones_do():
-    from cvlab.network import prediction_note
+    from cvlab.cnn.inside_network import prediction_note
 
     net = load_network("lecture-vgg")
     result = trace(net, photo(32))
@@ -204,7 +204,7 @@ def test_random_weights_give_no_top5_and_pretrained_ones_do():
 
 
 def test_each_map_is_stretched_between_its_percentiles_so_a_few_peaks_do_not_black_it_out():
-    from cvlab.network import display_maps, stage_maps
+    from cvlab.cnn.inside_network import display_maps, stage_maps
 
     rng = np.random.default_rng(0)
     fmap = torch.from_numpy(rng.random((2, 20, 20)).astype(np.float32))  # a texture in [0, 1]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cvlab.errors import InvalidInput
-from cvlab.scaling import compound_scaling, fit_phi, real_configs, torchvision_multipliers
+from cvlab.zoo.scaling import compound_scaling, fit_phi, real_configs, torchvision_multipliers
 from cvlab.viz.scaling import compound_scaling_figure
 
 # torchvision efficientnet_bN(width_mult, depth_mult) and its weights' crop size

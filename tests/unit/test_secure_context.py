@@ -2,7 +2,7 @@
 
 import pytest
 
-from cvlab.secure_context import camera_blocked, https_help, page_origin
+from cvlab.server.secure_context import camera_blocked, https_help, page_origin
 
 
 @pytest.mark.parametrize("url", ["http://lab-server:8501/", "http://10.0.0.5:8501/detection",

@@ -1,4 +1,4 @@
-"""cvlab.shapes against real PyTorch layers: same sizes, same rejections, honest working."""
+"""cvlab.sizes.arithmetic against real PyTorch layers: same sizes, same rejections, honest working."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from cvlab import shapes, size_working
+from cvlab.sizes import arithmetic as shapes
+
+from cvlab.sizes import working as size_working
 from cvlab.errors import CvlabError, InvalidInput, InvalidLayer
 
 CASES_PER_KIND = 400
@@ -261,7 +263,7 @@ def test_importing_shapes_does_not_import_torch():
     import sys
     from pathlib import Path
 
-    code = "import sys, cvlab.shapes, cvlab.layer_chain; print('torch' in sys.modules)"
+    code = "import sys, cvlab.sizes.arithmetic, cvlab.sizes.chain; print('torch' in sys.modules)"
     repo = Path(__file__).resolve().parents[2]  # python -c puts the working directory on sys.path
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo)
     assert done.stdout.strip() == "False"

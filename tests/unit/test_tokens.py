@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cvlab.errors import InvalidInput, UnknownName
-from cvlab.tokens import (Rect, attention_cost, fit_exponents, patch_grid, swin_windows, vit_tokens)
+from cvlab.zoo.tokens import (Rect, attention_cost, fit_exponents, patch_grid, swin_windows, vit_tokens)
 from cvlab.viz.scaling import attention_cost_figure, patch_grid_figure, swin_windows_figure
 
 SIZES = (224, 320, 448, 640, 896, 1024)

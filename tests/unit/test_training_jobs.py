@@ -13,7 +13,7 @@ import pytest
 
 from cvlab.training import lifecycle, runs
 from cvlab.training.config import TrainConfig
-from cvlab.training.worker import live_local_workers
+from cvlab.jobs.worker import live_local_workers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(data="shapes", model="lecture-vgg", limit=300, batch_size=32, augmentation="none")
@@ -101,7 +101,8 @@ def test_a_killed_detection_run_resumes_from_its_last_epoch(local_workers, monke
 
 
 def test_an_architecture_measurement_is_a_queue_job_a_worker_runs(local_workers):
-    from cvlab import zoo_jobs, zoo_measure
+    from cvlab.zoo import measure_job as zoo_jobs
+    from cvlab.zoo import measure as zoo_measure
 
     job = zoo_jobs.start_measuring(["mobilenet_v3_small"])  # as the page's button does
     wait_for(lambda: not job.running, what="the measurement job")

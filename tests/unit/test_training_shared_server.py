@@ -111,7 +111,7 @@ def test_bad_run_records_are_listed_as_unreadable_with_the_reason_and_never_brea
 
 
 def test_a_queued_job_whose_settings_are_refused_is_marked_failed_with_the_reason(store):
-    from cvlab.training import queue
+    from cvlab.jobs import queue
 
     run_dir = store.create(TrainConfig(), "ada")
     runs.update_record(run_dir, attempt=1)
@@ -215,12 +215,12 @@ def test_a_detection_epoch_checkpointed_but_not_logged_is_logged_on_resume(store
 def test_a_measurement_for_a_host_that_is_gone_is_dropped_and_shown_failed(monkeypatch):
     import time
 
-    from cvlab import zoo_jobs
-    from cvlab.training import queue
+    from cvlab.zoo import measure_job as zoo_jobs
+    from cvlab.jobs import queue
 
     monkeypatch.setattr(queue, "BOUNCE_DELAY_S", 0.0)
     monkeypatch.setattr(queue, "submit_measurement", lambda *args, **kwargs: None)  # nothing queued here
-    monkeypatch.setattr("cvlab.training.worker.ensure_local_worker", lambda *a, **k: (False, ""))
+    monkeypatch.setattr("cvlab.jobs.worker.ensure_local_worker", lambda *a, **k: (False, ""))
     job = zoo_jobs.start_measuring(["mobilenet_v3_small"])
     huey, _ = queue.huey_and_task()
     old = time.time() - zoo_jobs.MEASURE_WAIT_LIMIT_S - 1
@@ -237,10 +237,10 @@ def test_a_measurement_for_a_host_that_is_gone_is_dropped_and_shown_failed(monke
 def test_a_measurement_queued_too_long_on_this_host_is_shown_failed_with_the_reason(monkeypatch):
     import time
 
-    from cvlab import zoo_jobs
+    from cvlab.zoo import measure_job as zoo_jobs
 
-    monkeypatch.setattr("cvlab.training.queue.submit_measurement", lambda *args, **kwargs: None)
-    monkeypatch.setattr("cvlab.training.worker.ensure_local_worker", lambda *a, **k: (False, ""))
+    monkeypatch.setattr("cvlab.jobs.queue.submit_measurement", lambda *args, **kwargs: None)
+    monkeypatch.setattr("cvlab.jobs.worker.ensure_local_worker", lambda *a, **k: (False, ""))
     job = zoo_jobs.start_measuring(["mobilenet_v3_small"])
     assert job.status().state == "queued"
     monkeypatch.setattr(time, "time", lambda real=time.time: real() + zoo_jobs.MEASURE_WAIT_LIMIT_S + 5)
@@ -254,7 +254,7 @@ def test_a_measurement_queued_too_long_on_this_host_is_shown_failed_with_the_rea
 @pytest.fixture
 def no_worker(monkeypatch):
     """Runs are queued but no worker process is started: the test plays the worker."""
-    monkeypatch.setattr("cvlab.training.worker.ensure_local_worker", lambda *a, **k: (False, "no worker (test)"))
+    monkeypatch.setattr("cvlab.jobs.worker.ensure_local_worker", lambda *a, **k: (False, "no worker (test)"))
 
 
 def _events(run_dir: Path) -> list[tuple]:
@@ -266,7 +266,8 @@ def _steps(run_dir: Path) -> list[int]:
 
 
 def test_a_pause_before_the_worker_takes_the_run_keeps_it_waiting_paused_until_resume(store, no_worker):
-    from cvlab.training import lifecycle, queue
+    from cvlab.training import lifecycle
+    from cvlab.jobs import queue
 
     run_id = lifecycle.start(TrainConfig(epochs=1, **TINY), "ada")["run_id"]
     me = store.info(run_id).owner_id
@@ -282,7 +283,8 @@ def test_a_pause_before_the_worker_takes_the_run_keeps_it_waiting_paused_until_r
 
 
 def test_a_stop_before_the_worker_takes_the_run_cancels_it(store, no_worker):
-    from cvlab.training import lifecycle, queue
+    from cvlab.training import lifecycle
+    from cvlab.jobs import queue
 
     run_id = lifecycle.start(TrainConfig(epochs=1, **TINY), "ada")["run_id"]
     store.request(run_id, store.info(run_id).owner_id, stop=True)
@@ -317,7 +319,8 @@ def test_a_pause_clicked_while_the_worker_prepares_the_run_applies_before_its_fi
 # ---- a paused run gives its device back ----
 def test_a_run_paused_past_the_release_time_saves_its_place_gives_the_device_back_and_resumes_there(
         store, no_worker, monkeypatch):
-    from cvlab.training import engine, lifecycle, queue
+    from cvlab.training import engine, lifecycle
+    from cvlab.jobs import queue
 
     config = TrainConfig(epochs=2, **TINY)
     reference = store.create(config, "ada")
@@ -352,7 +355,8 @@ def test_a_run_paused_past_the_release_time_saves_its_place_gives_the_device_bac
 
 
 def test_a_run_past_its_time_budget_is_stopped_and_cannot_be_resumed(store, no_worker, monkeypatch):
-    from cvlab.training import lifecycle, queue
+    from cvlab.training import lifecycle
+    from cvlab.jobs import queue
 
     monkeypatch.setenv("CVLAB_RUN_BUDGET_S", "0.01")
     run_id = lifecycle.start(TrainConfig(epochs=3, **TINY), "ada")["run_id"]
@@ -442,7 +446,8 @@ def test_a_worker_killed_before_the_first_checkpoint_leaves_no_repeated_epoch(st
 def test_a_detection_run_paused_past_the_release_time_gives_the_device_back_and_resumes(store, no_worker,
                                                                                         monkeypatch):
     from cvlab.detection import training_run
-    from cvlab.training import lifecycle, queue
+    from cvlab.training import lifecycle
+    from cvlab.jobs import queue
 
     monkeypatch.setenv("CVLAB_PAUSE_RELEASE_S", "0.5")
     run_id = lifecycle.start(TrainConfig.for_task("detect", **DETECT), "ada")["run_id"]
@@ -467,8 +472,8 @@ def test_a_detection_run_paused_past_the_release_time_gives_the_device_back_and_
 
 
 def test_stray_worker_and_measurement_files_never_break_the_app():
-    from cvlab import zoo_jobs
-    from cvlab.training.worker import live_local_workers
+    from cvlab.zoo import measure_job as zoo_jobs
+    from cvlab.jobs.worker import live_local_workers
 
     folder = get_settings().data_home / "workers"
     folder.mkdir(parents=True)

@@ -141,7 +141,7 @@ def test_a_detection_run_writes_losses_map_and_a_selectable_detector(detect_run,
     assert all(0 <= row["ap50_95"] <= row["ap50"] <= 1 for row in final["per_class"])
     assert sum(row["ap50"] for row in final["per_class"]) / len(final["per_class"]) == pytest.approx(final["map50"],
                                                                                                   abs=1e-4)
-    from cvlab.detection.models import trained_models
+    from cvlab.detection.catalogue import trained_models
     from cvlab.settings import Settings
 
     monkeypatch.setenv("CVLAB_RUNS_DIR", str(run_dir.parent))

@@ -5,9 +5,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from cvlab.activations import evaluate
-from cvlab.gradient_experiments import DyingReluConfig, VanishingConfig, run_dying_relu, run_vanishing_gradients
-from cvlab.softmax import softmax
+from cvlab.activations.functions import evaluate
+from cvlab.activations.experiments import DyingReluConfig, VanishingConfig, run_dying_relu, run_vanishing_gradients
+from cvlab.activations.softmax import softmax
 from cvlab.viz.activations import activation_figure, dead_units_figure, gradient_norms_figure, softmax_figure
 
 
@@ -115,7 +115,7 @@ def test_all_thirteen_activations_get_colours_of_their_own_far_enough_apart_to_t
     import itertools
     import math
 
-    from cvlab.activations import ACTIVATIONS
+    from cvlab.activations.functions import ACTIVATIONS
 
     curves = [evaluate(name, -3, 3, 31) for name in ACTIVATIONS.names()]
     assert len(curves) == 13
@@ -129,7 +129,7 @@ def test_all_thirteen_activations_get_colours_of_their_own_far_enough_apart_to_t
 
 
 def test_all_thirteen_keep_a_readable_plot_lanes_of_label_height_and_the_legend_under_it():
-    from cvlab.activations import ACTIVATIONS
+    from cvlab.activations.functions import ACTIVATIONS
 
     fig = activation_figure([evaluate(name, -3, 3, 31) for name in ACTIVATIONS.names()])
     legend = fig.layout.legend

@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from cvlab.convolution import conv_vs_dense_params, convolve, step_through
-from cvlab.pooling import compare_pooling, head_params, translation_invariance
+from cvlab.cnn.convolution import conv_vs_dense_params, convolve, step_through
+from cvlab.cnn.pooling import compare_pooling, head_params, translation_invariance
 from cvlab.viz.convolution import (DIVERGING, GRAY, MAX_DISPLAY_PX, SATURATE_PERCENT, conv_figure, invariance_figure,
                                    params_figure, pooling_figure, step_figure)
 

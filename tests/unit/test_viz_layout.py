@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from cvlab.scaling import compound_scaling, real_configs
+from cvlab.zoo.scaling import compound_scaling, real_configs
 from cvlab.viz.scaling import compound_scaling_figure
 from cvlab.viz.style import LEGEND_BELOW, PROJECTOR_TITLE_CHARS, for_projector, styled
 from cvlab.viz.zoo import accuracy_chart
@@ -57,7 +57,7 @@ def test_the_projector_grows_a_short_plot_area_instead_of_squeezing_it():
 
 
 def test_the_convolution_panels_have_two_short_title_lines_and_room_for_them():
-    from cvlab.convolution import convolve
+    from cvlab.cnn.convolution import convolve
     from cvlab.viz.convolution import conv_figure
 
     image = np.random.default_rng(0).random((30, 40))
@@ -68,7 +68,7 @@ def test_the_convolution_panels_have_two_short_title_lines_and_room_for_them():
 
 
 def test_the_operators_between_the_worked_pixel_panels_sit_clear_of_the_next_panels_row_labels():
-    from cvlab.convolution import step_through
+    from cvlab.cnn.convolution import step_through
     from cvlab.viz.convolution import step_figure
 
     image = np.random.default_rng(0).random((30, 40))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cvlab import size_working
-from cvlab.layer_chain import chain_rows
-from cvlab.layer_chain_spec import PRESETS, parse_chain
+from cvlab.sizes import working as size_working
+from cvlab.sizes.chain import chain_rows
+from cvlab.sizes.chain_text import PRESETS, parse_chain
 from cvlab.viz.shapes import chain_figure, windows_figure
 
 

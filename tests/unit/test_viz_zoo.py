@@ -3,7 +3,7 @@ import pytest
 from cvlab.errors import InvalidInput
 from cvlab.viz.style import COLORWAY
 from cvlab.viz.zoo import accuracy_chart, pareto_front
-from cvlab.zoo import ArchitectureFacts
+from cvlab.zoo.facts import ArchitectureFacts
 
 
 def make_facts(name, family, params_m, gmacs, top1, latency_ms=None):

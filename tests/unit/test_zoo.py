@@ -3,10 +3,10 @@ import json
 import pytest
 import torch
 
-from cvlab import zoo
+from cvlab.zoo import facts as zoo
 from cvlab.__main__ import main
 from cvlab.errors import UnknownName
-from cvlab.models import ARCHITECTURES
+from cvlab.zoo.architectures import ARCHITECTURES
 from cvlab.settings import get_settings
 
 PUBLISHED = [name for name, arch in ARCHITECTURES.items() if arch.weights]
@@ -142,7 +142,7 @@ def test_cli_json_has_one_object_per_architecture_of_the_family(capsys):
 def test_cli_json_carries_what_was_measured_here(capsys, monkeypatch):
     import dataclasses
 
-    from cvlab import zoo_measure
+    from cvlab.zoo import measure as zoo_measure
     from tests.unit.test_zoo_measure import SAMPLE
 
     monkeypatch.setattr(zoo_measure, "measure", lambda name, **_: dataclasses.replace(

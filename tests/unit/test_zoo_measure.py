@@ -7,8 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from cvlab import zoo_jobs, zoo_measure
-from cvlab.zoo import library_versions
+from cvlab.zoo import measure_job as zoo_jobs
+
+from cvlab.zoo import measure as zoo_measure
+from cvlab.zoo.facts import library_versions
 
 CPU = torch.device("cpu")
 FAST = {"repeats": 3, "min_repeats": 2, "budget_s": 0.05}  # few passes: tests check sanity, not speed
@@ -33,7 +35,7 @@ def fake_measure(monkeypatch):
 
     def fake(name, *, device=None, **options):
         calls.append(name)
-        from cvlab.models import ARCHITECTURES
+        from cvlab.zoo.architectures import ARCHITECTURES
 
         return dataclasses.replace(SAMPLE, name=name, input_size=ARCHITECTURES.get(name).input_size)
 
@@ -121,7 +123,7 @@ def test_a_stop_event_ends_the_run_between_models(home, fake_measure):
 
 def work_the_queue() -> int:
     """Take the queued jobs and run them here, as a worker's consumer thread would; returns how many ran."""
-    from cvlab.training.queue import huey_and_task
+    from cvlab.jobs.queue import huey_and_task
 
     huey, _ = huey_and_task()
     ran = 0
@@ -140,7 +142,7 @@ def test_the_page_job_goes_through_the_queue_once_and_reports_its_progress(home,
     job = zoo_jobs.start_measuring(NAMES)
     assert job.status().state == "queued" and job.running
     assert zoo_jobs.start_measuring(NAMES).job_id == job.job_id  # the same job while it waits
-    from cvlab.training.queue import pending_count
+    from cvlab.jobs.queue import pending_count
 
     assert pending_count() == 1
     assert work_the_queue() == 1
@@ -154,7 +156,7 @@ def test_the_page_job_goes_through_the_queue_once_and_reports_its_progress(home,
 
 
 def test_a_worker_on_another_host_hands_the_job_back(home, fake_measure, no_worker, monkeypatch):
-    from cvlab.training import queue
+    from cvlab.jobs import queue
 
     job = zoo_jobs.start_measuring(["resnet18"])
     huey, _ = queue.huey_and_task()

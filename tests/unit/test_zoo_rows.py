@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from cvlab import zoo
+from cvlab.zoo import facts as zoo
 from cvlab.ui.zoo import COMPARE_COLUMNS, compare_rows
 from tests.unit.test_zoo_measure import SAMPLE
 

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from cvlab import zoo_tasks
-from cvlab.zoo_tasks import (SEGMENTATION_MODELS, YOLO_CONFIGS, build_yolo, cache_file, config_path, seg_facts,
+from cvlab.zoo import task_families as zoo_tasks
+from cvlab.zoo.task_families import (SEGMENTATION_MODELS, YOLO_CONFIGS, build_yolo, cache_file, config_path, seg_facts,
                              yolo_evolution_table, yolo_facts, yolo_names)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -131,7 +131,7 @@ def _fake_counts(monkeypatch):
 def _fake_measure(monkeypatch, calls):
     import dataclasses
 
-    from cvlab import zoo_measure
+    from cvlab.zoo import measure as zoo_measure
     from tests.unit.test_zoo_measure import SAMPLE
 
     def fake(name, *, input_size=None, suite="classification", **options):

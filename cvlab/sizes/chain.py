@@ -2,7 +2,7 @@
 
 A chain is a tuple of small frozen layer dataclasses (Conv, MaxPool, Linear...).
 Its text form, used by the command line and the page's address bar, lives in
-cvlab.layer_chain_spec with the preset chains:
+cvlab.sizes.chain_text with the preset chains:
 
     conv(64,k=7,s=2,p=3)|maxpool(k=3,s=2,p=1)|gap|flatten|linear(1000)
 
@@ -24,7 +24,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from fractions import Fraction
 from typing import ClassVar, Sequence, Union
 
-from cvlab import shapes
+from cvlab.sizes import arithmetic as shapes
 from cvlab.errors import InvalidInput, InvalidLayer
 
 Shape = tuple[int, ...]  # (C, H, W) feature map or (features,) vector, batch left out

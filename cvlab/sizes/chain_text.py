@@ -24,7 +24,7 @@ from dataclasses import MISSING, Field, dataclass, fields
 from typing import Sequence
 
 from cvlab.errors import InvalidInput, InvalidLayer
-from cvlab.layer_chain import LAYER_TYPES, MAX_LAYERS, Conv, Layer, layer_spec, value_text
+from cvlab.sizes.chain import LAYER_TYPES, MAX_LAYERS, Conv, Layer, layer_spec, value_text
 from cvlab.registry import Registry
 
 ALIASES = {"conv2d": "conv", "convtranspose": "convt", "convtranspose2d": "convt", "deconv": "convt",
@@ -56,7 +56,7 @@ def _value(layer_type: type, f: Field, raw: str) -> object:
     if is_flag and raw in _TRUE + _FALSE:
         return raw in _TRUE
     if not is_flag and re.fullmatch(r"-?\d+", raw):
-        return int(raw)  # zero and negatives pass: cvlab.shapes rejects them with PyTorch's rule
+        return int(raw)  # zero and negatives pass: cvlab.sizes.arithmetic rejects them with PyTorch's rule
     if layer_type is Conv and f.name == "padding" and raw in ("same", "valid"):
         return raw
     expected = "0 or 1" if is_flag else "a whole number"

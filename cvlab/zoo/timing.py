@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from cvlab.zoo import library_versions
+from cvlab.zoo.facts import library_versions
 
 CPU_MEMORY_SOURCE = ("estimate: parameters + buffers + the largest leaf layer's input + output at batch 1 "
                      "(forward hooks); a lower bound of the real peak")

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from cvlab.errors import InvalidInput, UnknownName
-from cvlab.models import ARCHITECTURES
-from cvlab.zoo import ArchitectureFacts, zoo_table
+from cvlab.zoo.architectures import ARCHITECTURES
+from cvlab.zoo.facts import ArchitectureFacts, zoo_table
 
 PREFERENCES = ("accuracy", "speed", "size")
 BYTES_PER_WEIGHT = {"fp32": 4, "fp16": 2, "int8": 1}

@@ -8,11 +8,11 @@ Two kinds of job share the queue and the workers' device slots:
   file with O_EXCL, so even a job delivered twice (two Resume clicks, a redelivered
   message) trains once.
 - ``cvlab.measure_zoo``: timing a suite of architectures for the Architectures page
-  (``cvlab.zoo_jobs.run_measurement_job``); one device slot, like a run, so a
+  (``cvlab.zoo.measure_job.run_measurement_job``); one device slot, like a run, so a
   measurement never shares its device with training and its timings stay honest. The
   page describes its own machine, so only a worker on the host that asked runs it; a
   worker elsewhere puts it back on the queue, until the job is older than
-  ``cvlab.zoo_jobs.MEASURE_WAIT_LIMIT_S`` (its host is gone, or never ran a worker): then
+  ``cvlab.zoo.measure_job.MEASURE_WAIT_LIMIT_S`` (its host is gone, or never ran a worker): then
   it is dropped, and the page shows it failed with that reason.
 """
 
@@ -55,7 +55,7 @@ def huey_and_task(settings: Settings | None = None):
 
 def submit_measurement(job_id: str, suite: str, input_size: int | None, names: list[str],
                        settings: Settings | None = None) -> None:
-    """Queue the timing of ``names`` of a zoo suite on this host (see cvlab.zoo_jobs.start_measuring)."""
+    """Queue the timing of ``names`` of a zoo suite on this host (see cvlab.zoo.measure_job.start_measuring)."""
     _, tasks = _queue(settings)
     tasks[MEASURE_TASK_NAME](job_id, suite, input_size, list(names), socket.gethostname(), time.time())
 
@@ -138,7 +138,7 @@ def release(run_dir: Path, seen_seq: int, reason: str) -> str:
 
 def execute_job(run_id: str, attempt: int) -> dict | None:
     """What a worker runs for a job: claim the attempt, take a device slot, train."""
-    from cvlab.training.device_slots import DEVICE_SLOTS
+    from cvlab.jobs.device_slots import DEVICE_SLOTS
     from cvlab.training.engine import train_run
 
     try:
@@ -166,8 +166,8 @@ BOUNCE_DELAY_S = 1.0  # a worker on another host waits this long before handing 
 def execute_measurement(job_id: str, suite: str, input_size: int | None, names: list[str], host: str,
                         queued_at: float | None = None) -> None:
     """What a worker runs for a zoo measurement job: take a device slot, then measure (progress in a file)."""
-    from cvlab.training.device_slots import DEVICE_SLOTS
-    from cvlab.zoo_jobs import MEASURE_WAIT_LIMIT_S, give_up, run_measurement_job
+    from cvlab.jobs.device_slots import DEVICE_SLOTS
+    from cvlab.zoo.measure_job import MEASURE_WAIT_LIMIT_S, give_up, run_measurement_job
 
     if host != socket.gethostname():  # the job times the asking host's device: back on the queue for its worker
         queued_at = time.time() if queued_at is None else queued_at  # a job queued before jobs carried their age

@@ -55,7 +55,7 @@ class RealConfig:
     width_mult: float  # torchvision's width_mult (channels)
     depth_mult: float  # torchvision's depth_mult (blocks per stage)
     resolution_px: int  # crop size of the IMAGENET1K_V1 weights' transforms
-    macs: int | None  # counted by cvlab.zoo at resolution_px; None when not counted
+    macs: int | None  # counted by cvlab.zoo.facts at resolution_px; None when not counted
     published_macs: int | None  # torchvision's `_ops` * 1e9 (published as "GFLOPS", MACs in fact)
     macs_multiplier: float | None  # macs / B0's macs: the real FLOPs growth to set beside (a b^2 g^2)^phi
     phi_width: float  # phi that explains width alone: ln(w) / ln(beta)
@@ -143,7 +143,7 @@ def real_configs(alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA, gamma: fl
         crop, published = _weights_facts(variant)
         macs = None
         if count_macs:
-            from cvlab.zoo import facts
+            from cvlab.zoo.facts import facts
 
             macs = facts(f"efficientnet_b{variant}").macs
             base_macs = base_macs or macs  # B0 comes first

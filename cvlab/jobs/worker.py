@@ -120,8 +120,8 @@ def _redacted(url: str) -> str:
 
 def run_worker(threads: int | None = None) -> None:
     """Serve training jobs until interrupted (SIGINT finishes running jobs, SIGTERM stops at once)."""
-    from cvlab.training.device_slots import worker_threads
-    from cvlab.training.queue import huey_and_task
+    from cvlab.jobs.device_slots import worker_threads
+    from cvlab.jobs.queue import huey_and_task
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()

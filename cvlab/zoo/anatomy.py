@@ -3,7 +3,7 @@
 ``layer_table`` runs one random-weight image through a registered model and
 records every leaf module's output shape and own parameters. ``BLOCKS`` holds
 the lecture's building blocks, each with its real PyTorch source (torchvision's
-classes, or the lecture's two small classes from ``cvlab.models.lecture_nets``) and a tiny
+classes, or the lecture's two small classes from ``cvlab.zoo.lecture_nets``) and a tiny
 instance to run. Nothing here downloads weights.
 """
 
@@ -16,8 +16,8 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from cvlab.models import ARCHITECTURES
-from cvlab.models.lecture_nets import ResidualBlock, VGGBlock  # the lecture's two classes
+from cvlab.zoo.architectures import ARCHITECTURES
+from cvlab.zoo.lecture_nets import ResidualBlock, VGGBlock  # the lecture's two classes
 from cvlab.registry import Registry
 
 

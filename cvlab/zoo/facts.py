@@ -11,7 +11,7 @@ FLOPs or MACs? A multiply-accumulate (MAC) is two floating-point operations.
 
 Published facts come from torchvision's weights metadata or timm's pretrained
 configs, which ship inside the installed packages. Measured latency, throughput
-and memory come later (a background job, ``cvlab.zoo_measure``); until then
+and memory come later (a background job, ``cvlab.zoo.measure``); until then
 they are None, and ``with_measurement`` fills them in.
 
 Counted against published MACs: ``flop_counter`` below switches off the fused
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from cvlab.models import ARCHITECTURES, Architecture
+from cvlab.zoo.architectures import ARCHITECTURES, Architecture
 from cvlab.settings import get_settings
 
 
@@ -217,7 +217,7 @@ def facts(name: str) -> ArchitectureFacts:
 
 
 def with_measurement(facts: ArchitectureFacts, measurement) -> ArchitectureFacts:
-    """``facts`` with the measured columns of a ``cvlab.zoo_timing.Measurement`` (None leaves them empty)."""
+    """``facts`` with the measured columns of a ``cvlab.zoo.timing.Measurement`` (None leaves them empty)."""
     if measurement is None:
         return facts
     return dataclasses.replace(facts, latency_ms=measurement.latency_ms, throughput_ips=measurement.throughput,

@@ -2,14 +2,14 @@
 
 ``explain_output_size`` gives what a student needs to see: the formula with
 their numbers filled in, the effective kernel, and the input pixels that the
-floor drops. The sizes themselves come from cvlab.shapes.
+floor drops. The sizes themselves come from cvlab.sizes.arithmetic.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cvlab.shapes import Padding, conv_padding, effective_kernel, output_size
+from cvlab.sizes.arithmetic import Padding, conv_padding, effective_kernel, output_size
 
 
 @dataclass(frozen=True)

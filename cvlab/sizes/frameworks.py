@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from cvlab import shapes
-from cvlab.layer_chain import (AvgPool, BatchNorm, Conv, ConvTranspose, Flatten, GlobalAvgPool, Layer, Linear,
+from cvlab.sizes import arithmetic as shapes
+from cvlab.sizes.chain import (AvgPool, BatchNorm, Conv, ConvTranspose, Flatten, GlobalAvgPool, Layer, Linear,
                                MaxPool, ReLU, Shape, chain_rows, format_shape)
 
 Call = tuple[str, tuple, dict]  # (class name in torch.nn, positional args, keyword args)

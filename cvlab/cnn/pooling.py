@@ -2,7 +2,7 @@
 and the lecture's reason for GAP heads in parameters.
 
 Feature maps are numpy arrays, (H, W) or (H, W, C) with each channel pooled on its own; torch's
-F.max_pool2d / F.avg_pool2d do the work (float64), and cvlab.shapes gives, and checks, every size.
+F.max_pool2d / F.avg_pool2d do the work (float64), and cvlab.sizes.arithmetic gives, and checks, every size.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cvlab import shapes
+from cvlab.sizes import arithmetic as shapes
 from cvlab.errors import InvalidInput
 
 POOL_KINDS = ("max", "avg")
@@ -31,7 +31,7 @@ def _as_feature(feature: np.ndarray) -> np.ndarray:
 def pool(feature: np.ndarray, kind: str, kernel_size: int, stride: int | None = None, padding: int = 0) -> np.ndarray:
     """nn.MaxPool2d / nn.AvgPool2d (PyTorch defaults: stride = kernel_size, padding counted in averages).
 
-    Returns (H', W') or (H', W', C) with H', W' from cvlab.shapes, which raises InvalidLayer
+    Returns (H', W') or (H', W', C) with H', W' from cvlab.sizes.arithmetic, which raises InvalidLayer
     for settings PyTorch rejects (padding above half the kernel, a window larger than the input).
     """
     if kind not in POOL_KINDS:
@@ -43,7 +43,7 @@ def pool(feature: np.ndarray, kind: str, kernel_size: int, stride: int | None = 
     step = kernel_size if stride is None else stride
     op = F.max_pool2d if kind == "max" else F.avg_pool2d
     pooled = op(tensor, kernel_size, step, padding)  # (C, H', W')
-    assert pooled.shape[1:] == (out_h, out_w), "torch and cvlab.shapes disagree on the pooled size"
+    assert pooled.shape[1:] == (out_h, out_w), "torch and cvlab.sizes.arithmetic disagree on the pooled size"
     return pooled[0].numpy() if x.ndim == 2 else pooled.permute(1, 2, 0).numpy()
 
 

@@ -56,8 +56,8 @@ VIT_BLOCK = "patch embedding + transformer encoder"
 
 
 def _overview():
-    from cvlab.layer_chain_frameworks import build_sequential
-    from cvlab.layer_chain_spec import PRESETS, parse_chain
+    from cvlab.sizes.frameworks import build_sequential
+    from cvlab.sizes.chain_text import PRESETS, parse_chain
 
     preset = PRESETS.get("overview")
     return build_sequential(preset.input_shape, parse_chain(preset.spec))
@@ -78,7 +78,7 @@ ARCHITECTURES.register("overview", Architecture(
     chain_preset="overview", block="conv + ReLU + max-pool"))
 def _lecture_net(name: str) -> Callable[[], object]:
     def build():
-        from cvlab.models.lecture_nets import build_lecture_net
+        from cvlab.zoo.lecture_nets import build_lecture_net
 
         return build_lecture_net(name)  # 10 classes, as CIFAR-10
 
@@ -125,7 +125,7 @@ ARCHITECTURES.register("mobilenet_v3_small", Architecture(
     block=INVERTED_RESIDUAL_SE))
 
 
-# ---- The lecture's comparison zoo: one or two lines per network (facts in cvlab.zoo) ----------------------
+# ---- The lecture's comparison zoo: one or two lines per network (facts in cvlab.zoo.facts) ----------------------
 
 _PAPERS = {
     "VGG": (2014, "Simonyan & Zisserman, Very Deep Convolutional Networks"),
@@ -213,7 +213,7 @@ for _size in ("t", "s", "b"):
     _add(f"swin_{_size}", f"Swin-{_size.upper()}", "Swin", 224, _SWIN, "permute",
          f"Swin_{_size.upper()}_Weights.IMAGENET1K_V1", block=SWIN_BLOCK, first_stage="permute")
 # Transformers: after the patch embedding (a conv, the last (C, H, W) map they have) every stage is a
-# sequence of tokens, one per 16x16 patch plus the class token; cvlab.network lays the patch tokens
+# sequence of tokens, one per 16x16 patch plus the class token; cvlab.cnn.inside_network lays the patch tokens
 # back on their 14x14 grid. Instead of Grad-CAM, the class token's attention in the last block.
 _VIT_B = tuple(f"encoder.layers.encoder_layer_{i}" for i in (0, 5, 11))
 _add("vit_b_16", "ViT-B/16", "ViT", 224, ("conv_proj", *_VIT_B, "encoder.ln", "heads.head"), "conv_proj",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from cvlab.models import ARCHITECTURES
+from cvlab.zoo.architectures import ARCHITECTURES
 
 MATCH_TOLERANCE = 0.005  # relative; within the slide's last digit and this close: "matches"
 ROUNDED_TOLERANCE = 0.02  # relative; a coarser rounding ("12M" for 12.23M) but within this: "rounded"
@@ -83,11 +83,11 @@ def _meta_model(model: str):
 
 
 def _params(model: str) -> tuple[int, str]:
-    """Counted parameters: through cvlab.zoo where the model is registered, else counted here the same way."""
+    """Counted parameters: through cvlab.zoo.facts where the model is registered, else counted here the same way."""
     if model in ARCHITECTURES:
-        from cvlab.zoo import facts
+        from cvlab.zoo.facts import facts
 
-        return facts(model).params, "cvlab.zoo.facts (counted on the meta device)"
+        return facts(model).params, "cvlab.zoo.facts.facts (counted on the meta device)"
     return sum(p.numel() for p in _meta_model(model).parameters()), "counted here on the meta device"
 
 

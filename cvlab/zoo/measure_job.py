@@ -3,7 +3,7 @@
 The page queues a job (``start_measuring``); a worker of the training queue
 (``python -m cvlab worker``, started by the app when none is alive) takes it in a device
 slot, so measuring never shares the device with a training run, and runs
-``cvlab.zoo_measure.measure_all`` (``run_measurement_job``). Progress, the device, a stop
+``cvlab.zoo.measure.measure_all`` (``run_measurement_job``). Progress, the device, a stop
 request and a failure travel through ``data_home/zoo/job.json``. One job at a time on a
 data home: two at once would slow each other and spoil both timings. A job that no
 worker on its host has started within ``MEASURE_WAIT_LIMIT_S`` (the host is gone, or
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cvlab.settings import get_settings
-from cvlab.zoo_measure import SUITES, device_name, measure_all
+from cvlab.zoo.measure import SUITES, device_name, measure_all
 
 JOB_FILE = "job.json"
 HEARTBEAT_S = 3.0
@@ -178,9 +178,9 @@ def plan_measuring(names: list[str], suite: str = "classification", input_size: 
     from cvlab.device import pick_device
     from cvlab.settings import get_settings
     from cvlab.training import runs
-    from cvlab.training.device_slots import local_devices
-    from cvlab.zoo import read_cache
-    from cvlab.zoo_measure import cache_file
+    from cvlab.jobs.device_slots import local_devices
+    from cvlab.zoo.facts import read_cache
+    from cvlab.zoo.measure import cache_file
 
     device = device if device is not None else pick_device()
     earlier: dict[str, float] = {}
@@ -218,8 +218,8 @@ def start_measuring(names: list[str] | None = None, suite: str = "classification
     import fcntl
     import secrets
 
-    from cvlab.training.queue import submit_measurement
-    from cvlab.training.worker import ensure_local_worker
+    from cvlab.jobs.queue import submit_measurement
+    from cvlab.jobs.worker import ensure_local_worker
 
     spec = SUITES.get(suite)
     names = list(spec.names() if names is None else names)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from cvlab.registry import Registry
 from cvlab.settings import get_settings
-from cvlab.zoo import cached_entry, versioned_cache_file
+from cvlab.zoo.facts import cached_entry, versioned_cache_file
 
 YOLO_INPUT_SIZE = 640
 SEG_INPUT_SIZE = 256
@@ -219,7 +219,7 @@ def published_summary(name: str) -> tuple[int, float] | None:
 def _flop_count(model, input_size: int) -> int:
     import torch
 
-    from cvlab.zoo import flop_counter
+    from cvlab.zoo.facts import flop_counter
 
     x = torch.zeros(1, 3, input_size, input_size)  # (B, C, H, W)
     return int(flop_counter(model, x).get_total_flops())

@@ -5,7 +5,7 @@ Every entry builds PyTorch's own module (``torch.nn.ReLU``, ``torch.nn.GELU(appr
 ``torch.autograd.grad``, never from hand-written formulas: the lab shows what backpropagation
 really sees, kinks and all (autograd takes ReLU'(0) = 0).
 
-Softmax is not here: it maps a vector to a vector, so it has no curve; see cvlab.softmax.
+Softmax is not here: it maps a vector to a vector, so it has no curve; see cvlab.activations.softmax.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from cvlab.detection.stored import BadWeights, UnsafeWeights
 from cvlab.errors import UnknownName
 from cvlab.settings import Settings, get_settings
 from cvlab.syllabus import REPO_ROOT
-from cvlab.zoo_tasks import YOLO_CONFIGS
+from cvlab.zoo.task_families import YOLO_CONFIGS
 
 SHAPES_MODEL = "shapes-yolo"
 SHIPPED_DIR = REPO_ROOT / "assets" / "models"

@@ -138,7 +138,7 @@ def _count(model: str, size: int) -> tuple[int, int]:
     """(total MACs, attention MACs) of one size x size image through the real model, shapes only."""
     import torch
     import torchvision.models as tvm
-    from cvlab.zoo import flop_counter
+    from cvlab.zoo.facts import flop_counter
 
     with torch.device("meta"):
         net = (tvm.vit_b_16(image_size=size) if model == "vit_b_16" else tvm.swin_t()).eval()

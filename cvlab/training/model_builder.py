@@ -46,7 +46,7 @@ def _replace_last_linear(model, num_classes: int) -> str:
 
 
 def _registry_model(name: str, config: TrainConfig, num_classes: int) -> BuiltModel:
-    from cvlab.models import ARCHITECTURES
+    from cvlab.zoo.architectures import ARCHITECTURES
     from cvlab.weights import WeightsUnavailable, load_torchvision_weights
 
     entry = ARCHITECTURES.get(name)
@@ -121,7 +121,7 @@ def build_model(config: TrainConfig, num_classes: int) -> BuiltModel:
     if config.task == "segment":
         return _segmentation_model(config, num_classes)
     if name in LECTURE_NETS:
-        from cvlab.models.lecture_nets import build_lecture_net
+        from cvlab.zoo.lecture_nets import build_lecture_net
 
         model = build_lecture_net(name, num_classes)
         head = _replace_last_linear(model, num_classes)
@@ -150,7 +150,7 @@ def param_groups(built: BuiltModel, config: TrainConfig) -> list[dict]:
 
 def model_choices() -> list[str]:
     """Suggested models first, then every registered classification network."""
-    from cvlab.models import ARCHITECTURES
+    from cvlab.zoo.architectures import ARCHITECTURES
 
     rest = [n for n in ARCHITECTURES.names() if n not in SUGGESTED and n != "overview"]
     return [*SUGGESTED, *rest]
@@ -168,7 +168,7 @@ def start_models(task: str = "classify") -> list[str]:
 
         return ARCHITECTURES.names()
     if task == "detect":
-        from cvlab.detection.models import SHAPES_MODEL, trained_models
+        from cvlab.detection.catalogue import SHAPES_MODEL, trained_models
 
         return ["yolov8n", "yolo11n", "yolo26n", "yolov8s", "yolo11s", SHAPES_MODEL,
                 *[spec.name for spec in trained_models()]]

@@ -6,12 +6,12 @@ Three suites share one mechanism:
   ships (no weights), with Conv+BN folded as ultralytics' predictor runs them,
   at 640 px by default (320 px for a quicker CPU pass);
 - ``segmentation``: the smp U-Nets and their relatives at 256 px.
-How one model is timed (warm-up, medians, inference mode) is ``cvlab.zoo_timing``.
+How one model is timed (warm-up, medians, inference mode) is ``cvlab.zoo.timing``.
 
 The cache is one JSON file per suite, library versions and device under
 ``data_home/zoo``, entries keyed ``<name>@<pixels>``. ``measure_all`` is the whole
 job as one plain function and saves after every model, so a killed run loses nothing
-finished. ``cvlab.zoo_jobs`` puts it on the job queue for pages that must never block.
+finished. ``cvlab.zoo.measure_job`` puts it on the job queue for pages that must never block.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Callable
 
 from cvlab.errors import UnknownName
-from cvlab.models import ARCHITECTURES
+from cvlab.zoo.architectures import ARCHITECTURES
 from cvlab.registry import Registry
 from cvlab.settings import get_settings
-from cvlab.zoo import library_versions, read_cache, write_cache
-from cvlab.zoo_timing import (CPU_MEMORY_SOURCE, CUDA_MEMORY_SOURCE, Measurement, cpu_cores, device_name,
+from cvlab.zoo.facts import library_versions, read_cache, write_cache
+from cvlab.zoo.timing import (CPU_MEMORY_SOURCE, CUDA_MEMORY_SOURCE, Measurement, cpu_cores, device_name,
                                measure_model)
 
 __all__ = ["CPU_MEMORY_SOURCE", "CUDA_MEMORY_SOURCE", "Measurement", "SUITES", "Suite", "cache_file",
@@ -53,38 +53,38 @@ class Suite:
 
 
 def _yolo_names() -> list[str]:
-    from cvlab.zoo_tasks import yolo_names
+    from cvlab.zoo.task_families import yolo_names
 
     return yolo_names(None)
 
 
 def _build_yolo(name: str):
-    from cvlab.zoo_tasks import build_yolo
+    from cvlab.zoo.task_families import build_yolo
 
     return build_yolo(name).fuse(verbose=False)  # Conv+BN folded, as ultralytics' predictor runs it
 
 
 def _seg_names() -> list[str]:
-    from cvlab.zoo_tasks import SEGMENTATION_MODELS
+    from cvlab.zoo.task_families import SEGMENTATION_MODELS
 
     return SEGMENTATION_MODELS.names()
 
 
 def _build_segmentation(name: str):
-    from cvlab.zoo_tasks import build_segmentation
+    from cvlab.zoo.task_families import build_segmentation
 
     return build_segmentation(name)
 
 
 def _task_versions() -> dict[str, str]:
-    from cvlab import zoo_tasks
+    from cvlab.zoo import task_families as zoo_tasks
 
     return zoo_tasks.library_versions()
 
 
 def _task_size(attribute: str) -> Callable[[str], int]:
     def size(_name: str) -> int:
-        from cvlab import zoo_tasks
+        from cvlab.zoo import task_families as zoo_tasks
 
         return getattr(zoo_tasks, attribute)
     return size

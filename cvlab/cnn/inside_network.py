@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cvlab.errors import InvalidInput
-from cvlab.models import ARCHITECTURES, Architecture
+from cvlab.zoo.architectures import ARCHITECTURES, Architecture
 from cvlab.weights import WeightsUnavailable, load_torchvision_weights
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the statistics torchvision's ImageNet weights expect

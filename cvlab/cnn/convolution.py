@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cvlab import shapes
+from cvlab.sizes import arithmetic as shapes
 from cvlab.errors import InvalidInput
 from cvlab.registry import Registry
 
@@ -179,7 +179,7 @@ def _as_bias(bias: float) -> float:
 
 
 def _output_size(image: np.ndarray, k: int, stride: int, padding: shapes.Padding, dilation: int) -> tuple[int, int]:
-    """(H', W') by cvlab.shapes, which raises InvalidLayer for anything PyTorch would reject."""
+    """(H', W') by cvlab.sizes.arithmetic, which raises InvalidLayer for anything PyTorch would reject."""
     return (shapes.conv_output_size(image.shape[0], k, stride, padding, dilation),
             shapes.conv_output_size(image.shape[1], k, stride, padding, dilation))
 
@@ -192,7 +192,7 @@ def convolve(image: np.ndarray, kernel: np.ndarray | str, *, stride: int = 1, pa
     kernel on its own (a depthwise conv, groups=C) and the output is (H', W', C). ``kernel`` is a
     (K, K) array or a KERNELS name. ``padding`` is pixels per side, or "same" / "valid"; "same"
     puts an odd extra pixel at the bottom/right, as PyTorch does. Output sizes are
-    cvlab.shapes.conv_output_size's; impossible settings raise InvalidLayer.
+    cvlab.sizes.arithmetic.conv_output_size's; impossible settings raise InvalidLayer.
     """
     x, k, bias = _as_image(image), _as_kernel(kernel), _as_bias(bias)
     out_h, out_w = _output_size(x, len(k), stride, padding, dilation)
@@ -204,7 +204,7 @@ def convolve(image: np.ndarray, kernel: np.ndarray | str, *, stride: int = 1, pa
     with torch.no_grad():
         y = F.conv2d(tensor, weight, torch.full((channels,), bias, dtype=torch.float64),
                      stride=stride, dilation=dilation, groups=channels)[0]  # (C, H', W')
-    assert y.shape[1:] == (out_h, out_w), "torch and cvlab.shapes disagree on the output size"
+    assert y.shape[1:] == (out_h, out_w), "torch and cvlab.sizes.arithmetic disagree on the output size"
     output = y[0].numpy() if x.ndim == 2 else y.permute(1, 2, 0).numpy()
     return ConvResult(output, k, stride, padding, (before, after), dilation, bias, x.shape,
                       float(output.min()), float(output.max()))

@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from cvlab.activations import get_activation, resolve_params
+from cvlab.activations.functions import get_activation, resolve_params
 from cvlab.errors import InvalidInput
 from cvlab.registry import Registry
 

@@ -1,0 +1,8 @@
+"""Long work off the page: the job queue, its worker, and the device slots jobs take turns on.
+
+Training runs and architecture measurements are both jobs.
+
+- ``queue``: Huey on SQLite in the data directory, or on Redis for workers on several machines
+- ``worker``: ``python -m cvlab worker``, and the app's check that one is alive
+- ``device_slots``: one job at a time per device (configurable), shared by a worker's threads
+"""

@@ -1,0 +1,5 @@
+"""Serving the lab to a class on a shared server: who is who, and what the browser will allow.
+
+- ``access``: server-signed browser ids, the instructor secret and the throttle on guessing it
+- ``secure_context``: whether the browser will open the camera, told from the address it used
+"""
