@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cvlab.data.datasets import LabelledImages, check_memory, from_arrays, resize_uint8
+from cvlab.data.arrays import LabelledImages, check_memory, from_arrays, resize_uint8
 from cvlab.data.splits import split_limit, stratified_take
 from cvlab.errors import CvlabError
 from cvlab.settings import Settings, get_settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cvlab.data.datasets import LabelledImages, check_memory, from_arrays, resize_uint8
+from cvlab.data.arrays import LabelledImages, check_memory, from_arrays, resize_uint8
 from cvlab.data.splits import stratified_split, stratified_take
 
 DIGIT_CLASSES = tuple(str(d) for d in range(10))

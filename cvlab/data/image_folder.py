@@ -219,7 +219,7 @@ def load_image_folder(root: Path, image_size: int = 64, *, seed: int = 0, val_fr
 
     The split is the folder's own train/ and val/ when it has them, else stratified by ``seed``.
     """
-    from cvlab.data.datasets import check_memory, from_arrays, nhwc_to_tensor
+    from cvlab.data.arrays import check_memory, from_arrays, nhwc_to_tensor
     from cvlab.data.splits import check_val_fraction, stratified_split
 
     check_val_fraction(val_fraction)
