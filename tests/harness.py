@@ -100,12 +100,118 @@ def time_to_visible(browser, url: str, selectors: tuple[str, ...]) -> tuple[floa
     return fcp, shown
 
 
-def screenshot_whole_page(page, path: str, width: int = 1440) -> None:
-    """Streamlit scrolls inside its main container, so grow the viewport to fit it first."""
+def show_whole_page(page, width: int = 1440) -> None:
+    """Grow the viewport to the whole page: Streamlit scrolls inside its main container, and draws a chart
+    only once it is in view."""
     height = page.evaluate(
         "() => Math.max(...['stMain', 'stSidebar'].map(id => "
         "(document.querySelector(`[data-testid=\"${id}\"] > div`) || {scrollHeight: 0}).scrollHeight))"
     )
     page.set_viewport_size({"width": width, "height": min(max(int(height) + 80, 900), 16000)})
     page.wait_for_timeout(800)  # charts re-layout to the new size
+
+
+def screenshot_whole_page(page, path: str, width: int = 1440) -> None:
+    show_whole_page(page, width)
     page.screenshot(path=path, full_page=True)
+
+
+# What a room cannot read: text boxes in a figure that overlap or leave it, words split across two lines,
+# labels cut to an ellipsis, formulas and tables wider than their place. Each finding is one line of text.
+_LAYOUT_PROBLEMS_JS = r"""
+() => {
+  const problems = [];
+  const box = (el) => el.getBoundingClientRect();
+  // Boxes closer than -slack px (slack < 0) or overlapping by more than slack px.
+  const overlap = (a, b, slack = 1) =>
+    a.left + slack < b.right && b.left + slack < a.right && a.top + slack < b.bottom && b.top + slack < a.bottom;
+  const label = (el) => (el.textContent || "").trim().slice(0, 60);
+
+  document.querySelectorAll(".js-plotly-plot").forEach((plot, index) => {
+    const svg = plot.querySelector(".main-svg");
+    if (!svg) return;
+    const frame = box(svg);
+    const items = [];
+    const add = (kind, el) => {
+      const r = box(el);
+      if (r.width > 0 && r.height > 0 && label(el)) items.push({kind, el, r});
+    };
+    plot.querySelectorAll(".gtitle").forEach((el) => add("title", el));
+    plot.querySelectorAll("[class*='g-x'][class$='title'] text, [class*='g-y'][class$='title'] text")
+      .forEach((el) => add("axis title", el));
+    plot.querySelectorAll(".xaxislayer-above text, .yaxislayer-above text").forEach((el) => add("tick", el));
+    plot.querySelectorAll(".annotation-text-g").forEach((el) => add("annotation", el));
+    plot.querySelectorAll(".legend").forEach((legend) => {
+      const bg = legend.querySelector(".bg");
+      if (bg && box(bg).width > 0) items.push({kind: "legend", el: legend, r: box(bg)});
+    });
+    plot.querySelectorAll(".colorbar .cbaxis text, .colorbar .cbtitle text").forEach((el) => add("colorbar", el));
+    const title = (plot.closest("[data-testid='stPlotlyChart']") ? "" : "") +
+      label(plot.querySelector(".gtitle") || plot).slice(0, 40);
+    for (const item of items) {
+      const r = item.r;
+      if (r.left < frame.left - 1 || r.right > frame.right + 1 || r.top < frame.top - 1 || r.bottom > frame.bottom + 1)
+        problems.push(`figure ${index} "${title}": ${item.kind} "${label(item.el)}" runs out of the figure`);
+    }
+    for (let i = 0; i < items.length; i++) {
+      for (let j = i + 1; j < items.length; j++) {
+        const a = items[i], b = items[j];
+        if (a.kind === "legend" && a.el.contains(b.el) || b.kind === "legend" && b.el.contains(a.el)) continue;
+        // Two texts need a gap between them to read as two (subplot titles 2 px apart read as one line);
+        // plotly spaces tick labels itself, so they only must not overlap.
+        const ticks = a.kind === "tick" && b.kind === "tick";
+        const turned = (el) => (el.getAttribute("transform") || "").includes("rotate");
+        if (ticks && (turned(a.el) || turned(b.el))) continue;  // slanted labels' boxes overlap, their glyphs do not
+        const gap = ticks ? 1 : -6;
+        if (overlap(a.r, b.r, gap))
+          problems.push(`figure ${index} "${title}": ${a.kind} "${label(a.el)}" runs into ${b.kind} "${label(b.el)}"`);
+      }
+    }
+  });
+
+  const words = ["h1", "h2", "h3", "[data-testid='stPageLink']", "[data-testid='stMetricLabel']",
+                 "[data-testid='stMetricValue']", "[data-testid='stTab']", "[data-testid='stTable'] th",
+                 "[data-testid='stTable'] td", "[data-testid='stCaptionContainer']",
+                 "[data-testid='stMarkdownContainer'] p"];
+  document.querySelectorAll(words.join(",")).forEach((el) => {
+    if (!el.offsetParent) return;  // hidden: a closed tab or expander
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    let node;
+    while ((node = walker.nextNode())) {
+      if (node.parentElement.closest(".katex, code")) continue;
+      for (const match of node.textContent.matchAll(/[^\s-]+-?/g)) {  // a line may end after a hyphen
+        if (match[0].includes("/")) continue;  // an address or a path breaks where it must
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+        if (tops.size > 1) problems.push(`word split across lines: "${match[0]}" in "${label(el)}"`);
+      }
+    }
+  });
+
+  const cut = ["[data-testid='stMetric'] *", "[data-testid='stPageLink'] *", "[data-testid='stTab'] *",
+               "[data-testid='stTable'] *", "[data-testid='stWidgetLabel'] *"];
+  document.querySelectorAll(cut.join(",")).forEach((el) => {
+    if (!el.offsetParent) return;
+    const overflow = getComputedStyle(el).overflowX;
+    if ((overflow === "hidden" || overflow === "clip") && el.scrollWidth > el.clientWidth + 1)
+      problems.push(`text cut off: "${label(el)}"`);
+  });
+  const wide = [".katex-display", "[data-testid='stTable']", "[data-testid='stTable'] div", "[data-testid='stCode'] pre"];
+  document.querySelectorAll(wide.join(",")).forEach((el) => {
+    if (!el.offsetParent || getComputedStyle(el).overflowX === "visible") return;
+    // A formula by its drawn part (KaTeX's hidden MathML copy is wider); a few pixels are a glyph's overhang.
+    const drawn = el.querySelector(":scope > .katex > .katex-html");
+    const width = drawn ? drawn.getBoundingClientRect().width : el.scrollWidth;
+    if (width > el.clientWidth + 3) problems.push(`wider than its place (scrolls): "${label(el)}"`);
+  });
+  return [...new Set(problems)];
+}
+"""
+
+
+def layout_problems(page, width: int) -> list[str]:
+    """What would make a page hard to read from the back of a room, found in the page as drawn at ``width``."""
+    show_whole_page(page, width)
+    return page.evaluate(_LAYOUT_PROBLEMS_JS)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -47,12 +48,25 @@ def projector_toggle() -> bool:
 
 
 def show_figure(fig, *, key: str | None = None) -> None:
-    """Show a plotly figure from cvlab.viz, restyled for the projector when it is on."""
+    """Show a plotly figure from cvlab.viz, restyled for the projector when it is on.
+
+    Projected, the title is text above the chart: it wraps to the chart's width in the page's large
+    type, where inside the figure a half-width chart's title ran off its right edge.
+    """
     if projector_on():
         from cvlab.viz.style import for_projector
 
-        fig = for_projector(fig)
+        title = fig.layout.title.text
+        fig = for_projector(fig, keep_title=False)
+        if title:
+            st.markdown(f"**{figure_title_text(title)}**")
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
+
+
+def figure_title_text(title: str) -> str:
+    """A plotly title (HTML-ish: line breaks, <b>, <sup>) as one line of Markdown that shows it as written."""
+    plain = re.sub(r"<[^>]+>", "", re.sub(r"<br\s*/?>", " ", title)).strip()
+    return plain.translate(_MARKDOWN_SPECIAL)
 
 
 MISSING = "—"  # a value that does not exist (not published, not measured yet); the column's help says why
@@ -63,20 +77,21 @@ PROJECTOR_TABLE_HEIGHT = 900  # px, at the projector's type: the header and abou
 _MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#~$:|"})
 
 
-def for_the_room(value: Any) -> str:
+def for_the_room(value: Any, *, group: bool | None = None) -> str:
     """A cell as a projected table shows it: what a room reads, and no more.
 
-    Missing is a dash; whole numbers from five digits on are grouped (138,357,544: every digit of
-    VGG-16's parameters); other numbers keep about three significant digits, so that a table's
-    fixed four decimals in large type do not push the last columns off the screen (187.4 px -> 187,
-    0.959 stays); text is escaped, since a static table reads its cells as Markdown.
+    Missing is a dash; whole numbers are grouped (138,357,544: every digit of VGG-16's parameters)
+    from five digits on, or as ``group`` says (a column groups all or none, so 1792 sits well above
+    36,928; years are not grouped); other numbers keep about three significant digits, so that a
+    table's fixed four decimals in large type do not push the last columns off the screen (187.4 px
+    -> 187, 0.959 stays); text is escaped, since a static table reads its cells as Markdown.
     """
     if value is None or (isinstance(value, float) and value != value):  # None, or NaN from a library
         return MISSING
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+        return f"{value:,}" if (abs(value) >= 10_000 if group is None else group) else str(value)
     if isinstance(value, float):
         if value == 0:
             return "0"  # not "-0" for a difference that rounds to nothing
@@ -99,7 +114,10 @@ def show_table(rows: Sequence[dict], *, column_config: dict | None = None, heigh
                      placeholder=MISSING, key=key)
         return
     columns = list(projector_columns or (rows[0].keys() if rows else ()))
-    cells = [{for_the_room(column): for_the_room(row.get(column)) for column in columns} for row in rows]
+    grouped = {column: any(isinstance(row.get(column), int) and abs(row[column]) >= 10_000 for row in rows)
+               for column in columns}
+    cells = [{for_the_room(column): for_the_room(row.get(column), group=grouped[column]) for column in columns}
+             for row in rows]
     st.table(cells, hide_index=True, height=PROJECTOR_TABLE_HEIGHT if len(cells) > PROJECTOR_TABLE_ROWS else "content")
 
 

@@ -131,8 +131,7 @@ def conv_figure(image: np.ndarray, result: "ConvResult", step: "ConvStep | None"
         shapes += [_window_rect(step), _rect(step.col - 0.5, step.row - 0.5, step.col + 0.5, step.row + 0.5, "2",
                                              line=dict(color=WINDOW_COLOR, width=3))]
     layout.update(shapes=shapes, height=520, hovermode="closest", showlegend=False)
-    fig = styled(go.Figure(data=traces, layout=layout), title=title)
-    return fig.update_layout(margin_t=fig.layout.margin.t + 40)  # room for the panels' two-line titles
+    return styled(go.Figure(data=traces, layout=layout), title=title)  # its top margin holds the panel titles
 
 
 def _window_rect(step: "ConvStep") -> dict:
@@ -209,8 +208,11 @@ def pooling_figure(comparison: "PoolingComparison", *, title: str | None = None)
             trace.update(text=[[f"{c.gap:.3f}"]], texttemplate="%{text}", textfont=dict(size=20))
         traces.append(trace)
         hide = dict(showticklabels=False, ticks="") if values.size == 1 else {}  # a 1x1 map has no coordinates
+        # Row labels only on the first map: the others' ran into the map beside them (their sizes are in
+        # their titles); a few column labels each, which large type can hold.
+        rows = hide if i == 0 or values.size == 1 else dict(showticklabels=False)
         layout.update(_image_axes(i + 1, domain, [-0.5, values.shape[1] - 0.5], [values.shape[0] - 0.5, -0.5],
-                                  x=hide, y=hide))
+                                  x=hide or dict(nticks=4), y=rows))
         annotations.append(_title(f"{name}<br>{_size_text(values)}", domain))
     layout.update(annotations=annotations, height=380, hovermode="closest", showlegend=False)
     title = title or f"Pooling with stride {c.stride}, padding {c.padding}: same map, three summaries"

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 KEPT, SUPPRESSED, CURRENT, PENDING = "#009E73", "#D55E00", "#0072B2", "#999999"
 MAX_LABELS = 40  # more labels than this cover the photo; the table lists every detection
+LABEL_CHAR_WIDTH, LABEL_HEIGHT = 0.032, 0.1  # a box's tag: per character and in all, in image widths / heights
 
 
 def class_colour(cls: int) -> str:
@@ -80,11 +81,27 @@ def detections_figure(pixels: np.ndarray, detections: Sequence["Detection"], *, 
         fig.add_trace(_boxes_trace([d.xyxy for d in dets], f"{dets[0].name} ({len(dets)})", class_colour(cls),
                                    hover))
     if labels:
-        for det in sorted(detections, key=lambda d: -d.conf)[:MAX_LABELS]:
-            fig.add_annotation(x=det.xyxy[0], y=det.xyxy[1], text=f"{det.name} {det.conf:.2f}", showarrow=False,
-                               xanchor="left", yanchor="bottom", bgcolor=class_colour(det.cls),
-                               font=dict(color="white", size=12), borderpad=1, opacity=0.9)
+        _label_boxes(fig, detections, pixels.shape[1], pixels.shape[0])
     return fig
+
+
+def _label_boxes(fig: go.Figure, detections: Sequence["Detection"], width: int, height: int) -> None:
+    """A "name 0.87" tag over each box's top-left corner, best first; where that spot is taken by a better
+    box's tag (two boxes side by side), under its bottom-left corner; where both are, none (the table and
+    the hover list every box). Tag sizes are estimated as projected: 24 px type on a photo about 450 px wide."""
+    placed: list[tuple[float, float, float, float]] = []
+    for det in sorted(detections, key=lambda d: -d.conf)[:MAX_LABELS]:
+        text = f"{det.name} {det.conf:.2f}"
+        tag_w, tag_h = LABEL_CHAR_WIDTH * len(text) * width, LABEL_HEIGHT * height
+        x1, y1, _, y2 = det.xyxy
+        for y, anchor, top in ((y1, "bottom", y1 - tag_h), (y2, "top", y2)):
+            tag = (x1, top, x1 + tag_w, top + tag_h)
+            if not any(tag[0] < o[2] and o[0] < tag[2] and tag[1] < o[3] and o[1] < tag[3] for o in placed):
+                placed.append(tag)
+                fig.add_annotation(x=x1, y=y, text=text, showarrow=False, xanchor="left", yanchor=anchor,
+                                   bgcolor=class_colour(det.cls), font=dict(color="white", size=12), borderpad=1,
+                                   opacity=0.9)
+                break
 
 
 def iou_figure(pair: "BoxPair", canvas: tuple[int, int], *, title: str | None = None) -> go.Figure:

@@ -108,6 +108,6 @@ def attention_cost_figure(points: list[CostPoint], fits: list[CostFit], x: str =
                                  name=f"{fit.model} attention ~ pixels^{fit.attention_exponent:.2f}",
                                  hovertemplate="%{x}: %{y:.3s} MACs<extra></extra>"))
     fig.update_xaxes(title=_AXES[x], type="log")
-    fig.update_yaxes(title="multiply-accumulates per image (log)", type="log")
+    fig.update_yaxes(title="multiply-accumulates per image (log)", type="log", dtick=1)  # 100M, 1B...: no 2s and 5s
     fig.update_layout(height=460)
     return styled(fig, title="Attention cost as images grow: quadratic for ViT, linear for Swin")

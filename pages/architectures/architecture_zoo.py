@@ -55,7 +55,7 @@ def inside_a_model() -> None:
         block, sample = anatomy.BLOCKS.get(block_name), anatomy.try_block(block_name)
         st.markdown(f"**{block.title}.** {block.explanation}")
         st.caption(f"A small one: {sample.params:,} parameters, {sample.input_shape} -> {sample.output_shape}.")
-        st.code(block.source, language="python")
+        st.code(block.source, language="python", wrap_lines=True)
 
 
 def choose() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from cvlab.syllabus import LECTURE_PATH
 from cvlab.syllabus import PAGES as PAGE_INFO
-from tests.harness import REPO_ROOT, app_server, chromium, screenshot_whole_page, wait_until_idle
+from tests.harness import REPO_ROOT, app_server, chromium, layout_problems, screenshot_whole_page, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
@@ -66,6 +66,42 @@ def test_page_renders_without_exception(app, page, url_path, mode):
     assert (size >= 24) if mode == "projector" else (size <= 18)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     screenshot_whole_page(page, str(SCREENSHOTS / f"{url_path}-{mode}.png"))
+
+
+# Pages and sections seen to break at a classroom's widths: cards, formulas, metrics, charts and tables.
+LAYOUT_PAGES = [
+    "",  # home: its cards and the lecture path
+    "output-size?section=Single+layer&cin=512&cout=512",  # metrics with ten-digit values
+    "output-size?section=Single+layer&layer=maxpool&h=5&w=5&k=2&sk=false&s=2&p=1&ceil=true",  # a dropped window
+    "output-size?section=Layer+chain&preset=vgg16",
+    "inside-cnn?section=Convolution",
+    "inside-cnn?section=Pooling",
+    "activations?section=Functions",
+    "architectures?section=Compare",
+    "architectures?section=Choose",
+    "architectures?section=Compound+scaling",
+    "detection?section=Detect",
+    "segmentation?section=U-Net",
+]
+
+
+@pytest.mark.parametrize("width", [1400, 1920])
+@pytest.mark.parametrize("mode", ["normal", "projector"])
+@pytest.mark.parametrize("path", LAYOUT_PAGES)
+def test_nothing_is_cut_split_or_run_together_at_a_classroom_width(app, browser, path, mode, width):
+    """Figures' texts apart and inside them, no word broken mid-word, no label in an ellipsis, no formula
+    or table wider than its place: in a 1400 and a 1920 px window, normal and projected."""
+    url, _ = app
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    separator = "&" if "?" in path else "?"
+    open_page(page, f"{url}/{path}" + (f"{separator}projector=true" if mode == "projector" else ""))
+    problems = layout_problems(page, width)
+    name = (path.replace("?", "--").replace("&", "-").replace("=", "_").replace("+", "_") or "home")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    screenshot_whole_page(page, str(SCREENSHOTS / f"layout-{name}-{mode}-{width}.png"), width=width)
+    context.close()
+    assert not problems, "\n".join(problems)
 
 
 def test_projector_mode_survives_a_page_change(app, page):

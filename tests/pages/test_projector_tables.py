@@ -31,6 +31,7 @@ def test_the_layer_chain_is_a_large_table_with_every_digit():
     assert rows[0]["layer"] == "input" and len(rows) == 23  # the input and VGG-16's 22 layers
     first_dense = next(r for r in rows if r["layer"].startswith("linear(4096"))
     assert first_dense["params"] == "102,764,544"  # grouped, not cut to "102,764,..."
+    assert rows[1]["params"] == "1,792" and rows[0]["params"] == "0"  # the column groups every number
 
 
 def test_the_chooser_and_a_models_layers_are_large_tables():
@@ -46,3 +47,15 @@ def test_the_unet_stages_show_a_dash_where_a_stage_has_no_value():
     rows = cells(app)
     assert rows[0]["skip from"] == "—" and rows[-1]["stage"] == "segmentation head"
     assert "None" not in str(rows)
+
+
+def test_a_projected_charts_title_is_text_above_it_that_wraps():
+    """In the figure, in large type, a half-width chart's title ran off its right edge."""
+    from tests.pages.apptest import run_script
+
+    plain = run_script("tests/pages/scripts/projected_figure_page.py")
+    assert not plain.markdown  # normally the title stays in the figure
+    app = projected("tests/pages/scripts/projected_figure_page.py")
+    assert [m.value for m in app.markdown] == ["**Where the loss comes from on an imbalanced mask**"]
+    chart = app.get("plotly_chart")[0]
+    assert "imbalanced" not in chart.proto.spec and "imbalanced" in plain.get("plotly_chart")[0].proto.spec

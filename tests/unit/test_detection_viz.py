@@ -28,6 +28,16 @@ def test_detections_figure_draws_one_closed_box_per_detection_grouped_by_class()
     assert for_projector(fig).data[1].line.width == 5
 
 
+def test_side_by_side_boxes_tag_the_second_under_its_box_instead_of_over_the_first_tag():
+    """Projected, two squares a few pixels apart had their tags printed on top of each other."""
+    dets = [Detection((60, 20, 80, 40), 0.92, 1, "square"), Detection((84, 22, 100, 38), 0.61, 1, "square"),
+            Detection((10, 60, 40, 90), 0.95, 2, "triangle")]
+    tags = {a.text: a for a in viz.detections_figure(PIXELS, dets).layout.annotations}
+    assert (tags["square 0.92"].y, tags["square 0.92"].yanchor) == (20, "bottom")  # over its top edge
+    assert (tags["square 0.61"].y, tags["square 0.61"].yanchor) == (38, "top")  # under its bottom edge
+    assert tags["triangle 0.95"].yanchor == "bottom"
+
+
 def test_iou_figure_fills_the_intersection_and_draws_the_enclosing_box():
     pair = bx.compare_boxes((0, 0, 10, 10), (5, 5, 15, 15))
     fig = viz.iou_figure(pair, (40, 30))

@@ -21,6 +21,10 @@ def test_a_projected_cell_shows_what_a_room_reads(value, shown):
     assert for_the_room(value) == shown
 
 
+def test_a_column_groups_all_its_whole_numbers_or_none():
+    assert for_the_room(1792, group=True) == "1,792" and for_the_room(36_928, group=False) == "36928"
+
+
 def test_text_in_a_projected_cell_is_shown_as_typed_not_as_markdown():
     hostile = "![x](http://evil/p.png) [click](http://evil) :red[big] **bold** `code` a_b_c $x$ | #"
     shown = for_the_room(hostile)

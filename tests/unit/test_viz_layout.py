@@ -9,7 +9,7 @@ import pytest
 
 from cvlab.zoo.scaling import compound_scaling, real_configs
 from cvlab.viz.scaling import compound_scaling_figure
-from cvlab.viz.style import LEGEND_BELOW, PROJECTOR_TITLE_CHARS, for_projector, styled
+from cvlab.viz.style import for_projector, styled
 from cvlab.viz.zoo import accuracy_chart
 from tests.unit.test_viz_zoo import FACTS
 
@@ -36,15 +36,21 @@ def test_an_untitled_chart_keeps_its_legend_on_top():
     assert fig.layout.legend.y == 1.02 and fig.layout.legend.yanchor == "bottom"
 
 
-def test_a_long_title_wraps_on_the_projector_and_the_top_margin_grows_for_it():
+def test_the_projector_can_leave_the_title_to_the_page_with_its_room():
+    """A page shows a projected chart's title as text above it, which wraps to the chart's width."""
     title = "Compound scaling: the formula (lines) and the released B0..B7 (diamonds)"
     fig = styled(go.Figure(go.Scatter(x=[0, 1], y=[0, 1])), title=title)
-    big = for_projector(fig)
-    lines = big.layout.title.text.split("<br>")
-    assert len(lines) == 2 and " ".join(lines) == title and all(len(line) <= PROJECTOR_TITLE_CHARS for line in lines)
-    short = for_projector(styled(go.Figure(go.Scatter(x=[0, 1], y=[0, 1])), title="Short"))
-    assert big.layout.margin.t > short.layout.margin.t and short.layout.title.text == "Short"
+    kept, left = for_projector(fig), for_projector(fig, keep_title=False)
+    assert kept.layout.title.text == title and left.layout.title.text is None
+    assert left.layout.margin.t < kept.layout.margin.t
     assert fig.layout.title.text == title  # the page's own figure is left as it was
+
+
+def test_a_figure_title_becomes_markdown_that_shows_it_as_written():
+    from cvlab.ui import figure_title_text
+
+    assert figure_title_text("input 30×40<br>zero padding 1 px") == "input 30×40 zero padding 1 px"
+    assert figure_title_text("<b>p_t</b> near 1: [easy]") == r"p\_t near 1\: \[easy\]"
 
 
 def test_the_projector_grows_a_short_plot_area_instead_of_squeezing_it():
