@@ -37,7 +37,7 @@ class Command:
 COMMANDS: Registry[Command] = Registry("command")
 
 # Imported lazily by load_commands(); each module must stay cheap to import.
-COMMAND_MODULES = ("info", "shapes", "activations", "convolve", "network", "zoo", "data", "train", "runs", "bench", "detect", "segment")
+COMMAND_MODULES = ("info", "shapes", "activations", "convolve", "network", "zoo", "data", "train", "runs", "bench", "detect", "segment", "serve")
 
 
 def load_commands() -> Registry[Command]:
