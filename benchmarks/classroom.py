@@ -79,6 +79,7 @@ class Widget:
 class Session:
     url: str
     page: str  # url path; "" is the default page
+    query_string: str = ""  # the address bar's query, as the server last set it
     ws: object = None
     page_hash: str = ""
     widgets: dict = field(default_factory=dict)
@@ -90,6 +91,9 @@ class Session:
     errors: list = field(default_factory=list)
     busy: bool = False
     reader: asyncio.Task | None = None
+    texts: list = field(default_factory=list)  # the Markdown the last run sent
+    drawn: set = field(default_factory=set)  # the widgets the last full run drew
+    tabs: dict = field(default_factory=dict)  # st.tabs key (query parameter) -> the container's widget id
 
     async def open(self) -> float:
         ws_url = self.url.replace("http", "ws", 1).rstrip("/") + "/_stcore/stream"
@@ -115,13 +119,23 @@ class Session:
             kind = msg.WhichOneof("type")
             if kind == "new_session":
                 self.page_hash = msg.new_session.page_script_hash
+            elif kind == "page_info_changed":
+                self.query_string = msg.page_info_changed.query_string
+            elif kind == "delta" and msg.delta.WhichOneof("type") == "add_block":
+                block = msg.delta.add_block
+                if block.WhichOneof("type") == "tab_container" and block.tab_container.id:
+                    self.drawn.add(block.tab_container.id)
+                    self.tabs[block.tab_container.query_param_key or block.tab_container.id] = block.tab_container.id
             elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
                 element = msg.delta.new_element
                 etype = element.WhichOneof("type")
                 if etype in ("number_input", "slider", "selectbox", "checkbox", "toggle"):
                     proto = getattr(element, etype)
+                    self.drawn.add(proto.id)
                     if not proto.disabled and not proto.form_id:
                         self.widgets[proto.id] = Widget(proto.id, etype, msg.delta.fragment_id, proto)
+                elif etype == "markdown":
+                    self.texts.append(element.markdown.body)
                 elif etype == "exception":
                     self.errors.append(element.exception.message)
             elif kind == "auto_rerun":
@@ -138,6 +152,7 @@ class Session:
 
     def _client_state(self, msg: BackMsg, fragment_id: str = "") -> None:
         state = msg.rerun_script
+        state.query_string = self.query_string
         state.page_name = self.page
         state.page_script_hash = self.page_hash
         state.fragment_id = fragment_id
@@ -152,10 +167,17 @@ class Session:
             msg = BackMsg()
             self._client_state(msg, fragment_id)
             self.finished.clear()
+            self.texts = []
+            if not fragment_id:
+                self.drawn = set()
             start = time.perf_counter()
             await self.ws.send(msg.SerializeToString())
             await asyncio.wait_for(self.finished.wait(), timeout)
-            return time.perf_counter() - start
+            took = time.perf_counter() - start
+            if not fragment_id:  # a browser forgets the state of a widget the run did not draw
+                self.sent = {wid: state for wid, state in self.sent.items() if wid in self.drawn}
+                self.widgets = {wid: w for wid, w in self.widgets.items() if wid in self.drawn}
+            return took
         finally:
             self.busy = False
 
@@ -177,6 +199,17 @@ class Session:
                 pass
             finally:
                 self.busy = False
+
+    async def set(self, state, fragment_id: str = "") -> float:
+        """Set one widget (a WidgetState) as a browser does when it changes, and rerun."""
+        self.sent[state.id] = state
+        return await self.rerun(fragment_id)
+
+    async def open_tab(self, key: str, label: str) -> float:
+        """Click the tab ``label`` of the st.tabs bound to ``key``."""
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        return await self.set(WidgetState(id=self.tabs[key], string_value=label))
 
     async def change(self, rng: random.Random) -> float | None:
         """Change one widget of the page to another valid value, as a student does; the rerun's seconds."""

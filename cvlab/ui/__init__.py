@@ -133,8 +133,26 @@ def page_link(script: str, label: str, *, icon: str | None = None, query_params:
 
 
 def sections(*labels: str) -> list:
-    """Tabs for a page's sections, deep-linkable as ``?section=<label>``."""
+    """Tabs for a page's sections, deep-linkable as ``?section=<label>``.
+
+    Bound to the address bar, the tabs track which one is open (a click reruns the page), so a page
+    builds only the open section: each section's body goes under ``for _ in open_section(tab):``.
+    """
     return st.tabs(list(labels), key=SECTION_KEY, bind="query-params")
+
+
+def open_section(tab) -> Iterator[None]:
+    """Run the loop's body once, inside ``tab``, when it is the open section; a closed one runs nothing.
+
+    A browser draws, and first loads the code of, every element it is sent, hidden tabs' too, and the
+    server would compute them all on every rerun. Settings outlive a closed section: a query-bound
+    widget that is not drawn keeps its address-bar value until its section opens again
+    (tests/pages/test_sections.py shows it against a real server).
+    """
+    if tab.open is False:
+        return
+    with tab:
+        yield
 
 
 def _friendly(err: BaseException) -> str:
