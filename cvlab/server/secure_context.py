@@ -116,8 +116,15 @@ streamlit run streamlit_app.py \\
 lab machines so there is no warning. Streamlit's documentation advises TLS at a reverse proxy rather
 than in Streamlit for production use.
 
-**2. TLS at a reverse proxy (what a class server should run).** The proxy holds the certificate and
-passes the app's websocket through, e.g. nginx:
+**2. TLS at a reverse proxy (what a class server should run).** CV Lab's own lab-server command starts
+HAProxy with TLS in front of several app processes (`sudo apt-get install -y haproxy` first):
+
+```
+python -m cvlab serve --replicas 2 --tls self-signed --name {name}
+```
+
+(`--tls fullchain.pem:privkey.pem` for a real certificate). Any other proxy works too if it holds the
+certificate and passes the app's websocket through, e.g. nginx:
 
 ```
 server {{

@@ -37,3 +37,11 @@ def test_the_https_help_names_the_server_and_streamlits_own_tls_options():
     assert "--server.sslCertFile cvlab.crt --server.sslKeyFile cvlab.key" in text
     assert "proxy_set_header Upgrade $http_upgrade" in text and "https://lab-server:8501" in text
     assert "subjectAltName=IP:10.0.0.5" in https_help(page_origin("http://10.0.0.5:8501/", {}))
+
+
+def test_the_https_help_offers_the_lab_server_command_with_tls_at_the_proxy():
+    text = https_help(page_origin("http://lab-server:8501/", {}))
+    assert "python -m cvlab serve --replicas 2 --tls self-signed --name lab-server" in text
+    assert "--tls fullchain.pem:privkey.pem" in text and "apt-get install -y haproxy" in text
+    hostile = https_help(page_origin("http://ev<il>:8501/", {}))
+    assert "--name lab-server" in hostile and "ev<il>" not in hostile
