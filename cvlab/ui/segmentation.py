@@ -139,8 +139,7 @@ def _show_result(result: sam_api.SamResult, pixels: np.ndarray, index: int, enco
 
 
 def sam_panel(open_: bool) -> None:
-    """The Segment Anything section. Its widgets always render (an unrendered widget loses its address-bar
-    value); the model is built and the image encoded only while the tab is ``open_``."""
+    """The Segment Anything section; the model is built and the image encoded only while the tab is ``open_``."""
     names = sam_api.SAM_MODELS.names()
     left, right = st.columns([2, 3])  # wide enough for the image picker's three buttons when projected
     with left:

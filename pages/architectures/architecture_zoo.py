@@ -11,7 +11,7 @@ from cvlab.zoo import scaling
 
 from cvlab.zoo import tokens
 from cvlab.data.images import load_sample
-from cvlab.ui import report_errors, sections, show_figure, show_table
+from cvlab.ui import open_section, report_errors, sections, show_figure, show_table
 from cvlab.ui.zoo import (COMPARE_CAPTION, YOLO_CAPTION, attention_costs, claim_rows, compare_rows, latencies,
                           layers_of, measurement_panel, measurements, real_efficientnets, segmentation_rows,
                           show_compare_table, yolo_rows, zoo_facts)
@@ -163,10 +163,6 @@ st.title("Architectures")
 st.caption("VGG to Swin side by side. Parameters and multiply-accumulates are counted from the real model "
            "definitions here; accuracy and file size come from the published weights, which are named; "
            "latency is measured on this machine.")
-# Only the open section is built, its widgets included: a browser draws, and first loads the code of,
-# every element it is sent, hidden tabs' too. Settings outlive a switch to another section: Streamlit
-# keeps the value of a query-bound widget that is not drawn, and an address's settings wait for their section.
 for tab, draw in zip(sections(*SECTIONS), SECTIONS.values()):
-    if tab.open:
-        with tab:
-            draw()
+    for _ in open_section(tab):  # only the open section is built, its widgets included
+        draw()

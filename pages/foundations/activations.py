@@ -8,7 +8,7 @@ from cvlab.activations import functions as activations
 
 from cvlab.activations import softmax
 from cvlab.activations import experiments as gx
-from cvlab.ui import report_errors, sections, show_figure
+from cvlab.ui import open_section, report_errors, sections, show_figure
 from cvlab.viz import activations as viz
 
 CURVE_POINTS = 401
@@ -57,7 +57,7 @@ st.caption("Without a non-linearity, a stack of layers is just one linear map. "
 tab_functions, tab_softmax, tab_dying, tab_vanishing = sections(
     "Functions", "Softmax", "Dying ReLU", "Vanishing gradients")
 
-with tab_functions:
+for _ in open_section(tab_functions):
     chosen = st.multiselect("Functions", NAMES, default=["relu", "sigmoid", "gelu"], format_func=display_name,
                             key="fn", bind=BIND)
     left, right = st.columns([2, 1])
@@ -83,7 +83,7 @@ with tab_functions:
                 with columns[index % len(columns)]:
                     fact_card(activations.get_activation(item.name), item.torch_code)
 
-with tab_softmax:
+for _ in open_section(tab_softmax):
     st.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
     left, right = st.columns([2, 1])
     logits_text = left.text_input("Logits z (comma-separated)", "2.0, 1.0, 0.1", key="logits", bind=BIND)
@@ -100,7 +100,7 @@ with tab_softmax:
                        "Dividing the logits by T > 1 flattens the distribution (towards uniform); T < 1 sharpens "
                        "it (towards all mass on the largest logit). The diamonds show plain softmax (T = 1).")
 
-with tab_dying:
+for _ in open_section(tab_dying):
     left, right = st.columns(2)
     dying_names = left.multiselect("Activations", NAMES, default=["relu", "leaky_relu"], format_func=display_name,
                                    key="dact", bind=BIND)
@@ -134,7 +134,7 @@ with tab_dying:
                 f"The network is {gx.DyingReluConfig.depth} hidden layers of {gx.DyingReluConfig.width} units "
                 f"learning {gx.CLASSES} classes, so chance accuracy is {1 / gx.CLASSES:.0%}.")
 
-with tab_vanishing:
+for _ in open_section(tab_vanishing):
     left, right = st.columns(2)
     vanishing_names = left.multiselect("Activations", NAMES, default=["sigmoid", "relu"], format_func=display_name,
                                        key="vact", bind=BIND)

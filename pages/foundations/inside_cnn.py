@@ -8,7 +8,7 @@ from cvlab.sizes import arithmetic as shapes
 from cvlab.data.images import to_grayscale
 from cvlab.zoo.architectures import ARCHITECTURES
 from cvlab.cnn.inside_network import classes_note
-from cvlab.ui import report_errors, sections, show_figure, show_table
+from cvlab.ui import open_section, report_errors, sections, show_figure, show_table
 from cvlab.ui.image_picker import image_picker
 from cvlab.ui import networks as nets
 from cvlab.ui.networks import cached_network, cached_trace, image_key
@@ -30,7 +30,7 @@ if image is None:
 gray = to_grayscale(image.pixels)  # (H, W) in [0, 1]
 tab_conv, tab_pool, tab_net, tab_dense = sections("Convolution", "Pooling", "Through a network", "Conv vs dense")
 
-with tab_conv:
+for _ in open_section(tab_conv):
     st.latex(r"y[i,j] = \sum_m \sum_n x[i \cdot s + m \cdot d,\; j \cdot s + n \cdot d]\; k[m,n] + b")
     left, middle, right = st.columns([2, 1, 1])
     kernel_names = [*conv.KERNELS.names(), CUSTOM]
@@ -63,7 +63,7 @@ with tab_conv:
         st.caption("PyTorch's Conv2d computes cross-correlation: the kernel is not flipped. That is why the "
                    "textbook Sobel-x grid 1 0 -1 / 2 0 -2 / 1 0 -1 appears here mirrored as sobel_x.")
 
-with tab_pool:
+for _ in open_section(tab_pool):
     left, right = st.columns(2)
     pool_size = left.number_input("Pooling window (and stride)", 2, 4, 2, key="pk", bind=BIND)
     shift = right.number_input("Shift the image by (pixels)", 1, 8, 1, key="shift", bind=BIND)
@@ -79,7 +79,7 @@ with tab_pool:
                        "the window) change it less than the raw map; global average pooling forgets position "
                        "altogether.")
 
-with tab_net:
+for _ in open_section(tab_net):
     left, right = st.columns([2, 1])
     arch_name = left.selectbox("Network", ARCHITECTURES.names(), key="arch", bind=BIND)
     pretrained = right.toggle("Pretrained weights when available", value=True, key="pre", bind=BIND)
@@ -114,7 +114,7 @@ with tab_net:
             nets.prediction(net, trace)
             nets.where_it_looks(net, trace, image, cam_class, pretrained)
 
-with tab_dense:
+for _ in open_section(tab_dense):
     cols = st.columns(5)
     in_h = cols[0].number_input("Input H", 1, 512, 32, key="dh", bind=BIND)
     in_w = cols[1].number_input("Input W", 1, 512, 32, key="dw", bind=BIND)

@@ -8,7 +8,7 @@ from cvlab.sizes import arithmetic as shapes
 from cvlab.sizes import working as size_working
 from cvlab.errors import CvlabError
 from cvlab.sizes.chain import chain_rows, chain_table, format_shape, layer_spec
-from cvlab.ui import report_errors, sections, show_figure, show_table
+from cvlab.ui import open_section, report_errors, sections, show_figure, show_table
 from cvlab.viz import shapes as viz
 
 BIND = "query-params"
@@ -41,7 +41,7 @@ st.caption("How big is the output of a conv or pooling layer? Every number here 
            "including the layers PyTorch refuses. Shapes are C x H x W, as in PyTorch; the lecture writes H x W x C.")
 single, chain, examples, exercises = sections("Single layer", "Layer chain", "Worked examples", "Exercises")
 
-with single:
+for _ in open_section(single):
     # No format_func on bound selectboxes: the URL would hold the formatted label instead of the name.
     kind = st.selectbox("Layer", list(KINDS), key="layer", bind=BIND,
                         help=", ".join(f"{name}: nn.{torch_name}" for name, torch_name in KINDS.items()))
@@ -88,7 +88,7 @@ with single:
                 st.caption("Which input pixels each output reads, along H:")
                 show_figure(viz.windows_figure(h, k, s or k, work_h.pad_before, work_h.pad_after, work_h.output, d))
 
-with chain:
+for _ in open_section(chain):
     names = ["custom", *spec.PRESETS.names()]
     preset_name = st.selectbox("Preset", names, index=names.index("resnet-stem"), key="preset", bind=BIND,
                                on_change=load_preset, help="custom: your own chain")
@@ -149,7 +149,7 @@ with chain:
                                  "and adds ZeroPadding2D.")
                 as_keras.code(frameworks.keras_code(input_shape, layers), language="python", wrap_lines=True)
 
-with examples:
+for _ in open_section(examples):
     st.markdown("The lecture's table, computed with $\\text{out} = \\lfloor (W - K + 2P) / S \\rfloor + 1$:")
     table = []
     for width, kernel, padding, stride in size_working.LECTURE_EXAMPLES:
@@ -162,7 +162,7 @@ with examples:
                 "- **Stride 2** about halves the size; the floor rounds 31 / 2 down.\n"
                 "- **K = 7, P = 3, S = 2** is ResNet's first layer: 224 becomes 112.")
 
-with exercises:
+for _ in open_section(exercises):
     st.markdown("Work each one out on paper first, then type your answer (pixels per side).")
     for number, exercise in enumerate(size_working.lecture_exercises(), start=1):
         st.markdown(f"**Question {number}.** {exercise.question}")

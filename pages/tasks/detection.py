@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cvlab.detection import boxes as bx
-from cvlab.ui import projector_on, report_errors, sections, show_figure, show_table
+from cvlab.ui import open_section, projector_on, report_errors, sections, show_figure, show_table
 from cvlab.ui import detection as ui
 from cvlab.ui import training as training_ui
 from cvlab.ui.image_picker import image_picker
@@ -151,12 +151,12 @@ with tab_iou:
                         f"At the Detect tab's NMS threshold {iou:.2f}, the lower-scoring of two same-class boxes "
                         f"like these would be **{'suppressed' if pair.iou > iou else 'kept'}**.")
 
-with tab_train:
+for _ in open_section(tab_train):
     if tab_train.open:
         st.caption("Train a YOLO detector on the job queue, as `model.train(data='custom.yaml', epochs=..., "
                    "imgsz=...)` does: on shapes scenes written in YOLO format (offline), or on your own YOLO zip. "
                    "A finished run is selectable in *Detect* as `trained-<run>`.")
         training_ui.task_training_section("detect")
 
-with tab_data:
+for _ in open_section(tab_data):
     ui.data_panel()

@@ -5,7 +5,7 @@ import streamlit as st
 from cvlab.segmentation import architectures as arch
 from cvlab.segmentation import loss_explorer as lx
 from cvlab.segmentation.losses import LOSSES
-from cvlab.ui import report_errors, sections, show_figure, show_table
+from cvlab.ui import open_section, report_errors, sections, show_figure, show_table
 from cvlab.ui import segmentation as ui
 from cvlab.ui import training as training_ui
 from cvlab.viz import segmentation as viz
@@ -37,7 +37,7 @@ st.caption("Segmentation labels every pixel. A U-Net learns it from examples wit
            "SAM segments whatever you point at, from one heavy encoding of the image and a light decoder per click.")
 tab_unet, tab_train, tab_losses, tab_sam = sections("U-Net", "Train a U-Net", "Loss explorer", "Segment Anything")
 
-with tab_unet:
+for _ in open_section(tab_unet):
     left, right = st.columns(2)
     encoder = left.selectbox("Encoder", ENCODERS, index=ENCODERS.index(arch.DEFAULT_ENCODER), key="unet_enc",
                              bind=BIND, help="Any smp encoder fits under the same decoder.")
@@ -67,14 +67,14 @@ with tab_unet:
         show_table([{"architecture": a.display_name, "year": a.year, "idea": a.idea, "skip connections": a.skips}
                     for _, a in arch.ARCHITECTURES.items()])
 
-with tab_train:
+for _ in open_section(tab_train):
     if tab_train.open:
         st.caption("Train an smp model on the job queue: the shapes generator's masks (offline), or your own zip of "
                    "images/ and masks/. The default recipe (U-Net, ResNet-18 encoder, 0.5 BCE + 0.5 Dice, 64 px, "
                    "6 epochs) passes an IoU of 0.9 in about two minutes on a 2-core CPU.")
         training_ui.task_training_section("segment")
 
-with tab_losses:
+for _ in open_section(tab_losses):
     chosen = st.multiselect("Losses", lx.BINARY_LOSSES, default=list(lx.BINARY_LOSSES), key="loss_names", bind=BIND)
     smooth = st.slider("Dice / IoU smoothing s", 0.0, 5.0, 1.0, 0.5, key="smooth", bind=BIND,
                        help="Added to numerator and denominator so an empty mask has a defined loss.")
@@ -124,5 +124,5 @@ with tab_losses:
                 loss_card(name)
         st.markdown("The lecture's combination, `0.5*bce+0.5*dice`, balances a per-pixel signal with an overlap one.")
 
-with tab_sam:
+for _ in open_section(tab_sam):
     ui.sam_panel(tab_sam.open)

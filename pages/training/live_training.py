@@ -5,7 +5,7 @@ import streamlit as st
 from cvlab.training import runs
 from cvlab.training.optimizers import OPTIMIZERS
 from cvlab.training.tasks import TASKS
-from cvlab.ui import sections, show_figure, show_table
+from cvlab.ui import open_section, sections, show_figure, show_table
 from cvlab.ui import training as ui
 from cvlab.ui import training_results
 from cvlab.ui import training_form as form
@@ -22,7 +22,7 @@ with secret:
     instructor = ui.is_instructor()
 tab_new, tab_live, tab_compare, tab_results = sections("New run", "Live", "Compare", "Results")
 
-with tab_new:
+for _ in open_section(tab_new):
     titles = {spec.title: name for name, spec in TASKS.items()}  # the address shows the title: ?task=Detection
     task = titles[st.segmented_control("Task", list(titles), default="Classification", required=True, key="task",
                                        bind="query-params")]
@@ -55,7 +55,7 @@ every_run = ui.ordered_runs(user)
 labels = {info.run_id: ui.label(info) for info in every_run}
 chosen = st.session_state.get("run")
 
-with tab_live:
+for _ in open_section(tab_live):
     if tab_live.open:
         if not every_run:
             st.info("No runs yet: start one in *New run*.")
@@ -65,7 +65,7 @@ with tab_live:
                                   format_func=labels.get, key="live_run")
             ui.live_panel(run_id, user, instructor)
 
-with tab_compare:
+for _ in open_section(tab_compare):
     if tab_compare.open and every_run:
         picked = st.multiselect("Runs to overlay", list(labels), default=list(labels)[:3], format_func=labels.get,
                                 key="compare")
@@ -81,7 +81,7 @@ with tab_compare:
     elif tab_compare.open:
         st.info("No runs yet.")
 
-with tab_results:
+for _ in open_section(tab_results):
     if tab_results.open and every_run:
         ended = [i for i in every_run if (i.run_dir / "eval.json").is_file()]
         if not ended:
