@@ -10,6 +10,7 @@ from dataclasses import fields
 
 import streamlit as st
 
+from cvlab.errors import CvlabError
 from cvlab.settings import get_settings
 from cvlab.training import lifecycle, runs
 from cvlab.training.config import TrainConfig
@@ -144,11 +145,31 @@ def controls(info: runs.RunInfo, me: Identity, instructor: bool) -> None:
                    "or the instructor may change this run.")
 
 
-@st.fragment(run_every=LIVE_REFRESH_S)
 def live_panel(run_id: str, me: Identity, instructor: bool) -> None:
-    """Redrawn every couple of seconds from the run folder while the rest of the page stays put."""
+    """A run's live view: redrawn every couple of seconds from the run folder while the run is queued,
+    running or paused, the rest of the page staying put; an ended run's view is drawn once and polls not."""
+    try:
+        active = runs.RunStore().info(run_id).status in runs.ACTIVE
+    except CvlabError:
+        active = False  # the view says what is wrong, once
+    (_live_polling if active else _live_still)(run_id, me, instructor)
+
+
+@st.fragment(run_every=LIVE_REFRESH_S)
+def _live_polling(run_id: str, me: Identity, instructor: bool) -> None:
+    _live_view(run_id, me, instructor, polling=True)
+
+
+@st.fragment
+def _live_still(run_id: str, me: Identity, instructor: bool) -> None:
+    _live_view(run_id, me, instructor, polling=False)
+
+
+def _live_view(run_id: str, me: Identity, instructor: bool, *, polling: bool) -> None:
     with report_errors():
         info = runs.RunStore().info(run_id)
+        if (info.status in runs.ACTIVE) != polling:
+            st.rerun()  # started or ended: the whole page, so the view polls exactly while the run is active
         listed = st.session_state.get(LISTED_STATUS_KEY, {}).get(run_id)
         if listed is not None and listed != info.status:
             st.rerun()  # the whole page: its run pickers still say the status they were drawn with ("running")
@@ -173,6 +194,8 @@ def live_panel(run_id: str, me: Identity, instructor: bool) -> None:
                 st.markdown("  \n".join(f"**{m.number}** · {m.text}" for m in changes))
         if info.config.task == "segment":
             mask_preview(info)
+        if not polling and runs.RunStore().info(run_id).status in runs.ACTIVE:
+            st.rerun()  # resumed from this view: poll it from now on
 
 
 def mask_preview(info: runs.RunInfo) -> None:
