@@ -92,7 +92,9 @@ def _run(args: argparse.Namespace) -> dict:
                   f"val loss {_number(record.get('val_loss'))}  {_scores(record)}  "
                   f"{record['images_per_second']:.0f} img/s", file=stdout, flush=True)
 
-    summary = train_run(run_dir, on_record=show)
+    from cvlab.jobs.queue import release
+
+    summary = train_run(run_dir, on_record=show, release=release)
     if summary["status"] == "failed":  # exit status 2 and the reason on stderr, as for every error
         failure = RunFailed(f"The run failed: {summary.get('reason') or 'no reason was recorded'} "
                             f"(run folder {summary['run_dir']}).")

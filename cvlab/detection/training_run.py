@@ -226,11 +226,9 @@ def train_detection_run(run_dir: Path, config, on_record=None) -> tuple[str, str
                        optimizer=OPTIMIZER_NAMES[config.optimizer], lr0=config.lr, momentum=config.momentum,
                        weight_decay=config.weight_decay, fraction=fraction)
     except Released as released:  # paused too long: ultralytics' last.pt holds the last finished epoch
-        from cvlab.jobs.queue import release
-
         reason = f"{released} (a detector goes on from the start of the epoch it paused in)"
         runs.update_record(run_dir, seconds_used=live.control.seconds_used())
-        return release(run_dir, live.control.seen_seq, reason), reason
+        raise released.saved(live.control.seen_seq, reason)
     finally:
         metrics.close()
     runs.update_record(run_dir, seconds_used=live.control.seconds_used())

@@ -157,7 +157,7 @@ def execute_job(run_id: str, attempt: int) -> dict | None:
     with DEVICE_SLOTS.slot(info.config.device) as device:
         if device != info.config.device:
             runs.update_record(run_dir, config={**info.config.to_dict(), "device": device})
-        return train_run(run_dir)
+        return train_run(run_dir, release=release)
 
 
 BOUNCE_DELAY_S = 1.0  # a worker on another host waits this long before handing a measurement back

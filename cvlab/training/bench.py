@@ -45,7 +45,7 @@ def training_flops_per_image(p) -> float:
     """FLOPs of one training step (forward + backward) divided by the batch size."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from cvlab.training.engine import to_input
+    from cvlab.training.validation import to_input
 
     x, y = to_input(p, p.train_x[:p.config.batch_size]), p.train_y[:p.config.batch_size]
     p.model.train()
@@ -58,7 +58,8 @@ def training_flops_per_image(p) -> float:
 def reference_images_per_second(config: TrainConfig) -> tuple[float, object]:
     """A minimal loop: for each batch, forward, loss, backward, step. Nothing else."""
 
-    from cvlab.training.engine import _autocast, batches, to_input
+    from cvlab.training.engine import batches
+    from cvlab.training.validation import autocast, to_input
     from cvlab.training.preparation import prepare
 
     p = prepare(config)
@@ -69,7 +70,7 @@ def reference_images_per_second(config: TrainConfig) -> tuple[float, object]:
         start = time.perf_counter()
         for index in batches(p, epoch):
             x, y = to_input(p, p.train_x[index]), p.train_y[index]
-            with _autocast(p):
+            with autocast(p):
                 loss = p.loss_fn(p.model(x).float(), y)
             p.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -81,11 +82,12 @@ def reference_images_per_second(config: TrainConfig) -> tuple[float, object]:
 
 
 def engine_run(config: TrainConfig, root: Path) -> dict:
+    from cvlab.jobs.queue import release
     from cvlab.training.engine import train_run
 
     run_dir = runs.RunStore(root).create(config, "bench")
     started = time.perf_counter()
-    summary = train_run(run_dir)
+    summary = train_run(run_dir, release=release)
     summary["wall_seconds"] = time.perf_counter() - started
     epochs = [r for r in runs.read_metrics(run_dir) if r["kind"] == "epoch"]
     if epochs:  # the last epoch, like the reference: steady state, not warm-up

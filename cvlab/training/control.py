@@ -36,6 +36,13 @@ class Released(Exception):
     def __init__(self, global_step: int, message: str):
         super().__init__(message)
         self.global_step = global_step
+        self.seen_seq, self.reason = 0, message  # set by the runner once the state is saved
+
+    def saved(self, seen_seq: int, reason: str | None = None) -> Released:
+        """The runner saved the run's state: whoever runs the job gives the device back (``train_run``'s
+        ``release``) with the last request seen and the reason shown."""
+        self.seen_seq, self.reason = seen_seq, reason or str(self)
+        return self
 
 
 def _minutes(seconds: float) -> str:

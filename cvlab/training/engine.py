@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import nullcontext
 from pathlib import Path
+from typing import Callable
 
 from cvlab.errors import CvlabError, InvalidInput
 from cvlab.training import runs
@@ -30,6 +30,7 @@ from cvlab.training.config import TrainConfig
 from cvlab.training.control import LiveControl, Released, Stopped
 from cvlab.training.preparation import Prepared, prepare
 from cvlab.training.run_state import ResumeAt, drop_paused, restore, save_paused
+from cvlab.training.validation import autocast, evaluate, to_input
 
 LOGS_PER_EPOCH = 20  # step records per epoch: enough for smooth live curves, few enough to read fast
 def batches(p: Prepared, epoch: int):
@@ -43,49 +44,6 @@ def batches(p: Prepared, epoch: int):
         # branch, any net at its minimum size): the lone last image joins the batch before it.
         chunks[-2:] = [torch.cat(chunks[-2:])]
     return chunks
-
-
-def to_input(p: Prepared, x_uint8, augment=None, generator=None):
-    """uint8 (B, 3, H, W) on the device -> normalised float, augmented when training."""
-    import torch
-
-    from cvlab.data.augment import augment_batch, to_float
-
-    x = to_float(x_uint8)
-    if augment is not None:
-        x = augment_batch(x, augment, generator)
-    x = (x - p.mean) / p.std
-    return x.contiguous(memory_format=torch.channels_last) if p.config.channels_last else x
-
-
-def evaluate(p: Prepared, batch_size: int = 256) -> tuple[float, dict, object]:
-    """Validation loss, scores (``{"accuracy": ...}`` or ``{"iou": ..., "dice": ...}``) and the
-    predictions, with no gradients and the model in eval mode."""
-    import torch
-
-    p.model.eval()
-    predictions, total_loss, counts = [], 0.0, None
-    with torch.no_grad(), _autocast(p):
-        for start in range(0, len(p.val_y), batch_size):
-            x = to_input(p, p.val_x[start:start + batch_size])
-            y = p.objective.target(p.val_y[start:start + batch_size])
-            logits = p.model(x).float()
-            total_loss += float((p.objective.eval_loss or p.objective.loss)(logits, y)) * len(y)  # means -> sums
-            batch_counts = p.objective.counts(logits, y)
-            counts = batch_counts if counts is None else counts + batch_counts
-            predictions.append(p.objective.predict(logits))
-    predicted = torch.cat(predictions) if predictions else p.val_y[:0]
-    n = max(1, len(p.val_y))
-    scores = p.objective.scores(counts, n) if counts is not None else {}
-    return total_loss / n, scores, predicted
-
-
-def _autocast(p: Prepared):
-    import torch
-
-    if p.autocast_dtype is None:
-        return nullcontext()
-    return torch.autocast(p.device.type, dtype=p.autocast_dtype)
 
 
 def _train_epoch(p: Prepared, epoch: int, control: LiveControl, metrics: runs.MetricsWriter, augment,
@@ -108,7 +66,7 @@ def _train_epoch(p: Prepared, epoch: int, control: LiveControl, metrics: runs.Me
         if step < first_step:
             continue
         x, y = to_input(p, p.train_x[index], augment, generator), p.objective.target(p.train_y[index])
-        with _autocast(p):
+        with autocast(p):
             logits = p.model(x)
             loss = p.objective.loss(logits.float(), y)
         p.optimizer.zero_grad(set_to_none=True)
@@ -163,13 +121,20 @@ class _Heartbeat(threading.Thread):
             self.done.wait(runs.HEARTBEAT_EVERY_S)
 
 
-def train_run(run_dir: Path, on_record=None) -> dict:
-    """Train (or resume) the run in ``run_dir``; returns its summary and never raises for a failed run."""
+def train_run(run_dir: Path, on_record=None, release: Callable[[Path, int, str], str] | None = None) -> dict:
+    """Train (or resume) the run in ``run_dir``; returns its summary and never raises for a failed run.
+
+    ``release(run_dir, seen_seq, reason) -> status`` gives a run paused past the release time its device back
+    once its state is saved (the job queue's ``release``, passed in by whoever runs the job); without one the
+    run waits "paused" for Resume."""
     run_dir = Path(run_dir)
     heartbeat = _Heartbeat(run_dir)
     heartbeat.start()
     try:
         return _train(run_dir, on_record)
+    except Released as released:
+        status = (release or _wait_paused)(run_dir, released.seen_seq, released.reason)
+        return _summary(run_dir, status, released.reason)
     except Stopped as stop:
         return _summary(run_dir, "stopped", str(stop))
     except Exception as err:  # the run fails; the worker that called us lives on
@@ -178,6 +143,12 @@ def train_run(run_dir: Path, on_record=None) -> dict:
         return _summary(run_dir, "failed", reason)
     finally:
         heartbeat.done.set()
+
+
+def _wait_paused(run_dir: Path, seen_seq: int, reason: str) -> str:
+    """A released run with no queue to give its device back to: it waits paused for Resume."""
+    runs.update_record(run_dir, status="paused", released=True, reason=reason)
+    return "paused"
 
 
 def failure_reason(err: BaseException) -> str:
@@ -250,13 +221,11 @@ def train_loop(run_dir: Path, config: TrainConfig, on_record=None) -> tuple[str,
         status, reason = "finished", ""
     except Stopped as stop:
         status, reason = "stopped", str(stop)
-    except Released as released:  # paused too long: save where it is, give the device back
-        from cvlab.jobs.queue import release
-
+    except Released as released:  # paused too long: save where it is; train_run gives the device back
         at = released.resume_at
         save_paused(p, run_dir, at.epoch, at.step, at.totals, control.factor)
         runs.update_record(run_dir, seconds_used=control.seconds_used())
-        return release(run_dir, control.seen_seq, str(released)), str(released)
+        raise released.saved(control.seen_seq)
     finally:
         metrics.close()
     runs.update_record(run_dir, seconds_used=control.seconds_used())

@@ -86,7 +86,7 @@ def read_preview(run_dir: Path) -> MaskPreview | None:
 
 def finish_run(p, run_dir: Path, status: str, reason: str) -> None:
     """Write the final model and its evaluation, then the run's final status."""
-    from cvlab.training.engine import evaluate
+    from cvlab.training.validation import evaluate
 
     size = int(p.train_x.shape[-1])
     save_checkpoint(run_dir / "model.safetensors", p.model, config=p.config.to_dict(),

@@ -14,6 +14,8 @@ from cvlab.zoo import facts as zoo
 
 from cvlab.zoo import measure_job as zoo_jobs
 
+from cvlab.zoo import measuring
+
 from cvlab.zoo import measure as zoo_measure
 from cvlab.ui import projector_on, show_table
 
@@ -259,6 +261,6 @@ def _confirm_measuring(suite: str, wanted: list[str], measured: list, input_size
         st.session_state.pop(_confirm_key(key), None)
         if again:
             zoo_measure.forget_measurements(wanted, suite=suite, input_size=input_size)
-        _show_progress(zoo_jobs.start_measuring(wanted, suite=suite, input_size=input_size).status())
+        _show_progress(measuring.start_measuring(wanted, suite=suite, input_size=input_size).status())
         return
     cancel.button("Cancel", key=f"{key}_cancel", on_click=lambda: st.session_state.pop(_confirm_key(key), None))

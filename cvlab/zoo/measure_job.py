@@ -1,6 +1,6 @@
 """The Architectures page's measuring job, through the job queue, followed in a status file.
 
-The page queues a job (``start_measuring``); a worker of the training queue
+The page queues a job (``cvlab.zoo.measuring.start_measuring``); a worker of the training queue
 (``python -m cvlab worker``, started by the app when none is alive) takes it in a device
 slot, so measuring never shares the device with a training run, and runs
 ``cvlab.zoo.measure.measure_all`` (``run_measurement_job``). Progress, the device, a stop
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -43,7 +42,7 @@ class JobStatus:
     device: str = ""  # where the worker measures
 
 
-def _job_dir() -> Path:
+def job_dir() -> Path:
     folder = get_settings().data_home / "zoo"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -57,7 +56,7 @@ def _read_job(folder: Path) -> dict | None:
     return record if isinstance(record, dict) else None  # anything else is no job: the page never breaks on it
 
 
-def _write_job(folder: Path, record: dict) -> None:
+def write_job(folder: Path, record: dict) -> None:
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".job.", suffix=".tmp")
     with os.fdopen(fd, "w") as out:
         json.dump(record, out)
@@ -101,7 +100,7 @@ class QueuedMeasurement:
         (self.folder / f"{self.job_id}.stop").touch()
         record = self._record()
         if record.get("state") == "queued":  # no worker has it yet: it ends here
-            _write_job(self.folder, {**record, "state": "stopped", "updated": time.time()})
+            write_job(self.folder, {**record, "state": "stopped", "updated": time.time()})
         if wait_s is not None:
             self.wait(wait_s)
 
@@ -126,12 +125,12 @@ def give_up(job_id: str, reason: str) -> None:
     """Mark the data home's job failed with ``reason`` while it is still queued (nothing to do for another job)."""
     import fcntl
 
-    folder = _job_dir()
+    folder = job_dir()
     with open(folder / ".job.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         record = _read_job(folder) or {}
         if record.get("job_id") == job_id and record.get("state") == "queued":
-            _write_job(folder, {**record, "state": "failed", "error": reason, "updated": time.time()})
+            write_job(folder, {**record, "state": "failed", "error": reason, "updated": time.time()})
 
 
 # A first guess per model before anything was measured on this machine: the job's 34 classification
@@ -206,36 +205,9 @@ def plan_measuring(names: list[str], suite: str = "classification", input_size: 
 
 def current_job() -> QueuedMeasurement | None:
     """The data home's last measuring job, queued, running or ended; None before any."""
-    folder = _job_dir()
+    folder = job_dir()
     record = _read_job(folder)
     return QueuedMeasurement(folder, record["job_id"]) if record and "job_id" in record else None
-
-
-def start_measuring(names: list[str] | None = None, suite: str = "classification",
-                    input_size: int | None = None) -> QueuedMeasurement:
-    """The data home's measuring job: the queued or running one if there is one (of any suite), else a
-    new one put on the job queue now (and a local worker started if none is alive)."""
-    import fcntl
-    import secrets
-
-    from cvlab.jobs.queue import submit_measurement
-    from cvlab.jobs.worker import ensure_local_worker
-
-    spec = SUITES.get(suite)
-    names = list(spec.names() if names is None else names)
-    folder = _job_dir()
-    with open(folder / ".job.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two sessions clicking at once queue one job
-        job = current_job()
-        if job is not None and job.running:
-            return job
-        job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-        _write_job(folder, {"job_id": job_id, "suite": suite, "input_size": input_size, "total": len(names),
-                            "done": 0, "current": "", "state": "queued", "error": None, "updated": time.time(),
-                            "queued_at": time.time(), "host": socket.gethostname()})
-        submit_measurement(job_id, suite, input_size, names)
-    ensure_local_worker()
-    return QueuedMeasurement(folder, job_id)
 
 
 def run_measurement_job(job_id: str, suite: str, input_size: int | None, names: list[str],
@@ -243,7 +215,7 @@ def run_measurement_job(job_id: str, suite: str, input_size: int | None, names: 
     """The worker's side: measure, keeping the status file fresh; a stop request ends it between models."""
     from cvlab.device import pick_device
 
-    folder = _job_dir()
+    folder = job_dir()
     record = _read_job(folder) or {}
     if record.get("job_id") != job_id or record.get("state") != "queued":
         return  # superseded by a newer job
@@ -258,7 +230,7 @@ def run_measurement_job(job_id: str, suite: str, input_size: int | None, names: 
     def write(**changes) -> None:
         with lock:
             record.update(changes, updated=time.time())
-            _write_job(folder, record)
+            write_job(folder, record)
         if stop_file.exists():
             stop.set()
 

@@ -102,9 +102,10 @@ def test_a_killed_detection_run_resumes_from_its_last_epoch(local_workers, monke
 
 def test_an_architecture_measurement_is_a_queue_job_a_worker_runs(local_workers):
     from cvlab.zoo import measure_job as zoo_jobs
+    from cvlab.zoo import measuring
     from cvlab.zoo import measure as zoo_measure
 
-    job = zoo_jobs.start_measuring(["mobilenet_v3_small"])  # as the page's button does
+    job = measuring.start_measuring(["mobilenet_v3_small"])  # as the page's button does
     wait_for(lambda: not job.running, what="the measurement job")
     status = job.status()
     assert (status.state, status.done, status.error) == ("finished", 1, None), status

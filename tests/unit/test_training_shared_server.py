@@ -216,12 +216,14 @@ def test_a_measurement_for_a_host_that_is_gone_is_dropped_and_shown_failed(monke
     import time
 
     from cvlab.zoo import measure_job as zoo_jobs
+
+    from cvlab.zoo import measuring
     from cvlab.jobs import queue
 
     monkeypatch.setattr(queue, "BOUNCE_DELAY_S", 0.0)
     monkeypatch.setattr(queue, "submit_measurement", lambda *args, **kwargs: None)  # nothing queued here
     monkeypatch.setattr("cvlab.jobs.worker.ensure_local_worker", lambda *a, **k: (False, ""))
-    job = zoo_jobs.start_measuring(["mobilenet_v3_small"])
+    job = measuring.start_measuring(["mobilenet_v3_small"])
     huey, _ = queue.huey_and_task()
     old = time.time() - zoo_jobs.MEASURE_WAIT_LIMIT_S - 1
     queue.execute_measurement(job.job_id, "classification", None, ["mobilenet_v3_small"], "gone-host", old)
@@ -239,9 +241,11 @@ def test_a_measurement_queued_too_long_on_this_host_is_shown_failed_with_the_rea
 
     from cvlab.zoo import measure_job as zoo_jobs
 
+    from cvlab.zoo import measuring
+
     monkeypatch.setattr("cvlab.jobs.queue.submit_measurement", lambda *args, **kwargs: None)
     monkeypatch.setattr("cvlab.jobs.worker.ensure_local_worker", lambda *a, **k: (False, ""))
-    job = zoo_jobs.start_measuring(["mobilenet_v3_small"])
+    job = measuring.start_measuring(["mobilenet_v3_small"])
     assert job.status().state == "queued"
     monkeypatch.setattr(time, "time", lambda real=time.time: real() + zoo_jobs.MEASURE_WAIT_LIMIT_S + 5)
     status = job.status()
@@ -473,6 +477,7 @@ def test_a_detection_run_paused_past_the_release_time_gives_the_device_back_and_
 
 def test_stray_worker_and_measurement_files_never_break_the_app():
     from cvlab.zoo import measure_job as zoo_jobs
+    from cvlab.zoo import measuring
     from cvlab.jobs.worker import live_local_workers
 
     folder = get_settings().data_home / "workers"

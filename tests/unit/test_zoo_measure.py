@@ -9,6 +9,8 @@ from torch import nn
 
 from cvlab.zoo import measure_job as zoo_jobs
 
+from cvlab.zoo import measuring
+
 from cvlab.zoo import measure as zoo_measure
 from cvlab.zoo.facts import library_versions
 
@@ -139,9 +141,9 @@ def no_worker(monkeypatch):
 
 
 def test_the_page_job_goes_through_the_queue_once_and_reports_its_progress(home, fake_measure, no_worker):
-    job = zoo_jobs.start_measuring(NAMES)
+    job = measuring.start_measuring(NAMES)
     assert job.status().state == "queued" and job.running
-    assert zoo_jobs.start_measuring(NAMES).job_id == job.job_id  # the same job while it waits
+    assert measuring.start_measuring(NAMES).job_id == job.job_id  # the same job while it waits
     from cvlab.jobs.queue import pending_count
 
     assert pending_count() == 1
@@ -150,7 +152,7 @@ def test_the_page_job_goes_through_the_queue_once_and_reports_its_progress(home,
     assert (status.done, status.total, status.running, status.error, status.current, status.state) == (
         3, 3, False, None, "", "finished")
     assert status.device  # the worker's device, named
-    again = zoo_jobs.start_measuring(NAMES)
+    again = measuring.start_measuring(NAMES)
     assert again.job_id != job.job_id and work_the_queue() == 1  # a finished job is replaced; it reads the cache
     assert fake_measure == NAMES and again.status().state == "finished"
 
@@ -158,7 +160,7 @@ def test_the_page_job_goes_through_the_queue_once_and_reports_its_progress(home,
 def test_a_worker_on_another_host_hands_the_job_back(home, fake_measure, no_worker, monkeypatch):
     from cvlab.jobs import queue
 
-    job = zoo_jobs.start_measuring(["resnet18"])
+    job = measuring.start_measuring(["resnet18"])
     huey, _ = queue.huey_and_task()
     task = huey.dequeue()
     assert task.args[4] == __import__("socket").gethostname()  # the job names the host it describes
@@ -171,7 +173,7 @@ def test_a_worker_on_another_host_hands_the_job_back(home, fake_measure, no_work
 
 
 def test_a_stopped_queued_job_never_measures(home, fake_measure, no_worker):
-    job = zoo_jobs.start_measuring(["resnet18", "vgg16", "vgg19"])
+    job = measuring.start_measuring(["resnet18", "vgg16", "vgg19"])
     job.stop()
     assert job.status().state == "stopped" and not job.running
     work_the_queue()
@@ -188,7 +190,7 @@ def test_a_stop_request_ends_a_running_job_between_models(home, monkeypatch, no_
         return dataclasses.replace(SAMPLE, name=name)
 
     monkeypatch.setattr(zoo_measure, "measure", slow)
-    job = zoo_jobs.start_measuring(["resnet18", "vgg16", "vgg19"])
+    job = measuring.start_measuring(["resnet18", "vgg16", "vgg19"])
     work_the_queue()
     assert calls == ["resnet18"] and job.status().state == "stopped" and job.status().done == 1
 
@@ -198,21 +200,21 @@ def test_a_failure_is_reported_by_the_job_not_raised_in_the_worker(home, monkeyp
         raise RuntimeError("boom")
 
     monkeypatch.setattr(zoo_measure, "measure", broken)
-    job = zoo_jobs.start_measuring(["resnet18"])
+    job = measuring.start_measuring(["resnet18"])
     assert work_the_queue() == 1  # the worker's task returned normally
     status = job.status()
     assert status.state == "failed" and "resnet18" in status.error and "boom" in status.error
 
 
 def test_a_job_whose_worker_died_is_reported_and_can_be_started_again(home, fake_measure, no_worker):
-    job = zoo_jobs.start_measuring(["resnet18"])
+    job = measuring.start_measuring(["resnet18"])
     folder = job.folder
     record = json.loads((folder / zoo_jobs.JOB_FILE).read_text())
     record.update(state="running", current="resnet18", updated=time.time() - zoo_jobs.JOB_STALE_S - 1)
     (folder / zoo_jobs.JOB_FILE).write_text(json.dumps(record))
     status = job.status()
     assert not status.running and "stopped answering" in status.error
-    assert zoo_jobs.start_measuring(["resnet18"]).job_id != job.job_id
+    assert measuring.start_measuring(["resnet18"]).job_id != job.job_id
 
 
 def test_the_zoo_command_measures_the_missing_networks_and_reports_their_latency(capsys):
@@ -284,7 +286,7 @@ def test_the_background_job_runs_a_suite_and_says_which(home, monkeypatch, no_wo
     seen = []
     monkeypatch.setattr(zoo_measure, "measure", lambda name, **options: seen.append(options) or dataclasses.replace(
         SAMPLE, name=name, input_size=options["input_size"]))
-    job = zoo_jobs.start_measuring(["yolov8n"], suite="yolo", input_size=320)
+    job = measuring.start_measuring(["yolov8n"], suite="yolo", input_size=320)
     work_the_queue()
     status = job.status()
     assert (status.suite, status.input_size, status.done, status.total, status.error) == ("yolo", 320, 1, 1, None)
