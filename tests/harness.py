@@ -126,6 +126,7 @@ _LAYOUT_PROBLEMS_JS = r"""
   const overlap = (a, b, slack = 1) =>
     a.left + slack < b.right && b.left + slack < a.right && a.top + slack < b.bottom && b.top + slack < a.bottom;
   const label = (el) => (el.textContent || "").trim().slice(0, 60);
+  const hidden = (el) => !el.offsetParent || el.closest("details:not([open])");  // a closed tab or expander
 
   document.querySelectorAll(".js-plotly-plot").forEach((plot, index) => {
     const svg = plot.querySelector(".main-svg");
@@ -174,7 +175,7 @@ _LAYOUT_PROBLEMS_JS = r"""
                  "[data-testid='stTable'] td", "[data-testid='stCaptionContainer']",
                  "[data-testid='stMarkdownContainer'] p"];
   document.querySelectorAll(words.join(",")).forEach((el) => {
-    if (!el.offsetParent) return;  // hidden: a closed tab or expander
+    if (hidden(el)) return;
     const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
     let node;
     while ((node = walker.nextNode())) {
@@ -193,17 +194,20 @@ _LAYOUT_PROBLEMS_JS = r"""
   const cut = ["[data-testid='stMetric'] *", "[data-testid='stPageLink'] *", "[data-testid='stTab'] *",
                "[data-testid='stTable'] *", "[data-testid='stWidgetLabel'] *"];
   document.querySelectorAll(cut.join(",")).forEach((el) => {
-    if (!el.offsetParent) return;
+    if (hidden(el)) return;
     const overflow = getComputedStyle(el).overflowX;
     if ((overflow === "hidden" || overflow === "clip") && el.scrollWidth > el.clientWidth + 1)
       problems.push(`text cut off: "${label(el)}"`);
   });
   const wide = [".katex-display", "[data-testid='stTable']", "[data-testid='stTable'] div", "[data-testid='stCode'] pre"];
   document.querySelectorAll(wide.join(",")).forEach((el) => {
-    if (!el.offsetParent || getComputedStyle(el).overflowX === "visible") return;
-    // A formula by its drawn part (KaTeX's hidden MathML copy is wider); a few pixels are a glyph's overhang.
-    const drawn = el.querySelector(":scope > .katex > .katex-html");
-    const width = drawn ? drawn.getBoundingClientRect().width : el.scrollWidth;
+    if (hidden(el) || getComputedStyle(el).overflowX === "visible") return;
+    // A formula by its drawn pieces (its boxes and KaTeX's hidden MathML copy measure otherwise); a few
+    // pixels are a glyph's overhang.
+    const pieces = [...el.querySelectorAll(":scope > .katex > .katex-html > :is(.base, .tag)")]
+      .map((piece) => piece.getBoundingClientRect());
+    const width = pieces.length ? Math.max(...pieces.map((r) => r.right)) - Math.min(...pieces.map((r) => r.left))
+                                : el.scrollWidth;
     if (width > el.clientWidth + 3) problems.push(`wider than its place (scrolls): "${label(el)}"`);
   });
   return [...new Set(problems)];
