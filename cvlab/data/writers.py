@@ -174,10 +174,15 @@ def _count_segment(out: Path):
     per_class = dict.fromkeys(classes, 0)  # images in which each class appears
     masks = sorted((out / "masks").glob("*.png"))
     for path in masks:
-        with Image.open(path) as mask:
-            for value in np.unique(np.asarray(mask)):
-                if value:
-                    per_class[classes[value - 1]] += 1
+        try:  # PNG only: a file named .png may hold any format Pillow knows (EPS runs Ghostscript)
+            with Image.open(path, formats=["PNG"]) as mask:
+                values = np.unique(np.asarray(mask))
+        except (OSError, Image.DecompressionBombError) as err:
+            raise InvalidInput(f"mask {path.name} is not a PNG image Pillow can read ({err}); save class ids as "
+                               "a grayscale (L) PNG.") from err
+        for value in values:
+            if value:
+                per_class[classes[value - 1]] += 1
     return classes, {"all": per_class}, len(masks)
 
 

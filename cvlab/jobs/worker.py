@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cvlab.data.in_place import write_atomically
 from cvlab.settings import Settings, get_settings
 
 REFRESH_S = 5.0
@@ -104,10 +105,9 @@ def ensure_local_worker(settings: Settings | None = None) -> tuple[bool, str]:
 
 
 def _write_record(path: Path, pid: int, threads: int, settings: Settings, starting: bool = False) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"host": socket.gethostname(), "pid": pid, "threads": threads, "starting": starting,
-                               "queue": _redacted(settings.queue_url), "started": time.time()}))
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps({"host": socket.gethostname(), "pid": pid, "threads": threads,
+                                       "starting": starting, "queue": _redacted(settings.queue_url),
+                                       "started": time.time()}))
 
 
 def _redacted(url: str) -> str:

@@ -89,6 +89,16 @@ def test_summaries_count_what_is_on_disk(tmp_path):
     assert seg.files == 6 * 2 + 1
 
 
+@pytest.mark.parametrize("fmt", ["TIFF", "GIF", "BMP"])
+def test_a_mask_that_is_not_really_a_png_is_refused_by_the_summary(tmp_path, fmt):
+    root = write_mask_dataset(tmp_path / "s", 4, seed=0, size=64)
+    first = sorted((root / "masks").glob("*.png"))[0]
+    values = np.asarray(Image.open(first))
+    Image.fromarray(values).save(first, format=fmt)  # readable by Pillow, but named .png
+    with pytest.raises(InvalidInput, match=f"mask {first.name} is not a PNG"):
+        dataset_summary(root, "segment")
+
+
 def test_writing_into_a_folder_that_holds_files_is_refused(tmp_path):
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "keep.txt").write_text("mine")
