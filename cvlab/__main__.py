@@ -24,8 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
     for command in load_commands().items():
         name, spec = command
-        sub = subparsers.add_parser(name, help=spec.help, description=spec.help, parents=[common])
+        sub = subparsers.add_parser(name, aliases=spec.aliases, help=spec.help, description=spec.help,
+                                    parents=[common])
         spec.configure(sub)
+        sub.set_defaults(command=name)  # the registered name, also when an alias was typed
     return parser
 
 

@@ -32,12 +32,13 @@ class Command:
     configure: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], Any]
     render: Callable[[Any], str]
+    aliases: tuple[str, ...] = ()  # older names that still work (``shapes`` for ``sizes``)
 
 
 COMMANDS: Registry[Command] = Registry("command")
 
 # Imported lazily by load_commands(); each module must stay cheap to import.
-COMMAND_MODULES = ("info", "shapes", "activations", "convolve", "network", "zoo", "data", "train", "runs", "bench", "detect", "segment", "serve")
+COMMAND_MODULES = ("info", "sizes", "stages", "activations", "convolve", "network", "zoo", "data", "train", "runs", "bench", "detect", "segment", "serve")
 
 
 def load_commands() -> Registry[Command]:

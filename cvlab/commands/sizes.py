@@ -1,4 +1,7 @@
-"""``python -m cvlab shapes``: output size, parameters, MACs and receptive field of a layer chain."""
+"""``python -m cvlab sizes``: output size, parameters, MACs and receptive field of a layer chain.
+
+``shapes`` is the same command under its old name, kept so scripts that use it still work.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +24,9 @@ layers, one argument each or one argument with | between them:
   bare values fill the fields in order (conv(64,3,2,1) = conv(64,k=3,s=2,p=1)); layer*N repeats a layer
 
 examples:
-  python -m cvlab shapes --input 3x224x224 "conv(64,k=7,s=2,p=3)" "maxpool(k=3,s=2,p=1)"
-  python -m cvlab shapes --preset vgg16 --verify
-  python -m cvlab shapes --input 32 "conv(16,k=3,s=2,p=1)" --explain      (one layer, with the working)
+  python -m cvlab sizes --input 3x224x224 "conv(64,k=7,s=2,p=3)" "maxpool(k=3,s=2,p=1)"
+  python -m cvlab sizes --preset vgg16 --verify
+  python -m cvlab sizes --input 32 "conv(16,k=3,s=2,p=1)" --explain      (one layer, with the working)
 """
 
 
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace) -> ShapesReport:
     preset = PRESETS.get(args.preset) if args.preset else None
     layers = (preset.layers if preset else ()) + parse_chain("|".join(args.layers))
     if not layers:
-        raise InvalidInput('Give some layers or a preset, e.g. python -m cvlab shapes "conv(64,k=3,p=1)" or '
+        raise InvalidInput('Give some layers or a preset, e.g. python -m cvlab sizes "conv(64,k=3,p=1)" or '
                            f"--preset resnet-stem. Presets: {', '.join(PRESETS.names())}.")
     input_shape = parse_input_shape(args.input) if args.input else preset.input_shape if preset else DEFAULT_INPUT
     rows = chain_rows(input_shape, layers)
@@ -125,12 +128,13 @@ def render(report: ShapesReport) -> str:
 
 
 COMMANDS.register(
-    "shapes",
+    "sizes",
     Command(
-        name="shapes",
+        name="sizes",
         help="output size, parameters, MACs and receptive field of conv/pool/linear layers (one or a chain)",
         configure=_configure,
         run=run,
         render=render,
+        aliases=("shapes",),
     ),
 )

@@ -9,6 +9,9 @@ machine's measurement cache (cvlab.zoo.measure): ``latency_ms`` (batch 1),
 model not measured yet, and ``--measure`` measures those first (at ``--size``
 pixels for YOLO: 640 by default, 320 for a quicker pass). Classification rows
 also carry ``block``, the building block the network repeats.
+
+``zoo choose``, ``zoo scaling``, ``zoo tokens`` and ``zoo claims`` are the page's other lessons
+(cvlab.commands.zoo_topics).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import dataclasses
 import sys
 
 from cvlab.commands import COMMANDS, Command, text_table
+from cvlab.commands.zoo_topics import RENDERS, RUNS, TOPIC_EXAMPLES, TokenReport, configure_topics
 
 SUITES = ("classification", "yolo", "segmentation")
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog, parser.formatter_class = TOPIC_EXAMPLES, argparse.RawDescriptionHelpFormatter
     parser.add_argument("--suite", choices=SUITES, default="classification",
                         help="which table (default: classification)")
     parser.add_argument("--family", default=None,
@@ -31,6 +36,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
                         help="pixels per side of the measured latency (YOLO: 640 by default, e.g. 320)")
     parser.add_argument("--measure", action="store_true",
                         help="measure latency here for the models not measured yet (minutes when cold)")
+    configure_topics(parser)
 
 
 def _names(args: argparse.Namespace) -> list[str]:
@@ -66,7 +72,13 @@ def _group_of(suite: str, name: str) -> str:
     return ARCHITECTURES.get(name).family
 
 
-def _run(args: argparse.Namespace) -> list:
+def _run(args: argparse.Namespace):
+    if getattr(args, "topic", None):
+        return RUNS[args.topic](args)
+    return _table(args)
+
+
+def _table(args: argparse.Namespace) -> list:
     from cvlab.zoo.facts import with_measurement
     from cvlab.zoo.measure import cached_measurements, measure_all
 
@@ -109,7 +121,21 @@ def _number(value: float | None, scale: float, digits: int) -> str:
     return "-" if value is None else f"{value / scale:.{digits}f}"
 
 
-def _render(table: list) -> str:
+def _render(result) -> str:
+    from cvlab.zoo.chooser import Recommendation
+
+    if isinstance(result, Recommendation):
+        return RENDERS["choose"](result)
+    if isinstance(result, TokenReport):
+        return RENDERS["tokens"](result)
+    if isinstance(result, dict):
+        return RENDERS["scaling"](result)
+    if isinstance(result, tuple):
+        return RENDERS["claims"](result)
+    return _render_table(result)
+
+
+def _render_table(table: list) -> str:
     if table and isinstance(table[0], dict):  # YOLO or segmentation rows
         rows = [{"name": r["name"], "group": r.get("generation") or r.get("architecture"),
                  "px": r["input_size"], "params (M)": _number(r["params"], 1e6, 2),

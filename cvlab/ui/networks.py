@@ -42,23 +42,6 @@ NO_GRAD_CAM = ("Grad-CAM is not shown for {title}: it weighs the channels of a c
                "(averaged over the heads).")
 
 
-def stage_table(arch, trace) -> list[dict]:
-    """Each stage's output shape, and for the lecture's network what the output-size calculator predicts."""
-    from cvlab.sizes.chain import chain_rows, format_shape
-    from cvlab.sizes.chain_text import PRESETS, parse_chain
-
-    table = [{"stage": s.name, "output (C x H x W)": format_shape(s.shape) + (" (tokens x features)" if s.from_tokens
-                                                                               else "")} for s in trace.stages]
-    if arch.chain_preset:
-        preset = PRESETS.get(arch.chain_preset)
-        rows = chain_rows(preset.input_shape, parse_chain(preset.spec))
-        for entry in table:
-            row = rows[int(entry["stage"])]
-            entry |= {"layer": row.layer, "calculator": format_shape(row.output_shape),
-                      "same": format_shape(row.output_shape) == entry["output (C x H x W)"]}
-    return table
-
-
 def feature_maps(stage) -> None:
     """A stage's most active maps (a transformer's tokens on their patch grid), or why there are none."""
     from cvlab.ui import show_figure

@@ -8,6 +8,7 @@ from cvlab.sizes import arithmetic as shapes
 from cvlab.data.images import to_grayscale
 from cvlab.zoo.architectures import ARCHITECTURES
 from cvlab.cnn.inside_network import classes_note
+from cvlab.cnn.stage_check import check_stages
 from cvlab.ui import open_section, report_errors, sections, show_figure, show_table
 from cvlab.ui.image_picker import image_picker
 from cvlab.ui import networks as nets
@@ -98,7 +99,7 @@ for _ in open_section(tab_net):
                 cam_class = right.number_input(f"Grad-CAM class, 0 to {classes - 1} (empty: the top class)", 0,
                                                classes - 1, None, key="cam", bind=BIND,
                                                help=classes_note(net, classes))
-            show_table(nets.stage_table(arch, trace))
+            show_table([stage.row() for stage in check_stages(arch, trace)])
             nets.feature_maps(next(s for s in trace.stages if s.name == stage_name))
             if trace.gap_vector is not None:
                 gap_plot, logit_plot = st.columns(2)

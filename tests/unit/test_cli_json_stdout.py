@@ -18,12 +18,18 @@ from tests.conftest import REPO_ROOT
 # fails test_every_command_has_cheap_arguments, so a new one is checked as soon as it exists.
 CHEAP_ARGS: dict[str, list[str]] = {
     "info": [],
-    "shapes": ["--input", "3x32x32", "conv(8,k=3)"],
+    "sizes": ["--input", "3x32x32", "conv(8,k=3)"],
+    "shapes": ["--input", "3x32x32", "conv(8,k=3)"],  # the old name of sizes
+    "stages": ["--max-side", "32"],
     "activations": ["relu", "--points", "3"],
     "convolve": ["--max-side", "32"],
     "network": ["--arch", "lecture-vgg", "--no-pretrained", "--max-side", "32"],
     # The first ultralytics import on a new home announces its settings file on stdout.
     "zoo": ["--suite", "yolo", "--family", "YOLOv8"],
+    "zoo choose": ["--scenario", "A"],
+    "zoo scaling": ["--phi", "1"],
+    "zoo tokens": ["--size", "224"],
+    "zoo claims": [],
     "data shapes": ["--task", "detect", "--n", "4", "--size", "32", "--out", "{tmp}/set"],
     "data inspect": ["{tmp}/nowhere"],
     "data load": ["shapes", "--limit", "8"],
@@ -46,8 +52,13 @@ def _subcommands(parser: argparse.ArgumentParser, prefix: str = "") -> list[str]
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
                 nested = _subcommands(sub, f"{prefix}{name} ")
-                found += nested or [f"{prefix}{name}"]
+                # A command whose actions are optional (zoo) runs on its own too.
+                found += nested + [f"{prefix}{name}"] if _optional_actions(sub) or not nested else nested
     return found
+
+
+def _optional_actions(parser: argparse.ArgumentParser) -> bool:
+    return any(isinstance(a, argparse._SubParsersAction) and not a.required for a in parser._actions)
 
 
 COMMAND_LINES = _subcommands(build_parser())
@@ -109,5 +120,5 @@ def test_library_output_goes_to_stderr_at_the_descriptor_level_too(tmp_path):
 def test_text_output_is_left_alone(capsys):
     from cvlab.__main__ import main
 
-    assert main(["shapes", "--input", "3x32x32", "conv(8,k=3)"]) == 0
+    assert main(["sizes", "--input", "3x32x32", "conv(8,k=3)"]) == 0
     assert "conv" in capsys.readouterr().out
