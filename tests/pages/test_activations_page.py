@@ -35,7 +35,7 @@ def test_functions_show_the_default_three_with_fact_cards_and_nothing_else_is_co
     app = open_page()
     assert app.multiselect(key="fn").value == ["relu", "sigmoid", "gelu"]
     assert len(app.get("plotly_chart")) == 1
-    assert len(app.latex) == 3 + 1  # three fact cards, and the softmax formula (cheap, always drawn)
+    assert len(app.latex) == 3  # three fact cards; the closed Softmax section draws nothing, its formula neither
     shown = text(app)
     for name in ("**ReLU**", "**Sigmoid**", "**GELU**", "torch.nn.GELU()", "Hendrycks & Gimpel (2016)", "(0, 1)"):
         assert name in shown
