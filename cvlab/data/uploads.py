@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import shutil
 import time
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from typing import Callable
 
 from cvlab.data.archives import (ArchiveLimits, check_free_space, check_upload_sizes, extract_once,
                                  save_uploaded_folder)
-from cvlab.data.in_place import build_in_place, content_lock
+from cvlab.data.in_place import build_in_place, content_lock, write_atomically
 from cvlab.errors import CvlabError
 from cvlab.settings import Settings, get_settings
 
@@ -303,9 +302,7 @@ class UploadStore:
         fields.update({k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()})
         file = self._index_file(entry.area, entry.key)
         file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f".{file.name}.{secrets.token_hex(6)}.tmp")  # never shared, even by two threads
-        tmp.write_text(json.dumps(fields))
-        os.replace(tmp, file)
+        write_atomically(file, json.dumps(fields))
         os.utime(file, (entry.last_used, entry.last_used))
 
     def _delete(self, entry: Entry) -> None:
@@ -331,9 +328,7 @@ def _link_or_copy(first: Path | None, target: Path, data: bytes) -> None:
             raise OSError("no file to link to")
         os.link(first, target)
     except OSError:
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        write_atomically(target, data)
 
 
 def _disk_size(folder: Path) -> int:

@@ -13,12 +13,12 @@ worker killed at the wrong moment leaves
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from cvlab.errors import InvalidInput
+from cvlab.data.in_place import write_atomically
 from cvlab.training import runs
 
 
@@ -63,9 +63,8 @@ def resume_point(run_dir: Path) -> ResumePoint:
         return ResumePoint(done, "last.pt", "")
     best_done = finished_epochs(best) if best.is_file() else None
     if best_done:
-        copy = folder / ".last.pt.tmp"
-        shutil.copyfile(best, copy)
-        os.replace(copy, last)  # ultralytics resumes from last.pt: the whole best.pt takes its place
+        # ultralytics resumes from last.pt: the whole best.pt takes its place
+        write_atomically(last, lambda copy: shutil.copyfile(best, copy))
         return ResumePoint(best_done, "best.pt", f"last.pt was cut off mid-write, so the run went on from best.pt "
                                                  f"(after epoch {best_done}); later epochs were trained again.")
     for path in (last, best):

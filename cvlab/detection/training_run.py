@@ -188,9 +188,11 @@ def train_detection_run(run_dir: Path, config, on_record=None) -> tuple[str, str
     """Train the detector a run folder describes, with live metrics and control; (status, reason)."""
     import json
 
+    from cvlab.data.in_place import write_atomically
     from cvlab.device import pick_device
     from cvlab.training import runs
     from cvlab.training.control import LiveControl, Released
+    from cvlab.training.evaluation import EVAL_FILE
 
     device = pick_device(config.device)
     data_yaml, report = run_dataset(run_dir, config)
@@ -234,9 +236,9 @@ def train_detection_run(run_dir: Path, config, on_record=None) -> tuple[str, str
     runs.update_record(run_dir, seconds_used=live.control.seconds_used())
     status = "stopped" if live.stopped else "finished"
     scores = _scores(live.final)
-    (run_dir / "eval.json").write_text(json.dumps({"task": "detect", "classes": list(report.names),
-                                                    **{k.removeprefix("val_"): v for k, v in scores.items()},
-                                                    "per_class": live.per_class}))
+    write_atomically(run_dir / EVAL_FILE, json.dumps({"task": "detect", "classes": list(report.names),
+                                                      **{k.removeprefix("val_"): v for k, v in scores.items()},
+                                                      "per_class": live.per_class}))
     runs.update_record(run_dir, status=status, reason=live.stopped,
                        **{f"final_{k}": v for k, v in scores.items()}, **{f"{status}_at": time.time()})
     return status, live.stopped

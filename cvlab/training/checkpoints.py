@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 from cvlab.errors import CvlabError
+from cvlab.data.in_place import write_atomically
 
 MODEL, OPTIM = "model/", "optim/"
 EPOCH_PREFIX = "epoch_"
@@ -52,9 +52,8 @@ def save_checkpoint(path: Path, model, optimizer=None, scheduler=None, **meta: A
         metadata["optimizer"] = json.dumps({"param_groups": state["param_groups"], "plain": plain_state})
     if scheduler is not None:
         metadata["scheduler"] = json.dumps(scheduler.state_dict(), default=_not_json)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)  # a checkpoint is either whole or absent, even if the worker dies mid-write
+    # a checkpoint is either whole or absent, even if the worker dies mid-write
+    write_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 def epoch_checkpoints(folder: Path) -> list[tuple[int, Path]]:

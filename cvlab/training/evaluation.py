@@ -19,10 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from cvlab.errors import InvalidInput
+from cvlab.data.in_place import write_atomically
 from cvlab.training import runs
 from cvlab.training.checkpoints import load_model_weights, read_checkpoint, save_checkpoint
 from cvlab.training.config import TrainConfig
 
+EVAL_FILE = "eval.json"  # the final evaluation in a run folder (read it with read_final_scores)
 MISCLASSIFIED_KEPT = 36  # images in the gallery
 PREVIEW_KEPT = 6  # validation images whose masks the segmentation pages draw
 
@@ -60,9 +62,7 @@ class MaskPreview:
 
 
 def _atomic_savez(path: Path, **arrays) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    write_atomically(path, lambda tmp: np.savez_compressed(tmp, **arrays), suffix=".tmp.npz")
 
 
 def write_preview(p, run_dir: Path, predicted, epoch: int) -> None:
@@ -108,7 +108,7 @@ def _segmentation_evaluation(p, run_dir: Path, val_loss: float, scores: dict, pr
         pred_c, true_c = predicted == cls, target == cls
         intersection, total = int((pred_c & true_c).sum()), int(pred_c.sum() + true_c.sum())
         per_class.append(intersection / (total - intersection) if total else None)
-    (run_dir / "eval.json").write_text(json.dumps({
+    write_atomically(run_dir / EVAL_FILE, json.dumps({
         "task": "segment", "classes": list(p.class_names), "iou": scores["iou"], "dice": scores["dice"],
         "per_class_iou": per_class, "val_loss": val_loss}))
     write_preview(p, run_dir, predicted, int(runs.read_info(run_dir).epochs_done))
@@ -122,11 +122,11 @@ def _classification_evaluation(p, run_dir: Path, val_loss: float, accuracy: floa
     predicted = predicted.cpu()
     confusion = torch.bincount(truth * n + predicted, minlength=n * n).view(n, n)
     per_class = (confusion.diag().float() / confusion.sum(1).clamp_min(1)).tolist()
-    (run_dir / "eval.json").write_text(json.dumps({
+    write_atomically(run_dir / EVAL_FILE, json.dumps({
         "task": "classify", "classes": list(p.class_names), "confusion": confusion.tolist(),
         "per_class_accuracy": per_class, "accuracy": accuracy, "val_loss": val_loss}))
     wrong = torch.nonzero(predicted != truth).flatten()[:MISCLASSIFIED_KEPT]
-    np.savez_compressed(run_dir / "misclassified.npz",
+    _atomic_savez(run_dir / "misclassified.npz",
                         images=p.val_x[wrong.to(p.val_x.device)].permute(0, 2, 3, 1).cpu().numpy(),
                         true=truth[wrong].numpy(), predicted=predicted[wrong].numpy())
 
@@ -274,23 +274,16 @@ def export_onnx(run_dir: Path) -> Path:
     free = {0: "batch", 2: "height", 3: "width"} if any_size else {0: "batch"}
     dynamic = {"image": free, output: free if trained.task == "segment" else {0: "batch"}}
     dummy = torch.zeros(2, 3, trained.image_size, trained.image_size)  # (B, C, H, W); 2, so no size-1 shortcut
-    tmp = target.with_name(".model.onnx.tmp")
-    torch.onnx.export(trained.model, (dummy,), str(tmp), input_names=["image"], output_names=[output],
-                      dynamic_axes=dynamic, dynamo=False, opset_version=18)
-    model = onnx.load(str(tmp))
-    for key, value in (("cvlab_export", ONNX_EXPORT), ("trained_image_size", str(trained.image_size)),
-                       ("any_image_size", "yes" if any_size else f"no: {trained.image_size} px only"),
-                       ("classes", json.dumps(trained.classes))):
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(model, str(tmp))
-    tmp.replace(target)
-    return target
-    trained = load_trained(source)
-    dummy = torch.zeros(1, 3, trained.image_size, trained.image_size)
-    tmp = target.with_name(".model.onnx.tmp")
-    torch.onnx.export(trained.model, (dummy,), str(tmp), input_names=["image"],
-                      output_names=["mask_logits" if trained.task == "segment" else "logits"],
-                      dynamo=False, opset_version=18)
-    tmp.replace(target)
-    return target
+
+    def export(tmp: Path) -> None:
+        torch.onnx.export(trained.model, (dummy,), str(tmp), input_names=["image"], output_names=[output],
+                          dynamic_axes=dynamic, dynamo=False, opset_version=18)
+        model = onnx.load(str(tmp))
+        for key, value in (("cvlab_export", ONNX_EXPORT), ("trained_image_size", str(trained.image_size)),
+                           ("any_image_size", "yes" if any_size else f"no: {trained.image_size} px only"),
+                           ("classes", json.dumps(trained.classes))):
+            entry = model.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.save(model, str(tmp))
+
+    return write_atomically(target, export)

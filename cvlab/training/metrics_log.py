@@ -9,10 +9,11 @@ one a crash left behind, breaks no page.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+from cvlab.data.in_place import write_atomically
 
 
 class MetricsWriter:
@@ -64,6 +65,4 @@ def truncate_metrics_after(run_dir: Path, epochs_kept: int, steps_kept: int | No
 
 
 def _atomic_lines(path: Path, records: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-    os.replace(tmp, path)
+    write_atomically(path, "".join(json.dumps(r) + "\n" for r in records))

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from cvlab.server.access import account_id
+from cvlab.data.in_place import write_atomically
 from cvlab.errors import CvlabError, InvalidInput
 from cvlab.settings import Settings, get_settings
 from cvlab.training.config import TrainConfig
@@ -75,9 +76,7 @@ class RunInfo:
 
 
 def _atomic_write(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(data, indent=1, default=str))
 
 
 def _read_json(path: Path, default: Any = None) -> Any:

@@ -28,12 +28,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from cvlab.data.in_place import write_atomically
 from cvlab.zoo.architectures import ARCHITECTURES, Architecture
 from cvlab.settings import get_settings
 
@@ -156,10 +155,7 @@ def write_cache(path: Path, name: str, entry: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     table = read_cache(path)
     table[name] = entry
-    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "w") as out:
-        json.dump(table, out, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(table, indent=1, sort_keys=True))
 
 
 def cached_entry(path: Path, key: str, compute: Callable[[], dict]) -> dict:

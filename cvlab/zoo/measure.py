@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 from cvlab.errors import UnknownName
+from cvlab.data.in_place import write_atomically
 from cvlab.zoo.architectures import ARCHITECTURES
 from cvlab.registry import Registry
 from cvlab.settings import get_settings
@@ -150,10 +149,8 @@ def forget_measurements(names: list[str] | None = None, *, suite: str = "classif
               (names is None or entry.get("name") in names) and
               (input_size is None or entry.get("input_size") == input_size)}
     if doomed:
-        handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(handle, "w") as out:
-            json.dump({k: v for k, v in table.items() if k not in doomed}, out, indent=1, sort_keys=True)
-        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+        write_atomically(path, json.dumps({k: v for k, v in table.items() if k not in doomed}, indent=1,
+                                          sort_keys=True))
 
 
 def busy_note(measurements, cores: int | None = None) -> str | None:

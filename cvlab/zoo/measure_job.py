@@ -13,13 +13,12 @@ its worker is busy with long runs) fails with that reason instead of waiting for
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cvlab.data.in_place import write_atomically
 from cvlab.settings import get_settings
 from cvlab.zoo.measure import SUITES, device_name, measure_all
 
@@ -57,10 +56,7 @@ def _read_job(folder: Path) -> dict | None:
 
 
 def write_job(folder: Path, record: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".job.", suffix=".tmp")
-    with os.fdopen(fd, "w") as out:
-        json.dump(record, out)
-    os.replace(tmp, folder / JOB_FILE)
+    write_atomically(folder / JOB_FILE, json.dumps(record))
 
 
 class QueuedMeasurement:
