@@ -5,50 +5,15 @@ from itertools import product
 import streamlit as st
 
 from cvlab.activations import functions as activations
-
 from cvlab.activations import softmax
 from cvlab.activations import experiments as gx
 from cvlab.ui import open_section, report_errors, sections, show_figure
+from cvlab.ui.activations import curve, display_name, dying_relu, fact_card, init_name, vanishing
 from cvlab.viz import activations as viz
 
-CURVE_POINTS = 401
 NAMES = activations.ACTIVATIONS.names()
 BIND = "query-params"
 INIT_HELP = "  \n".join(f"**{init.display_name}**: {init.description}" for _, init in gx.INITS.items())
-
-
-def display_name(name: str) -> str:
-    return activations.get_activation(name).display_name
-
-
-def init_name(name: str) -> str:
-    return gx.INITS.get(name).display_name
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def curve(name: str, x_min: float, x_max: float, params: tuple) -> activations.ActivationCurve:
-    return activations.evaluate(name, x_min, x_max, CURVE_POINTS, **dict(params))
-
-
-@st.cache_data(max_entries=64, show_spinner="Training…")
-def dying_relu(config: gx.DyingReluConfig) -> gx.DyingReluResult:
-    return gx.run_dying_relu(config)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def vanishing(config: gx.VanishingConfig) -> gx.VanishingResult:
-    return gx.run_vanishing_gradients(config)
-
-
-def fact_card(entry: activations.Activation, code: str) -> None:
-    with st.container(border=True):
-        st.markdown(f"**{entry.display_name}**")
-        st.latex(entry.latex)
-        paper = f"[{entry.paper.title}]({entry.paper.url})" if entry.paper.url else f"*{entry.paper.title}*"
-        st.markdown(f"**Range** {entry.value_range}  \n**Used in** {entry.use}  \n"
-                    f"**Paper** {entry.paper.authors} ({entry.paper.year}), {paper}")
-        st.code(f"torch.{code}", language="python")
-        st.caption(entry.note)
 
 
 st.title("Activation functions")
