@@ -10,6 +10,10 @@ Disk and memory on a shared server (sizes in MiB, whole numbers):
 - ``CVLAB_MAX_UPLOAD_MB`` (200): the most a folder upload may hold in all (a zip is one file,
   bounded by Streamlit's ``server.maxUploadSize``).
 - ``CVLAB_PAGE_CACHE_MB`` (512): datasets the pages keep decoded in memory, for every user together.
+
+The job queue:
+
+- ``CVLAB_MAX_WAITING_RUNS`` (3): runs one user may have waiting at once; one more is refused, in words.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class Settings:
     upload_keep_days: float = 14.0  # an upload unused this long is deleted (CVLAB_UPLOAD_KEEP_DAYS)
     max_upload_bytes: int = 200 * 2**20  # a folder upload, all files together (CVLAB_MAX_UPLOAD_MB)
     page_cache_bytes: int = 512 * 2**20  # decoded datasets the pages keep in memory (CVLAB_PAGE_CACHE_MB)
+    max_waiting_runs: int = 3  # runs one user may have waiting in the queue (CVLAB_MAX_WAITING_RUNS)
     identity_key_file: Path = Path()  # signs the id each browser keeps; made on first use, mode 600
 
     @classmethod
@@ -87,6 +92,9 @@ class Settings:
         jobs = env.get("CVLAB_JOBS_PER_DEVICE", "1")
         if not jobs.isdigit() or int(jobs) <= 0:
             raise InvalidInput(f"CVLAB_JOBS_PER_DEVICE={jobs!r} must be a positive whole number.")
+        waiting = env.get("CVLAB_MAX_WAITING_RUNS", "3").strip()
+        if not waiting.isdigit() or int(waiting) <= 0:
+            raise InvalidInput(f"CVLAB_MAX_WAITING_RUNS={waiting!r} must be a positive whole number of runs.")
         return cls(
             data_home=data_home,
             weights_dir=weights_dir,
@@ -107,6 +115,7 @@ class Settings:
             upload_keep_days=float(keep_days),
             max_upload_bytes=_mebibytes(env, "CVLAB_MAX_UPLOAD_MB", 200),
             page_cache_bytes=_mebibytes(env, "CVLAB_PAGE_CACHE_MB", 512),
+            max_waiting_runs=int(waiting),
             identity_key_file=data_home / "identity.key",
         )
 

@@ -17,13 +17,15 @@ import time
 
 from cvlab.commands import COMMANDS, Command, text_table
 
-ACTIONS = ("list", "show", "pause", "resume", "stop", "lr", "delete", "export")
+ACTIONS = ("list", "show", "pause", "resume", "stop", "lr", "delete", "export", "queue", "move", "cancel")
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=ACTIONS, nargs="?", default="list")
     parser.add_argument("run_id", nargs="?", help="the run's id (its folder name)")
     parser.add_argument("value", nargs="?", type=float, help="the new learning rate, for `lr`")
+    parser.add_argument("--to", choices=("front", "up"), default="front",
+                        help="for `move` (instructor only): to the front of the queue, or one place up")
     parser.add_argument("--instructor", action="store_true",
                         help="change anyone's run: the secret is read from CVLAB_INSTRUCTOR_SECRET, else asked for")
 
@@ -35,6 +37,10 @@ def _run(args: argparse.Namespace):
     store = runs.RunStore()
     if args.action == "list":
         return [_row(info) for info in store.list()]
+    if args.action == "queue":  # every waiting run, in the order they will start
+        from cvlab.jobs.fair_queue import queue_entries
+
+        return [_queue_row(entry) for entry in queue_entries(store)]
     if not args.run_id:
         raise _missing("a run id")
     user = account_id()  # the account running this, from the password database: $USER is anyone's to set
@@ -47,6 +53,12 @@ def _run(args: argparse.Namespace):
         from cvlab.training.lifecycle import resume
 
         return resume(store, args.run_id, user, instructor)
+    if args.action in ("move", "cancel"):
+        from cvlab.jobs import fair_queue
+
+        if args.action == "cancel":
+            return fair_queue.cancel(store, args.run_id, user, instructor)
+        return [_queue_row(entry) for entry in fair_queue.move(store, args.run_id, args.to, instructor)]
     if args.action == "delete":
         store.delete(args.run_id, user, instructor)
         return {"deleted": args.run_id}
@@ -98,9 +110,15 @@ def _row(info) -> dict:
             "value": None if figure is None else round(figure, 4)}
 
 
+def _queue_row(entry) -> dict:
+    return {"position": entry.position, "run_id": entry.run_id, "owner": entry.owner, "task": entry.task,
+            "model": entry.model, "epochs": entry.epochs, "starts_in_s": entry.estimated_start_s,
+            "moved": "by the instructor" if entry.moved else ""}
+
+
 def _render(result) -> str:
     if isinstance(result, list):
-        return text_table(result) if result else "no runs yet"
+        return text_table(result) if result else "nothing listed (no runs, or none waiting)"
     return "\n".join(f"{key:<14}{value}" for key, value in result.items() if key not in ("record", "metrics"))
 
 
@@ -112,7 +130,8 @@ def _worker(args: argparse.Namespace):
 
 
 COMMANDS.register("runs", Command(
-    "runs", "list training runs; pause, resume, stop, change the learning rate, delete, export to ONNX",
+    "runs", "list training runs; pause, resume, stop, change the learning rate, delete, export to ONNX; the "
+    "queue in its order, cancel a waiting run, move one (instructor)",
     _configure, _run, _render))
 COMMANDS.register("worker", Command(
     "worker", "serve the training job queue (CVLAB_QUEUE_URL) until interrupted",

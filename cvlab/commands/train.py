@@ -73,6 +73,11 @@ def _run(args: argparse.Namespace) -> dict:
     config = config_from_args(args).check_data()  # refused here, before a run folder exists
     check_fits(config)  # and so is a run that would need more memory than this machine lets one run have
     store = runs.RunStore()
+    if args.queue:  # a queued run counts against its owner's waiting runs, as on the page
+        from cvlab.jobs.fair_queue import check_waiting_cap
+        from cvlab.server.access import account_id
+
+        check_waiting_cap(account_id(), store)
     run_dir = store.create(config, owner=args.owner or getpass.getuser())
     if args.queue:
         from cvlab.jobs.queue import queue_position, submit

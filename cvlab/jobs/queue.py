@@ -77,19 +77,19 @@ def submit(run_id: str, settings: Settings | None = None, runs_root: Path | None
     run_dir = runs.RunStore(runs_root, settings=settings).run_dir(run_id)
     with runs.locked(run_dir):
         record = runs.update_record(run_dir, status="queued", reason="", released=False, paused_at=None, attempt=int(
-            runs.read_info(run_dir).record.get("attempt", 0)) + 1)
+            runs.read_info(run_dir).record.get("attempt", 0)) + 1, queued_at=time.time())
     _, task = huey_and_task(settings)
     task(run_id, record["attempt"])
     return record["attempt"]
 
 
 def queue_position(run_id: str, settings: Settings | None = None) -> int | None:
-    """1 for the next job to start, None when the run is not waiting in the queue."""
-    huey, _ = huey_and_task(settings)
-    for position, task in enumerate(huey.pending(), start=1):
-        if task.args and task.args[0] == run_id:
-            return position
-    return None
+    """1 for the next run to start, None when the run is not waiting in the queue (the fair order of
+    cvlab.jobs.fair_queue, not the order the jobs were sent)."""
+    from cvlab.jobs.fair_queue import position_of
+
+    entry = position_of(run_id, runs.RunStore(settings=settings))
+    return entry.position if entry else None
 
 
 def pending_count(settings: Settings | None = None) -> int:
@@ -97,7 +97,7 @@ def pending_count(settings: Settings | None = None) -> int:
     return huey.pending_count()
 
 
-def _claim(run_dir: Path, attempt: int) -> bool:
+def claim(run_dir: Path, attempt: int) -> bool:
     try:
         fd = os.open(run_dir / f"attempt-{attempt}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
@@ -137,23 +137,28 @@ def release(run_dir: Path, seen_seq: int, reason: str) -> str:
 
 
 def execute_job(run_id: str, attempt: int) -> dict | None:
-    """What a worker runs for a job: claim the attempt, take a device slot, train."""
+    """What a worker runs for a job: take the next run by the fair order (cvlab.jobs.fair_queue), which need not
+    be the job's own run, claim its attempt, take a device slot, train. A job only says a run waits."""
     from cvlab.jobs.device_slots import DEVICE_SLOTS
     from cvlab.training.engine import train_run
 
+    from cvlab.jobs.fair_queue import take_next
+
+    store = runs.RunStore()
     try:
-        run_dir = runs.RunStore().run_dir(run_id)
+        info = runs.read_info(store.run_dir(run_id))
     except runs.RunNotFound:
-        return None  # deleted while it waited
-    info = runs.read_info(run_dir)
-    if info.unreadable:  # its settings are refused (e.g. after an upgrade): it fails now instead of waiting for ever
+        info = None  # deleted while it waited: this job still serves whoever is next
+    if info is not None and info.unreadable:  # its settings are refused (after an upgrade): it fails now
         if info.record.get("status") == "queued" and info.record.get("attempt") == attempt:
-            runs.set_status(run_dir, "failed", reason=f"The run could not start: {info.unreadable}. Start a new run.")
+            runs.set_status(info.run_dir, "failed",
+                            reason=f"The run could not start: {info.unreadable}. Start a new run.")
         return None
-    if info.record.get("attempt") != attempt or not _claim(run_dir, attempt):
-        return None  # superseded by a newer attempt, or taken by another worker
-    if not start_attempt(run_dir, attempt):
-        return None  # paused or stopped before it started: a paused one waits for Resume to queue it again
+    taken = take_next(store)
+    if taken is None:
+        return None  # nothing waits: its run was paused, stopped, or taken by an earlier job
+    run_dir, attempt = taken
+    info = runs.read_info(run_dir)
     with DEVICE_SLOTS.slot(info.config.device) as device:
         if device != info.config.device:
             runs.update_record(run_dir, config={**info.config.to_dict(), "device": device})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cvlab.errors import InvalidInput
+from cvlab.server.access import account_id
 from cvlab.settings import Settings, get_settings
 from cvlab.training import runs
 from cvlab.training.config import TrainConfig
@@ -24,7 +25,12 @@ def start(config: TrainConfig, owner: str, settings: Settings | None = None, *, 
     if not owner.strip():
         raise InvalidInput("Give your name first: runs are listed by owner, and only you may change yours.")
     check_fits(config.validated(), settings)
-    run_dir = runs.RunStore(settings=settings).create(config.validated(), owner.strip(), owner_id)
+    from cvlab.jobs.fair_queue import check_waiting_cap
+
+    store = runs.RunStore(settings=settings)
+    owner_id = owner_id or account_id()
+    check_waiting_cap(owner_id, store, settings)
+    run_dir = store.create(config.validated(), owner.strip(), owner_id)
     submit(run_dir.name, settings)
     _, worker_note = ensure_local_worker(settings)
     return {"run_id": run_dir.name, "run_dir": str(run_dir), "queue_position": queue_position(run_dir.name, settings),
@@ -47,6 +53,10 @@ def resume(store: runs.RunStore, run_id: str, user: str, instructor: bool = Fals
         if info.status == "paused" and not info.record.get("released"):
             return store.request(run_id, user, instructor, pause=False)
         _check_resumable(info)
+        from cvlab.jobs.fair_queue import check_waiting_cap
+
+        if not instructor:
+            check_waiting_cap(info.owner_id, store)
         submit(run_id, runs_root=store.root)
     _, worker_note = ensure_local_worker()
     return {"run_id": run_id, "status": "queued", "queue_position": queue_position(run_id), "worker": worker_note}
