@@ -209,3 +209,16 @@ def linear_params(in_features: int, out_features: int, bias: bool = True) -> int
     _at_least("in_features", in_features, 1, "Flatten a non-empty feature map first.")
     _at_least("out_features", out_features, 1, "A linear layer makes at least one feature.")
     return in_features * out_features + (out_features if bias else 0)
+
+
+def conv_layer_cost(kind: str, in_channels: int, out_channels: int, kernel_size: int, in_hw: tuple[int, int],
+                    out_hw: tuple[int, int], groups: int = 1) -> tuple[int, int]:
+    """(parameters, MACs for one image) of a "conv" or "convtranspose" layer.
+
+    A conv does one dot product per output value; a transposed conv scatters one kernel per input value,
+    so its MACs follow the input's height and width.
+    """
+    params = conv_params(in_channels, out_channels, kernel_size, groups)
+    if kind == "conv":
+        return params, conv_macs(in_channels, out_channels, kernel_size, *out_hw, groups)
+    return params, conv_transpose_macs(in_channels, out_channels, kernel_size, *in_hw, groups)

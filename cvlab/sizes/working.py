@@ -26,6 +26,7 @@ class SizeWorking:
     latex: str
     dropped: int  # input pixels at the bottom/right that no window reaches: lost to the floor
     unread: int  # input pixels that no kernel tap reads at all (dropped + gaps from stride or dilation)
+    with_numbers: str  # the formula with the layer's numbers put in, e.g. "floor((32 - 3 + 2*1) / 1) + 1"
 
 
 def explain_output_size(kind: str, size: int, kernel_size: int, stride: int | None = None, padding: Padding = 0,
@@ -35,20 +36,20 @@ def explain_output_size(kind: str, size: int, kernel_size: int, stride: int | No
     stride = (kernel_size if kind.endswith("pool") else 1) if stride is None else stride
     keff = effective_kernel(kernel_size, dilation)
     if kind == "convtranspose":
-        steps, latex = _transpose_working(size, kernel_size, stride, padding, output_padding, dilation, out)
+        steps, latex, numbers = _transpose_working(size, kernel_size, stride, padding, output_padding, dilation, out)
         unread = _transpose_unread(size, out, kernel_size, stride, dilation, padding)
-        return SizeWorking(kind, size, out, keff, padding, padding, steps, latex, 0, unread)
+        return SizeWorking(kind, size, out, keff, padding, padding, steps, latex, 0, unread, numbers)
     before, after = conv_padding(kernel_size, stride, padding, dilation) if kind == "conv" else (padding, padding)
-    steps, latex = _window_working(size, kernel_size, stride, (before, after), dilation, ceil_mode, out)
+    steps, latex, numbers = _window_working(size, kernel_size, stride, (before, after), dilation, ceil_mode, out)
     if padding == "same":
         steps = (f"padding='same': d*(K-1) = {before + after} pixels in all, {before} before and {after} after",
                  *steps)
     dropped, unread = _coverage(size, out, kernel_size, stride, dilation, before)
-    return SizeWorking(kind, size, out, keff, before, after, steps, latex, dropped, unread)
+    return SizeWorking(kind, size, out, keff, before, after, steps, latex, dropped, unread, numbers)
 
 
 def _window_working(size: int, kernel: int, stride: int, pads: tuple[int, int], dilation: int, ceil_mode: bool,
-                    out: int) -> tuple[tuple[str, ...], str]:
+                    out: int) -> tuple[tuple[str, ...], str, str]:
     keff, (before, after) = effective_kernel(kernel, dilation), pads
     k_sym, k_tex = ("K_eff", r"K_{\text{eff}}") if dilation > 1 else ("K", "K")
     p_sym, p_num = ("2P", f"2*{before}") if before == after else ("P_before + P_after", f"{before} + {after}")
@@ -57,8 +58,8 @@ def _window_working(size: int, kernel: int, stride: int, pads: tuple[int, int], 
     rounded = -(-numerator // stride) if ceil_mode else numerator // stride
     rnd, (lo, hi) = ("ceil", (r"\lceil", r"\rceil")) if ceil_mode else ("floor", (r"\lfloor", r"\rfloor"))
     steps = [f"K_eff = d*(K - 1) + 1 = {dilation}*({kernel} - 1) + 1 = {keff}"] if dilation > 1 else []
-    steps += [f"out = {rnd}((W - {k_sym} + {p_sym}) / S) + 1",
-              f"    = {rnd}(({size} - {keff} + {p_num}) / {stride}) + 1",
+    numbers = f"{rnd}(({size} - {keff} + {p_num}) / {stride}) + 1"
+    steps += [f"out = {rnd}((W - {k_sym} + {p_sym}) / S) + 1", f"    = {numbers}",
               f"    = {rnd}({numerator} / {stride}) + 1 = {rounded} + 1 = {rounded + 1}"]
     tex_num = p_num.replace("*", r"\cdot ")
     latex = (rf"\text{{out}} = \left{lo} \frac{{W - {k_tex} + {p_tex}}}{{S}} \right{hi} + 1"
@@ -67,17 +68,17 @@ def _window_working(size: int, kernel: int, stride: int, pads: tuple[int, int], 
         steps.append(f"The last window would start at {rounded}*{stride} = {rounded * stride}, past the input and "
                      f"its left padding ({size} + {before}), so PyTorch drops it: out = {out}")
         latex += rf" \to {out}"  # why is the working's last line: in words here it ran off a projected screen
-    return tuple(steps), latex
+    return tuple(steps), latex, numbers
 
 
 def _transpose_working(size: int, kernel: int, stride: int, padding: int, output_padding: int, dilation: int,
-                       out: int) -> tuple[tuple[str, ...], str]:
-    steps = ("out = (W - 1)*S - 2P + d*(K - 1) + output_padding + 1",
-             f"    = ({size} - 1)*{stride} - 2*{padding} + {dilation}*({kernel} - 1) + {output_padding} + 1 = {out}")
+                       out: int) -> tuple[tuple[str, ...], str, str]:
+    numbers = f"({size} - 1)*{stride} - 2*{padding} + {dilation}*({kernel} - 1) + {output_padding} + 1"
+    steps = ("out = (W - 1)*S - 2P + d*(K - 1) + output_padding + 1", f"    = {numbers} = {out}")
     latex = (r"\text{out} = (W - 1)\,S - 2P + d\,(K - 1) + P_{\text{out}} + 1"
              rf" = ({size} - 1)\cdot {stride} - 2\cdot {padding} + {dilation}\cdot ({kernel} - 1)"
              rf" + {output_padding} + 1 = {out}")
-    return steps, latex
+    return steps, latex, numbers
 
 
 def _coverage(size: int, out: int, kernel: int, stride: int, dilation: int, pad_before: int) -> tuple[int, int]:
@@ -103,6 +104,16 @@ def _transpose_unread(size: int, out: int, kernel: int, stride: int, dilation: i
 
 # (input W, kernel K, padding P, stride S) rows of the lecture's table; outputs 32, 30, 16, 112.
 LECTURE_EXAMPLES: tuple[tuple[int, int, int, int], ...] = ((32, 3, 1, 1), (32, 3, 0, 1), (32, 3, 1, 2), (224, 7, 3, 2))
+
+
+def lecture_example_rows() -> list[dict]:
+    """The lecture's table, each row computed here with its working on one line."""
+    rows = []
+    for width, kernel, padding, stride in LECTURE_EXAMPLES:
+        work = explain_output_size("conv", width, kernel, stride, padding)
+        rows.append({"Input W": width, "Kernel K": kernel, "Padding P": padding, "Stride S": stride,
+                     "Output": work.output, "Working": f"{work.with_numbers} = {work.output}"})
+    return rows
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from cvlab.sizes import frameworks as frameworks  # imports torch only inside ve
 from cvlab.sizes import chain_text as spec
 from cvlab.sizes import arithmetic as shapes
 from cvlab.sizes import working as size_working
-from cvlab.errors import CvlabError
-from cvlab.sizes.chain import chain_rows, chain_table, format_shape, layer_spec
+from cvlab.sizes.chain import chain_rows, chain_table, format_shape
 from cvlab.ui import open_section, report_errors, sections, show_figure, show_table
+from cvlab.ui.sizes import edit_chain, load_preset, reorder_layers
 from cvlab.viz import shapes as viz
 
 BIND = "query-params"
@@ -18,22 +18,6 @@ KINDS = {"conv": "Conv2d", "maxpool": "MaxPool2d", "avgpool": "AvgPool2d", "conv
 def whole(where, label: str, key: str, value: int, low: int = 0) -> int:
     """A bound whole-number box; 0 is allowed where PyTorch rejects it, so the page can say why."""
     return where.number_input(label, min_value=low, value=value, step=1, key=key, bind=BIND)
-
-
-def load_preset() -> None:
-    st.session_state["edit_error"] = None
-    if st.session_state["preset"] != "custom":
-        preset = spec.PRESETS.get(st.session_state["preset"])
-        st.session_state["chain"], st.session_state["inp"] = preset.spec, format_shape(preset.input_shape)
-
-
-def edit_chain(change, *args) -> None:
-    """A button's edit of the chain text; the text box is bound to the URL, so only a callback may set it."""
-    try:
-        st.session_state["chain"] = change(st.session_state["chain"], *args)
-        st.session_state["preset"], st.session_state["edit_error"] = "custom", None
-    except CvlabError as err:
-        st.session_state["edit_error"] = str(err)
 
 
 st.title("Output size")
@@ -79,9 +63,7 @@ for _ in open_section(single):
                 st.info(f"{work_h.unread - work_h.dropped} more input row(s) fall between the kernel's taps (a stride "
                         "larger than the window, or dilation gaps): no output reads them.")
             if kind in ("conv", "convtranspose"):
-                count = shapes.conv_params(*channels, k, g)
-                macs_at = (work_h.output, work_w.output) if kind == "conv" else (h, w)
-                cost = (shapes.conv_macs if kind == "conv" else shapes.conv_transpose_macs)(*channels, k, *macs_at, g)
+                count, cost = shapes.conv_layer_cost(kind, *channels, k, (h, w), (work_h.output, work_w.output), g)
                 params.metric("Parameters", f"{count:,}", help="out x in/groups x K x K weights + out biases")
                 macs.metric("Multiply-accumulates", f"{cost:,}", help="for one image; bias adds not counted")
             if kind != "convtranspose" and h <= 64:
@@ -113,14 +95,7 @@ for _ in open_section(chain):
         with report_errors():
             input_shape, layers = spec.parse_input_shape(input_text), spec.parse_chain(chain_text)
             rows = chain_rows(input_shape, layers) if layers else []
-            with st.expander(f"Reorder or remove layers ({len(layers)})"):
-                for i, layer in enumerate(layers):
-                    label, up, down, remove = st.columns([6, 1, 1, 1], vertical_alignment="center")
-                    label.markdown(f"{i + 1}. `{layer_spec(layer)}`")
-                    up.button("↑", key=f"up{i}", on_click=edit_chain, args=(spec.move_layer, i, -1), disabled=i == 0)
-                    down.button("↓", key=f"dn{i}", on_click=edit_chain, args=(spec.move_layer, i, 1),
-                                disabled=i == len(layers) - 1)
-                    remove.button("✕", key=f"rm{i}", on_click=edit_chain, args=(spec.remove_layer, i))
+            reorder_layers(layers)
             if not rows:
                 st.info("The chain is empty: choose a preset or add a layer above.")
             else:
@@ -151,12 +126,7 @@ for _ in open_section(chain):
 
 for _ in open_section(examples):
     st.markdown("The lecture's table, computed with $\\text{out} = \\lfloor (W - K + 2P) / S \\rfloor + 1$:")
-    table = []
-    for width, kernel, padding, stride in size_working.LECTURE_EXAMPLES:
-        work = size_working.explain_output_size("conv", width, kernel, stride, padding)
-        table.append({"Input W": width, "Kernel K": kernel, "Padding P": padding, "Stride S": stride,
-                      "Output": work.output, "Working": f"{work.steps[1].split('= ', 1)[1]} = {work.output}"})
-    show_table(table)
+    show_table(size_working.lecture_example_rows())
     st.markdown("- **P = 1 with K = 3** keeps the size: the padding makes up the K - 1 pixels a window loses.\n"
                 "- **No padding** shrinks by K - 1: 32 becomes 30.\n"
                 "- **Stride 2** about halves the size; the floor rounds 31 / 2 down.\n"
