@@ -20,6 +20,7 @@ from dataclasses import fields
 
 from cvlab.commands import COMMANDS, Command, result_stream
 from cvlab.errors import CvlabError
+from cvlab.jobs.status import RunStatus
 from cvlab.training.config import TrainConfig
 
 
@@ -83,7 +84,7 @@ def _run(args: argparse.Namespace) -> dict:
         from cvlab.jobs.queue import queue_position, submit
 
         submit(run_dir.name)
-        return {"run_dir": str(run_dir), "status": "queued", "queue_position": queue_position(run_dir.name)}
+        return {"run_dir": str(run_dir), "status": RunStatus.QUEUED, "queue_position": queue_position(run_dir.name)}
 
     stdout = result_stream()  # the real stdout: under --json, library output goes to stderr meanwhile
 
@@ -100,7 +101,7 @@ def _run(args: argparse.Namespace) -> dict:
     from cvlab.jobs.queue import release
 
     summary = train_run(run_dir, on_record=show, release=release)
-    if summary["status"] == "failed":  # exit status 2 and the reason on stderr, as for every error
+    if summary["status"] == RunStatus.FAILED:  # exit status 2 and the reason on stderr, as for every error
         failure = RunFailed(f"The run failed: {summary.get('reason') or 'no reason was recorded'} "
                             f"(run folder {summary['run_dir']}).")
         if args.json:  # stdout's last line is then the error as JSON; people read stderr
@@ -120,7 +121,7 @@ def _scores(record: dict) -> str:
 
 
 def _render(result: dict) -> str:
-    if result.get("status") == "queued":
+    if result.get("status") == RunStatus.QUEUED:
         return f"queued {result['run_dir']} (position {result['queue_position']})"
     lines = [f"{result['status']}: {result['run_dir']}"]
     if result.get("images_per_second") is not None:

@@ -25,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 
+from cvlab.jobs.status import RunStatus
 from cvlab.settings import Settings, get_settings
 from cvlab.training import runs
 
@@ -76,7 +77,8 @@ def submit(run_id: str, settings: Settings | None = None, runs_root: Path | None
     settings = settings or get_settings()
     run_dir = runs.RunStore(runs_root, settings=settings).run_dir(run_id)
     with runs.locked(run_dir):
-        record = runs.update_record(run_dir, status="queued", reason="", released=False, paused_at=None, attempt=int(
+        record = runs.update_record(run_dir, status=RunStatus.QUEUED, reason="", released=False, paused_at=None,
+                                    attempt=int(
             runs.read_info(run_dir).record.get("attempt", 0)) + 1, queued_at=time.time())
     _, task = huey_and_task(settings)
     task(run_id, record["attempt"])
@@ -112,9 +114,9 @@ def start_attempt(run_dir: Path, attempt: int) -> bool:
     was paused, stopped or queued again meanwhile."""
     with runs.locked(run_dir):
         record = runs.read_info(run_dir).record
-        if record.get("status") != "queued" or record.get("attempt") != attempt:
+        if record.get("status") != RunStatus.QUEUED or record.get("attempt") != attempt:
             return False
-        runs.update_record(run_dir, status="running", started=time.time(), reason="", released=False,
+        runs.update_record(run_dir, status=RunStatus.RUNNING, started=time.time(), reason="", released=False,
                            worker=runs.worker_identity())
         return True
 
@@ -127,13 +129,14 @@ def release(run_dir: Path, seen_seq: int, reason: str) -> str:
         control = runs.read_control(run_dir)
         newer = int(control.get("seq", 0)) > seen_seq
         if newer and control.get("stop"):
-            runs.set_status(run_dir, "stopped", reason=f"stopped by {control.get('by') or 'its owner'} while paused")
-            return "stopped"
-        runs.update_record(run_dir, status="paused", released=True, reason=reason)
+            runs.set_status(run_dir, RunStatus.STOPPED,
+                            reason=f"stopped by {control.get('by') or 'its owner'} while paused")
+            return RunStatus.STOPPED
+        runs.update_record(run_dir, status=RunStatus.PAUSED, released=True, reason=reason)
         if newer and not control.get("pause"):
             submit(Path(run_dir).name, runs_root=Path(run_dir).parent)
-            return "queued"
-        return "paused"
+            return RunStatus.QUEUED
+        return RunStatus.PAUSED
 
 
 def execute_job(run_id: str, attempt: int) -> dict | None:
@@ -150,8 +153,8 @@ def execute_job(run_id: str, attempt: int) -> dict | None:
     except runs.RunNotFound:
         info = None  # deleted while it waited: this job still serves whoever is next
     if info is not None and info.unreadable:  # its settings are refused (after an upgrade): it fails now
-        if info.record.get("status") == "queued" and info.record.get("attempt") == attempt:
-            runs.set_status(info.run_dir, "failed",
+        if info.record.get("status") == RunStatus.QUEUED and info.record.get("attempt") == attempt:
+            runs.set_status(info.run_dir, RunStatus.FAILED,
                             reason=f"The run could not start: {info.unreadable}. Start a new run.")
         return None
     taken = take_next(store)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cvlab.errors import InvalidInput
+from cvlab.jobs.status import RunStatus
 from cvlab.server.access import account_id
 from cvlab.settings import Settings, get_settings
 from cvlab.training import runs
@@ -50,7 +51,7 @@ def resume(store: runs.RunStore, run_id: str, user: str, instructor: bool = Fals
         raise InvalidInput(f"Run {run_id} cannot be resumed: {info.unreadable}. Start a new run instead.")
     with runs.locked(info.run_dir):  # a worker giving the device back decides under the same lock
         info = runs.read_info(info.run_dir)
-        if info.status == "paused" and not info.record.get("released"):
+        if info.status == RunStatus.PAUSED and not info.record.get("released"):
             return store.request(run_id, user, instructor, pause=False)
         _check_resumable(info)
         from cvlab.jobs.fair_queue import check_waiting_cap
@@ -59,20 +60,21 @@ def resume(store: runs.RunStore, run_id: str, user: str, instructor: bool = Fals
             check_waiting_cap(info.owner_id, store)
         submit(run_id, runs_root=store.root)
     _, worker_note = ensure_local_worker()
-    return {"run_id": run_id, "status": "queued", "queue_position": queue_position(run_id), "worker": worker_note}
+    return {"run_id": run_id, "status": RunStatus.QUEUED, "queue_position": queue_position(run_id),
+            "worker": worker_note}
 
 
 def _check_resumable(info: runs.RunInfo) -> None:
-    if info.status in ("queued", "running"):
+    if info.status in (RunStatus.QUEUED, RunStatus.RUNNING):
         raise InvalidInput(f"Run {info.run_id} is {info.status} already.")
-    if info.status == "finished":
+    if info.status == RunStatus.FINISHED:
         raise InvalidInput(f"Run {info.run_id} finished all its epochs; start a new run to train longer.")
     budget, used = get_settings().run_budget_s, float(info.record.get("seconds_used", 0) or 0)
     if used >= budget:
         raise InvalidInput(f"Run {info.run_id} has trained for {used / 60:.0f} min, the most one run may train on "
                            f"this server ({budget / 60:.0f} min, CVLAB_RUN_BUDGET_S); its results are kept. Start "
                            "a new run to train more.")
-    if info.config.task == "detect" and info.status == "stopped":
+    if info.config.task == "detect" and info.status == RunStatus.STOPPED:
         from cvlab.detection.resume import finished_epochs, weights_dir
 
         last = weights_dir(info.run_dir) / "last.pt"

@@ -89,10 +89,9 @@ def _last_epoch(info: runs.RunInfo) -> dict:
 def progress(info: runs.RunInfo, records: list[dict]) -> None:
     """A progress bar with the ETA from the recent pace, or where the run waits in the queue."""
     if info.status == "queued":
-        from cvlab.jobs.queue import queue_position
+        from cvlab.ui.training_queue import waiting_line
 
-        position = queue_position(info.run_id)
-        st.info(f"Waiting in the queue: position {position}." if position else "Waiting for a worker to start it.")
+        st.info(waiting_line(info.run_id))
         return
     steps = [r for r in records if r.get("kind") == "step"]
     done = steps[-1]["progress"] if steps else 0.0

@@ -8,6 +8,7 @@ from cvlab.training.tasks import TASKS
 from cvlab.ui import open_section, sections, show_figure, show_table
 from cvlab.ui import training as ui
 from cvlab.ui import training_results
+from cvlab.ui import training_queue
 from cvlab.ui import training_form as form
 from cvlab.viz import training as viz
 
@@ -64,6 +65,8 @@ for _ in open_section(tab_live):
             run_id = st.selectbox("Run (yours first)", ids, index=ids.index(chosen) if chosen in ids else 0,
                                   format_func=labels.get, key="live_run")
             ui.live_panel(run_id, user, instructor)
+        with st.expander("The queue: waiting runs in the order they start"):
+            training_queue.queue_panel(user.owner_id, instructor)
 
 for _ in open_section(tab_compare):
     if tab_compare.open and every_run:
