@@ -38,11 +38,12 @@ from cvlab.data.archives import (ArchiveLimits, check_free_space, check_upload_s
                                  save_uploaded_folder)
 from cvlab.data.in_place import build_in_place, content_lock, write_atomically
 from cvlab.errors import CvlabError
+from cvlab.jobs.status import RunStatus
 from cvlab.settings import Settings, get_settings
 
 AREAS = ("uploads", "datasets/archives", "detection/datasets")  # the last: unpacked by earlier versions
 IN_USE_GRACE_S = 15 * 60  # an entry used this recently is being read: never dropped to make room
-PINNING_STATUSES = ("queued", "running", "paused", "interrupted")  # runs that will read their data again
+PINNING_STATUSES = RunStatus.PINNING  # runs that will read their data again
 _KEY = re.compile(r"[0-9a-f]{16,64}")
 
 

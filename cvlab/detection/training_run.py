@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from cvlab.detection.resume import lost_epoch_reports, resume_point
 from cvlab.detection.train import train_yolo
 from cvlab.errors import InvalidInput
+from cvlab.jobs.status import RunStatus
 
 if TYPE_CHECKING:
     from cvlab.detection.yolo_data import DatasetReport
@@ -60,10 +61,20 @@ def run_dataset(run_dir: Path, config) -> tuple[Path, "DatasetReport"]:
 
 
 def _unpacked(archive: Path, target: Path) -> Path:
-    """A zip unpacked safely beside ``target`` and moved there only once it is a valid dataset."""
+    """A zip unpacked safely beside ``target`` and moved there only once it is a valid dataset. An upload is
+    unpacked once in the upload store (counted in its uploader's quota) and the run's folder holds hard links
+    to those files, so a class training on one dataset keeps one copy of it (files are copied only where the
+    runs folder is on another file system)."""
     import shutil
 
-    from cvlab.detection.yolo_data import require_valid, validate_yolo_archive
+    from cvlab.data.uploads import UploadStore
+    from cvlab.detection.yolo_data import find_data_yaml, require_valid, validate_yolo_archive
+    from cvlab.training.run_disk import link_tree
+
+    store = UploadStore()
+    if store.entry_of(archive) is not None:
+        link_tree(store.unpacked(archive), target)
+        return find_data_yaml(target)
 
     scratch = target.with_name("data-unpacking")
     shutil.rmtree(scratch, ignore_errors=True)
@@ -192,7 +203,6 @@ def train_detection_run(run_dir: Path, config, on_record=None) -> tuple[str, str
     from cvlab.device import pick_device
     from cvlab.training import runs
     from cvlab.training.control import LiveControl, Released
-    from cvlab.training.evaluation import EVAL_FILE
 
     device = pick_device(config.device)
     data_yaml, report = run_dataset(run_dir, config)
@@ -234,9 +244,9 @@ def train_detection_run(run_dir: Path, config, on_record=None) -> tuple[str, str
     finally:
         metrics.close()
     runs.update_record(run_dir, seconds_used=live.control.seconds_used())
-    status = "stopped" if live.stopped else "finished"
+    status = RunStatus.STOPPED if live.stopped else RunStatus.FINISHED
     scores = _scores(live.final)
-    write_atomically(run_dir / EVAL_FILE, json.dumps({"task": "detect", "classes": list(report.names),
+    write_atomically(run_dir / runs.EVAL_FILE, json.dumps({"task": "detect", "classes": list(report.names),
                                                       **{k.removeprefix("val_"): v for k, v in scores.items()},
                                                       "per_class": live.per_class}))
     runs.update_record(run_dir, status=status, reason=live.stopped,

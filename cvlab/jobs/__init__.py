@@ -5,4 +5,5 @@ Training runs and architecture measurements are both jobs.
 - ``queue``: Huey on SQLite in the data directory, or on Redis for workers on several machines
 - ``worker``: ``python -m cvlab worker``, and the app's check that one is alive
 - ``device_slots``: one job at a time per device (configurable), shared by a worker's threads
+- ``status``: ``RunStatus``, where a run or a measurement stands, and its named groups (active, ended...)
 """

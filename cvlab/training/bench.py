@@ -15,6 +15,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from cvlab.jobs.status import RunStatus
 from cvlab.training import runs
 from cvlab.training.config import TrainConfig
 
@@ -106,7 +107,7 @@ def bench_train(config: TrainConfig, root: Path, *, accuracy_runs: bool = True, 
     del prepared
     say(f"reference loop: {reference:.0f} images/s")
     engine = engine_run(config, root)
-    if engine["status"] != "finished":
+    if engine["status"] != RunStatus.FINISHED:
         raise RuntimeError(f"the engine's run {engine['status']}: {engine['reason']}")
     ratio = engine["images_per_second"] / reference
     say(f"engine:         {engine['images_per_second']:.0f} images/s  (engine / reference = {ratio:.3f}, target >= 0.95)")

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from cvlab.jobs.status import RunStatus
 from cvlab.settings import get_settings
 from cvlab.training import runs
 
@@ -139,7 +140,7 @@ class LiveControl:
         """Hold the run until the app resumes or stops it (returns that request), or raise ``Released`` once it
         has been paused for ``release_after_s``: the device is then the queue's again."""
         self.metrics.write("event", what="pause", step=global_step, by=by)
-        runs.update_record(self.run_dir, status="paused", released=False, paused_at=time.time())
+        runs.update_record(self.run_dir, status=RunStatus.PAUSED, released=False, paused_at=time.time())
         self._pause_clock()
         deadline = time.monotonic() + self.release_after_s
         while True:
@@ -153,6 +154,6 @@ class LiveControl:
             time.sleep(PAUSE_POLL_S)
         self._start_clock()
         if not control.get("stop"):
-            runs.update_record(self.run_dir, status="running", paused_at=None)
+            runs.update_record(self.run_dir, status=RunStatus.RUNNING, paused_at=None)
             self.metrics.write("event", what="resume", step=global_step, by=control.get("by", ""))
         return control

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from cvlab.errors import CvlabError, InvalidInput
+from cvlab.jobs.status import RunStatus
 from cvlab.training import runs
 from cvlab.training.checkpoints import keep_newest_and_best, save_checkpoint
 from cvlab.training.config import TrainConfig
@@ -136,19 +137,19 @@ def train_run(run_dir: Path, on_record=None, release: Callable[[Path, int, str],
         status = (release or _wait_paused)(run_dir, released.seen_seq, released.reason)
         return _summary(run_dir, status, released.reason)
     except Stopped as stop:
-        return _summary(run_dir, "stopped", str(stop))
+        return _summary(run_dir, RunStatus.STOPPED, str(stop))
     except Exception as err:  # the run fails; the worker that called us lives on
         reason = failure_reason(err)
-        runs.set_status(run_dir, "failed", reason=reason)
-        return _summary(run_dir, "failed", reason)
+        runs.set_status(run_dir, RunStatus.FAILED, reason=reason)
+        return _summary(run_dir, RunStatus.FAILED, reason)
     finally:
         heartbeat.done.set()
 
 
 def _wait_paused(run_dir: Path, seen_seq: int, reason: str) -> str:
     """A released run with no queue to give its device back to: it waits paused for Resume."""
-    runs.update_record(run_dir, status="paused", released=True, reason=reason)
-    return "paused"
+    runs.update_record(run_dir, status=RunStatus.PAUSED, released=True, reason=reason)
+    return RunStatus.PAUSED
 
 
 def failure_reason(err: BaseException) -> str:
@@ -171,7 +172,7 @@ def _train(run_dir: Path, on_record=None) -> dict:
     from cvlab.training.memory import check_fits
 
     check_fits(config)  # on the device this worker has: refused in words instead of taking the server down
-    runs.update_record(run_dir, status="running", started=time.time(), reason="", worker=runs.worker_identity())
+    runs.update_record(run_dir, status=RunStatus.RUNNING, started=time.time(), reason="", worker=runs.worker_identity())
     module, function = task_spec(config.task).runner.split(":")
     status, reason = getattr(importlib.import_module(module), function)(run_dir, config, on_record)
     return _summary(run_dir, status, reason)
@@ -218,9 +219,9 @@ def train_loop(run_dir: Path, config: TrainConfig, on_record=None) -> tuple[str,
             keep_newest_and_best(run_dir / "checkpoints")  # one per epoch would be ~90 MB each for ResNet-18
             drop_paused(run_dir)
             runs.update_record(run_dir, epochs_done=epoch + 1, seconds_used=control.seconds_used())
-        status, reason = "finished", ""
+        status, reason = RunStatus.FINISHED, ""
     except Stopped as stop:
-        status, reason = "stopped", str(stop)
+        status, reason = RunStatus.STOPPED, str(stop)
     except Released as released:  # paused too long: save where it is; train_run gives the device back
         at = released.resume_at
         save_paused(p, run_dir, at.epoch, at.step, at.totals, control.factor)

@@ -24,7 +24,6 @@ from cvlab.training import runs
 from cvlab.training.checkpoints import load_model_weights, read_checkpoint, save_checkpoint
 from cvlab.training.config import TrainConfig
 
-EVAL_FILE = "eval.json"  # the final evaluation in a run folder (read it with read_final_scores)
 MISCLASSIFIED_KEPT = 36  # images in the gallery
 PREVIEW_KEPT = 6  # validation images whose masks the segmentation pages draw
 
@@ -108,7 +107,7 @@ def _segmentation_evaluation(p, run_dir: Path, val_loss: float, scores: dict, pr
         pred_c, true_c = predicted == cls, target == cls
         intersection, total = int((pred_c & true_c).sum()), int(pred_c.sum() + true_c.sum())
         per_class.append(intersection / (total - intersection) if total else None)
-    write_atomically(run_dir / EVAL_FILE, json.dumps({
+    write_atomically(run_dir / runs.EVAL_FILE, json.dumps({
         "task": "segment", "classes": list(p.class_names), "iou": scores["iou"], "dice": scores["dice"],
         "per_class_iou": per_class, "val_loss": val_loss}))
     write_preview(p, run_dir, predicted, int(runs.read_info(run_dir).epochs_done))
@@ -122,7 +121,7 @@ def _classification_evaluation(p, run_dir: Path, val_loss: float, accuracy: floa
     predicted = predicted.cpu()
     confusion = torch.bincount(truth * n + predicted, minlength=n * n).view(n, n)
     per_class = (confusion.diag().float() / confusion.sum(1).clamp_min(1)).tolist()
-    write_atomically(run_dir / EVAL_FILE, json.dumps({
+    write_atomically(run_dir / runs.EVAL_FILE, json.dumps({
         "task": "classify", "classes": list(p.class_names), "confusion": confusion.tolist(),
         "per_class_accuracy": per_class, "accuracy": accuracy, "val_loss": val_loss}))
     wrong = torch.nonzero(predicted != truth).flatten()[:MISCLASSIFIED_KEPT]
@@ -132,9 +131,8 @@ def _classification_evaluation(p, run_dir: Path, val_loss: float, accuracy: floa
 
 
 def read_evaluation(run_dir: Path) -> Evaluation | SegmentationEvaluation | None:
-    try:
-        data = json.loads((run_dir / "eval.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    data = runs.read_final_scores(run_dir)
+    if data is None:
         return None
     if data.get("task") == "segment":
         return SegmentationEvaluation(tuple(data["classes"]), float(data["iou"]), float(data["dice"]),

@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
+from cvlab.jobs.status import RunStatus
 from cvlab.server.access import account_id
 from cvlab.data.in_place import write_atomically
 from cvlab.errors import CvlabError, InvalidInput
@@ -46,8 +47,7 @@ from cvlab.training.metrics_log import MetricsWriter, read_metrics, truncate_met
 
 HEARTBEAT_EVERY_S = 3.0
 HEARTBEAT_STALE_S = 30.0  # a worker silent this long is gone: its run is interrupted
-ACTIVE = ("queued", "running", "paused")
-ENDED = ("finished", "stopped", "failed", "interrupted", "unreadable")
+ACTIVE, ENDED = RunStatus.ACTIVE, RunStatus.ENDED  # the run store's names for the two groups
 
 
 class RunNotFound(CvlabError, LookupError):
@@ -120,7 +120,7 @@ class RunStore:
         (run_dir / "checkpoints").mkdir(parents=True)
         _atomic_write(run_dir / "run.json", {
             "run_id": run_id, "config": config.to_dict(), "owner": owner, "owner_id": owner_id or account_id(),
-            "status": "queued",
+            "status": RunStatus.QUEUED,
             "created": time.time(), "reason": "", "epochs_done": 0, "versions": _versions(),
         })
         (run_dir / "metrics.jsonl").touch()
@@ -177,12 +177,13 @@ class RunStore:
                 control["lr_seq"] = control["seq"]  # so the worker applies each new rate once
             control["by"] = info.owner if user == info.owner_id else "the instructor"  # a name to show, never an id
             _atomic_write(path, control)
-            queued, released = info.status == "queued", info.status == "paused" and info.record.get("released")
+            queued = info.status == RunStatus.QUEUED
+            released = info.status == RunStatus.PAUSED and info.record.get("released")
             if changes.get("stop") and (queued or released):  # no worker holds it: nothing to wait for
-                set_status(info.run_dir, "stopped", reason=f"stopped by {control['by']} "
+                set_status(info.run_dir, RunStatus.STOPPED, reason=f"stopped by {control['by']} "
                            + ("before it started" if queued else "while paused"))
             elif changes.get("pause") and queued:
-                update_record(info.run_dir, status="paused", released=True, paused_at=time.time(),
+                update_record(info.run_dir, status=RunStatus.PAUSED, released=True, paused_at=time.time(),
                               reason=f"paused by {control['by']} before it started; Resume puts it back in the queue")
         return control
 
@@ -211,16 +212,17 @@ def _unreadable(run_dir: Path, record: dict, why: str) -> RunInfo:
         except (TypeError, ValueError):
             plain[key] = 0
     info = _parsed_info(run_dir, {**plain, "config": {}})
-    failed = record.get("status") == "failed"  # a worker refused it already and said why
-    return replace(info, config=TrainConfig.lenient(record.get("config")), status="failed" if failed else "unreadable",
+    failed = record.get("status") == RunStatus.FAILED  # a worker refused it already and said why
+    return replace(info, config=TrainConfig.lenient(record.get("config")),
+                   status=RunStatus.FAILED if failed else RunStatus.UNREADABLE,
                    reason=info.reason if failed and info.reason else why, record=record, unreadable=why)
 
 
 def _parsed_info(run_dir: Path, record: dict) -> RunInfo:
-    status = record.get("status", "failed")
-    held = status == "running" or (status == "paused" and not record.get("released"))
+    status = record.get("status", RunStatus.FAILED)
+    held = status == RunStatus.RUNNING or (status == RunStatus.PAUSED and not record.get("released"))
     if held and heartbeat_age(run_dir) > HEARTBEAT_STALE_S:
-        status = "interrupted"
+        status = RunStatus.INTERRUPTED
     return RunInfo(
         run_id=record.get("run_id", run_dir.name), run_dir=run_dir,
         config=TrainConfig.from_dict(record.get("config", {})), owner=record.get("owner", ""),
@@ -266,6 +268,19 @@ def set_status(run_dir: Path, status: str, reason: str | None = None) -> None:
     if reason is not None:
         fields["reason"] = reason
     update_record(run_dir, **fields)
+
+
+EVAL_FILE = "eval.json"  # a run's final evaluation, written once it finished or was stopped
+
+
+def read_final_scores(run_dir: Path) -> dict | None:
+    """The run's final evaluation as its trainer wrote it (``{"task": ..., "classes": [...], scores...}``);
+    None while the run has none yet (still training, or failed before its end)."""
+    return _read_json(Path(run_dir) / EVAL_FILE)
+
+
+def has_final_scores(run_dir: Path) -> bool:
+    return (Path(run_dir) / EVAL_FILE).is_file()
 
 
 def read_control(run_dir: Path) -> dict:

@@ -11,6 +11,7 @@ from dataclasses import fields
 import streamlit as st
 
 from cvlab.errors import CvlabError
+from cvlab.jobs.status import RunStatus
 from cvlab.settings import get_settings
 from cvlab.training import lifecycle, runs
 from cvlab.training.config import TrainConfig
@@ -88,7 +89,7 @@ def _last_epoch(info: runs.RunInfo) -> dict:
 
 def progress(info: runs.RunInfo, records: list[dict]) -> None:
     """A progress bar with the ETA from the recent pace, or where the run waits in the queue."""
-    if info.status == "queued":
+    if info.status == RunStatus.QUEUED:
         from cvlab.ui.training_queue import waiting_line
 
         st.info(waiting_line(info.run_id))
@@ -96,7 +97,7 @@ def progress(info: runs.RunInfo, records: list[dict]) -> None:
     steps = [r for r in records if r.get("kind") == "step"]
     done = steps[-1]["progress"] if steps else 0.0
     eta = ""
-    if info.status == "running" and len(steps) >= 2 and done < 1:
+    if info.status == RunStatus.RUNNING and len(steps) >= 2 and done < 1:
         rate = (steps[-1]["progress"] - steps[0]["progress"]) / max(1e-9, steps[-1]["time"] - steps[0]["time"])
         eta = f" · about {_duration((1 - done) / rate)} left" if rate > 0 else ""
     st.progress(min(1.0, done), text=f"{info.status}: epoch {info.epochs_done}/{info.config.epochs}{eta}")
@@ -113,14 +114,14 @@ def controls(info: runs.RunInfo, me: Identity, instructor: bool) -> None:
     store = runs.RunStore()
     cols = st.columns([1, 1, 1, 2])
     with report_errors():
-        if info.status in ("queued", "running") and cols[0].button(
+        if info.status in (RunStatus.QUEUED, RunStatus.RUNNING) and cols[0].button(
                 "Pause", key="live_pause", disabled=not allowed,
                 help="A queued run waits paused; a running one gives its device back after "
                      f"{get_settings().pause_release_s / 60:.0f} min paused. Resume goes on from where it paused."):
             store.request(info.run_id, user, instructor, pause=True)
-            st.toast("Paused before it started: it waits until you resume it." if info.status == "queued"
+            st.toast("Paused before it started: it waits until you resume it." if info.status == RunStatus.QUEUED
                      else "Pause asked for: the run pauses after its current batch.")
-        if info.status in ("paused", "interrupted", "stopped", "failed") and cols[0].button(
+        if info.status in RunStatus.RESUMABLE and cols[0].button(
                 "Resume", key="live_resume", disabled=not allowed,
                 help="Continues from the newest checkpoint: no finished epoch is lost."):
             lifecycle.resume(store, info.run_id, user, instructor)
@@ -130,7 +131,7 @@ def controls(info: runs.RunInfo, me: Identity, instructor: bool) -> None:
             store.delete(info.run_id, user, instructor)
             st.session_state.pop("run", None)
             st.rerun()
-        if info.status in ("running", "paused"):
+        if info.status in RunStatus.TRAINING:
             new_lr = cols[3].number_input("New learning rate", min_value=1e-6, max_value=10.0, value=None,
                                           format="%.5f", key="live_new_lr", disabled=not allowed)
             if new_lr and cols[3].button("Apply", key="live_apply_lr", disabled=not allowed):
@@ -178,7 +179,7 @@ def _live_view(run_id: str, me: Identity, instructor: bool, *, polling: bool) ->
         st.markdown(f"**{plain_markdown(label(info))}** · owner **{plain_markdown(info.owner)}**{yours}"
                     + (f" · {plain_markdown(str(device))}" if device else ""))
         if info.reason:
-            (st.error if info.status in ("failed", "unreadable") else st.caption)(info.reason)
+            (st.error if info.status in (RunStatus.FAILED, RunStatus.UNREADABLE) else st.caption)(info.reason)
         if info.record.get("note"):
             st.caption(info.record["note"])
         progress(info, records)

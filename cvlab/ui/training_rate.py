@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cvlab.jobs.status import RunStatus
 from cvlab.training import runs
 
 _ASKED = "_live_lr_asked"  # session key: {run_id: (the rate asked for, rate changes the run had by then)}
@@ -37,8 +38,8 @@ def request_status(info: runs.RunInfo, records: list[dict]) -> None:
     if applied:
         st.success(f"Learning rate {rate:g} applied at step {applied[0]['step']}: marked on the chart below.",
                    icon=":material/check_circle:")
-    elif info.status in ("running", "paused"):
-        when = "when it resumes" if info.status == "paused" else "at its next training step"
+    elif info.status in RunStatus.TRAINING:
+        when = "when it resumes" if info.status == RunStatus.PAUSED else "at its next training step"
         st.info(f"Learning rate {rate:g} sent: the run takes it {when}.", icon=":material/schedule:")
     else:
         st.session_state[_ASKED].pop(info.run_id)  # the run ended before it took the rate

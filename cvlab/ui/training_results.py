@@ -33,11 +33,8 @@ def results(info: runs.RunInfo) -> None:
 
 
 def detection_results(info: runs.RunInfo) -> None:
-    import json
-
-    try:
-        final = json.loads((info.run_dir / "eval.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    final = runs.read_final_scores(info.run_dir)
+    if final is None:
         st.info("This run has no evaluation yet.")
         return
     cells = st.columns(4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cvlab.jobs.status import RunStatus
 from cvlab.zoo import claims as lecture_claims
 
 from cvlab.zoo import scaling
@@ -205,7 +206,7 @@ def measurement_panel(suite: str = "classification", names: list[str] | None = N
 def _show_progress(status) -> None:
     size = f" at {status.input_size} px" if status.input_size else ""
     title = zoo_measure.SUITES.get(status.suite).title
-    if status.state == "queued":
+    if status.state == RunStatus.QUEUED:
         st.info(f"Measuring {title}{size} is queued: it starts when a worker on this machine is free "
                 "(one job per device at a time, so training runs and timings never share it).",
                 icon=":material/hourglass_top:")

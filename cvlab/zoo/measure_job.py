@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cvlab.data.in_place import write_atomically
+from cvlab.jobs.status import RunStatus
 from cvlab.settings import get_settings
 from cvlab.zoo.measure import SUITES, device_name, measure_all
 
@@ -37,7 +38,7 @@ class JobStatus:
     error: str | None  # why the job ended early, in words
     suite: str = "classification"
     input_size: int | None = None  # None: each model at its own size
-    state: str = "queued"  # queued, running, finished, stopped, failed
+    state: str = RunStatus.QUEUED  # queued, running, finished, stopped, failed
     device: str = ""  # where the worker measures
 
 
@@ -71,14 +72,14 @@ class QueuedMeasurement:
 
     def status(self) -> JobStatus:
         record = self._record()
-        state, error = record.get("state", "finished"), record.get("error")
-        running = state == "queued" or state == "running"
-        if state == "running" and time.time() - record.get("updated", 0) > JOB_STALE_S:
-            running, state = False, "failed"
+        state, error = record.get("state", RunStatus.FINISHED), record.get("error")
+        running = state == RunStatus.QUEUED or state == RunStatus.RUNNING
+        if state == RunStatus.RUNNING and time.time() - record.get("updated", 0) > JOB_STALE_S:
+            running, state = False, RunStatus.FAILED
             error = error or (f"the worker measuring {record.get('current') or 'the zoo'} stopped answering; "
                               "measure again to go on from where it ended")
-        if state == "queued" and _expired(record):
-            running, state, error = False, "failed", _wait_reason(record)
+        if state == RunStatus.QUEUED and _expired(record):
+            running, state, error = False, RunStatus.FAILED, _wait_reason(record)
         return JobStatus(record.get("done", 0), record.get("total", 0), record.get("current", ""), running, error,
                          record.get("suite", "classification"), record.get("input_size"), state,
                          record.get("device", ""))
@@ -95,8 +96,8 @@ class QueuedMeasurement:
         """Ask the worker to end the job after the model it is measuring (a queued job is dropped)."""
         (self.folder / f"{self.job_id}.stop").touch()
         record = self._record()
-        if record.get("state") == "queued":  # no worker has it yet: it ends here
-            write_job(self.folder, {**record, "state": "stopped", "updated": time.time()})
+        if record.get("state") == RunStatus.QUEUED:  # no worker has it yet: it ends here
+            write_job(self.folder, {**record, "state": RunStatus.STOPPED, "updated": time.time()})
         if wait_s is not None:
             self.wait(wait_s)
 
@@ -125,8 +126,8 @@ def give_up(job_id: str, reason: str) -> None:
     with open(folder / ".job.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         record = _read_job(folder) or {}
-        if record.get("job_id") == job_id and record.get("state") == "queued":
-            write_job(folder, {**record, "state": "failed", "error": reason, "updated": time.time()})
+        if record.get("job_id") == job_id and record.get("state") == RunStatus.QUEUED:
+            write_job(folder, {**record, "state": RunStatus.FAILED, "error": reason, "updated": time.time()})
 
 
 # A first guess per model before anything was measured on this machine: the job's 34 classification
@@ -196,7 +197,7 @@ def plan_measuring(names: list[str], suite: str = "classification", input_size: 
     active = [info.status for info in runs.RunStore().list() if info.status in runs.ACTIVE]
     return MeasuringPlan(len(names), seconds, basis, str(device), device_name(device),
                          get_settings().jobs_per_device * len(local_devices()),
-                         sum(s != "queued" for s in active), active.count("queued"))
+                         sum(s != RunStatus.QUEUED for s in active), active.count(RunStatus.QUEUED))
 
 
 def current_job() -> QueuedMeasurement | None:
@@ -213,7 +214,7 @@ def run_measurement_job(job_id: str, suite: str, input_size: int | None, names: 
 
     folder = job_dir()
     record = _read_job(folder) or {}
-    if record.get("job_id") != job_id or record.get("state") != "queued":
+    if record.get("job_id") != job_id or record.get("state") != RunStatus.QUEUED:
         return  # superseded by a newer job
     if _expired(record):  # the page has shown it failed already: measuring now would surprise everyone
         give_up(job_id, _wait_reason(record))
@@ -221,7 +222,7 @@ def run_measurement_job(job_id: str, suite: str, input_size: int | None, names: 
     stop_file = folder / f"{job_id}.stop"
     stop, lock = threading.Event(), threading.Lock()
     torch_device = pick_device(device)
-    record.update(state="running", device=device_name(torch_device))
+    record.update(state=RunStatus.RUNNING, device=device_name(torch_device))
 
     def write(**changes) -> None:
         with lock:
@@ -239,13 +240,13 @@ def run_measurement_job(job_id: str, suite: str, input_size: int | None, names: 
     threading.Thread(target=heartbeat, daemon=True).start()
     try:
         if stop_file.exists():
-            write(state="stopped")
+            write(state=RunStatus.STOPPED)
             return
         measure_all(names, suite=suite, input_size=input_size, device=torch_device, stop=stop,
                     progress=lambda done, total, name: write(done=done, total=total, current=name))
-        write(state="stopped" if stop.is_set() else "finished", current="")
+        write(state=RunStatus.STOPPED if stop.is_set() else RunStatus.FINISHED, current="")
     except Exception as error:  # noqa: BLE001 - the page shows it; the worker lives on
-        write(state="failed", error=f"measuring {record.get('current') or 'the zoo'} failed: "
+        write(state=RunStatus.FAILED, error=f"measuring {record.get('current') or 'the zoo'} failed: "
                                     f"{type(error).__name__}: {error}", current="")
     finally:
         finished.set()

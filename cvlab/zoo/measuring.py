@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import time
 
+from cvlab.jobs.status import RunStatus
 from cvlab.zoo.measure import SUITES
 from cvlab.zoo.measure_job import QueuedMeasurement, current_job, job_dir, write_job
 
@@ -34,7 +35,7 @@ def start_measuring(names: list[str] | None = None, suite: str = "classification
             return job
         job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         write_job(folder, {"job_id": job_id, "suite": suite, "input_size": input_size, "total": len(names),
-                           "done": 0, "current": "", "state": "queued", "error": None, "updated": time.time(),
+                           "done": 0, "current": "", "state": RunStatus.QUEUED, "error": None, "updated": time.time(),
                            "queued_at": time.time(), "host": socket.gethostname()})
         submit_measurement(job_id, suite, input_size, names)
     ensure_local_worker()

@@ -86,7 +86,7 @@ for _ in open_section(tab_compare):
 
 for _ in open_section(tab_results):
     if tab_results.open and every_run:
-        ended = [i for i in every_run if (i.run_dir / "eval.json").is_file()]
+        ended = [i for i in every_run if runs.has_final_scores(i.run_dir)]
         if not ended:
             st.info("Results appear here when a run finishes or is stopped.")
         else:

@@ -177,3 +177,13 @@ def test_live_control_applies_a_new_rate_once_on_top_of_the_schedule_and_stops(t
     writer.close()
     events = [(r["what"], r["step"]) for r in runs.read_metrics(run_dir) if r["kind"] == "event"]
     assert events == [("lr", 3), ("stop", 5)]
+
+
+def test_a_runs_final_scores_are_read_through_the_run_store(tmp_path):
+    from cvlab.data.in_place import write_atomically
+
+    assert runs.read_final_scores(tmp_path) is None and not runs.has_final_scores(tmp_path)
+    (tmp_path / runs.EVAL_FILE).write_text('{"task": "detect", "map')  # cut off: no scores rather than an error
+    assert runs.read_final_scores(tmp_path) is None
+    write_atomically(tmp_path / runs.EVAL_FILE, '{"task": "detect", "map50": 0.5}')
+    assert runs.read_final_scores(tmp_path) == {"task": "detect", "map50": 0.5} and runs.has_final_scores(tmp_path)
