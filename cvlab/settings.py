@@ -11,6 +11,10 @@ Disk and memory on a shared server (sizes in MiB, whole numbers):
   bounded by Streamlit's ``server.maxUploadSize``).
 - ``CVLAB_PAGE_CACHE_MB`` (512): datasets the pages keep decoded in memory, for every user together.
 
+- ``CVLAB_USER_RUN_DISK_MB`` (5120): what one user's run folders may keep; a new run is refused past it.
+- ``CVLAB_RUN_KEEP_DAYS`` (30): a run that finished, failed or was stopped this long ago is removed by
+  the workers; 0 keeps every run.
+
 The job queue:
 
 - ``CVLAB_MAX_WAITING_RUNS`` (3): runs one user may have waiting at once; one more is refused, in words.
@@ -67,6 +71,8 @@ class Settings:
     upload_keep_days: float = 14.0  # an upload unused this long is deleted (CVLAB_UPLOAD_KEEP_DAYS)
     max_upload_bytes: int = 200 * 2**20  # a folder upload, all files together (CVLAB_MAX_UPLOAD_MB)
     page_cache_bytes: int = 512 * 2**20  # decoded datasets the pages keep in memory (CVLAB_PAGE_CACHE_MB)
+    user_run_disk_quota: int = 5120 * 2**20  # bytes of run folders one user may keep (CVLAB_USER_RUN_DISK_MB)
+    run_keep_days: float = 30.0  # an ended run this old is removed; 0 keeps all (CVLAB_RUN_KEEP_DAYS)
     max_waiting_runs: int = 3  # runs one user may have waiting in the queue (CVLAB_MAX_WAITING_RUNS)
     identity_key_file: Path = Path()  # signs the id each browser keeps; made on first use, mode 600
 
@@ -92,6 +98,9 @@ class Settings:
         jobs = env.get("CVLAB_JOBS_PER_DEVICE", "1")
         if not jobs.isdigit() or int(jobs) <= 0:
             raise InvalidInput(f"CVLAB_JOBS_PER_DEVICE={jobs!r} must be a positive whole number.")
+        run_keep = env.get("CVLAB_RUN_KEEP_DAYS", "30").strip()
+        if not run_keep.replace(".", "", 1).isdigit():
+            raise InvalidInput(f"CVLAB_RUN_KEEP_DAYS={run_keep!r} must be a number of days (0 keeps every run).")
         waiting = env.get("CVLAB_MAX_WAITING_RUNS", "3").strip()
         if not waiting.isdigit() or int(waiting) <= 0:
             raise InvalidInput(f"CVLAB_MAX_WAITING_RUNS={waiting!r} must be a positive whole number of runs.")
@@ -115,6 +124,8 @@ class Settings:
             upload_keep_days=float(keep_days),
             max_upload_bytes=_mebibytes(env, "CVLAB_MAX_UPLOAD_MB", 200),
             page_cache_bytes=_mebibytes(env, "CVLAB_PAGE_CACHE_MB", 512),
+            user_run_disk_quota=_mebibytes(env, "CVLAB_USER_RUN_DISK_MB", 5120),
+            run_keep_days=float(run_keep),
             max_waiting_runs=int(waiting),
             identity_key_file=data_home / "identity.key",
         )

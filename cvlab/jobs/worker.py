@@ -27,6 +27,7 @@ from cvlab.settings import Settings, get_settings
 REFRESH_S = 5.0
 STALE_S = 20.0  # a worker file this old belongs to a dead worker
 START_GRACE_S = 60.0  # a just-started worker gets this long to write its own file (importing torch takes a while)
+TIDY_EVERY_S = 3600.0  # how often a worker removes runs past CVLAB_RUN_KEEP_DAYS
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,22 @@ def run_worker(threads: int | None = None) -> None:
             except FileNotFoundError:
                 _write_record(record, os.getpid(), threads, settings)
 
+    def tidy() -> None:  # runs ended more than CVLAB_RUN_KEEP_DAYS ago go, at start and every hour
+        from cvlab.training.run_disk import remove_old_runs
+
+        while True:
+            try:
+                removed = remove_old_runs(settings=settings)
+                if removed:
+                    logging.getLogger(__name__).info("removed %d runs past CVLAB_RUN_KEEP_DAYS: %s", len(removed),
+                                                     ", ".join(removed))
+            except OSError as err:  # a shared folder gone for a moment: next hour
+                logging.getLogger(__name__).warning("could not remove old runs: %s", err)
+            if done.wait(TIDY_EVERY_S):
+                return
+
     threading.Thread(target=refresh, daemon=True).start()
+    threading.Thread(target=tidy, daemon=True).start()
     try:
         huey.create_consumer(workers=threads, worker_type="thread", periodic=False, initial_delay=0.2,
                              max_delay=1.0).run()

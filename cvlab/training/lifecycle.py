@@ -31,6 +31,9 @@ def start(config: TrainConfig, owner: str, settings: Settings | None = None, *, 
     store = runs.RunStore(settings=settings)
     owner_id = owner_id or account_id()
     check_waiting_cap(owner_id, store, settings)
+    from cvlab.training.run_disk import check_run_disk
+
+    check_run_disk(owner_id, store, settings)
     run_dir = store.create(config.validated(), owner.strip(), owner_id)
     submit(run_dir.name, settings)
     _, worker_note = ensure_local_worker(settings)
