@@ -123,9 +123,10 @@ def _render(result) -> str:
 
 
 def _worker(args: argparse.Namespace):
+    from cvlab.jobs.queue import huey_and_task
     from cvlab.jobs.worker import run_worker
 
-    run_worker(args.threads)
+    run_worker(huey_and_task()[0], args.threads)
     return {"stopped": True}
 
 

@@ -3,6 +3,7 @@
 Training runs and architecture measurements are both jobs.
 
 - ``queue``: Huey on SQLite in the data directory, or on Redis for workers on several machines
+- ``attempts``: a worker claiming one attempt of a run, once, and marking it running
 - ``worker``: ``python -m cvlab worker``, and the app's check that one is alive
 - ``device_slots``: one job at a time per device (configurable), shared by a worker's threads
 - ``status``: ``RunStatus``, where a run or a measurement stands, and its named groups (active, ended...)

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Iterator
 
 from cvlab.errors import InvalidInput
+from cvlab.jobs.status import RunStatus
 from cvlab.settings import Settings, get_settings
 from cvlab.training import runs
 
@@ -94,7 +95,7 @@ def _write_state(root: Path, state: dict) -> None:
 
 
 def waiting(store: runs.RunStore) -> list[runs.RunInfo]:
-    return [info for info in store.list() if info.status == "queued" and not info.unreadable]
+    return [info for info in store.list() if info.status == RunStatus.QUEUED and not info.unreadable]
 
 
 def _queued_at(info: runs.RunInfo) -> float:
@@ -129,7 +130,7 @@ def fair_order(queued: list[runs.RunInfo], served: dict[str, int]) -> list[runs.
 def take_next(store: runs.RunStore) -> tuple[Path, int] | None:
     """For a worker with a free device: the next run by the fair order, claimed and marked running, as (its folder,
     its attempt); None when no run waits (or every waiting one is being taken by another worker)."""
-    from cvlab.jobs.queue import claim, start_attempt
+    from cvlab.jobs.attempts import claim, start_attempt
 
     with queue_lock(store.root):
         state = read_state(store.root)
@@ -153,7 +154,7 @@ def _epoch_seconds(store_runs: list[runs.RunInfo]) -> dict[str, float]:
     samples: dict[str, list[float]] = {}
     for info in store_runs:
         used = info.record.get("seconds_used")
-        if info.status == "finished" and isinstance(used, (int, float)) and info.epochs_done > 0:
+        if info.status == RunStatus.FINISHED and isinstance(used, (int, float)) and info.epochs_done > 0:
             samples.setdefault(info.config.task, []).append(float(used) / info.epochs_done)
     everything = [s for values in samples.values() for s in values]
     typical = {task: statistics.median(values) for task, values in samples.items()}
@@ -196,11 +197,12 @@ def queue_entries(store: runs.RunStore | None = None, settings: Settings | None 
     def duration(info: runs.RunInfo) -> float:
         return typical.get(info.config.task, typical[""]) * max(1, info.config.epochs - info.epochs_done)
 
-    held = [i for i in everything if i.status == "running" or (i.status == "paused" and not i.record.get("released"))]
+    held = [i for i in everything
+            if i.status == RunStatus.RUNNING or (i.status == RunStatus.PAUSED and not i.record.get("released"))]
     slots = max(len(held), slots if slots is not None else device_slots_in_use(settings))
     free = [_remaining_s(info, duration(info), now) for info in held] + [0.0] * (slots - len(held))
     heapq.heapify(free)
-    queued = [i for i in everything if i.status == "queued" and not i.unreadable]
+    queued = [i for i in everything if i.status == RunStatus.QUEUED and not i.unreadable]
     entries = []
     for position, info in enumerate(fair_order(queued, read_state(store.root)["served"]), start=1):
         start = heapq.heappop(free)
@@ -257,6 +259,6 @@ def cancel(store: runs.RunStore, run_id: str, user: str, instructor: bool) -> di
     """Take a waiting run out of the queue (it is stopped, its folder kept): its owner or the instructor."""
     info = store.info(run_id)
     runs.check_may_change(info, user, instructor)
-    if info.status != "queued":
+    if info.status != RunStatus.QUEUED:
         raise InvalidInput(f"Run {run_id} is {info.status}, not waiting in the queue; stop it instead.")
     return store.request(run_id, user, instructor, stop=True)

@@ -19,12 +19,12 @@ Two kinds of job share the queue and the workers' device slots:
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 import time
 from pathlib import Path
 
+from cvlab.jobs.attempts import claim, start_attempt  # noqa: F401  (the queue's names for them)
 from cvlab.jobs.status import RunStatus
 from cvlab.settings import Settings, get_settings
 from cvlab.training import runs
@@ -97,28 +97,6 @@ def queue_position(run_id: str, settings: Settings | None = None) -> int | None:
 def pending_count(settings: Settings | None = None) -> int:
     huey, _ = huey_and_task(settings)
     return huey.pending_count()
-
-
-def claim(run_dir: Path, attempt: int) -> bool:
-    try:
-        fd = os.open(run_dir / f"attempt-{attempt}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        return False
-    os.write(fd, runs.worker_identity().encode())
-    os.close(fd)
-    return True
-
-
-def start_attempt(run_dir: Path, attempt: int) -> bool:
-    """A worker takes the run: True when it is still queued for ``attempt`` (it is then "running"), False when it
-    was paused, stopped or queued again meanwhile."""
-    with runs.locked(run_dir):
-        record = runs.read_info(run_dir).record
-        if record.get("status") != RunStatus.QUEUED or record.get("attempt") != attempt:
-            return False
-        runs.update_record(run_dir, status=RunStatus.RUNNING, started=time.time(), reason="", released=False,
-                           worker=runs.worker_identity())
-        return True
 
 
 def release(run_dir: Path, seen_seq: int, reason: str) -> str:

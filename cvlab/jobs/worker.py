@@ -119,15 +119,14 @@ def _redacted(url: str) -> str:
     return url
 
 
-def run_worker(threads: int | None = None) -> None:
-    """Serve training jobs until interrupted (SIGINT finishes running jobs, SIGTERM stops at once)."""
+def run_worker(huey, threads: int | None = None) -> None:
+    """Serve the jobs of ``huey`` (the job queue's, ``cvlab.jobs.queue.huey_and_task``: passed in, as the queue
+    itself looks at the live workers) until interrupted (SIGINT finishes running jobs, SIGTERM stops at once)."""
     from cvlab.jobs.device_slots import worker_threads
-    from cvlab.jobs.queue import huey_and_task
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
     threads = threads or worker_threads()
-    huey, _ = huey_and_task(settings)
     record = _folder(settings) / f"{socket.gethostname()}-{os.getpid()}.json"
     _write_record(record, os.getpid(), threads, settings)
     done = threading.Event()

@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import streamlit as st
 
@@ -61,6 +63,37 @@ def show_figure(fig, *, key: str | None = None) -> None:
         if title:
             st.markdown(f"**{figure_title_text(title)}**")
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
+
+
+_FIGURES: OrderedDict = OrderedDict()  # (builder, inputs) -> figure, shared by every session
+_FIGURES_LOCK = threading.Lock()
+FIGURE_CACHE_ENTRIES = 256  # a few hundred small figures: a few MB
+
+
+def cached_figure(builder: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``builder(*args, **kwargs)``, built once for the same inputs and shared by every session.
+
+    For the pure figure builders of cvlab.viz, whose inputs are numbers, strings and tuples of them:
+    a rerun that changes nothing, or a student landing on settings another has seen, rebuilds no
+    figure (building one, and styling it, was the larger part of such a rerun). A figure is never
+    changed once built (``show_figure`` restyles a copy for the projector). An input that cannot be
+    hashed (an array) builds anew every time.
+    """
+    try:
+        key = (builder, args, tuple(sorted(kwargs.items())))
+        hash(key)
+    except TypeError:
+        return builder(*args, **kwargs)
+    with _FIGURES_LOCK:
+        if key in _FIGURES:
+            _FIGURES.move_to_end(key)
+            return _FIGURES[key]
+    figure = builder(*args, **kwargs)
+    with _FIGURES_LOCK:
+        _FIGURES[key] = figure
+        while len(_FIGURES) > FIGURE_CACHE_ENTRIES:
+            _FIGURES.popitem(last=False)
+    return figure
 
 
 def figure_title_text(title: str) -> str:

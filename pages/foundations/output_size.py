@@ -7,7 +7,7 @@ from cvlab.sizes import chain_text as spec
 from cvlab.sizes import arithmetic as shapes
 from cvlab.sizes import working as size_working
 from cvlab.sizes.chain import chain_rows, chain_table, format_shape
-from cvlab.ui import open_section, report_errors, sections, show_figure, show_table
+from cvlab.ui import cached_figure, open_section, report_errors, sections, show_figure, show_table
 from cvlab.ui.sizes import edit_chain, load_preset, reorder_layers
 from cvlab.viz import shapes as viz
 
@@ -68,7 +68,8 @@ for _ in open_section(single):
                 macs.metric("Multiply-accumulates", f"{cost:,}", help="for one image; bias adds not counted")
             if kind != "convtranspose" and h <= 64:
                 st.caption("Which input pixels each output reads, along H:")
-                show_figure(viz.windows_figure(h, k, s or k, work_h.pad_before, work_h.pad_after, work_h.output, d))
+                show_figure(cached_figure(viz.windows_figure, h, k, s or k, work_h.pad_before, work_h.pad_after,
+                                          work_h.output, d))
 
 for _ in open_section(chain):
     names = ["custom", *spec.PRESETS.names()]

@@ -1,0 +1,37 @@
+"""Figures built once per inputs and shared by every session; an output-size rerun builds none again."""
+
+import numpy as np
+
+from cvlab.ui import cached_figure
+from cvlab.viz import shapes as viz
+
+
+def counting(calls):
+    def build(*args, **kwargs):
+        calls.append((args, kwargs))
+        return object()
+
+    return build
+
+
+def test_the_same_inputs_build_once_and_share_the_figure():
+    calls = []
+    build = counting(calls)
+    first = cached_figure(build, 7, 3, stride=2)
+    assert cached_figure(build, 7, 3, stride=2) is first
+    assert cached_figure(build, 7, 3, stride=1) is not first
+    assert len(calls) == 2
+
+
+def test_an_input_that_cannot_be_hashed_builds_every_time():
+    calls = []
+    build = counting(calls)
+    cached_figure(build, np.zeros(3))
+    cached_figure(build, np.zeros(3))
+    assert len(calls) == 2
+
+
+def test_a_cached_windows_figure_is_the_builders_figure():
+    fig = cached_figure(viz.windows_figure, 8, 3, 1, 1, 1, 8, 1)
+    assert fig.to_plotly_json() == viz.windows_figure(8, 3, 1, 1, 1, 8, 1).to_plotly_json()
+    assert cached_figure(viz.windows_figure, 8, 3, 1, 1, 1, 8, 1) is fig
