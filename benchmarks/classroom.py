@@ -117,7 +117,9 @@ class Session:
             msg = ForwardMsg()
             msg.ParseFromString(data)
             kind = msg.WhichOneof("type")
-            if kind == "new_session":
+            if kind == "navigation":  # the page that ran (new_session names the entry script's)
+                self.page_hash = msg.navigation.page_script_hash
+            elif kind == "new_session" and not self.page_hash:
                 self.page_hash = msg.new_session.page_script_hash
             elif kind == "page_info_changed":
                 self.query_string = msg.page_info_changed.query_string
