@@ -37,7 +37,7 @@ STOP_GRACE_S = 10.0
 
 
 class _Stop(Exception):
-    """SIGTERM, turned into an exception so the same cleanup runs as for Ctrl-C."""
+    """SIGTERM or SIGINT (Ctrl-C), turned into an exception so one cleanup runs for both."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ class _Child:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(self.command, cwd=REPO_ROOT, env=self.env, stdout=out,
                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            start_new_session=True,  # Ctrl-C reaches serve, which stops them
                                             preexec_fn=_die_with_parent)
         self.started = time.monotonic()
 
@@ -167,6 +168,7 @@ def serve(plan: ServePlan, settings: Settings, say: Callable[[str], None] = prin
     front = _Child("proxy", [haproxy, "-db", "-f", str(config)], folder / "logs" / "haproxy.log", dict(os.environ))
     children = [child for _, child in pairs]
     previous = signal.signal(signal.SIGTERM, _raise_stop)
+    previous_int = signal.signal(signal.SIGINT, _raise_stop)  # even where a shell started us ignoring it
     try:
         for backend, child in pairs:
             child.start()
@@ -187,6 +189,7 @@ def serve(plan: ServePlan, settings: Settings, say: Callable[[str], None] = prin
         say("stopping")
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         _stop(children)
     return {"replicas": plan.replicas, "addresses": addresses(plan), "config": str(config), "stopped": True}
 

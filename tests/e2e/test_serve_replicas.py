@@ -55,11 +55,14 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(home: Path, *args: str) -> Iterator[Served]:
+def serve(home: Path, *args: str, stop=lambda process: process.send_signal(signal.SIGTERM),
+          preexec_fn=None) -> Iterator[Served]:
+    """``serve`` in its own process group, as a terminal runs a command; ``stop`` ends it (SIGTERM)."""
     port = free_port()
     env = {**os.environ, **OFFLINE_ENV, "CVLAB_HOME": str(home)}
     process = subprocess.Popen([sys.executable, "-m", "cvlab", "serve", "--port", str(port), *args],
-                               cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True, preexec_fn=preexec_fn)
     served = Served(process, f"http://127.0.0.1:{port}")
     try:
         served.wait_for(r"^CV Lab on \d+ replica")
@@ -68,14 +71,16 @@ def serve(home: Path, *args: str) -> Iterator[Served]:
         children = [*served.replica_pids().values()]
         if proxy := [int(m[1]) for line in served.lines if (m := re.match(r"proxy: pid (\d+)", line))]:
             children += proxy
-        process.send_signal(signal.SIGTERM)
+        stop(process)
         try:
             code = process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             raise
-    # After SIGTERM: a clean exit and no replica or proxy left behind.
+    # Stopped: a clean exit, nothing started again on the way out, no replica or proxy left behind.
     assert code == 0, served.lines
+    assert served.lines[-1].startswith("stopped") and not any("starting it again" in line for line in
+                                                              served.lines[served.lines.index("stopping"):])
     time.sleep(0.5)
     left = [pid for pid in children if _running(pid)]
     assert not left, f"still running after serve stopped: {left}"
@@ -192,3 +197,19 @@ def test_with_a_self_signed_certificate_a_lab_server_page_is_a_secure_context_an
             assert secure and secure[0]["secure"] and secure[0]["value"] == "r1"
         finally:
             lab.close()
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c in a terminal", "kill -INT of a background job"])
+def test_sigint_stops_the_proxy_and_every_replica(tmp_path, how):
+    """Ctrl-C sends SIGINT to the terminal's whole process group; a shell script's ``serve &`` starts with
+    SIGINT ignored, and ``kill -INT`` reaches serve alone. Either way serve stops its children itself."""
+    if how == "ctrl-c in a terminal":
+        options = {"stop": lambda process: os.killpg(process.pid, signal.SIGINT)}
+    else:
+        options = {"stop": lambda process: process.send_signal(signal.SIGINT), "preexec_fn": _ignore_sigint}
+    with serve(tmp_path / "home", "--replicas", "1", "--address", "127.0.0.1", **options) as served:
+        assert get(f"{served.url}/") == (200, "r1")
