@@ -179,14 +179,32 @@ def segmentation_rows() -> list[dict]:
             for r in segmentation_facts()]
 
 
-@st.fragment(run_every=2.0)
 def measurement_panel(suite: str = "classification", names: list[str] | None = None,
                       input_size: int | None = None, *, key: str = "measure") -> None:
     """Start or follow the background measurement of ``names`` of ``suite``; never blocks the page.
 
-    Every two seconds it reads the cache; when a model has been measured since its last look it
-    reruns the whole page, so the tables outside it fill in as the job goes.
+    While a measuring job is queued or running it reads the cache every two seconds; when a model
+    has been measured since its last look it reruns the whole page, so the tables outside it fill in
+    as the job goes. With no job going it is drawn once and polls not (a class on one page would
+    otherwise be 15 reruns a second of nothing).
     """
+    job = zoo_jobs.current_job()
+    panel = _measurement_polling if job is not None and job.running else _measurement_still
+    panel(suite, names, input_size, key=key)
+
+
+@st.fragment(run_every=2.0)
+def _measurement_polling(suite: str, names: list[str] | None, input_size: int | None, *, key: str) -> None:
+    _measurement_view(suite, names, input_size, key=key, polling=True)
+
+
+@st.fragment
+def _measurement_still(suite: str, names: list[str] | None, input_size: int | None, *, key: str) -> None:
+    _measurement_view(suite, names, input_size, key=key, polling=False)
+
+
+def _measurement_view(suite: str, names: list[str] | None, input_size: int | None, *, key: str,
+                      polling: bool) -> None:
     wanted = list(names or zoo_measure.SUITES.get(suite).names())
     cached = zoo_measure.cached_measurements(suite=suite, input_size=input_size)
     measured = [cached[n] for n in wanted if n in cached]
@@ -195,12 +213,18 @@ def measurement_panel(suite: str = "classification", names: list[str] | None = N
     if previous is not None and previous != len(measured):
         st.rerun()  # the whole page: its tables read the cache again
     job = zoo_jobs.current_job()
-    if job is not None and job.running:
+    running = job is not None and job.running
+    if running != polling:
+        st.rerun()  # a job started or ended: the whole page, so the panel polls exactly while one goes
+    if running:
         _show_progress(job.status())
         return
     if job is not None and job.error:
         st.error(job.error)
     _offer_measuring(suite, wanted, measured, input_size, key)
+    now = zoo_jobs.current_job()
+    if now is not None and now.job_id != getattr(job, "job_id", None) and now.running:
+        st.rerun()  # started from this panel just now: follow it, polling
 
 
 def _show_progress(status) -> None:
