@@ -9,6 +9,7 @@
 - ``runs``: the run store (run.json, its lock, owners); ``metrics_log``: metrics.jsonl
 - ``control``: the worker's side of pause, stop and a new rate, the release of a paused device, the time budget
 - ``memory``: what a run will need, estimated on the meta device, refused before it is queued when it will not fit
+- ``run_disk``: run folders on disk: a user's cap, ended runs removed after CVLAB_RUN_KEEP_DAYS, data linked
 - ``lifecycle``: start and resume, for the page and the command line (jobs on ``cvlab.jobs``' queue)
 - ``evaluation``: the final evaluation, previews, trained models and ONNX export; ``bench``: the loop's benchmark
 """
