@@ -6,6 +6,8 @@ Everything a control does goes through ``cvlab.training`` (the same calls as
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import fields
 
 import streamlit as st
@@ -28,7 +30,7 @@ LIVE_REFRESH_S = 2.0
 # ---- who is who (cvlab.ui.identity) ----
 def current_user() -> Identity:
     """The login or this browser's id, with the name typed for display; defaults to the name on its newest run."""
-    return who_is_asking(lambda owner_id: next((i.owner for i in runs.RunStore().list() if i.owner_id == owner_id), ""))
+    return who_is_asking(lambda owner_id: next((i.owner for i in listed_runs() if i.owner_id == owner_id), ""))
 
 
 def is_instructor() -> bool:
@@ -49,12 +51,40 @@ def recipe_label(config: TrainConfig) -> str:
     return "/".join([model, config.optimizer] + ([config.scheduler] if "scheduler" in settings else []))
 
 
+RUN_LIST_TTL_S = 1.0
+_run_list: dict = {}  # the last listing: {"key": (runs folder, its mtime), "at": monotonic time, "runs": [...]}
+_run_list_lock = threading.Lock()
+
+
+def listed_runs() -> list[runs.RunInfo]:
+    """Every run, newest first, as ``RunStore().list()`` gives it, shared by every session.
+
+    The listing reads and parses every run's run.json; on every rerun of every visitor that was a
+    class's worth of file reads per keystroke. It is read again when a run is created, deleted or its
+    run.json rewritten (their mtimes are the key), and at least every ``RUN_LIST_TTL_S`` (a status
+    that also depends on whether the run's worker still lives).
+    """
+    store = runs.RunStore()
+    try:  # a stat per run, against a read and a parse per run
+        key = (str(store.root), store.root.stat().st_mtime_ns,
+               tuple(sorted((p.parent.name, p.stat().st_mtime_ns) for p in store.root.glob("*/run.json"))))
+    except OSError:
+        key = None  # no runs folder yet, or a run deleted meanwhile: list afresh
+    with _run_list_lock:
+        if key is not None and _run_list.get("key") == key and time.monotonic() - _run_list.get("at", 0) < RUN_LIST_TTL_S:
+            return list(_run_list["runs"])
+    listing = store.list()
+    with _run_list_lock:
+        _run_list.update(key=key, at=time.monotonic(), runs=listing)
+    return list(listing)
+
+
 LISTED_STATUS_KEY = "_listed_run_status"  # {run_id: status} as the page's run pickers were last labelled
 
 
 def ordered_runs(me: Identity, task: str | None = None) -> list[runs.RunInfo]:
     """The user's own runs first, then everyone else's, newest first within each; optionally of one task."""
-    every = [i for i in runs.RunStore().list() if task is None or i.config.task == task]
+    every = [i for i in listed_runs() if task is None or i.config.task == task]
     mine = [i for i in every if me.owner_id and i.owner_id == me.owner_id]
     st.session_state[LISTED_STATUS_KEY] = {i.run_id: i.status for i in every}
     return mine + [i for i in every if i not in mine]
