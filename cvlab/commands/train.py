@@ -66,25 +66,15 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def _run(args: argparse.Namespace) -> dict:
-    from cvlab.training import runs
+    from cvlab.training import lifecycle, runs
     from cvlab.training.engine import train_run
 
-    from cvlab.training.memory import check_fits
-
-    config = config_from_args(args).check_data()  # refused here, before a run folder exists
-    check_fits(config)  # and so is a run that would need more memory than this machine lets one run have
-    store = runs.RunStore()
-    if args.queue:  # a queued run counts against its owner's waiting runs, as on the page
-        from cvlab.jobs.fair_queue import check_waiting_cap
-        from cvlab.server.access import account_id
-
-        check_waiting_cap(account_id(), store)
-    run_dir = store.create(config, owner=args.owner or getpass.getuser())
-    if args.queue:
-        from cvlab.jobs.queue import queue_position, submit
-
-        submit(run_dir.name)
-        return {"run_dir": str(run_dir), "status": RunStatus.QUEUED, "queue_position": queue_position(run_dir.name)}
+    config = config_from_args(args)
+    owner = args.owner or getpass.getuser()
+    if args.queue:  # as the pages start one: the same checks, the owner's limits, and a worker to take it
+        return lifecycle.start(config, owner)
+    config = lifecycle.check_can_start(config)  # refused here, before a run folder exists
+    run_dir = runs.RunStore().create(config, owner=owner)
 
     stdout = result_stream()  # the real stdout: under --json, library output goes to stderr meanwhile
 

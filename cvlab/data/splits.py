@@ -52,6 +52,15 @@ def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tupl
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
+def val_count(n: int, val_fraction: float) -> int:
+    """How many of ``n`` images (or scenes, or pairs) go to validation: about ``val_fraction`` of them, and at
+    least one in each part when there are two or more. Every split of a whole set, and every page that
+    says how a set will be split, counts with this."""
+    if n < 2:
+        return 0
+    return min(max(1, round(n * val_fraction)), n - 1)
+
+
 def check_val_fraction(val_fraction: float) -> None:
     if not 0 < val_fraction < 1:
         raise InvalidInput(f"val_fraction={val_fraction} must be between 0 and 1 (0.2 keeps a fifth for validation).")

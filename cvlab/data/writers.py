@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from cvlab.data.shapes import SHAPE_CLASSES, shapes_classification, shapes_detection, shapes_segmentation
-from cvlab.data.splits import stratified_split
+from cvlab.data.splits import stratified_split, val_count
 from cvlab.errors import InvalidInput
 
 TASKS = ("classify", "detect", "segment")
@@ -64,7 +64,7 @@ def _split_parts(n: int, val_fraction: float, seed: int, labels: np.ndarray | No
         parts[stratified_split(labels, val_fraction, seed)[1]] = "val"
     else:
         rng = np.random.default_rng([seed, 13])
-        parts[rng.permutation(n)[:max(1, int(round(n * val_fraction)))]] = "val"
+        parts[rng.permutation(n)[:val_count(n, val_fraction)]] = "val"
     return parts
 
 

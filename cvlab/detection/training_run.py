@@ -38,8 +38,9 @@ def run_dataset(run_dir: Path, config) -> tuple[Path, "DatasetReport"]:
         data_yaml = find_data_yaml(target)
     elif config.data == "shapes":
         from cvlab.data.writers import write_yolo_dataset
+        from cvlab.training.tasks import DETECT_SHAPES
 
-        data_yaml = write_yolo_dataset(target, config.limit or 400, config.seed, size=config.image_size,
+        data_yaml = write_yolo_dataset(target, config.limit or DETECT_SHAPES, config.seed, size=config.image_size,
                                        val_fraction=config.val_fraction)
     else:
         source = Path(config.data).expanduser()

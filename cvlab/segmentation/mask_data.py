@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from cvlab.data.archives import safe_extract
+from cvlab.data.splits import val_count
 from cvlab.errors import InvalidInput
 from cvlab.segmentation.mask_files import (  # noqa: F401 - IMAGE_SUFFIXES, MASK_SUFFIXES, MAX_PAIRS: public here too
     IMAGE_SUFFIXES, MASK_SUFFIXES, MAX_PAIRS, InvalidMaskDataset, Pair, decode_into, plan_pairs)
@@ -90,7 +91,7 @@ def _split(images: np.ndarray, masks: np.ndarray, val_fraction: float, seed: int
     if n < 2:
         raise InvalidMaskDataset(f"{source} has {n} image/mask pair(s); at least 2 are needed (one to train on, "
                                  "one to validate with).")
-    n_val = min(max(1, round(n * val_fraction)), n - 1)
+    n_val = val_count(n, val_fraction)
     if len(images) < n:  # a preview: every pair it holds is shown as a training pair
         order, n_shown_val = np.arange(len(images)), 0
     else:

@@ -10,22 +10,33 @@ from cvlab.training import runs
 from cvlab.training.config import TrainConfig
 
 
+def check_can_start(config: TrainConfig, settings: Settings | None = None) -> TrainConfig:
+    """What every new run passes before its folder exists, queued or trained in this process: valid settings,
+    data that is there and of a kind its task reads, and no more memory than its device has (or than
+    CVLAB_RUN_MEMORY_MB allows). Returns the validated config; refusals say what to change."""
+    from cvlab.training.memory import check_fits
+
+    config = config.validated().check_data()
+    check_fits(config, settings or get_settings())
+    return config
+
+
 def start(config: TrainConfig, owner: str, settings: Settings | None = None, *, owner_id: str | None = None) -> dict:
-    """Create a run folder and queue it; makes sure a local worker is alive to take it.
+    """Create a run folder and queue it; makes sure a local worker is alive to take it. The Training page, the
+    task pages and ``python -m cvlab train --queue`` all start runs here.
 
     ``owner`` is the name shown beside the run; ``owner_id`` is who may change it (the app passes
-    its browser or login id; the default is this process's OS account). A run that would need
-    more memory than its device has (or than CVLAB_RUN_MEMORY_MB allows) is refused here, in
+    its browser or login id; the default is this process's OS account). A run that fails
+    ``check_can_start``, or would pass its owner's waiting runs or disk share, is refused here, in
     words, before anything is queued.
     """
-    from cvlab.training.memory import check_fits
     from cvlab.jobs.queue import queue_position, submit
     from cvlab.jobs.worker import ensure_local_worker
 
     settings = settings or get_settings()
     if not owner.strip():
         raise InvalidInput("Give your name first: runs are listed by owner, and only you may change yours.")
-    check_fits(config.validated(), settings)
+    config = check_can_start(config, settings)
     from cvlab.jobs.fair_queue import check_waiting_cap
 
     store = runs.RunStore(settings=settings)
@@ -34,11 +45,11 @@ def start(config: TrainConfig, owner: str, settings: Settings | None = None, *, 
     from cvlab.training.run_disk import check_run_disk
 
     check_run_disk(owner_id, store, settings)
-    run_dir = store.create(config.validated(), owner.strip(), owner_id)
+    run_dir = store.create(config, owner.strip(), owner_id)
     submit(run_dir.name, settings)
     _, worker_note = ensure_local_worker(settings)
-    return {"run_id": run_dir.name, "run_dir": str(run_dir), "queue_position": queue_position(run_dir.name, settings),
-            "worker": worker_note}
+    return {"run_id": run_dir.name, "run_dir": str(run_dir), "status": RunStatus.QUEUED,
+            "queue_position": queue_position(run_dir.name, settings), "worker": worker_note}
 
 
 def resume(store: runs.RunStore, run_id: str, user: str, instructor: bool = False) -> dict:

@@ -14,6 +14,7 @@ from typing import Callable
 
 from cvlab.errors import InvalidInput
 from cvlab.training.config import TrainConfig
+from cvlab.training.tasks import SEGMENT_SHAPES
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -130,7 +131,7 @@ def _segmentation_data(config: TrainConfig):
 
     size = config.image_size or None
     if config.data == "shapes":
-        data = load_mask_dataset("shapes", n=config.limit or 1280, seed=config.seed, size=size or 64,
+        data = load_mask_dataset("shapes", n=config.limit or SEGMENT_SHAPES, seed=config.seed, size=size or 64,
                                  binary=config.binary_masks, val_fraction=config.val_fraction)
     else:
         from cvlab.data.uploads import display_name

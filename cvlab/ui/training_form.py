@@ -11,12 +11,14 @@ from pathlib import Path
 
 import streamlit as st
 
+from cvlab.data.splits import val_count
 from cvlab.errors import InvalidInput
 from cvlab.settings import get_settings
 from cvlab.training.config import TrainConfig
 from cvlab.training.runs import child_path
 from cvlab.training.optimizers import OPTIMIZERS
 from cvlab.training.schedulers import SCHEDULERS
+from cvlab.training.tasks import task_spec
 from cvlab.ui import report_errors, show_figure
 from cvlab.ui.bounded_cache import BytesBoundedCache
 from cvlab.viz import training as viz
@@ -190,8 +192,9 @@ def _mask_summary(config: TrainConfig):
     data = cached_masks(config.data, config.image_size, config.limit, config.seed, config.val_fraction,
                         config.binary_masks)
     if config.data == "shapes":
-        n_val = round((config.limit or 1280) * config.val_fraction)
-        st.caption(f"**shapes**: {(config.limit or 1280) - n_val} training and {n_val} validation scenes of "
+        n = config.limit or task_spec(config.task).shapes_count
+        n_val = val_count(n, config.val_fraction)
+        st.caption(f"**shapes**: {n - n_val} training and {n_val} validation scenes of "
                    f"{config.image_size or 64} px, drawn with seed {config.seed}; "
                    f"{'object vs background' if config.binary_masks else 'one class per shape'}.")
     else:
@@ -205,8 +208,9 @@ def _mask_summary(config: TrainConfig):
 
 def _yolo_summary(config: TrainConfig) -> bool:
     if config.data == "shapes":
-        n_val = round((config.limit or 400) * config.val_fraction)
-        st.caption(f"**shapes**: {(config.limit or 400) - n_val} training and {n_val} validation scenes of "
+        n = config.limit or task_spec(config.task).shapes_count
+        n_val = val_count(n, config.val_fraction)
+        st.caption(f"**shapes**: {n - n_val} training and {n_val} validation scenes of "
                    f"{config.image_size} px with YOLO labels, drawn with seed {config.seed} into the run folder.")
     else:
         st.caption(checked_yolo_source(config.data))
@@ -334,7 +338,8 @@ def train_size(config: TrainConfig, data) -> int | None:
         return None
     if config.task == "segment":
         if config.data == "shapes":
-            return (config.limit or 1280) - round((config.limit or 1280) * config.val_fraction)
+            n = config.limit or task_spec(config.task).shapes_count
+            return n - val_count(n, config.val_fraction)
         if config.limit and config.limit < data.report.pairs:  # the run cuts the upload the same way
             from cvlab.training.preparation import limited_split
 

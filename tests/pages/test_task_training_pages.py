@@ -30,7 +30,12 @@ def wait_until_ended(run_id: str, seconds: float = 300) -> runs.RunInfo:
 
 def test_the_training_form_follows_the_task():
     segment = run_script(TRAINING, timeout=120, section="New run", task="Segmentation")
-    assert any("1024 training and 256 validation scenes of 64 px" in c.value for c in segment.caption)
+    from cvlab.data.splits import val_count
+    from cvlab.training.tasks import SEGMENT_SHAPES
+
+    n_val = val_count(SEGMENT_SHAPES, 0.2)  # the count the run's data layer splits off
+    assert any(f"{SEGMENT_SHAPES - n_val} training and {n_val} validation scenes of 64 px" in c.value
+               for c in segment.caption)
     assert segment.selectbox(key="segment_model").value == "unet"
     assert segment.selectbox(key="segment_enc").value == "resnet18"
     assert any("Half a cosine" in c.value and "128 batches per epoch" in c.value for c in segment.caption)

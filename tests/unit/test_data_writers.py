@@ -113,3 +113,13 @@ def test_a_refused_request_creates_no_folder(tmp_path, writer, options):
     with pytest.raises(InvalidInput):
         writer(tmp_path / "out", 5, 0, **options)
     assert not (tmp_path / "out").exists()
+
+
+def test_every_split_counts_its_validation_share_with_one_function():
+    from cvlab.data.splits import val_count
+    from cvlab.data.writers import _split_parts
+
+    assert [val_count(n, f) for n, f in ((1280, 0.2), (400, 0.2), (2, 0.2), (2, 0.9), (1, 0.5))] == [256, 80, 1, 1, 0]
+    for n, f in ((2, 0.2), (2, 0.9), (10, 0.95), (400, 0.2)):  # both parts keep an image, even at the extremes
+        parts = _split_parts(n, f, seed=0)
+        assert (parts == "val").sum() == val_count(n, f) and (parts == "train").sum() == n - val_count(n, f)

@@ -498,3 +498,24 @@ def test_the_command_line_refuses_a_run_that_will_not_fit_before_making_its_fold
     code = main(["train", "--model", "resnet18", "--image-size", "256", "--batch-size", "256", "--queue"])
     assert code == 2 and "CVLAB_RUN_MEMORY_MB" in capsys.readouterr().err
     assert runs.RunStore().list() == []
+
+
+def test_the_command_line_and_the_pages_start_a_run_the_same_way(monkeypatch, capsys, tmp_path):
+    import json
+
+    from cvlab.__main__ import main
+    from cvlab.training import lifecycle
+
+    started = []
+    monkeypatch.setattr("cvlab.jobs.worker.ensure_local_worker",
+                        lambda *a, **k: started.append(True) or (True, "started a local worker (test)"))
+    missing = str(tmp_path / "gone.zip")
+    with pytest.raises(InvalidInput, match="does not exist"):  # the page's start checked no data before
+        lifecycle.start(TrainConfig(data=missing, **{k: v for k, v in TINY.items() if k != "data"}), "ada")
+    assert main(["train", "--data", missing, "--queue"]) == 2 and "does not exist" in capsys.readouterr().err
+    assert runs.RunStore().list() == [] and started == []
+    assert main(["train", "--queue", "--json", "--epochs", "1", "--limit", "40"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["status"] == "queued" and result["queue_position"] == 1
+    assert started == [True]  # the command line's queued run gets a worker to take it, as the page's does
+    assert [info.status for info in runs.RunStore().list()] == ["queued"]
