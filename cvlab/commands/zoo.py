@@ -79,7 +79,7 @@ def _run(args: argparse.Namespace):
 
 
 def _table(args: argparse.Namespace) -> list:
-    from cvlab.zoo.facts import with_measurement
+    from cvlab.zoo.facts import measured_columns, with_measurements
     from cvlab.zoo.measure import cached_measurements, measure_all
 
     names = _names(args)
@@ -88,19 +88,11 @@ def _table(args: argparse.Namespace) -> list:
             f"measuring {name} ({done + 1}/{total})", file=sys.stderr))
     measured = cached_measurements(suite=args.suite, input_size=args.size)
     wanted = set(names)
-    rows = []
-    for facts in (f for f in _facts_of(args.suite, names) if f.name in wanted):
-        m = measured.get(facts.name)
-        if args.suite == "classification":
-            rows.append(with_measurement(facts, m))
-        else:
-            rows.append({**dataclasses.asdict(facts), "latency_ms": m.latency_ms if m else None,
-                         "throughput_ips": m.throughput if m else None,
-                         "throughput_batch": m.throughput_batch if m else None,
-                         "peak_memory_mb": m.memory_mb if m else None,
-                         "memory_source": m.memory_source if m else None,
-                         "latency_input_size": m.input_size if m else args.size})
-    return rows
+    facts = [f for f in _facts_of(args.suite, names) if f.name in wanted]
+    if args.suite == "classification":
+        return with_measurements(facts, measured)
+    return [{**dataclasses.asdict(f), **measured_columns(measured.get(f.name)),
+             "latency_input_size": m.input_size if (m := measured.get(f.name)) else args.size} for f in facts]
 
 
 def _facts_of(suite: str, names: list[str]) -> list:

@@ -132,14 +132,14 @@ def claim_rows() -> list[dict]:
              "verdict": c.verdict} for c in claim_checks()]
 
 
-def compare_rows(facts: list, measured: dict | None = None) -> list[dict]:
-    """One row per architecture; ``measured`` maps names to Measurements not yet in ``facts``.
+def compare_rows(facts: list) -> list[dict]:
+    """One row per architecture, its measured columns as ``cvlab.zoo.facts.with_measurements`` filled them.
 
     Counted beside published MACs and their difference, so a gap (MobileNetV3-Small's rounded `_ops`)
     is in view; the measured columns come right after the accuracy, so projector mode keeps them on screen.
     """
     rows = []
-    for f in (zoo.with_measurement(f, (measured or {}).get(f.name)) for f in facts):
+    for f in facts:
         difference = f.mac_difference
         rows.append({"name": f.name, "family": f.family, "input px": f.input_size,
                      "params (M)": f.params / 1e6, "GMACs": f.macs / 1e9,

@@ -188,6 +188,12 @@ def choose(constraints: Constraints, facts: list[ArchitectureFacts] | None = Non
                           tuple(notes))
 
 
+def ranked_rows(rec: Recommendation, top: int = 10) -> list[dict]:
+    """The ``top`` best candidates as table rows, with their reasons in words."""
+    return [{"rank": i + 1, "model": c.title, "size MB": round(c.size_mb, 1), "latency ms": round(c.latency_ms, 1),
+             "top-1 %": c.top1, "why": " ".join(c.reasons)} for i, c in enumerate(rec.ranked[:top])]
+
+
 @dataclass(frozen=True)
 class Scenario:
     question: str

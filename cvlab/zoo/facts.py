@@ -212,13 +212,22 @@ def facts(name: str) -> ArchitectureFacts:
         block=arch.block, **_published(arch))
 
 
+def measured_columns(measurement) -> dict:
+    """The measured columns every architecture table shares, from a ``cvlab.zoo.timing.Measurement`` (None: empty)."""
+    m = measurement
+    return {"latency_ms": m and m.latency_ms, "throughput_ips": m and m.throughput,
+            "throughput_batch": m and m.throughput_batch, "peak_memory_mb": m and m.memory_mb,
+            "memory_source": m and m.memory_source}
+
+
 def with_measurement(facts: ArchitectureFacts, measurement) -> ArchitectureFacts:
     """``facts`` with the measured columns of a ``cvlab.zoo.timing.Measurement`` (None leaves them empty)."""
-    if measurement is None:
-        return facts
-    return dataclasses.replace(facts, latency_ms=measurement.latency_ms, throughput_ips=measurement.throughput,
-                               throughput_batch=measurement.throughput_batch,
-                               peak_memory_mb=measurement.memory_mb, memory_source=measurement.memory_source)
+    return facts if measurement is None else dataclasses.replace(facts, **measured_columns(measurement))
+
+
+def with_measurements(table: list[ArchitectureFacts], measured: dict) -> list[ArchitectureFacts]:
+    """Each row of ``table`` with its measurement from ``{name: Measurement}`` where there is one."""
+    return [with_measurement(f, measured.get(f.name)) for f in table]
 
 
 def zoo_table(names: list[str] | None = None) -> list[ArchitectureFacts]:

@@ -90,6 +90,12 @@ def compound_scaling(phi: float, alpha: float = PAPER_ALPHA, beta: float = PAPER
         flops_multiplier=constraint ** phi, constraint=constraint, constraint_note=note)
 
 
+def scaling_curve(alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA, gamma: float = PAPER_GAMMA,
+                  max_phi: float = 8.0, steps: int = 32) -> list[ScalingPoint]:
+    """The formula at ``steps + 1`` evenly spaced phi from 0 to ``max_phi`` (B0..B7 lie within 0..8)."""
+    return [compound_scaling(max_phi * i / steps, alpha, beta, gamma) for i in range(steps + 1)]
+
+
 class _Captured(Exception):
     """Raised by the spy once torchvision has named its multipliers, so no model is built."""
 

@@ -84,6 +84,12 @@ def vit_tokens(image_size: int | tuple[int, int], patch: int = VIT_PATCH) -> tup
     return h // patch, w // patch, (h // patch) * (w // patch) + 1
 
 
+def describe_vit_tokens(image_size: int, patch: int = VIT_PATCH) -> str:
+    """'ViT-B/16: 14x14 = 196 patches + 1 CLS = 197 tokens' for a square image of ``image_size`` px."""
+    rows, cols, count = vit_tokens(image_size, patch)
+    return f"ViT-B/{patch}: {rows}x{cols} = {rows * cols} patches + 1 CLS = {count} tokens"
+
+
 def patch_grid(h: int, w: int, patch: int = VIT_PATCH) -> list[Rect]:
     """The ViT patches of an h x w image as pixel rectangles, row by row (one per token, CLS aside)."""
     rows, cols, _ = vit_tokens((h, w), patch)

@@ -1,24 +1,18 @@
 """Architectures: the lecture's families compared on computed facts, scaling, tokens, claims and a chooser."""
 
-import numpy as np
 import streamlit as st
 
-from cvlab.zoo import anatomy
-
-from cvlab.zoo import chooser
-
-from cvlab.zoo import scaling
-
-from cvlab.zoo import tokens
 from cvlab.data.images import load_sample
 from cvlab.ui import open_section, report_errors, sections, show_figure, show_table
+from cvlab.ui.chooser import own_constraints
 from cvlab.ui.zoo import (COMPARE_CAPTION, YOLO_CAPTION, attention_costs, claim_rows, compare_rows, latencies,
                           layers_of, measurement_panel, measurements, real_efficientnets, segmentation_rows,
                           show_compare_table, yolo_rows, zoo_facts)
-from cvlab.zoo.architectures import ARCHITECTURES
 from cvlab.viz import scaling as scaling_viz
 from cvlab.viz import zoo as zoo_viz
-from cvlab.zoo.facts import with_measurement
+from cvlab.zoo import anatomy, chooser, scaling, tokens
+from cvlab.zoo.architectures import ARCHITECTURES
+from cvlab.zoo.facts import with_measurements
 
 BIND = "query-params"
 LATENCY = st.column_config.NumberColumn(format="%.1f", help="batch 1, median, this machine. A dash: not measured "
@@ -30,8 +24,7 @@ def compare() -> None:
     chosen = st.multiselect("Families", families, default=families, key="fam", bind=BIND)
     axis = st.segmented_control("Top-1 against", ["params", "macs", "latency"], default="params", key="x", bind=BIND)
     with report_errors():
-        measured = measurements()
-        shown = [with_measurement(f, measured.get(f.name)) for f in zoo_facts() if f.family in chosen]
+        shown = with_measurements([f for f in zoo_facts() if f.family in chosen], measurements())
         show_compare_table(compare_rows(shown))
         st.caption(COMPARE_CAPTION)
         chart = zoo_viz.accuracy_chart(shown, axis or "params")
@@ -68,23 +61,10 @@ def choose() -> None:
             st.success(answer.summary)
             st.info(answer.training_advice)
     st.subheader("Your own constraints")
-    cols = st.columns(4)
-    size = cols[0].number_input("Max size (MB)", 0.0, 2000.0, 0.0, key="mb", bind=BIND, help="0: no limit")
-    latency = cols[1].number_input("Max latency (ms)", 0.0, 10000.0, 0.0, key="ms", bind=BIND, help="0: no limit")
-    top1 = cols[2].number_input("Min top-1 (%)", 0.0, 100.0, 0.0, key="top1", bind=BIND)
-    images = cols[3].number_input("Labelled images", 0, 100_000_000, 5000, key="imgs", bind=BIND)
-    prefer = st.segmented_control("Prefer", chooser.PREFERENCES, default="accuracy", key="pref", bind=BIND)
-    precision = st.segmented_control("Weights as", list(chooser.BYTES_PER_WEIGHT), default="fp32", key="prec",
-                                     bind=BIND)
     with report_errors():
-        wanted = chooser.Constraints(max_size_mb=size or None, max_latency_ms=latency or None,
-                                     min_top1=top1 or None, labelled_images=int(images),
-                                     prefer=prefer or "accuracy", precision=precision or "fp32")
-        result = chooser.choose(wanted, latencies=latencies() or None)
+        result = chooser.choose(own_constraints(), latencies=latencies() or None)
         st.markdown(result.summary)
-        show_table([{"rank": i + 1, "model": c.title, "size MB": round(c.size_mb, 1),
-                     "latency ms": round(c.latency_ms, 1), "top-1 %": c.top1, "why": " ".join(c.reasons)}
-                    for i, c in enumerate(result.ranked[:10])])
+        show_table(chooser.ranked_rows(result))
         st.caption(result.training_advice + " " + " ".join(result.notes))
 
 
@@ -105,17 +85,15 @@ def compound_scaling() -> None:
         d.metric("FLOPs x", f"{point.flops_multiplier:.1f}")
         if point.constraint_note:
             st.warning(point.constraint_note)
-        curve = [scaling.compound_scaling(p, alpha, beta, gamma) for p in np.linspace(0, 8, 33)]
-        show_figure(scaling_viz.compound_scaling_figure(curve, real_efficientnets(alpha, beta, gamma)))
+        show_figure(scaling_viz.compound_scaling_figure(scaling.scaling_curve(alpha, beta, gamma),
+                                                        real_efficientnets(alpha, beta, gamma)))
 
 
 def vit_vs_swin() -> None:
     with report_errors():
         photo = load_sample("astronaut", 224).pixels
-        grid_h, grid_w, count = tokens.vit_tokens(224)
-        show_figure(scaling_viz.patch_grid_figure(photo, tokens.patch_grid(224, 224), count,
-                                                  f"ViT-B/16: {grid_h}x{grid_w} = {grid_h * grid_w} patches "
-                                                  f"+ 1 CLS = {count} tokens"))
+        show_figure(scaling_viz.patch_grid_figure(photo, tokens.patch_grid(224, 224), tokens.vit_tokens(224)[2],
+                                                  tokens.describe_vit_tokens(224)))
         show_figure(scaling_viz.swin_windows_figure(photo, tokens.swin_windows(224, 224),
                                                     tokens.swin_windows(224, 224, shift=True)))
         points, fits = attention_costs()
