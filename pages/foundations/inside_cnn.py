@@ -9,6 +9,7 @@ from cvlab.data.images import to_grayscale
 from cvlab.zoo.architectures import ARCHITECTURES
 from cvlab.cnn.inside_network import classes_note
 from cvlab.cnn.stage_check import check_stages
+from cvlab.ui import convolution as conv_ui
 from cvlab.ui import open_section, report_errors, sections, show_figure, show_table
 from cvlab.ui.image_picker import image_picker
 from cvlab.ui import networks as nets
@@ -29,6 +30,7 @@ if image is None:
     st.info("Choose a sample photo, or upload a working image, to continue.")
     st.stop()
 gray = to_grayscale(image.pixels)  # (H, W) in [0, 1]
+gray_key = image_key(gray)  # once per rerun: the sections' caches key on it
 tab_conv, tab_pool, tab_net, tab_dense = sections("Convolution", "Pooling", "Through a network", "Conv vs dense")
 
 for _ in open_section(tab_conv):
@@ -48,7 +50,8 @@ for _ in open_section(tab_conv):
         kernel = conv.parse_kernel(grid_text) if kernel_name == CUSTOM else conv.KERNELS.get(kernel_name).array
         if kernel_name != CUSTOM:
             st.caption(f"**{conv.KERNELS.get(kernel_name).title}**: {conv.KERNELS.get(kernel_name).detects}")
-        result = conv.convolve(gray, kernel, stride=stride, padding=padding, dilation=dilation, bias=bias)
+        settings = (conv_ui.kernel_key(kernel), stride, padding, dilation, bias)
+        result = conv_ui.convolved(gray_key, gray, *settings)
         out_h, out_w = result.output.shape
         calc = [shapes.conv_output_size(n, kernel.shape[0], stride, padding, dilation) for n in gray.shape]
         st.markdown(f"Input **{gray.shape[0]} x {gray.shape[1]}** → output **{out_h} x {out_w}** "
@@ -56,10 +59,9 @@ for _ in open_section(tab_conv):
         row_col = st.columns(2)
         row = row_col[0].number_input("Output row i", 0, out_h - 1, out_h // 2, key="row", bind=BIND)
         col = row_col[1].number_input("Output column j", 0, out_w - 1, out_w // 2, key="col", bind=BIND)
-        step = conv.step_through(gray, kernel, row, col, stride=stride, padding=padding, dilation=dilation,
-                                 bias=bias)
-        show_figure(conv_viz.conv_figure(gray, result, step))
-        show_figure(conv_viz.step_figure(step))
+        step, conv_fig, step_fig = conv_ui.step_view(gray_key, gray, result, *settings, row, col)
+        show_figure(conv_fig)
+        show_figure(step_fig)
         st.code(step.equation(), language=None, wrap_lines=True)
         st.caption("PyTorch's Conv2d computes cross-correlation: the kernel is not flipped. That is why the "
                    "textbook Sobel-x grid 1 0 -1 / 2 0 -2 / 1 0 -1 appears here mirrored as sobel_x.")

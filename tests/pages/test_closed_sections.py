@@ -2,13 +2,13 @@
 
 import pytest
 
+from cvlab.ui import convolution as convolution_ui
 from cvlab.viz import activations as activations_viz
-from cvlab.viz import convolution as convolution_viz
 from cvlab.viz import shapes as shapes_viz
 from tests.pages.apptest import run_script
 
-CASES = [  # page, a figure builder of its first section, another section to open
-    ("pages/foundations/inside_cnn.py", convolution_viz, "conv_figure", "Pooling"),
+CASES = [  # page, what its first section builds its figures with, another section to open
+    ("pages/foundations/inside_cnn.py", convolution_ui, "step_view", "Pooling"),
     ("pages/foundations/output_size.py", shapes_viz, "windows_figure", "Exercises"),
     ("pages/foundations/activations.py", activations_viz, "activation_figure", "Softmax"),
 ]
