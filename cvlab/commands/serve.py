@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from cvlab.commands import COMMANDS, Command, result_stream
 
@@ -25,8 +26,8 @@ def _run(args: argparse.Namespace) -> dict:
     from cvlab.server.replicas import ServePlan, serve
     from cvlab.settings import get_settings
 
-    def say(line: str) -> None:
-        print(line, file=result_stream(), flush=True)
+    def say(line: str) -> None:  # under --json, one JSON object per line, as train streams its epochs
+        print(json.dumps({"message": line}) if args.json else line, file=result_stream(), flush=True)
 
     plan = ServePlan(replicas=args.replicas, port=args.port, address=args.address, tls=args.tls,
                      names=tuple(args.names))

@@ -41,6 +41,7 @@ CHEAP_ARGS: dict[str, list[str]] = {
     "losses": ["bce", "--prob", "0.5"],
     "sam": ["bus", "--max-side", "64", "--point", "10,10"],
     "unet": ["--size", "64"],
+    "serve": ["--replicas", "0"],  # it runs until stopped; a refused start is the cheap case
 }
 NOT_RUN = {"worker": "serves the job queue until interrupted"}
 
