@@ -70,17 +70,18 @@ _FIGURES_LOCK = threading.Lock()
 FIGURE_CACHE_ENTRIES = 256  # a few hundred small figures: a few MB
 
 
-def cached_figure(builder: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def cached_figure(builder: Callable[..., Any], *args: Any, cache_key: Any = None, **kwargs: Any) -> Any:
     """``builder(*args, **kwargs)``, built once for the same inputs and shared by every session.
 
     For the pure figure builders of cvlab.viz, whose inputs are numbers, strings and tuples of them:
     a rerun that changes nothing, or a student landing on settings another has seen, rebuilds no
     figure (building one, and styling it, was the larger part of such a rerun). A figure is never
-    changed once built (``show_figure`` restyles a copy for the projector). An input that cannot be
-    hashed (an array) builds anew every time.
+    changed once built (``show_figure`` restyles a copy for the projector). Inputs that cannot be
+    hashed (an image, a model's result) need ``cache_key``: what they are computed from (the image's
+    content hash and the settings), which then stands for ``args``; without it they build anew.
     """
     try:
-        key = (builder, args, tuple(sorted(kwargs.items())))
+        key = (builder, args if cache_key is None else cache_key, tuple(sorted(kwargs.items())))
         hash(key)
     except TypeError:
         return builder(*args, **kwargs)

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cvlab.detection import boxes as bx
-from cvlab.ui import open_section, projector_on, report_errors, sections, show_figure, show_table
+from cvlab.ui import cached_figure, open_section, projector_on, report_errors, sections, show_figure, show_table
 from cvlab.ui import detection as ui
 from cvlab.ui import training as training_ui
 from cvlab.ui.image_picker import image_picker
@@ -76,7 +76,9 @@ with tab_detect:
                 shown = st.selectbox("Show", range(len(images)), format_func=lambda i: images[i].name, key="shown",
                                      bind=BIND)
             result = results[shown]
-            show_figure(viz.detections_figure(images[shown].pixels, result.detections))
+            shown_key = (model, ui.cache_key(images[shown]), conf, iou, imgsz, classes, max_det, agnostic)
+            show_figure(cached_figure(viz.detections_figure, images[shown].pixels, result.detections,
+                                      cache_key=shown_key))
             left, middle, right = st.columns(3)
             left.metric("Detections", len(result.detections))
             middle.metric("Total time", f"{result.timings.total:.0f} ms")
@@ -85,9 +87,10 @@ with tab_detect:
                 st.warning("Random weights: this architecture has never been trained, so it finds nothing real. "
                            "Pick shapes-yolo, a model trained here, or COCO weights.")
             if result.detections:
-                show_figure(viz.class_counts_figure(result.counts(), result.names, title="Detections per class"))
+                show_figure(cached_figure(viz.class_counts_figure, result.counts(), result.names,
+                                          title="Detections per class", cache_key=shown_key))
                 show_table(ui.detection_rows(result))
-            show_figure(viz.timings_figure(result.timings, title="Time per stage"))
+            show_figure(cached_figure(viz.timings_figure, result.timings, title="Time per stage", cache_key=shown_key))
             st.caption("`box.xyxy` are pixel corners in the original picture; the network saw it letterboxed to "
                        f"{result.imgsz} px: {result.imgsz_reason}. {info.parameters / 1e6:.1f} M parameters.")
 

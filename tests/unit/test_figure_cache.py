@@ -35,3 +35,12 @@ def test_a_cached_windows_figure_is_the_builders_figure():
     fig = cached_figure(viz.windows_figure, 8, 3, 1, 1, 1, 8, 1)
     assert fig.to_plotly_json() == viz.windows_figure(8, 3, 1, 1, 1, 8, 1).to_plotly_json()
     assert cached_figure(viz.windows_figure, 8, 3, 1, 1, 1, 8, 1) is fig
+
+
+def test_unhashable_inputs_are_cached_under_the_key_they_are_computed_from():
+    calls = []
+    build = counting(calls)
+    first = cached_figure(build, np.zeros(3), title="t", cache_key=("yolo", "image-hash", 0.25))
+    assert cached_figure(build, np.ones(3), title="t", cache_key=("yolo", "image-hash", 0.25)) is first
+    assert cached_figure(build, np.zeros(3), title="t", cache_key=("yolo", "image-hash", 0.5)) is not first
+    assert len(calls) == 2
