@@ -18,8 +18,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
                         help="serve https at the proxy, so browsers allow the camera: a certificate made here "
                              "(browsers warn once), or a real one such as fullchain.pem:privkey.pem")
     parser.add_argument("--name", action="append", default=[], dest="names", metavar="HOST",
-                        help="a name students type for this server, for the self-signed certificate (repeatable; "
-                             "default: this machine's names and addresses)")
+                        help="a name students type for this server, added to this machine's names and addresses "
+                             "in the self-signed certificate (repeatable)")
 
 
 def _run(args: argparse.Namespace) -> dict:

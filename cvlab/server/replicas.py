@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import secrets
 import signal
 import socket
@@ -34,6 +35,7 @@ from cvlab.settings import Settings
 REPO_ROOT = Path(__file__).resolve().parents[2]  # where streamlit_app.py lives
 START_TIMEOUT_S = 120.0  # a cold start imports streamlit, plotly and the pages' modules
 STOP_GRACE_S = 10.0
+_HOST_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 
 
 class _Stop(Exception):
@@ -97,7 +99,11 @@ def _tls_pem(plan: ServePlan, folder: Path) -> Path | None:
     if plan.tls is None:
         return None
     if plan.tls == "self-signed":
-        cert, key = proxy.self_signed_certificate(folder / "tls", list(plan.names) or proxy.server_names())
+        for name in plan.names:
+            if not _HOST_NAME.match(name) and not proxy._is_address(name):
+                raise InvalidInput(f"--name {name!r} is not a host name or an IP address (letters, digits, . and -).")
+        names = list(dict.fromkeys([*plan.names, *proxy.server_names()]))  # the typed name first: the CN
+        cert, key = proxy.self_signed_certificate(folder / "tls", names)
     else:
         cert_text, sep, key_text = plan.tls.partition(":")
         if not sep or not cert_text or not key_text:

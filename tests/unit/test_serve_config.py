@@ -96,3 +96,16 @@ def test_the_self_signed_certificate_names_the_hosts_and_is_kept_across_starts(t
     first = cert.read_bytes()
     assert self_signed_certificate(folder, ["lab-server", "10.0.0.5"])[0].read_bytes() == first  # trusted once, kept
     assert self_signed_certificate(folder, ["lab2"])[0].read_bytes() != first  # another name: a new certificate
+
+
+def test_a_self_signed_certificate_names_the_typed_server_name_first_and_refuses_odd_names(tmp_path):
+    from cvlab.server.replicas import ServePlan, _tls_pem
+
+    pem = _tls_pem(ServePlan(replicas=1, tls="self-signed", names=("lab.example.edu",)), tmp_path)
+    shown = subprocess.run(["openssl", "x509", "-noout", "-subject", "-ext", "subjectAltName",
+                            "-in", str(tmp_path / "tls" / "self-signed.crt")], capture_output=True, text=True,
+                           check=True).stdout
+    assert "CN = lab.example.edu" in shown and "DNS:lab.example.edu" in shown and "DNS:localhost" in shown
+    assert "IP Address:127.0.0.1" in shown and pem.exists()
+    with pytest.raises(InvalidInput, match="not a host name"):
+        _tls_pem(ServePlan(replicas=1, tls="self-signed", names=("lab,DNS:evil.example",)), tmp_path)
