@@ -132,14 +132,17 @@ def format_chain(layers: Sequence[Layer]) -> str:
     return "|".join(layer_spec(layer) + (f"*{count}" if count > 1 else "") for layer, count in runs)
 
 
+MAX_SIDE = 100_000  # channels or pixels per side: the arithmetic is exact at any size, the page's text is not
+
+
 def parse_input_shape(text: str) -> tuple[int, int, int]:
     """'3x224x224' -> (3, 224, 224), channels first as in PyTorch; 'HxW' and a lone 'N' (NxN) mean 3 channels."""
     parts = [p for p in re.split(r"[x×,*\s()]+", text.strip().lower()) if p]
-    if len(parts) in (1, 2, 3) and all(p.isdigit() and int(p) > 0 for p in parts):
+    if len(parts) in (1, 2, 3) and all(re.fullmatch(r"[0-9]{1,7}", p) and 0 < int(p) <= MAX_SIDE for p in parts):
         numbers = tuple(int(p) for p in parts)
         return {1: (3, *numbers, *numbers), 2: (3, *numbers), 3: numbers}[len(numbers)]  # type: ignore[return-value]
-    raise InvalidInput(f"Cannot read the input shape {text!r}: write C x H x W in positive whole numbers, "
-                       "channels first as in PyTorch, e.g. 3x224x224 (or HxW for 3 channels).")
+    raise InvalidInput(f"Cannot read the input shape {text[:40]!r}: write C x H x W in whole numbers from 1 to "
+                       f"{MAX_SIDE:,}, channels first as in PyTorch, e.g. 3x224x224 (or HxW for 3 channels).")
 
 
 # ---- edits, for the page's add / move / remove buttons (index: 0-based position in the chain) ----------

@@ -7,9 +7,12 @@ triples, so the check also proves the code a student copies.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from cvlab.errors import InvalidInput
 from cvlab.sizes import arithmetic as shapes
 from cvlab.sizes.chain import (AvgPool, BatchNorm, Conv, ConvTranspose, Flatten, GlobalAvgPool, Layer, Linear,
                                MaxPool, ReLU, Shape, chain_rows, format_shape)
@@ -222,6 +225,28 @@ def _fill(module) -> None:
         tensor.fill_(1 / tensor[0].numel() if tensor.dim() > 1 else 0.0)
 
 
+# What a check may build for real, one layer at a time: VGG-16's first FC (103 M weights, 411 MB) and a
+# 64-channel 1024x1024 map (256 MB) fit; a 100,000-unit dense layer on 150,528 inputs (60 GB) does not.
+MAX_BUILT_PARAMS = 150_000_000  # weights of one layer
+MAX_BUILT_ELEMENTS = 64 * 1024 * 1024  # floats in one feature map
+
+
+def check_buildable(input_shape: Shape, rows: Sequence) -> None:
+    """Refuse, from the arithmetic alone, a chain whose real layers or maps would not fit a shared server."""
+    shapes = [("the input", tuple(input_shape))] + [(f"layer {row.index} ({row.layer})", tuple(row.output_shape))
+                                                     for row in rows]
+    for where, shape in shapes:
+        if math.prod(shape) > MAX_BUILT_ELEMENTS:
+            raise InvalidInput(f"The check builds real tensors, and {where} is {math.prod(shape):,} values, over "
+                               f"its limit of {MAX_BUILT_ELEMENTS:,}. Use a smaller input to check the chain; the "
+                               "arithmetic above needs no check.")
+    for row in rows:
+        if row.params > MAX_BUILT_PARAMS:
+            raise InvalidInput(f"The check builds real layers, and layer {row.index} ({row.layer}) has "
+                               f"{row.params:,} weights, over its limit of {MAX_BUILT_PARAMS:,}. Make it smaller "
+                               "to check it; the arithmetic above needs no check.")
+
+
 def verify_chain(input_shape: Shape, layers: Sequence[Layer]) -> list[VerifiedRow]:
     """Push a real (1, C, H, W) CPU tensor through real torch.nn layers and compare every shape and count.
 
@@ -233,6 +258,7 @@ def verify_chain(input_shape: Shape, layers: Sequence[Layer]) -> list[VerifiedRo
     from torch import nn  # noqa: PLC0415
 
     predicted, results = chain_rows(input_shape, layers), []
+    check_buildable(input_shape, predicted)
     x = torch.randn(1, *input_shape)  # a real tensor on the CPU
     with torch.no_grad():
         for row, layer in zip(predicted, layers):
@@ -254,8 +280,9 @@ def build_sequential(input_shape: Shape, layers: Sequence[Layer]):
     """The chain as a real ``torch.nn.Sequential`` with PyTorch's default initialisation."""
     from torch import nn  # noqa: PLC0415 - torch only when a model is asked for
 
-    modules = []
-    for row, layer in zip(chain_rows(input_shape, layers), layers):
+    modules, rows = [], chain_rows(input_shape, layers)
+    check_buildable(input_shape, rows)
+    for row, layer in zip(rows, layers):
         name, args, kwargs = torch_call(layer, row.input_shape)
         modules.append(getattr(nn, name)(*args, **kwargs))
     return nn.Sequential(*modules)

@@ -288,6 +288,33 @@ def test_torch_call_leaves_defaults_out():
 
 def test_importing_the_chain_modules_does_not_import_torch():
     code = ("import sys, cvlab.sizes.chain, cvlab.sizes.chain_text, cvlab.sizes.frameworks, "
-            "cvlab.commands.shapes, cvlab.viz.shapes; print('torch' in sys.modules)")
+            "cvlab.commands.sizes, cvlab.viz.shapes; print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("input_text, chain, limit", [
+    ("3x224x224", "flatten | linear(100000)", "weights, over its limit"),  # 15 G weights: the server's memory
+    ("3x60000x60000", "relu", "values, over its limit"),  # a 43 GB input tensor
+    ("3x224x224", "conv(4096,k=3,p=1) | conv(4096,k=3,p=1)", "values, over its limit"),  # 205 M-value maps
+])
+def test_the_torch_check_refuses_what_would_not_fit_before_building_anything(input_text, chain, limit, monkeypatch):
+    import torch
+
+    from cvlab.sizes.chain_text import parse_chain, parse_input_shape
+    from cvlab.sizes.frameworks import verify_chain
+
+    def never(*args, **kwargs):
+        raise AssertionError("a real tensor was made before the sizes were checked")
+
+    monkeypatch.setattr(torch, "randn", never)
+    with pytest.raises(InvalidInput, match=limit):
+        verify_chain(parse_input_shape(input_text), parse_chain(chain))
+
+
+@pytest.mark.parametrize("text", ["3x" + "9" * 5000 + "x2", "3x²x2", "3x100001x2", "0x2x2"])
+def test_an_input_shape_out_of_range_is_refused_in_words(text):
+    from cvlab.sizes.chain_text import parse_input_shape
+
+    with pytest.raises(InvalidInput, match="whole numbers from 1 to 100,000"):
+        parse_input_shape(text)
