@@ -5,7 +5,7 @@ import streamlit as st
 from cvlab.segmentation import architectures as arch
 from cvlab.segmentation import loss_explorer as lx
 from cvlab.segmentation.losses import LOSSES
-from cvlab.ui import open_section, report_errors, sections, show_figure, show_table
+from cvlab.ui import cached_figure, open_section, report_errors, sections, show_figure, show_table
 from cvlab.ui import segmentation as ui
 from cvlab.ui import training as training_ui
 from cvlab.viz import segmentation as viz
@@ -46,7 +46,7 @@ for _ in open_section(tab_unet):
     if tab_unet.open:
         with report_errors():
             anatomy = ui.cached_anatomy(encoder, size)
-            show_figure(viz.unet_figure(anatomy))
+            show_figure(cached_figure(viz.unet_figure, anatomy, cache_key=(encoder, size)))
             st.markdown(
                 f"**Encoder** ({anatomy.encoder_params / 1e6:.1f} M parameters): the contracting path halves height "
                 "and width at each stage and adds channels: *what* is in the image. **Bottleneck**: the lowest "
@@ -60,7 +60,8 @@ for _ in open_section(tab_unet):
             st.code(f'smp.Unet(encoder_name="{encoder}", encoder_weights=None, in_channels=3, classes=1)',
                     language="python", wrap_lines=True)
             image, truth, probability = ui.cached_random_prediction(encoder, size, 0)
-            show_figure(viz.random_prediction_figure(image, truth, probability))
+            show_figure(cached_figure(viz.random_prediction_figure, image, truth, probability,
+                                      cache_key=(encoder, size, 0)))  # what cached_random_prediction keys on
             st.caption("An UNTRAINED U-Net (random weights) on a shapes scene: its output is noise around 0.5. "
                        "Training with a segmentation loss is what turns it into the true mask.")
     with st.expander("The architectures and encoders on offer"):
