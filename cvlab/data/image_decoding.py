@@ -16,9 +16,10 @@ first frame of an animation taken, a resize to fit ``max_side``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,16 @@ class BadImage(InvalidInput):
     """An image that cannot be used; the message names the file, the problem and the fix."""
 
 
+def pixels_hash(pixels: np.ndarray) -> str:
+    """A short content hash of an array: its bytes, shape and dtype (the same bytes as 2x6 and 3x4 differ).
+
+    Caches key on it rather than on the array object; a LoadedImage carries its own as ``content_hash``.
+    """
+    data = np.ascontiguousarray(pixels)
+    header = f"{data.shape}{data.dtype.str}".encode()
+    return hashlib.blake2b(header + data.tobytes(), digest_size=12).hexdigest()
+
+
 @dataclass(frozen=True, eq=False)  # eq=False: comparing arrays with == has no single truth value
 class LoadedImage:
     """A decoded image and how it got that way; plain data, no live PIL object."""
@@ -58,6 +69,10 @@ class LoadedImage:
     notes: tuple[str, ...] = ()  # every change made on the way, in words
     title: str = ""  # a sample's human title; empty for uploads
     credit: str = ""  # licence or credit line of a sample
+    content_hash: str = field(init=False)  # pixels_hash(pixels), computed once: caches key on it every rerun
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content_hash", pixels_hash(self.pixels))
 
     @property
     def height(self) -> int:

@@ -34,6 +34,7 @@ from cvlab.data.image_decoding import (
     BadImage,
     LoadedImage,
     decode_image,
+    pixels_hash,
 )
 from cvlab.errors import CvlabError, InvalidInput
 from cvlab.registry import Registry
@@ -42,7 +43,7 @@ from cvlab.settings import Settings
 __all__ = [  # this module is the public face; the decoding itself lives in image_decoding.py
     "ALLOWED_FORMATS", "MAX_IMAGE_BYTES", "MIN_IMAGE_SIDE", "UPLOAD_TYPES", "BadImage", "LoadedImage",
     "decode_image", "SampleImage", "SampleUnavailable", "SAMPLE_IMAGES", "DEFAULT_SAMPLE",
-    "available_samples", "load_sample", "LUMA_BT601", "to_float", "to_grayscale",
+    "available_samples", "load_sample", "LUMA_BT601", "to_float", "to_grayscale", "pixels_hash",
 ]
 
 

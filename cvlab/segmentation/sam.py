@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from cvlab.data.image_decoding import pixels_hash
 from cvlab.errors import InvalidInput
 from cvlab.registry import Registry
 from cvlab.segmentation import sam_backend
@@ -124,14 +125,7 @@ class EncodedImage:
 
     def matches(self, model: str, pixels: np.ndarray) -> bool:
         """True when this is the embedding of ``pixels`` by ``model`` (one hash of the image, a few ms)."""
-        return self.embedding is not None and self.key == f"{model}:{image_hash(pixels)}"
-
-
-def image_hash(pixels: np.ndarray) -> str:
-    import hashlib
-
-    data = np.ascontiguousarray(pixels)
-    return hashlib.blake2b(data.tobytes() + str(data.shape).encode(), digest_size=12).hexdigest()
+        return self.embedding is not None and self.key == f"{model}:{pixels_hash(pixels)}"
 
 
 class SamModel:
@@ -146,7 +140,7 @@ class SamModel:
 
     def encode(self, pixels: np.ndarray) -> EncodedImage:
         """The image's embedding, computed now or taken from the cache."""
-        key = f"{self.variant.name}:{image_hash(pixels)}"
+        key = f"{self.variant.name}:{pixels_hash(pixels)}"
         with self._lock:
             if key in self._embeddings:
                 self._embeddings.move_to_end(key)

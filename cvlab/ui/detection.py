@@ -19,7 +19,6 @@ from cvlab.detection.catalogue import available_detectors, get_detector
 from cvlab.detection.yolo_data import DatasetReport
 from cvlab.settings import get_settings
 from cvlab.ui import show_table
-from cvlab.ui.networks import image_key
 
 SHAPES_SIDE = 192  # px: the size the shapes model was trained at
 _RESULTS = 32  # results kept per process; each is a few kB of boxes
@@ -153,7 +152,7 @@ def batch_rows(names: list[str], results: list[facade.DetectionResult]) -> list[
 
 
 def cache_key(image: LoadedImage) -> str:
-    return image_key(image.pixels)
+    return image.content_hash  # hashed once, when the image was decoded
 
 
 @st.cache_data(max_entries=16, show_spinner="Unpacking and checking the dataset…")

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import streamlit as st
 
 from cvlab.cnn import inside_network as network
+from cvlab.data.images import pixels_hash
 
 
 def image_key(pixels: np.ndarray) -> str:
-    """A short content hash, so caches key on the image rather than on the array object."""
-    return hashlib.blake2b(np.ascontiguousarray(pixels).tobytes(), digest_size=12).hexdigest()
+    """The content hash of an array derived on the page (a grayscale copy); a LoadedImage has its own."""
+    return pixels_hash(pixels)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Building the network…")  # VGG-16 alone is 0.55 GB
@@ -83,7 +82,7 @@ def where_it_looks(net, trace, image, cam_class, pretrained: bool) -> None:
 
     arch = net.architecture
     if arch.attention_block is None:
-        cam, target = cached_grad_cam(arch.name, pretrained, image_key(image.pixels), cam_class, image.pixels)
+        cam, target = cached_grad_cam(arch.name, pretrained, image.content_hash, cam_class, image.pixels)
         show_figure(net_viz.cam_overlay(image.pixels, cam, f"Grad-CAM for {class_label(net, target)} at "
                                                            f"{arch.cam_layer}"))
         return
