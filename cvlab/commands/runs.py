@@ -76,15 +76,25 @@ WRONG_SECRET_DELAY_S = 3.0  # as login programs do: a script cannot try secrets 
 
 
 def _instructor_secret_checked() -> bool:
-    from cvlab.server.access import WrongSecret, configured_instructor_secret, secret_matches
+    """The instructor, from a terminal: only the account that owns the runs folder (the server's own, or root),
+    since any other account chooses its own environment and secrets file; the secret is typed at a prompt."""
     from cvlab.errors import InvalidInput
+    from cvlab.server.access import WrongSecret, configured_instructor_secret, secret_matches, weak_secret_problem
     from cvlab.settings import get_settings
 
-    secret = configured_instructor_secret(get_settings())
+    settings = get_settings()
+    runs_dir = settings.runs_dir
+    owner = runs_dir.stat().st_uid if runs_dir.exists() else os.geteuid()
+    if os.geteuid() not in (0, owner):
+        raise InvalidInput(f"Instructor actions from the command line run as the account that owns {runs_dir} (the "
+                           "server's own); from any other account, use the instructor box on the Training page.")
+    secret = configured_instructor_secret(settings)
     if not secret:
         raise InvalidInput("No instructor secret is configured: set cvlab_instructor_secret in "
                            ".streamlit/secrets.toml or CVLAB_INSTRUCTOR_SECRET in the server's environment.")
-    typed = os.environ.get("CVLAB_INSTRUCTOR_SECRET") or getpass.getpass("Instructor secret: ")
+    if weak_secret_problem(secret):
+        raise InvalidInput(weak_secret_problem(secret))
+    typed = getpass.getpass("Instructor secret: ")
     if not secret_matches(typed, secret):
         time.sleep(WRONG_SECRET_DELAY_S)
         raise WrongSecret("That is not the instructor secret; nothing was changed.")

@@ -111,9 +111,23 @@ def configured_instructor_secret(settings: Settings, *, search: Sequence[Path] |
     return settings.instructor_secret
 
 
+MIN_SECRET_LENGTH = 16  # characters; guessing is throttled per browser, and a browser id is free to renew
+
+
+def weak_secret_problem(secret: str) -> str:
+    """Why ``secret`` is too weak to guard a shared server ("" when it is not)."""
+    if len(secret) >= MIN_SECRET_LENGTH:
+        return ""
+    return (f"The instructor secret is shorter than {MIN_SECRET_LENGTH} characters, too easy to guess on a shared "
+            "server, so instructor mode is off. Set a long random one, e.g. the output of "
+            "python -c \"import secrets; print(secrets.token_urlsafe(24))\".")
+
+
 def secret_matches(typed: str, secret: str) -> bool:
-    """Constant time, so the time an answer takes says nothing about how much of the secret was right."""
-    return bool(secret) and hmac.compare_digest(typed.encode(), secret.encode())
+    """Constant time, so the time an answer takes says nothing about how much of the secret was right.
+
+    A secret too short to be safe (``weak_secret_problem``) matches nothing."""
+    return bool(secret) and not weak_secret_problem(secret) and hmac.compare_digest(typed.encode(), secret.encode())
 
 
 @dataclass

@@ -15,7 +15,7 @@ shared address, only ever set the first.
   another browser, is another identity; the instructor can still change such runs.
 
 The instructor secret is compared by ``cvlab.server.access`` in constant time; wrong guesses wait
-longer and longer, per session and for the whole server (``GUESSES``).
+longer and longer, per browser or login (``GUESSES``), never server-wide.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ _MESSAGE_KEY = "_cvlab_instructor_message"
 # through this server. Per session: three free tries, then 5 s, 10 s, 20 s ... up to 15 min. For the
 # server: twenty free wrong guesses an hour among everyone, then the same doubling for everyone.
 GUESSES = access.GuessThrottle(free=3, first_wait_s=5.0, max_wait_s=900.0, forget_after_s=3600.0)
-SERVER_GUESSES = access.GuessThrottle(free=20, first_wait_s=5.0, max_wait_s=900.0, forget_after_s=3600.0)
 
 
 @dataclass(frozen=True)
@@ -172,10 +171,11 @@ def _check_typed() -> None:
     secret = instructor_secret()
     if not typed or not secret:
         return
-    session = st.session_state.setdefault(_SESSION_KEY, secrets.token_hex(8))
+    # counted per browser (its signed id survives reloads) or login, never server-wide: a count every student
+    # adds to would let any one of them lock the instructor out; a long secret makes guessing hopeless anyway
+    asker = owner_id() or st.session_state.setdefault(_SESSION_KEY, secrets.token_hex(8))
     try:
-        ok = SERVER_GUESSES.attempt(["server"], lambda: GUESSES.attempt(
-            [session], lambda: access.secret_matches(typed, secret)))
+        ok = GUESSES.attempt([asker], lambda: access.secret_matches(typed, secret))
     except access.TooManyGuesses as err:
         st.session_state[_MESSAGE_KEY] = str(err)
         return
@@ -193,6 +193,9 @@ def instructor_box() -> bool:
     """The secret box, or "Instructor mode" once this session typed the secret; True in instructor mode."""
     secret = instructor_secret()
     if not secret:
+        return False
+    if problem := access.weak_secret_problem(secret):
+        st.caption(problem)
         return False
     if st.session_state.get(_INSTRUCTOR_KEY) == _fingerprint(secret):  # a changed secret ends the mode
         st.button("Leave instructor mode", key="instructor_leave", on_click=_leave, icon=":material/logout:",

@@ -16,7 +16,7 @@ QUICK = dict(data="shapes", limit="300", epochs="1", batch="32", aug="none")
 @pytest.fixture(autouse=True)
 def no_worker(monkeypatch):
     monkeypatch.setenv("CVLAB_START_WORKER", "never")
-    monkeypatch.setenv("CVLAB_INSTRUCTOR_SECRET", "teach")
+    monkeypatch.setenv("CVLAB_INSTRUCTOR_SECRET", "teach-with-a-long-secret")
 
 
 def rerun(app: AppTest) -> AppTest:
@@ -52,7 +52,7 @@ def test_the_queue_shows_positions_and_the_instructor_moves_and_cancels():
     rerun(app)
     assert any("position 3, expected to start" in i.value for i in app.info), [i.value for i in app.info]
     assert not [b for b in app.button if b.key == "queue_front"]  # a student sees the queue, not the buttons
-    app.text_input(key="instructor_typed").input("teach")
+    app.text_input(key="instructor_typed").input("teach-with-a-long-secret")
     rerun(app)
     app.selectbox(key="queue_run").select(a2)
     app.button(key="queue_front").click()

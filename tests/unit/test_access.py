@@ -51,10 +51,17 @@ def test_the_secret_is_compared_with_compare_digest(monkeypatch):
     seen = []
     real = access.hmac.compare_digest
     monkeypatch.setattr(access.hmac, "compare_digest", lambda a, b: seen.append((a, b)) or real(a, b))
-    assert access.secret_matches("s3cret-ü", "s3cret-ü")  # non-ASCII works: compared as bytes
-    assert not access.secret_matches("s3cret", "s3cret-ü")
-    assert seen == [("s3cret-ü".encode(), "s3cret-ü".encode()), (b"s3cret", "s3cret-ü".encode())]
+    long = "a-long-s3cret-ü-of-the-lab"
+    assert access.secret_matches(long, long)  # non-ASCII works: compared as bytes
+    assert not access.secret_matches("a-long-s3cret", long)
+    assert seen == [(long.encode(), long.encode()), (b"a-long-s3cret", long.encode())]
     assert not access.secret_matches("", "")  # no secret configured: nobody is the instructor
+
+
+def test_a_secret_too_short_for_a_shared_server_matches_nothing():
+    assert not access.secret_matches("teach", "teach")
+    assert "shorter than 16 characters" in access.weak_secret_problem("teach")
+    assert access.weak_secret_problem("x" * 16) == ""
 
 
 class Clock:

@@ -52,27 +52,42 @@ def test_the_instructor_secret_is_asked_for_and_a_wrong_one_waits(alices_run, pr
                                                                      tmp_path):
     answers, waits = prompts
     (tmp_path / ".streamlit").mkdir()
-    (tmp_path / ".streamlit" / "secrets.toml").write_text('cvlab_instructor_secret = "right-secret"\n')
+    (tmp_path / ".streamlit" / "secrets.toml").write_text('cvlab_instructor_secret = "right-secret-of-the-lab"\n')
     monkeypatch.chdir(tmp_path)  # the secrets file the app reads, from where the app is started
     answers.append("wrong")
     assert main(["runs", "stop", alices_run, "--instructor"]) == 2
     assert "not the instructor secret" in capsys.readouterr().err
     assert waits == [runs_command.WRONG_SECRET_DELAY_S] and status(alices_run) == "queued"
-    answers.append("right-secret")
+    answers.append("right-secret-of-the-lab")
     assert main(["runs", "stop", alices_run, "--instructor", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["by"] == "the instructor" and status(alices_run) == "stopped"
     assert answers == [] and waits == [runs_command.WRONG_SECRET_DELAY_S]
 
 
-def test_the_instructor_secret_can_come_from_the_environment(alices_run, prompts, monkeypatch, tmp_path):
+def test_the_secret_from_the_environment_is_still_typed_at_the_prompt(alices_run, prompts, monkeypatch, tmp_path):
+    """The server's environment may hold the secret; the caller's answer comes only from the prompt, so setting
+    the variable oneself proves nothing."""
     answers, _ = prompts
     monkeypatch.chdir(tmp_path)  # no secrets file here: the server's environment holds the secret
-    monkeypatch.setenv("CVLAB_INSTRUCTOR_SECRET", "env-secret")
-    assert main(["runs", "delete", alices_run, "--instructor"]) == 2  # asked without a prompt, but still queued
+    monkeypatch.setenv("CVLAB_INSTRUCTOR_SECRET", "env-secret-of-the-lab")
+    answers.append("anything")
+    assert main(["runs", "delete", alices_run, "--instructor"]) == 2
     runs.RunStore().request(alices_run, "browser:alice", stop=True)
+    answers.append("env-secret-of-the-lab")
     assert main(["runs", "delete", alices_run, "--instructor"]) == 0
     with pytest.raises(runs.RunNotFound):
         runs.RunStore().info(alices_run)
+
+
+def test_another_account_cannot_be_the_instructor_from_a_terminal(alices_run, prompts, monkeypatch, tmp_path,
+                                                                 capsys):
+    """An account that does not own the runs folder chooses its own environment and secrets: refused."""
+    answers, _ = prompts
+    monkeypatch.setenv("CVLAB_INSTRUCTOR_SECRET", "chosen-by-the-caller-itself")
+    monkeypatch.setattr(runs_command.os, "geteuid", lambda: 4242)
+    answers.append("chosen-by-the-caller-itself")
+    assert main(["runs", "stop", alices_run, "--instructor"]) == 2
+    assert "run as the account that owns" in capsys.readouterr().err and status(alices_run) == "queued"
 
 
 def test_without_a_configured_secret_nobody_is_the_instructor(alices_run, prompts, monkeypatch, tmp_path, capsys):
