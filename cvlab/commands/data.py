@@ -149,7 +149,9 @@ def _counts_table(counts: dict[str, dict[str, int]]) -> str:
 
 def _render(result: Any) -> str:
     if isinstance(result, WrittenShapes):
-        unit = "objects" if result.task == "detect" else "images"
+        from cvlab.training.tasks import task_spec
+
+        unit = task_spec(result.task).counted
         head = [f"wrote {result.n} {result.task} images of {result.size} px (seed {result.seed}) to {result.out}",
                 f"{result.files} files" + (f"; data.yaml: {result.data_yaml}" if result.data_yaml else ""),
                 f"{unit} per class:"]

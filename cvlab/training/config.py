@@ -112,12 +112,7 @@ class TrainConfig:
             (0 < self.val_fraction < 1, "the validation fraction must be between 0 and 1"),
             (self.image_size == 0 or 8 <= self.image_size <= 1024, "image size must be 0 (dataset's own) or 8..1024"),
             (self.limit >= 0, "limit must be 0 (all) or a positive number of images"),
-            (self.task != "segment" or self.image_size % 32 == 0,
-             "a segmentation image size must be a multiple of 32 (the encoder halves the image five times)"),
-            # DeepLabV3's, UPerNet's and PAN's BatchNorm after global pooling sees one value per channel from a
-            # single image, which torch refuses in training
-            (self.task != "segment" or self.batch_size >= 2, "a segmentation batch needs at least 2 images"),
-            (self.task != "detect" or 32 <= self.image_size <= 1280, "a detection image size must be 32..1280"),
+            *(spec.hook("checks") or (lambda config: []))(self),
             (0 < self.gamma <= 1, "gamma must be in (0, 1]"),
             (self.step_size >= 1, "the step size must be at least one epoch"),
             (self.scheduler != "warmup_cosine" or 0 <= self.warmup_epochs < self.epochs,
@@ -128,8 +123,8 @@ class TrainConfig:
             if not ok:
                 raise InvalidInput(f"Invalid training settings: {message}.")
         _check_data_name(self, spec)
-        if self.task == "segment":
-            _check_segmentation(self)
+        if spec.deep_check:
+            spec.hook("deep_check")(self)
         return self
 
     def with_recipe(self, changes: dict[str, Any]) -> tuple["TrainConfig", str]:
@@ -155,7 +150,7 @@ class TrainConfig:
         if self.data in spec.data_choices:
             return self
         path = Path(self.data).expanduser()
-        readable = {"detect": (".zip", ".yaml", ".yml")}.get(self.task, (".zip",))
+        readable = spec.data_files
         if path.is_dir() or (path.is_file() and path.suffix.lower() in readable):
             return self
         found = "is not a " + "/".join(readable) + " file" if path.is_file() else "does not exist"
@@ -173,7 +168,21 @@ def _check_data_name(config: TrainConfig, spec) -> None:
                            f"use {', '.join(spec.data_choices)} or the path of your own.")
 
 
-def _check_segmentation(config: TrainConfig) -> None:
+def segmentation_checks(config: TrainConfig) -> list[tuple[bool, str]]:
+    return [
+        (config.image_size % 32 == 0,
+         "a segmentation image size must be a multiple of 32 (the encoder halves the image five times)"),
+        # DeepLabV3's, UPerNet's and PAN's BatchNorm after global pooling sees one value per channel from a
+        # single image, which torch refuses in training
+        (config.batch_size >= 2, "a segmentation batch needs at least 2 images"),
+    ]
+
+
+def detection_checks(config: TrainConfig) -> list[tuple[bool, str]]:
+    return [(32 <= config.image_size <= 1280, "a detection image size must be 32..1280")]
+
+
+def check_segmentation(config: TrainConfig) -> None:
     """The architecture, encoder and loss by name (each registry's error lists the choices), and the image
     size against the architecture's own minimum, so a run that could not start is never queued."""
     from cvlab.segmentation.architectures import ARCHITECTURES, ENCODERS, check_input_size

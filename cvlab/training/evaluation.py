@@ -23,6 +23,7 @@ from cvlab.data.in_place import write_atomically
 from cvlab.training import runs
 from cvlab.training.checkpoints import load_model_weights, read_checkpoint, save_checkpoint
 from cvlab.training.config import TrainConfig
+from cvlab.training.tasks import task_spec
 
 MISCLASSIFIED_KEPT = 36  # images in the gallery
 PREVIEW_KEPT = 6  # validation images whose masks the segmentation pages draw
@@ -66,7 +67,7 @@ def _atomic_savez(path: Path, **arrays) -> None:
 
 def write_preview(p, run_dir: Path, predicted, epoch: int) -> None:
     """A segmentation run's first validation images with their true and predicted masks (others: nothing)."""
-    if p.config.task != "segment":
+    if not task_spec(p.config.task).per_pixel:
         return
     k = min(PREVIEW_KEPT, len(p.val_y))
     _atomic_savez(run_dir / "preview.npz", epoch=np.array(epoch),
@@ -92,7 +93,7 @@ def finish_run(p, run_dir: Path, status: str, reason: str) -> None:
                     classes=list(p.class_names), image_size=size,
                     mean=p.mean.flatten().tolist(), std=p.std.flatten().tolist())
     val_loss, scores, predicted = evaluate(p)
-    if p.config.task == "segment":
+    if task_spec(p.config.task).per_pixel:
         _segmentation_evaluation(p, run_dir, val_loss, scores, predicted)
     else:
         _classification_evaluation(p, run_dir, val_loss, scores["accuracy"], predicted)
@@ -235,7 +236,7 @@ def _takes_other_sizes(trained: TrainedModel) -> bool:
             out = trained.model(torch.zeros(2, 3, size, size))
     except (RuntimeError, ValueError, AssertionError):
         return False
-    if trained.task == "segment":
+    if task_spec(trained.task).per_pixel:
         return tuple(out.shape[-2:]) == (size, size) and out.shape[0] == 2
     return tuple(out.shape) == (2, len(trained.classes))
 
@@ -268,9 +269,10 @@ def export_onnx(run_dir: Path) -> Path:
         return target
     trained = load_trained(source)
     any_size = _takes_other_sizes(trained)
-    output = "mask_logits" if trained.task == "segment" else "logits"
+    per_pixel = task_spec(trained.task).per_pixel
+    output = "mask_logits" if per_pixel else "logits"
     free = {0: "batch", 2: "height", 3: "width"} if any_size else {0: "batch"}
-    dynamic = {"image": free, output: free if trained.task == "segment" else {0: "batch"}}
+    dynamic = {"image": free, output: free if per_pixel else {0: "batch"}}
     dummy = torch.zeros(2, 3, trained.image_size, trained.image_size)  # (B, C, H, W); 2, so no size-1 shortcut
 
     def export(tmp: Path) -> None:

@@ -8,6 +8,7 @@ from cvlab.server.access import account_id
 from cvlab.settings import Settings, get_settings
 from cvlab.training import runs
 from cvlab.training.config import TrainConfig
+from cvlab.training.tasks import task_spec
 
 
 def check_can_start(config: TrainConfig, settings: Settings | None = None) -> TrainConfig:
@@ -88,7 +89,7 @@ def _check_resumable(info: runs.RunInfo) -> None:
         raise InvalidInput(f"Run {info.run_id} has trained for {used / 60:.0f} min, the most one run may train on "
                            f"this server ({budget / 60:.0f} min, CVLAB_RUN_BUDGET_S); its results are kept. Start "
                            "a new run to train more.")
-    if info.config.task == "detect" and info.status == RunStatus.STOPPED:
+    if not task_spec(info.config.task).resumes_after_stop and info.status == RunStatus.STOPPED:
         from cvlab.detection.resume import finished_epochs, weights_dir
 
         last = weights_dir(info.run_dir) / "last.pt"

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from cvlab.errors import CvlabError, InvalidInput
 from cvlab.settings import Settings, get_settings
 from cvlab.training.config import TrainConfig
+from cvlab.training.tasks import task_spec
 
 ACTIVATION_OVERHEAD = 1.6  # measured peak per image / saved activations per image (ResNet-18, the larger of two)
 OPTIMIZER_STATES = {"sgd": 1, "adam": 2, "adamw": 2}  # float tensors the optimizer keeps per parameter
@@ -89,11 +90,12 @@ def _network(task: str, model: str, encoder: str):
 
     from cvlab.training.model_builder import build_model
 
-    if task == "detect":
+    spec = task_spec(task)
+    if spec.own_trainer:
         return _detector_on_meta(model)
     config = replace(TrainConfig(), task=task, model=model, encoder=encoder, pretrained=False)
     with torch.device("meta"):
-        return build_model(config, 1 if task == "segment" else 10).module
+        return build_model(config, 1 if spec.per_pixel else 10).module
 
 
 @functools.lru_cache(maxsize=16)
@@ -115,7 +117,7 @@ def _network_figures(task: str, model: str, encoder: str, size: int) -> tuple[in
     """(parameters, saved activation bytes per image at ``size`` px) of a run's network."""
     network = _network(task, model, encoder)
     parameters = sum(p.numel() for p in network.parameters())
-    if task == "detect":
+    if task_spec(task).own_trainer:
         saved = _saved_bytes(network, DETECTION_REFERENCE_PX) * size * size // DETECTION_REFERENCE_PX**2
     else:
         saved = _saved_bytes(network, size)
@@ -128,13 +130,14 @@ def estimate(config: TrainConfig) -> MemoryEstimate:
     parameters, saved = _network_figures(config.task, config.model, config.encoder, size)
     per_image = int(saved * ACTIVATION_OVERHEAD) + 2 * 3 * size * size * 4  # + the float input and its augmented copy
     fixed = parameters * 4 * (2 + OPTIMIZER_STATES.get(config.optimizer, 2))
-    images = config.limit or (BUILTIN_IMAGES.get(config.data, 0) if config.task == "classify" else 0)
-    if config.task == "classify":  # the whole dataset sits on the device as uint8; detection reads from disk
+    spec = task_spec(config.task)
+    images = config.limit or (BUILTIN_IMAGES.get(config.data, 0) if spec.data_on_device else 0)
+    if spec.data_on_device:  # the whole dataset sits on the device as uint8; detection reads from disk
         from cvlab.data.datasets import MAX_DATASET_BYTES
 
         fixed += min(images * 3 * size * size, MAX_DATASET_BYTES)
-    elif config.task == "segment":
-        fixed += (config.limit or 1280) * 4 * size * size  # images and masks
+    elif spec.per_pixel:
+        fixed += (config.limit or spec.shapes_count) * 4 * size * size  # images and masks
     return MemoryEstimate(per_image, fixed, config.batch_size, size)
 
 

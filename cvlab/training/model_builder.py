@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from cvlab.errors import InvalidInput
 from cvlab.training.config import TrainConfig
+from cvlab.training.tasks import task_spec
 
 LECTURE_NETS = ("lecture-vgg", "lecture-residual")
 SUGGESTED = (*LECTURE_NETS, "resnet18", "efficientnet_b0")  # what the page offers first
@@ -88,7 +89,7 @@ def _timm_model(name: str, config: TrainConfig, num_classes: int) -> BuiltModel:
 
 def model_outputs(config: TrainConfig, num_classes: int) -> int:
     """Outputs per image (or per pixel): one logit for a binary segmentation, else one per class."""
-    return 1 if config.task == "segment" and config.binary_masks else num_classes
+    return 1 if task_spec(config.task).per_pixel and config.binary_masks else num_classes
 
 
 def _segmentation_model(config: TrainConfig, outputs: int) -> BuiltModel:
@@ -118,7 +119,7 @@ def build_model(config: TrainConfig, num_classes: int) -> BuiltModel:
     ``num_classes`` is the number of outputs (see ``model_outputs``).
     """
     name = config.model
-    if config.task == "segment":
+    if task_spec(config.task).per_pixel:
         return _segmentation_model(config, num_classes)
     if name in LECTURE_NETS:
         from cvlab.zoo.lecture_nets import build_lecture_net
@@ -163,13 +164,17 @@ def start_models(task: str = "classify") -> list[str]:
     generations (random weights unless pretrained), the shipped shapes model and the
     detectors trained here, which a new run fine-tunes.
     """
-    if task == "segment":
-        from cvlab.segmentation.architectures import ARCHITECTURES
+    return task_spec(task).hook("start_models")()
 
-        return ARCHITECTURES.names()
-    if task == "detect":
-        from cvlab.detection.catalogue import SHAPES_MODEL, trained_models
 
-        return ["yolov8n", "yolo11n", "yolo26n", "yolov8s", "yolo11s", SHAPES_MODEL,
-                *[spec.name for spec in trained_models()]]
-    return model_choices()
+def segmentation_start_models() -> list[str]:
+    from cvlab.segmentation.architectures import ARCHITECTURES
+
+    return ARCHITECTURES.names()
+
+
+def detection_start_models() -> list[str]:
+    from cvlab.detection.catalogue import SHAPES_MODEL, trained_models
+
+    return ["yolov8n", "yolo11n", "yolo26n", "yolov8s", "yolo11s", SHAPES_MODEL,
+            *[spec.name for spec in trained_models()]]

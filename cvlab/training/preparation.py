@@ -14,7 +14,7 @@ from typing import Callable
 
 from cvlab.errors import InvalidInput
 from cvlab.training.config import TrainConfig
-from cvlab.training.tasks import SEGMENT_SHAPES
+from cvlab.training.tasks import SEGMENT_SHAPES, task_spec
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -177,7 +177,7 @@ def prepare(config: TrainConfig) -> Prepared:
 
     torch.manual_seed(config.seed)
     device = pick_device(config.device)
-    load = _segmentation_data if config.task == "segment" else _classification_data
+    load = _segmentation_data if task_spec(config.task).per_pixel else _classification_data
     (train_x, train_y, val_x, val_y), names, note, built, (mean, std), objective = load(config)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = built.module.to(device, memory_format=memory_format)

@@ -39,8 +39,9 @@ def is_instructor() -> bool:
 
 # ---- runs ----
 def label(info: runs.RunInfo) -> str:
-    model = info.config.model + (f"/{info.config.encoder}" if info.config.task == "segment" else "")
-    task = "" if info.config.task == "classify" else f"{task_spec(info.config.task).title.lower()} · "
+    spec = task_spec(info.config.task)
+    model = info.config.model + (f"/{info.config.encoder}" if "encoder" in spec.settings else "")
+    task = f"{spec.list_label} · " if spec.list_label else ""
     return f"{info.run_id} · {task}{model} on {form_label(info.config.data)} · {info.status}"
 
 
@@ -84,7 +85,7 @@ LISTED_STATUS_KEY = "_listed_run_status"  # {run_id: status} as the page's run p
 
 def ordered_runs(me: Identity, task: str | None = None) -> list[runs.RunInfo]:
     """The user's own runs first, then everyone else's, newest first within each; optionally of one task."""
-    every = [i for i in listed_runs() if task is None or i.config.task == task]
+    every = [i for i in listed_runs() if task in (None, i.config.task)]
     mine = [i for i in every if me.owner_id and i.owner_id == me.owner_id]
     st.session_state[LISTED_STATUS_KEY] = {i.run_id: i.status for i in every}
     return mine + [i for i in every if i not in mine]
@@ -222,7 +223,7 @@ def _live_view(run_id: str, me: Identity, instructor: bool, *, polling: bool) ->
             changes = viz.change_markers(records)
             if changes:  # what each numbered tag on the chart stands for
                 st.markdown("  \n".join(f"**{m.number}** · {m.text}" for m in changes))
-        if info.config.task == "segment":
+        if task_spec(info.config.task).per_pixel:
             mask_preview(info)
         if not polling and runs.RunStore().info(run_id).status in runs.ACTIVE:
             st.rerun()  # resumed from this view: poll it from now on

@@ -162,10 +162,9 @@ def dataset_summary(config: TrainConfig):
     True for a valid detection dataset, or None on error.
     """
     with report_errors():
-        if config.task == "segment":
-            return _mask_summary(config)
-        if config.task == "detect":
-            return _yolo_summary(config)
+        summary = task_spec(config.task).hook("data_summary")
+        if summary is not None:
+            return summary(config)
         preview = cached_dataset(config.data, config.image_size, config.seed, config.val_fraction, config.limit)
         data = preview.data
         counts = data.counts()["train"]
@@ -186,7 +185,7 @@ def dataset_summary(config: TrainConfig):
     return None
 
 
-def _mask_summary(config: TrainConfig):
+def mask_summary(config: TrainConfig):
     from cvlab.viz.training import mask_overlays
 
     data = cached_masks(config.data, config.image_size, config.limit, config.seed, config.val_fraction,
@@ -206,7 +205,7 @@ def _mask_summary(config: TrainConfig):
     return data
 
 
-def _yolo_summary(config: TrainConfig) -> bool:
+def yolo_summary(config: TrainConfig) -> bool:
     if config.data == "shapes":
         n = config.limit or task_spec(config.task).shapes_count
         n_val = val_count(n, config.val_fraction)
@@ -228,6 +227,7 @@ def _widgets(task: str, defaults: TrainConfig) -> dict:
     from cvlab.training.model_builder import start_models
 
     models = start_models(task)
+    spec = task_spec(task)
     return {
         "model": ("model", lambda d, k: st.selectbox("Model", models, index=_index(models, d), key=k, bind=BIND)),
         "encoder": ("model", lambda d, k: st.selectbox("Encoder", _encoders(), index=_index(_encoders(), d), key=k,
@@ -238,9 +238,8 @@ def _widgets(task: str, defaults: TrainConfig) -> dict:
         "backbone_lr_scale": ("model", lambda d, k: st.number_input(
             "Backbone LR × (per-layer learning rates)", 0.0, 10.0, d, 0.05, key=k, bind=BIND)),
         "image_size": ("model", lambda d, k: st.number_input(
-            "Image size (0 = the dataset's own)" if task == "classify" else "Image size (px)",
-            0 if task == "classify" else 32, 1024 if task == "detect" else 512, d, 32 if task != "classify" else 8,
-            key=k, bind=BIND)),
+            "Image size (0 = the dataset's own)" if spec.form_sizes[0] == 0 else "Image size (px)",
+            spec.form_sizes[0], spec.form_sizes[1], d, spec.form_sizes[2], key=k, bind=BIND)),
         "binary_masks": ("model", lambda d, k: st.toggle("Binary masks (object vs background)", d, key=k, bind=BIND)),
         "loss": ("model", lambda d, k: st.text_input(
             "Mask loss", d, key=k, bind=BIND, help="A weighted sum of bce, dice, iou, focal, ce, e.g. "
@@ -263,8 +262,7 @@ def _widgets(task: str, defaults: TrainConfig) -> dict:
                                                            index=_index(["none", "standard", "strong"], d), key=k,
                                                            bind=BIND)),
         "limit": ("loop", lambda d, k: st.number_input(
-            "Images (0 = all)" if task == "classify" else "Images (scenes drawn for shapes; 0 = all of an upload)",
-            0, 1_000_000, d, 100 if task == "classify" else 64, key=k, bind=BIND)),
+            spec.limit_label, 0, 1_000_000, d, spec.limit_step, key=k, bind=BIND)),
         "seed": ("loop", lambda d, k: st.number_input("Seed", 0, 10_000, d, key=k, bind=BIND)),
         "step_size": ("more", lambda d, k: st.number_input("StepLR: epochs per drop", 1, 100, d, key=k, bind=BIND)),
         "gamma": ("more", lambda d, k: st.number_input("StepLR / plateau: factor per drop", 0.01, 1.0, d, key=k,
@@ -297,7 +295,7 @@ def _encoders() -> list[str]:
 def widget_key(task: str, short: str) -> str:
     """Classification keeps the page's original address names; other tasks prefix theirs (``detect_epochs``),
     so each task keeps its own settings and embedding pages never clash with their own widgets."""
-    return short if task == "classify" else f"{task}_{short}"
+    return f"{task_spec(task).key_prefix}{short}"
 
 
 def settings_form(task: str = "classify", user_changes: dict | None = None) -> TrainConfig | None:
@@ -334,9 +332,10 @@ def settings_form(task: str = "classify", user_changes: dict | None = None) -> T
 
 def train_size(config: TrainConfig, data) -> int | None:
     """Training images per epoch, for the LR preview's step count (None for detection: ultralytics' schedule)."""
-    if config.task == "detect" or data is None:
+    spec = task_spec(config.task)
+    if spec.own_trainer or data is None:
         return None
-    if config.task == "segment":
+    if spec.per_pixel:
         if config.data == "shapes":
             n = config.limit or task_spec(config.task).shapes_count
             return n - val_count(n, config.val_fraction)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cvlab.training import runs
+from cvlab.training.tasks import task_spec
 from cvlab.ui import page_link, report_errors, show_figure, show_table
 from cvlab.ui.training import mask_preview
 from cvlab.viz import training as viz
@@ -24,12 +25,7 @@ def _trained(weights_path: str, modified: float):
 
 def results(info: runs.RunInfo) -> None:
     """After a run: its evaluation, the model on a new image, downloads (per task)."""
-    if info.config.task == "detect":
-        detection_results(info)
-    elif info.config.task == "segment":
-        segmentation_results(info)
-    else:
-        classification_results(info)
+    task_spec(info.config.task).hook("results_view")(info)
 
 
 def detection_results(info: runs.RunInfo) -> None:

@@ -40,7 +40,7 @@ for _ in open_section(tab_new):
             start, fine_tune = st.columns(2)
             if start.button("Start training", type="primary", key="start", disabled=not user.may_start):
                 ui.start_runs([config], user)
-            if task == "classify":
+            if TASKS.get(task).fine_tune_offered:
                 if fine_tune.button("Fine-tune EfficientNet-B0 (the lab's recipe)", key="fine_tune",
                                     disabled=not user.may_start):
                     ui.start_runs([config.with_recipe(form.FINE_TUNE)[0]], user)
