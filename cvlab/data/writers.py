@@ -89,17 +89,6 @@ def yolo_lines(boxes_xyxy: np.ndarray, classes: np.ndarray, width: int, height: 
     return lines
 
 
-def read_yolo_labels(path: Path, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """A YOLO label file back to boxes (k, 4) float32 xyxy in pixels and classes (k,) int64."""
-    rows = [line.split() for line in Path(path).read_text().splitlines() if line.strip()]
-    if any(len(row) != 5 for row in rows):
-        raise InvalidInput(f"{path}: every line must read 'class cx cy w h'.")
-    values = np.array([[float(v) for v in row[1:]] for row in rows], np.float64).reshape(-1, 4)
-    cx, cy, w, h = values.T
-    boxes = np.stack([(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height], 1)
-    return boxes.astype(np.float32), np.array([int(row[0]) for row in rows], np.int64)
-
-
 def write_yolo_dataset(out: Path, n: int, seed: int, size: int = 128, val_fraction: float = 0.2,
                        max_objects: int = 4, *, look: str = "varied") -> Path:
     """Shapes scenes in ultralytics' YOLO format; returns the data.yaml to pass to ``YOLO.train(data=...)``.

@@ -14,7 +14,6 @@ prediction runs through it at a time; different models run in parallel.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -188,11 +187,6 @@ def load_detector(name: str, *, settings: Settings | None = None) -> LoadedDetec
         return loaded
 
 
-def loaded_model_names() -> list[str]:
-    with _cache_lock:
-        return [key[0] for key in _cache]
-
-
 def model_info(name: str, *, settings: Settings | None = None) -> ModelInfo:
     return load_detector(name, settings=settings).info()
 
@@ -286,12 +280,3 @@ def candidates(name: str, pixels: np.ndarray, *, imgsz: int | None = None, conf_
     boxes, scores, labels = _arrays(result)
     return Candidates(model=name, boxes=boxes, scores=scores, classes=labels, names=detector.names,
                       conf_floor=conf_floor, nms_free=detector.nms_free)
-
-
-def detect_bytes(name: str, data: bytes, filename: str, *, max_side: int | None = 1280,
-                 settings: Settings | None = None, **options) -> DetectionResult:
-    """Decode an image file safely (BadImage for anything unusable), then ``detect``."""
-    from cvlab.data.images import decode_image
-
-    image = decode_image(data, filename, settings=settings, max_side=max_side)
-    return dataclasses.replace(detect(name, image.pixels, settings=settings, **options), notes=image.notes)

@@ -6,7 +6,6 @@ on small hand-made tensors, so what the page draws is what training would comput
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,8 +136,3 @@ def focal_vs_bce(alpha: float = 0.25, gamma: float = 2.0,
         bce.append(group.count * _loss("bce", logits, target, {}))
         focal.append(group.count * _loss("focal", logits, target, {"alpha": alpha, "gamma": gamma}))
     return FocalComparison(groups, tuple(bce), tuple(focal), alpha, gamma)
-
-
-def focal_factor(p_t: float, gamma: float) -> float:
-    """(1 - p_t)^gamma: how much of its BCE a pixel keeps under focal loss (before alpha)."""
-    return math.pow(1 - p_t, gamma)

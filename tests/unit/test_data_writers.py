@@ -8,7 +8,7 @@ import yaml
 from PIL import Image
 
 from cvlab.data.shapes import SHAPE_CLASSES, shapes_classification, shapes_detection, shapes_segmentation
-from cvlab.data.writers import (dataset_summary, read_yolo_labels, write_imagefolder, write_mask_dataset,
+from cvlab.data.writers import (dataset_summary, write_imagefolder, write_mask_dataset,
                                 write_yolo_dataset, yolo_lines)
 from cvlab.errors import InvalidInput
 
@@ -52,7 +52,9 @@ def test_yolo_labels_parse_back_to_the_same_boxes(tmp_path):
         for line in label.read_text().splitlines():
             values = [float(v) for v in line.split()[1:]]
             assert all(0 <= v <= 1 for v in values)  # normalised centre and size
-        boxes, classes = read_yolo_labels(label, 128, 128)
+        rows = np.array([line.split() for line in label.read_text().splitlines()], np.float64).reshape(-1, 5)
+        classes, (cx, cy, w, h) = rows[:, 0].astype(np.int64), rows[:, 1:].T * 128
+        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 1)
         assert np.array_equal(classes, sample.classes)
         np.testing.assert_allclose(boxes, sample.boxes_xyxy, atol=1e-3)
         image = np.asarray(Image.open(data_yaml.parent / "images" / label.parent.name / f"{label.stem}.png"))

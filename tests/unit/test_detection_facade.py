@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cvlab.data.image_decoding import BadImage
+from cvlab.data.image_decoding import BadImage, decode_image
 from cvlab.data.shapes import SHAPE_CLASSES, shapes_detection
 from cvlab.detection import boxes as bx
 from cvlab.detection import facade
@@ -156,7 +156,7 @@ def bad_files() -> dict:
 def test_bad_image_files_give_a_clear_message(name):
     data, fragment = bad_files()[name]
     with pytest.raises(BadImage, match=fragment):
-        facade.detect_bytes(SHAPES_MODEL, data, name)
+        decode_image(data, name)  # what every page and command runs on a file before detecting
 
 
 @pytest.mark.parametrize("image, note", [
@@ -165,9 +165,10 @@ def test_bad_image_files_give_a_clear_message(name):
     (Image.fromarray(np.full((48, 64), 40000, np.uint16)), "16-bit grayscale"),
 ])
 def test_unusual_but_valid_images_are_converted_with_a_note(image, note):
-    result = facade.detect_bytes(SHAPES_MODEL, png(image), "odd.png", imgsz=64)
+    loaded = decode_image(png(image), "odd.png")
+    result = facade.detect(SHAPES_MODEL, loaded.pixels, imgsz=64)
     assert (result.width, result.height) == (64, 48)
-    assert any(note in n for n in result.notes), result.notes
+    assert any(note in n for n in loaded.notes), loaded.notes
 
 
 def test_a_slow_load_blocks_neither_a_loaded_model_nor_loads_twice(scenes, monkeypatch):

@@ -87,7 +87,7 @@ def test_cache_is_bounded_and_evicts_the_least_recently_used():
     names = ["yolov8n-random", "yolo11n-random", "yolov5nu-random", "yolov10n-random"]
     for name in names:
         facade.load_detector(name)
-    loaded = facade.loaded_model_names()
+    loaded = [key[0] for key in facade._cache]  # the model names, least recently used first
     assert len(loaded) <= facade.MAX_LOADED_MODELS
     assert loaded[-1] == names[-1] and names[0] not in loaded
 
