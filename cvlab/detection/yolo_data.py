@@ -118,6 +118,12 @@ def class_names(data: dict) -> tuple[str, ...]:
         names = [names[i] for i in range(len(names))]
     if not isinstance(names, list) or not names:
         raise InvalidDataset("`names` must be a non-empty list of class names (or a mapping 0: name, 1: ...).")
+    from cvlab.detection.stored import MAX_CLASSES, MAX_CLASS_NAME
+
+    if len(names) > MAX_CLASSES or any(len(str(n)) > MAX_CLASS_NAME for n in names):
+        raise InvalidDataset(f"`names` lists {len(names):,} classes; a detector here may have up to {MAX_CLASSES} "
+                             f"with names of up to {MAX_CLASS_NAME} characters (a model with more could be "
+                             "trained but never loaded again).")
     if "nc" in data and data["nc"] != len(names):
         raise InvalidDataset(f"`nc` says {data['nc']} classes but `names` lists {len(names)}; make them agree.")
     return tuple(str(n) for n in names)

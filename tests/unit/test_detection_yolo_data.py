@@ -102,6 +102,8 @@ def test_a_corrupt_image_is_reported(tmp_path):
     ("train: ../../etc\nval: images/val\nnames: [a, b]\n", "outside the dataset"),
     ("path: /etc\ntrain: images/train\nval: images/val\nnames: [a, b]\n", "outside the dataset"),
     ("train: [", "not valid YAML"),
+    ("train: images/train\nval: images/val\nnames: [" + ",".join(["a"] * 120_000) + "]\n", "120,000 classes"),
+    ("train: images/train\nval: images/val\nnames: [a, " + "b" * 101 + "]\n", "up to 100 characters"),
 ])
 def test_bad_data_yaml_says_what_to_fix(tmp_path, yaml_text, fragment):
     write_dataset(tmp_path)
