@@ -107,6 +107,23 @@ def _is_symlink(info: zipfile.ZipInfo) -> bool:
     return stat.S_ISLNK(info.external_attr >> 16)
 
 
+def _check_packed_sizes(entries: list[zipfile.ZipInfo], data_end: int) -> None:
+    """Every entry's packed size must fit the bytes between its header and the next one's.
+
+    The ratio checks divide by these sizes, which the archive itself declares: an entry of
+    zeros claiming ten times its real packed size would pass them (Python 3.11.7's zipfile
+    reads on regardless). Entries that overlap (one data region read by several entries,
+    the classic zip bomb) fail here too.
+    """
+    ordered = sorted(entries, key=lambda info: info.header_offset)
+    for info, following in zip(ordered, ordered[1:] + [None]):
+        end = following.header_offset if following is not None else data_end
+        if info.header_offset + info.compress_size > end:
+            raise UnsafeArchive(f"Entry '{info.filename}' claims {info.compress_size:,} packed bytes where the "
+                                f"archive holds at most {max(end - info.header_offset, 0):,}, or overlaps the next "
+                                "entry: the archive is damaged or crafted. Re-create it with an ordinary zip tool.")
+
+
 def _check_totals(entries: list[zipfile.ZipInfo], dest: Path, limits: ArchiveLimits) -> None:
     """The whole archive: entry count, unpacked size, overall compression ratio, and room on the disk."""
     if len(entries) > limits.max_files:
@@ -140,6 +157,7 @@ def check_free_space(dest: Path, needed: int) -> None:
 def _plan(archive: zipfile.ZipFile, dest: Path, limits: ArchiveLimits):
     """Check every entry before a byte is written: [(info, target path)] and the skipped names."""
     entries = archive.infolist()
+    _check_packed_sizes(entries, archive.start_dir)  # start_dir: where the central directory begins
     _check_totals(entries, dest, limits)
     plan, skipped, seen = [], [], set()
     for info in entries:

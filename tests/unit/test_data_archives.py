@@ -288,3 +288,28 @@ def test_a_failed_extraction_leaves_no_folder_a_later_call_would_take_as_done(tm
     monkeypatch.setattr(archives, "_copy_entry", real)
     folder = extract_once(archive, tmp_path / "cache")
     assert sum(1 for p in folder.rglob("*.png")) == 20
+
+
+def _claim_packed_size(archive: bytes, name: str, claimed: int) -> bytes:
+    """The archive with ``name``'s central-directory entry claiming ``claimed`` packed bytes."""
+    data = bytearray(archive)
+    at = data.find(b"PK\x01\x02")
+    while at != -1:
+        name_length = struct.unpack_from("<H", data, at + 28)[0]
+        if data[at + 46:at + 46 + name_length] == name.encode():
+            struct.pack_into("<I", data, at + 20, claimed)  # compressed size field of the central directory
+            return bytes(data)
+        at = data.find(b"PK\x01\x02", at + 4)
+    raise AssertionError(f"{name} not in the archive")
+
+
+def test_packed_sizes_the_archive_only_claims_cannot_hide_a_bomb(outer):
+    """Three entries of zeros claim 100x their real packed size, so every ratio computed from the claims looks
+    fine (16 MiB from 'ratio 100'); the real bytes between the entries give them away."""
+    zeros = bytes(16 * 2**20)
+    archive = make_zip([("a.bmp", zeros), ("b.bmp", zeros), ("c.bmp", zeros), ("pad.jpg", random_bytes(2**20))])
+    for name in ("a.bmp", "b.bmp", "c.bmp"):
+        archive = _claim_packed_size(archive, name, len(zeros) // 100)
+    with pytest.raises(UnsafeArchive, match="claims .* packed bytes"):
+        safe_extract(archive, outer / "dest")
+    assert all_files(outer) == []
