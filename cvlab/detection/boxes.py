@@ -233,3 +233,16 @@ def count_after_nms(boxes, scores, classes, conf_thresholds: Sequence[float], io
         for column, conf in enumerate(conf_thresholds):
             counts[row, column] = int((kept_scores > conf).sum())
     return counts if max_det is None else np.minimum(counts, max_det)
+
+
+SWEEP_CONFS = tuple(round(0.02 * i, 2) for i in range(1, 50))  # 0.02 .. 0.98
+SWEEP_IOUS = (0.3, 0.5, 0.7, 0.9)
+
+
+def threshold_sweep(boxes, scores, classes, iou: float, *, class_agnostic: bool = False,
+                    max_det: int | None = None) -> tuple[np.ndarray, list[float], np.ndarray]:
+    """(confidence thresholds, IoU thresholds with ``iou`` among them, count_after_nms over both)."""
+    confs = np.array(SWEEP_CONFS)
+    ious = sorted({*SWEEP_IOUS, round(iou, 2)})
+    counts = count_after_nms(boxes, scores, classes, confs, ious, class_agnostic=class_agnostic, max_det=max_det)
+    return confs, ious, counts

@@ -151,6 +151,41 @@ def batch_rows(names: list[str], results: list[facade.DetectionResult]) -> list[
              "total ms": round(r.timings.total, 1)} for name, r in zip(names, results)]
 
 
+def result_metrics(result: facade.DetectionResult) -> None:
+    """Detections, total time and the network's input size, in a row."""
+    left, middle, right = st.columns(3)
+    left.metric("Detections", len(result.detections))
+    middle.metric("Total time", f"{result.timings.total:.0f} ms")
+    right.metric("Input", f"{result.imgsz} px", help=result.imgsz_reason.capitalize())
+
+
+def nms_step_slider(steps: int, key: str = "step") -> int:
+    """The NMS step to draw, 0..steps; a step kept from a longer trace falls back to the last one."""
+    if st.session_state.get(key, 0) > steps:
+        st.session_state[key] = steps
+    step = st.slider("NMS step", 0, max(steps, 1), min(steps, 1), key=key, bind="query-params", disabled=steps == 0)
+    return min(step, steps)
+
+
+def box_sliders(column, name: str, default: tuple[int, int, int, int], canvas: tuple[int, int]) -> tuple:
+    """Box ``name``'s left, top, width and height as sliders in ``column``; returns its (x1, y1, x2, y2)."""
+    with column:
+        st.markdown(f"**Box {name.upper()}**")
+        x = st.slider("x (left)", 0, canvas[0], default[0], key=f"{name}x", bind="query-params")
+        y = st.slider("y (top)", 0, canvas[1], default[1], key=f"{name}y", bind="query-params")
+        w = st.slider("width", 1, canvas[0], default[2], key=f"{name}w", bind="query-params")
+        h = st.slider("height", 1, canvas[1], default[3], key=f"{name}h", bind="query-params")
+    return x, y, x + w, y + h
+
+
+def iou_metrics(pair: bx.BoxPair) -> None:
+    cells = st.columns(4)
+    cells[0].metric("IoU", f"{pair.iou:.3f}")
+    cells[1].metric("IoU loss", f"{pair.iou_loss:.3f}", help="1 − IoU")
+    cells[2].metric("GIoU", f"{pair.giou:.3f}")
+    cells[3].metric("GIoU loss", f"{pair.giou_loss:.3f}", help="1 − GIoU")
+
+
 def cache_key(image: LoadedImage) -> str:
     return image.content_hash  # hashed once, when the image was decoded
 

@@ -1,6 +1,5 @@
 """Detection: YOLO on your pictures, IoU and GIoU drawn, NMS step by step, your own data and weights."""
 
-import numpy as np
 import streamlit as st
 
 from cvlab.detection import boxes as bx
@@ -79,10 +78,7 @@ with tab_detect:
             shown_key = (model, ui.cache_key(images[shown]), conf, iou, imgsz, classes, max_det, agnostic)
             show_figure(cached_figure(viz.detections_figure, images[shown].pixels, result.detections,
                                       cache_key=shown_key))
-            left, middle, right = st.columns(3)
-            left.metric("Detections", len(result.detections))
-            middle.metric("Total time", f"{result.timings.total:.0f} ms")
-            right.metric("Input", f"{result.imgsz} px", help=result.imgsz_reason.capitalize())
+            ui.result_metrics(result)
             if info.kind == "random":
                 st.warning("Random weights: this architecture has never been trained, so it finds nothing real. "
                            "Pick shapes-yolo, a model trained here, or COCO weights.")
@@ -108,17 +104,12 @@ with tab_nms:
             if info.nms_free:
                 st.info("This model's head is NMS-free (one-to-one matching): it already predicts one box per "
                         "object, so NMS has little left to remove.")
-            steps = len(trace.steps)
-            if st.session_state.get("step", 0) > steps:
-                st.session_state["step"] = steps
-            step = st.slider("NMS step", 0, max(steps, 1), min(steps, 1), key="step", bind=BIND, disabled=steps == 0)
-            show_figure(viz.nms_step_figure(image.pixels, cands, trace, min(step, steps)))
+            step = ui.nms_step_slider(len(trace.steps))
+            show_figure(viz.nms_step_figure(image.pixels, cands, trace, step))
             show_table(ui.nms_rows(cands, trace))
             all_cands = ui.candidates(model, ui.cache_key(image), imgsz, classes, image.pixels)
-            confs = np.round(np.arange(0.02, 1.0, 0.02), 2)
-            ious = sorted({0.3, 0.5, 0.7, 0.9, round(iou, 2)})
-            counts = bx.count_after_nms(all_cands.boxes, all_cands.scores, all_cands.classes, confs, ious,
-                                        class_agnostic=agnostic, max_det=max_det)
+            confs, ious, counts = bx.threshold_sweep(all_cands.boxes, all_cands.scores, all_cands.classes, iou,
+                                                     class_agnostic=agnostic, max_det=max_det)
             show_figure(viz.count_figure(confs, ious, counts, conf=conf, iou=iou,
                                          title="How many boxes survive the two thresholds"))
             st.caption("Each step keeps the highest-scoring box still standing and removes every later box of its "
@@ -128,24 +119,12 @@ with tab_nms:
 with tab_iou:
     st.latex(r"\mathrm{IoU} = \frac{|A \cap B|}{|A \cup B|} \qquad L_{IoU} = 1 - \mathrm{IoU} \qquad "
              r"\mathrm{GIoU} = \mathrm{IoU} - \frac{|C \setminus (A \cup B)|}{|C|}")
-    box_columns = st.columns(2)
-    corners = []
-    for column, name, default in zip(box_columns, "ab", ((40, 30, 80, 60), (80, 60, 90, 70))):
-        with column:
-            st.markdown(f"**Box {name.upper()}**")
-            x = st.slider("x (left)", 0, CANVAS[0], default[0], key=f"{name}x", bind=BIND)
-            y = st.slider("y (top)", 0, CANVAS[1], default[1], key=f"{name}y", bind=BIND)
-            w = st.slider("width", 1, CANVAS[0], default[2], key=f"{name}w", bind=BIND)
-            h = st.slider("height", 1, CANVAS[1], default[3], key=f"{name}h", bind=BIND)
-            corners.append((x, y, x + w, y + h))
+    corners = [ui.box_sliders(column, name, default, CANVAS) for column, name, default
+               in zip(st.columns(2), "ab", ((40, 30, 80, 60), (80, 60, 90, 70)))]
     if tab_iou.open:
         with report_errors():
             pair = bx.compare_boxes(*corners)
-            cells = st.columns(4)
-            cells[0].metric("IoU", f"{pair.iou:.3f}")
-            cells[1].metric("IoU loss", f"{pair.iou_loss:.3f}", help="1 − IoU")
-            cells[2].metric("GIoU", f"{pair.giou:.3f}")
-            cells[3].metric("GIoU loss", f"{pair.giou_loss:.3f}", help="1 − GIoU")
+            ui.iou_metrics(pair)
             extent = (max(CANVAS[0], pair.enclosing[2]), max(CANVAS[1], pair.enclosing[3]))  # grows with the boxes
             show_figure(viz.iou_figure(pair, extent))
             st.markdown(f"IoU = {pair.intersection_area:.0f} / {pair.union_area:.0f} px². When the boxes do not "

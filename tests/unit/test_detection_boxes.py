@@ -120,3 +120,16 @@ def test_count_after_nms_matches_filtering_then_nms():
                                      torch.from_numpy(classes[keep]), iou)
             assert counts[row, column] == len(direct)
     assert bx.count_after_nms(boxes, scores, classes, confs, ious, max_det=2).max() <= 2
+
+
+def test_threshold_sweep_counts_at_every_confidence_and_the_chosen_iou():
+    from cvlab.detection.boxes import count_after_nms, threshold_sweep
+
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    scores, classes = np.array([0.9, 0.6, 0.3]), np.array([0, 0, 1])
+    confs, ious, counts = threshold_sweep(boxes, scores, classes, 0.65)
+    assert confs[0] == 0.02 and confs[-1] == 0.98 and len(confs) == 49
+    assert ious == [0.3, 0.5, 0.65, 0.7, 0.9]
+    assert counts.shape == (5, 49)
+    np.testing.assert_array_equal(counts, count_after_nms(boxes, scores, classes, confs, ious))
+    assert counts[0, 0] == 2 and counts[-1, 0] == 3  # the overlapping pair (IoU 0.68) survives only above 0.68
