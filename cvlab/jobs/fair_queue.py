@@ -30,13 +30,13 @@ import contextlib
 import fcntl
 import heapq
 import json
-import os
 import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from cvlab.data.in_place import write_atomically
 from cvlab.errors import InvalidInput
 from cvlab.jobs.status import RunStatus
 from cvlab.settings import Settings, get_settings
@@ -89,9 +89,7 @@ def read_state(root: Path) -> dict:
 
 
 def _write_state(root: Path, state: dict) -> None:
-    tmp = _state_path(root).with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state))
-    os.replace(tmp, _state_path(root))
+    write_atomically(_state_path(root), json.dumps(state))
 
 
 def waiting(store: runs.RunStore) -> list[runs.RunInfo]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from cvlab.data.in_place import write_atomically
 from cvlab.errors import CvlabError, InvalidInput
 
 INSTALL_COMMAND = "sudo apt-get install -y haproxy"
@@ -103,12 +104,7 @@ def check_config(haproxy: str, config: Path) -> None:
 def _private_file(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` readable by this account only (a private key goes in it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        file.write(data)
-    os.replace(tmp, path)
+    write_atomically(path, data, mode=0o600)  # its temp file is 0o600 from the start (mkstemp)
 
 
 def combined_pem(cert: Path, key: Path, out: Path) -> Path:
