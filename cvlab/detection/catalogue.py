@@ -179,10 +179,10 @@ def load_yolo(spec: DetectorSpec, settings: Settings | None = None):
 
     settings = settings or get_settings()
     ultralytics_ready(settings)
-    from ultralytics import YOLO
-
     if spec.kind == "random":
-        yolo = YOLO(f"{spec.config}.yaml", task="detect")  # the YAML inside the ultralytics package
+        from cvlab.detection.stored import build_detector
+
+        yolo = build_detector(spec.config, settings=settings)  # the YAML inside the ultralytics package
         if len(yolo.model.names) == 80:  # the COCO classes these configs are built for, instead of "0".."79"
             yolo.model.names = coco_names()
         return yolo

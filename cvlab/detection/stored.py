@@ -96,8 +96,8 @@ def read_header(path: Path) -> StoredHeader:
         names = tuple(json.loads(meta["names"]))
         extra = json.loads(meta.get("extra", "{}"))
         config_name = meta["config"]
-    except (KeyError, ValueError, TypeError) as err:
-        raise BadWeights(f"{path.name}: its header lacks or garbles {err}; export the model again.") from None
+    except (KeyError, ValueError, TypeError, RecursionError) as err:  # RecursionError: JSON nested 100,000 deep
+        raise BadWeights(f"{path.name}: its header lacks or garbles {str(err)[:80]}; export the model again.") from None
     if not (1 <= len(names) <= MAX_CLASSES and all(isinstance(n, str) and 0 < len(n) <= MAX_CLASS_NAME
                                                      for n in names)):
         raise BadWeights(f"{path.name}: its class names must be 1 to {MAX_CLASSES} strings of up to "
@@ -111,11 +111,39 @@ def read_header(path: Path) -> StoredHeader:
         raise BadWeights(f"{path.name} says it is a {str(config_name)[:60]!r} model, which is not an architecture "
                          f"this lab knows; it loads only {', '.join(_known_architectures())}. Train the model here, "
                          "or export it from one of those.")
-    imgsz = int(meta["imgsz"]) if str(meta.get("imgsz", "")).isdigit() else None
+    imgsz = int(meta["imgsz"]) if re.fullmatch(r"[0-9]{2,4}", str(meta.get("imgsz", ""))) else None  # 32..1280
     return StoredHeader(path, architecture, names, imgsz, extra if isinstance(extra, dict) else {}, shapes)
 
 
-def _architecture_config(architecture: str, classes: int) -> dict:
+def build_detector(architecture: str, classes: int | None = None, settings: Settings | None = None):
+    """An ultralytics ``YOLO`` of a known architecture with random weights (``classes`` classes, else the
+    config's own), built from the config that ships inside ultralytics by its explicit path.
+
+    ``YOLO("yolov8n.yaml")`` would look for that name in the working directory before the
+    package, and build from whatever it found there; and wrapping a model of our own in
+    ``YOLO(...)`` would build a second one to throw away (1.3 GB for YOLOv3u). So the
+    wrapper's one step that builds (``Model._new``, taken for a ``.yaml`` name) is given
+    the model built here instead.
+    """
+    from cvlab.detection.ultralytics_env import ultralytics_ready
+
+    ultralytics_ready(settings)
+    from ultralytics import YOLO
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+    from ultralytics.nn.tasks import DetectionModel
+
+    model = DetectionModel(_architecture_config(architecture, classes), verbose=False)
+
+    class _BuiltHere(YOLO):
+        def _new(self, cfg: str, task: str | None = None, verbose: bool = False) -> None:
+            self.cfg, self.task, self.model, self.model_name = cfg, "detect", model, cfg
+            self.overrides.update(model=cfg, task="detect")
+            model.args, model.task = {**DEFAULT_CFG_DICT, **self.overrides}, "detect"
+
+    return _BuiltHere(f"{architecture}.yaml", task="detect")
+
+
+def _architecture_config(architecture: str, classes: int | None) -> dict:
     """The config of ``architecture`` as ultralytics ships it, with its scale letter and class count set."""
     import copy
 
@@ -126,7 +154,8 @@ def _architecture_config(architecture: str, classes: int) -> dict:
     cfg = copy.deepcopy(YAML.load(config_path(architecture)))
     cfg["scale"] = YOLO_CONFIGS.get(architecture).scale
     cfg["yaml_file"] = f"{architecture}.yaml"
-    cfg["nc"] = classes  # in the config itself: ultralytics logs an "overriding nc" line for the argument
+    if classes is not None:
+        cfg["nc"] = classes  # in the config itself: ultralytics logs an "overriding nc" line for the argument
     return cfg
 
 
@@ -209,24 +238,14 @@ def load_stored(path: Path, settings: Settings | None = None):
     """An ultralytics YOLO object of the file's architecture, with its tensors loaded strictly.
 
     The model is built from the config that ships with ultralytics for the named
-    architecture (``YOLO("yolov8n.yaml")`` resolves the packaged file), never from text
-    in the file, and only once ``check_fits`` has compared every shape.
+    architecture (``build_detector``), never from text in the file, and only once
+    ``check_fits`` has compared every shape.
     """
     from safetensors.torch import load_file
 
-    from cvlab.detection.ultralytics_env import ultralytics_ready
-
-    ultralytics_ready(settings)
     header = read_header(path)
     check_fits(header)
-    from ultralytics import YOLO
-    from ultralytics.nn.tasks import DetectionModel
-
-    yolo = YOLO(header.config_name, task="detect")  # the wrapper: predictor, trainer, exporter
-    # The model itself from the packaged config by its explicit path, whatever lies in the working directory.
-    model = DetectionModel(_architecture_config(header.architecture, len(header.names)), verbose=False)
-    model.args, model.task = yolo.model.args, yolo.model.task
-    yolo.model = model
+    yolo = build_detector(header.architecture, len(header.names), settings)
     state = yolo.model.state_dict()
     tensors = load_file(str(path))
     yolo.model.load_state_dict({k: v.to(state[k].dtype) for k, v in tensors.items()}, strict=True)

@@ -90,9 +90,9 @@ def _start_model(model: str, pretrained: bool):
         if not yolo.ckpt:  # a stored model is built from its config and given its tensors, with no checkpoint;
             yolo.ckpt = {"model": yolo.model}  # without one, YOLO.train() rebuilds it with random weights
         return yolo
-    from ultralytics import YOLO
+    from cvlab.detection.stored import build_detector
 
-    return YOLO(f"{spec.config}.yaml", task="detect")  # random init from the packaged config
+    return build_detector(spec.config)  # random init from the packaged config
 
 
 def _add_callbacks(yolo, on_epoch: Callable[[dict], None] | None, should_stop: Callable[[], bool] | None) -> None:

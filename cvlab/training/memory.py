@@ -101,15 +101,11 @@ def _network(task: str, model: str, encoder: str):
 @functools.lru_cache(maxsize=16)
 def _detector_on_meta(model: str):
     from cvlab.detection.catalogue import get_detector
-    from cvlab.detection.stored import read_header
-    from cvlab.detection.ultralytics_env import ultralytics_ready
-
-    ultralytics_ready(get_settings())
-    from ultralytics import YOLO
+    from cvlab.detection.stored import build_detector, read_header
 
     spec = get_detector(model)
     architecture = spec.config or read_header(spec.path).architecture  # shipped and trained: their file says
-    return YOLO(f"{architecture}.yaml", task="detect").model.to("meta")
+    return build_detector(architecture).model.to("meta")
 
 
 @functools.lru_cache(maxsize=64)

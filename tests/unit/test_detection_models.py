@@ -205,6 +205,19 @@ def test_too_many_or_too_long_class_names_are_refused(tmp_path, settings):
         read_header(path)
 
 
+@pytest.mark.parametrize("changes", [{"imgsz": "²"}, {"imgsz": "9" * 5000}, {"extra": "[" * 100_000},
+                                     {"names": "[" * 100_000}])
+def test_a_garbled_header_is_a_clear_refusal_not_a_crash(tmp_path, settings, changes):
+    path = save_detector(small_model(), tmp_path / "w.safetensors", names=["a", "b"])
+    _rewrite_header(path, **changes)
+    try:
+        header = read_header(path)
+    except BadWeights as err:
+        assert "garbles" in str(err)
+    else:
+        assert header.imgsz is None  # an unreadable size is no size: the facade's default applies
+
+
 def test_a_class_count_other_than_the_configs_loads_with_that_many_classes(tmp_path, settings):
     path = save_detector(small_model(nc=5), tmp_path / "w.safetensors", names=list("abcde"))
     assert load_stored(path, settings).model.names == dict(enumerate("abcde"))
@@ -279,3 +292,20 @@ def test_register_trained_model_refuses_a_bad_name_or_file(tmp_path):
     (tmp_path / "x.safetensors").write_text("nope")
     with pytest.raises(BadWeights):
         models.register_trained_model("fine", tmp_path / "x.safetensors")
+
+
+def test_a_config_file_in_the_working_directory_is_never_built(tmp_path, settings, monkeypatch):
+    """ultralytics looks a ``yolov8.yaml`` up in the working directory before its own package; the lab builds
+    random, stored and starting models from the packaged file by its path, so a planted one runs nothing."""
+    pwned = tmp_path / "PWNED"
+    planted = tmp_path / "cwd"
+    planted.mkdir()
+    for name in ("yolov8.yaml", "yolov8n.yaml"):
+        (planted / name).write_text(f"nc: 2\nactivation: \"__import__('pathlib').Path('{pwned}').touch() or "
+                                    "nn.SiLU()\"\nbackbone: [[-1, 1, Conv, [16, 3, 2]]]\nhead: [[-1, 1, Conv, [16, 3, 1]]]\n")
+    stored = save_detector(small_model(), tmp_path / "w.safetensors", names=["a", "b"])
+    monkeypatch.chdir(planted)
+    random_model = models.load_yolo(models.get_detector("yolov8n-random", settings), settings)
+    loaded = load_stored(stored, settings)
+    assert len(random_model.model.names) == 80 and loaded.model.names == {0: "a", 1: "b"}
+    assert not pwned.exists()
