@@ -3,7 +3,7 @@
 import pytest
 
 from tests.pages.apptest import run_script
-from tests.unit.test_zoo_measure import work_the_queue
+from tests.unit.zoo.test_zoo_measure import work_the_queue
 
 PAGE = "pages/architectures/architecture_zoo.py"
 
@@ -110,7 +110,7 @@ def fake_timing(monkeypatch):
     import dataclasses
 
     from cvlab.zoo import measure as zoo_measure
-    from tests.unit.test_zoo_measure import SAMPLE
+    from tests.unit.zoo.test_zoo_measure import SAMPLE
 
     calls = []
 
@@ -170,7 +170,7 @@ def test_measurements_from_a_busy_machine_are_flagged(monkeypatch):
     import dataclasses
 
     from cvlab.zoo import measure as zoo_measure
-    from tests.unit.test_zoo_measure import SAMPLE
+    from tests.unit.zoo.test_zoo_measure import SAMPLE
 
     monkeypatch.setattr(zoo_measure, "measure", lambda name, **options: dataclasses.replace(
         SAMPLE, name=name, input_size=256, threads=2, load_average=9.5))

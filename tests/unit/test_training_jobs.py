@@ -167,7 +167,9 @@ def test_two_workers_on_redis_share_the_queue_each_job_runs_once_and_the_app_see
     try:
         wait_for(lambda: all(list((home / "workers").glob("*.json")) for home in homes), timeout=120,
                  what="both workers to start")
-        started = [lifecycle.start(TrainConfig(epochs=2, **TINY, seed=s), "ada") for s in range(4)]
+        # two people, two runs each: within the cap of waiting runs one user may have
+        started = [lifecycle.start(TrainConfig(epochs=2, **TINY, seed=s), who, owner_id=f"browser:{who}")
+                   for s, who in enumerate(["ada", "bob", "ada", "bob"])]
         seen_running = set()
 
         def all_finished():

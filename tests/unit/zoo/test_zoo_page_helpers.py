@@ -9,7 +9,7 @@ import pytest
 
 from cvlab.zoo import chooser, scaling, tokens
 from cvlab.zoo.facts import measured_columns, with_measurement, with_measurements, zoo_table
-from tests.unit.test_zoo_measure import SAMPLE
+from tests.unit.zoo.test_zoo_measure import SAMPLE
 
 
 def test_ranked_rows_number_the_best_candidates_with_their_reasons():

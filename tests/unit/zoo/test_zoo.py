@@ -143,7 +143,7 @@ def test_cli_json_carries_what_was_measured_here(capsys, monkeypatch):
     import dataclasses
 
     from cvlab.zoo import measure as zoo_measure
-    from tests.unit.test_zoo_measure import SAMPLE
+    from tests.unit.zoo.test_zoo_measure import SAMPLE
 
     monkeypatch.setattr(zoo_measure, "measure", lambda name, **_: dataclasses.replace(
         SAMPLE, name=name, latency_ms=12.5, throughput=321.0, throughput_batch=4, memory_mb=48.0))

@@ -14,7 +14,7 @@ from cvlab.training import runs
 from cvlab.training.config import TrainConfig
 from cvlab.training.engine import train_run
 from cvlab.training.evaluation import read_evaluation, read_preview
-from tests.unit.test_segmentation_mask_data import black_and_white_zip
+from tests.unit.segmentation.test_segmentation_mask_data import black_and_white_zip
 
 
 def test_a_black_and_white_upload_trains_two_classes_not_256(tmp_path):

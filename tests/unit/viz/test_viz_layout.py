@@ -11,7 +11,7 @@ from cvlab.zoo.scaling import compound_scaling, real_configs
 from cvlab.viz.scaling import compound_scaling_figure
 from cvlab.viz.style import for_projector, styled
 from cvlab.viz.zoo import accuracy_chart
-from tests.unit.test_viz_zoo import FACTS
+from tests.unit.viz.test_viz_zoo import FACTS
 
 
 def legend_is_below(fig: go.Figure) -> bool:

@@ -6,7 +6,7 @@ import pytest
 
 from cvlab.zoo import facts as zoo
 from cvlab.ui.zoo import COMPARE_COLUMNS, compare_rows
-from tests.unit.test_zoo_measure import SAMPLE
+from tests.unit.zoo.test_zoo_measure import SAMPLE
 
 
 @pytest.fixture(scope="module")

@@ -132,7 +132,7 @@ def _fake_measure(monkeypatch, calls):
     import dataclasses
 
     from cvlab.zoo import measure as zoo_measure
-    from tests.unit.test_zoo_measure import SAMPLE
+    from tests.unit.zoo.test_zoo_measure import SAMPLE
 
     def fake(name, *, input_size=None, suite="classification", **options):
         calls.append((suite, name, input_size))
