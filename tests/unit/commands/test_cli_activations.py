@@ -11,7 +11,7 @@ from cvlab.__main__ import main
 from cvlab.activations.functions import ACTIVATIONS, evaluate
 from cvlab.activations.softmax import softmax
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

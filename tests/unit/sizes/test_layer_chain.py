@@ -18,7 +18,7 @@ from cvlab.sizes.chain import (AvgPool, Conv, ConvTranspose, Flatten, GlobalAvgP
 from cvlab.sizes.chain_text import (PRESETS, append_layers, format_chain, move_layer, parse_chain, parse_input_shape,
                                     parse_layer, remove_layer)
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 # Every layer type and most options, on a small input: used by the round-trip and code tests.
 MIXED = ("conv(8,k=3,s=1,p=same,bias=0)|bn|relu|conv(8,k=4,p=valid,g=2)|maxpool(k=3,s=2,p=1,d=2,ceil=1)|"
          "avgpool(k=2,ceil=1)|convt(6,k=3,s=2,p=1,op=1)|conv(6,k=3,s=2,p=1,g=3)|gap|flatten|bn|linear(10,bias=0)")

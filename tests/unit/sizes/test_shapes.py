@@ -264,6 +264,6 @@ def test_importing_shapes_does_not_import_torch():
     from pathlib import Path
 
     code = "import sys, cvlab.sizes.arithmetic, cvlab.sizes.chain; print('torch' in sys.modules)"
-    repo = Path(__file__).resolve().parents[2]  # python -c puts the working directory on sys.path
+    repo = Path(__file__).resolve().parents[3]  # python -c puts the working directory on sys.path
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo)
     assert done.stdout.strip() == "False"

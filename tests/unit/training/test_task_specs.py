@@ -9,7 +9,7 @@ import pytest
 
 from cvlab.training.tasks import TASKS
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HOOKS = ("checks", "deep_check", "start_models", "data_summary", "results_view")
 
 

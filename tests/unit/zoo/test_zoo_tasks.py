@@ -7,7 +7,7 @@ from cvlab.zoo import task_families as zoo_tasks
 from cvlab.zoo.task_families import (SEGMENTATION_MODELS, YOLO_CONFIGS, build_yolo, cache_file, config_path, seg_facts,
                              yolo_evolution_table, yolo_facts, yolo_names)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 GENERATIONS = ["YOLOv3", "YOLOv5", "YOLOv6", "YOLOv8", "YOLOv9", "YOLOv10", "YOLO11", "YOLO12", "YOLO26"]
 
 
