@@ -161,7 +161,7 @@ def test_the_segmentation_table_counts_and_measures_the_unets(fake_timing):
 def test_inside_the_lectures_residual_net():
     app = run_script(PAGE, timeout=180, section="Inside a model", net="lecture-residual", block="residual_block")
     layers = app.dataframe[-1].value
-    assert layers["params"].sum() == 300_202  # hand count in tests/unit/test_lecture_nets.py
+    assert layers["params"].sum() == 300_202  # hand count in tests/unit/zoo/test_lecture_nets.py
     assert layers.iloc[-1]["layer"] == "classifier" and layers.iloc[-1]["output"] == "10"
     assert any("class ResidualBlock" in code.value for code in app.code)
 

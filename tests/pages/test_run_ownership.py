@@ -62,7 +62,7 @@ def test_a_shared_address_or_a_typed_name_cannot_stop_someone_elses_run():
     forged = mallory.button(key="live_stop")
     forged.proto.disabled = False  # as a hostile client sending a click for the disabled button would
     forged.click()
-    rerun(mallory)  # Streamlit discards it; RunStore.request would refuse it too (tests/unit/test_access.py)
+    rerun(mallory)  # Streamlit discards it; RunStore.request would refuse it too (tests/unit/server/test_access.py)
     assert runs.RunStore().info(info.run_id).status == "queued"
 
     alice.query_params["section"] = "Live"  # the owner, in her own session, may

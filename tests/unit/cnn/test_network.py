@@ -19,7 +19,7 @@ def photo(size: int = 96) -> np.ndarray:
     return rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
 
 
-# One network per family keeps this fast; tests/unit/test_zoo.py builds every entry.
+# One network per family keeps this fast; tests/unit/zoo/test_zoo.py builds every entry.
 TRACED = ["overview", "vgg16", "resnet18", "efficientnet_b0", "mobilenet_v3_small", "regnet_y_400mf",
           "convnext_tiny", "swin_t", "vit_tiny_patch16_224"]
 
