@@ -13,7 +13,7 @@ from cvlab.errors import InvalidInput
 from cvlab.jobs import fair_queue
 from cvlab.training import lifecycle, runs
 from cvlab.training.config import TrainConfig
-from tests.unit.test_training_jobs import REPO_ROOT, redis_url, wait_for  # noqa: F401 (redis_url is a fixture)
+from tests.unit.jobs.test_training_jobs import REPO_ROOT, redis_url, wait_for  # noqa: F401 (redis_url is a fixture)
 
 QUICK = dict(data="shapes", model="lecture-vgg", limit=64, batch_size=32, augmentation="none", epochs=1)
 

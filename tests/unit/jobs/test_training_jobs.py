@@ -15,7 +15,7 @@ from cvlab.training import lifecycle, runs
 from cvlab.training.config import TrainConfig
 from cvlab.jobs.worker import live_local_workers
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 TINY = dict(data="shapes", model="lecture-vgg", limit=300, batch_size=32, augmentation="none")
 
 
