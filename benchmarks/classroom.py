@@ -384,17 +384,23 @@ async def memory(url: str, pages: list[str], process, reruns: int) -> list[tuple
     return samples
 
 
+def print_header(title: str, columns: list[tuple[str, str]]) -> None:
+    print(f"\n{title}\n" + " | ".join(name for name, _ in columns), flush=True)
+
+
+def print_line(row: dict, columns: list[tuple[str, str]]) -> None:
+    print(" | ".join(fmt.format(row[name]) if name in row else "" for name, fmt in columns), flush=True)
+
+
 def print_rows(title: str, rows: list[dict], columns: list[tuple[str, str]]) -> None:
-    print(f"\n{title}")
-    print(" | ".join(name for name, _ in columns))
+    print_header(title, columns)
     for row in rows:
-        print(" | ".join(fmt.format(row[key]) if key in row else "" for key, fmt in
-                         ((c, f) for c, f in ((name, fmt) for name, fmt in columns))), flush=True)
+        print_line(row, columns)
 
 
 LOAD_COLUMNS = [("page", "{}"), ("sessions", "{}"), ("reruns", "{}"), ("polls", "{}"), ("p50", "{:.0f}"),
                 ("p95", "{:.0f}"), ("max", "{:.0f}"), ("cpu_ms", "{:.1f}"), ("cpu_share", "{:.2f}"),
-                ("rss", "{:.0f}"), ("widgets", "{}"), ("load", "{}"), ("errors", "{}")]
+                ("rss", "{:.0f}"), ("rss_per_session", "{:+.1f}"), ("widgets", "{}"), ("load", "{}"), ("errors", "{}")]
 NOCHANGE_COLUMNS = [("page", "{}"), ("cpu_ms", "{:.1f}"), ("over_bare", "{:+.1f}"), ("p50", "{:.1f}"),
                     ("load", "{}")]
 
@@ -438,9 +444,11 @@ async def run(args, url: str, process, ref_url: str | None, ref_process) -> None
             row["page"] = label or row["page"]
             row["rss_per_session"] = (row["rss"] - before) / sessions
             rows.append(row)
-            print_rows("", [row], LOAD_COLUMNS) if len(rows) > 1 else print_rows(
-                f"{args.think:g} s think time, {args.duration:g} s per page; ms (p50/p95/max rerun, server CPU per "
-                "rerun incl. polls), CPU share = server CPU s per s, RSS MB", [row], LOAD_COLUMNS)
+            if len(rows) == 1:
+                print_header(f"{args.think:g} s think time, {args.duration:g} s per page; ms (p50/p95/max rerun, "
+                             "server CPU per rerun incl. polls), CPU share = server CPU s per s, RSS MB (after the "
+                             "sessions, and its growth per session)", LOAD_COLUMNS)
+            print_line(row, LOAD_COLUMNS)
     print(f"\nRSS after all sessions: {rss_mb(process):.0f} MB; idle then visited {after_visit:.0f} MB")
 
 

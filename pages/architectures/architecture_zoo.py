@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cvlab.data.images import load_sample
-from cvlab.ui import open_section, report_errors, sections, show_figure, show_table
+from cvlab.ui import cached_figure, open_section, report_errors, sections, show_figure, show_table
 from cvlab.ui.chooser import own_constraints
 from cvlab.ui.zoo import (COMPARE_CAPTION, YOLO_CAPTION, attention_costs, claim_rows, compare_rows, latencies,
                           layers_of, measurement_panel, measurements, real_efficientnets, segmentation_rows,
@@ -27,7 +27,7 @@ def compare() -> None:
         shown = with_measurements([f for f in zoo_facts() if f.family in chosen], measurements())
         show_compare_table(compare_rows(shown))
         st.caption(COMPARE_CAPTION)
-        chart = zoo_viz.accuracy_chart(shown, axis or "params")
+        chart = cached_figure(zoo_viz.accuracy_chart, tuple(shown), axis or "params")  # facts are frozen
         show_figure(chart)
         if chart.layout.meta["note"]:
             st.caption(chart.layout.meta["note"] + ".")

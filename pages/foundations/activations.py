@@ -7,7 +7,7 @@ import streamlit as st
 from cvlab.activations import functions as activations
 from cvlab.activations import softmax
 from cvlab.activations import experiments as gx
-from cvlab.ui import open_section, report_errors, sections, show_figure
+from cvlab.ui import cached_figure, open_section, report_errors, sections, show_figure
 from cvlab.ui.activations import curve, display_name, dying_relu, fact_card, init_name, vanishing
 from cvlab.viz import activations as viz
 
@@ -39,7 +39,9 @@ for _ in open_section(tab_functions):
     elif tab_functions.open:
         with report_errors():
             curves = [curve(name, x_min, x_max, tuple(params.get(name, {}).items())) for name in chosen]
-            show_figure(viz.activation_figure(curves, show_derivative=show_slopes, shade_vanishing=shade))
+            settings = (tuple(chosen), x_min, x_max, tuple(sorted((k, tuple(v.items())) for k, v in params.items())))
+            show_figure(cached_figure(viz.activation_figure, curves, show_derivative=show_slopes,
+                                      shade_vanishing=shade, cache_key=settings))  # what the curves come from
             st.caption("The bars under the plot mark where |f′(x)| < 0.01. Backpropagation multiplies by this "
                        "slope, so almost no gradient gets through there. A thin bar marks the bottom of a dip, "
                        "where the slope passes through zero. Slopes come from PyTorch's autograd.")
