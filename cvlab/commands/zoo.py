@@ -17,18 +17,16 @@ also carry ``block``, the building block the network repeats.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 
 from cvlab.commands import COMMANDS, Command, text_table
 from cvlab.commands.zoo_topics import RENDERS, RUNS, TOPIC_EXAMPLES, TokenReport, configure_topics
 
-SUITES = ("classification", "yolo", "segmentation")
-
-
 def _configure(parser: argparse.ArgumentParser) -> None:
+    from cvlab.zoo.measure import SUITES
+
     parser.epilog, parser.formatter_class = TOPIC_EXAMPLES, argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--suite", choices=SUITES, default="classification",
+    parser.add_argument("--suite", choices=SUITES.names(), default="classification",
                         help="which table (default: classification)")
     parser.add_argument("--family", default=None,
                         help="only this family (ResNet, ViT...), YOLO generation (YOLOv8...) or decoder (Unet...)")
@@ -49,27 +47,12 @@ def _names(args: argparse.Namespace) -> list[str]:
     names = MEASURED.get(args.suite).names()
     if not args.family:
         return names
-    groups = {name: _group_of(args.suite, name) for name in names}
+    groups = {name: MEASURED.get(args.suite).family(name) for name in names}
     chosen = [n for n in names if groups[n].lower() == args.family.lower()]
     if not chosen:
         raise UnknownName(f"Unknown family {args.family!r}. Choose one of: "
                           f"{', '.join(sorted(set(groups.values())))}.")
     return chosen
-
-
-def _group_of(suite: str, name: str) -> str:
-    """A model's family without counting it (the registries know it)."""
-    if suite == "yolo":
-        from cvlab.zoo.task_families import YOLO_CONFIGS
-
-        return YOLO_CONFIGS.get(name).generation
-    if suite == "segmentation":
-        from cvlab.zoo.task_families import SEGMENTATION_MODELS
-
-        return SEGMENTATION_MODELS.get(name).architecture
-    from cvlab.zoo.architectures import ARCHITECTURES
-
-    return ARCHITECTURES.get(name).family
 
 
 def _run(args: argparse.Namespace):
@@ -79,7 +62,7 @@ def _run(args: argparse.Namespace):
 
 
 def _table(args: argparse.Namespace) -> list:
-    from cvlab.zoo.facts import measured_columns, with_measurements
+    from cvlab.zoo.measure import SUITES as MEASURED
     from cvlab.zoo.measure import cached_measurements, measure_all
 
     names = _names(args)
@@ -87,26 +70,7 @@ def _table(args: argparse.Namespace) -> list:
         measure_all(names, suite=args.suite, input_size=args.size, progress=lambda done, total, name: name and print(
             f"measuring {name} ({done + 1}/{total})", file=sys.stderr))
     measured = cached_measurements(suite=args.suite, input_size=args.size)
-    wanted = set(names)
-    facts = [f for f in _facts_of(args.suite, names) if f.name in wanted]
-    if args.suite == "classification":
-        return with_measurements(facts, measured)
-    return [{**dataclasses.asdict(f), **measured_columns(measured.get(f.name)),
-             "latency_input_size": m.input_size if (m := measured.get(f.name)) else args.size} for f in facts]
-
-
-def _facts_of(suite: str, names: list[str]) -> list:
-    if suite == "classification":
-        from cvlab.zoo.facts import zoo_table
-
-        return zoo_table(names)
-    if suite == "yolo":
-        from cvlab.zoo.task_families import yolo_evolution_table
-
-        return yolo_evolution_table(names=names)
-    from cvlab.zoo.task_families import segmentation_table
-
-    return segmentation_table(names)
+    return MEASURED.get(args.suite).table(names, measured, args.size)
 
 
 def _number(value: float | None, scale: float, digits: int) -> str:

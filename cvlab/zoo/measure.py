@@ -49,6 +49,8 @@ class Suite:
     build: Callable[[str], object]  # -> torch.nn.Module with random weights, nothing downloaded
     versions: Callable[[], dict[str, str]]  # the libraries whose change makes old measurements stale
     note: str  # how the models are built, for the page
+    family: Callable[[str], str]  # a model's family (ResNet, YOLOv8, Unet...), from its registry, uncounted
+    table: Callable[[list[str], dict, int | None], list]  # (names, measurements, size) -> the suite's table rows
 
 
 def _yolo_names() -> list[str]:
@@ -89,17 +91,66 @@ def _task_size(attribute: str) -> Callable[[str], int]:
     return size
 
 
+def _classification_family(name: str) -> str:
+    return ARCHITECTURES.get(name).family
+
+
+def _yolo_family(name: str) -> str:
+    from cvlab.zoo.task_families import YOLO_CONFIGS
+
+    return YOLO_CONFIGS.get(name).generation
+
+
+def _seg_family(name: str) -> str:
+    from cvlab.zoo.task_families import SEGMENTATION_MODELS
+
+    return SEGMENTATION_MODELS.get(name).architecture
+
+
+def _classification_table(names: list[str], measured: dict, size: int | None) -> list:
+    from cvlab.zoo.facts import with_measurements, zoo_table
+
+    return with_measurements(zoo_table(names), measured)
+
+
+def _task_table(facts_of: Callable[[list[str]], list]) -> Callable[[list[str], dict, int | None], list]:
+    """Rows of a task family's table (``facts_of(names)``) with the measured columns beside each."""
+    def table(names: list[str], measured: dict, size: int | None) -> list:
+        from cvlab.zoo.facts import measured_columns
+
+        wanted = set(names)
+        return [{**asdict(f), **measured_columns(measured.get(f.name)),
+                 "latency_input_size": m.input_size if (m := measured.get(f.name)) else size}
+                for f in facts_of(names) if f.name in wanted]
+    return table
+
+
+def _yolo_facts(names: list[str]) -> list:
+    from cvlab.zoo.task_families import yolo_evolution_table
+
+    return yolo_evolution_table(names=names)
+
+
+def _seg_facts(names: list[str]) -> list:
+    from cvlab.zoo.task_families import segmentation_table
+
+    return segmentation_table(names=names)
+
+
 SUITES: Registry[Suite] = Registry("measurement suite")
 SUITES.register("classification", Suite(
     "classification", "classification networks", ARCHITECTURES.names,
     lambda name: ARCHITECTURES.get(name).input_size, lambda name: ARCHITECTURES.get(name).build(),
-    lambda: library_versions(), "torchvision / timm / cvlab builders with random weights, each at its own resolution"))
+    lambda: library_versions(), "torchvision / timm / cvlab builders with random weights, each at its own resolution",
+    _classification_family, _classification_table))
 SUITES.register("yolo", Suite(
     "yolo", "YOLO detectors", _yolo_names, _task_size("YOLO_INPUT_SIZE"), _build_yolo, _task_versions,
-    "ultralytics DetectionModel from the bundled config YAML, random weights, Conv+BN fused (model.fuse())"))
+    "ultralytics DetectionModel from the bundled config YAML, random weights, Conv+BN fused (model.fuse())",
+    _yolo_family, _task_table(_yolo_facts)))
 SUITES.register("segmentation", Suite(
     "segmentation", "segmentation networks", _seg_names, _task_size("SEG_INPUT_SIZE"), _build_segmentation,
-    _task_versions, "segmentation_models_pytorch with encoder_weights=None"))
+    _task_versions, "segmentation_models_pytorch with encoder_weights=None", _seg_family,
+    _task_table(_seg_facts)))
 
 
 # ---- the cache --------------------------------------------------------------------------------------------
