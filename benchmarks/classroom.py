@@ -14,7 +14,8 @@ Modes:
   (default)   the load test above, ``--sessions`` clients per page for ``--duration`` s each
   --nochange  one session per page sends ``--reruns`` reruns that change nothing: server CPU ms per
               rerun against the bare page
-  --memory N  one session cycles through the pages changing a widget N times; RSS every N/10 reruns
+  --memory N  one session per page, cycling through them, changing a widget N times (with --nochange:
+              N reruns that change nothing); RSS every N/10 reruns
 
 Usage:
   python benchmarks/classroom.py --sessions 30 --think 2 [--pages output-size,activations]
@@ -367,18 +368,18 @@ async def visit_every_page(url: str, pages: list[str]) -> None:
         await client.close()
 
 
-async def memory(url: str, pages: list[str], process, reruns: int) -> list[tuple[int, float]]:
+async def memory(url: str, pages: list[str], process, reruns: int, change: bool = True) -> list[tuple[int, float]]:
     rng = random.Random(7)
     clients = [Session(url, page) for page in pages]
     for client in clients:
         await client.open()
-    samples = [(0, rss_mb(process))]
+    samples = [(0, rss_mb(process), load())]
     for i in range(1, reruns + 1):
         client = clients[i % len(clients)]
-        if await client.change(rng) is None:
+        if not change or await client.change(rng) is None:
             await client.rerun()
         if i % max(1, reruns // 10) == 0:
-            samples.append((i, rss_mb(process)))
+            samples.append((i, rss_mb(process), load()))
     for client in clients:
         await client.close()
     return samples
@@ -413,8 +414,10 @@ async def run(args, url: str, process, ref_url: str | None, ref_process) -> None
     print(f"RSS after one visit of every page: {after_visit:.0f} MB ({load()})")
 
     if args.memory:
-        for count, rss in await memory(url, pages, process, args.memory):
-            print(f"  after {count:5d} reruns: RSS {rss:.0f} MB ({load()})", flush=True)
+        what = "that change nothing" if args.nochange else "each changing a widget"
+        print(f"RSS over {args.memory} reruns {what}, cycling through the pages:")
+        for count, rss, at in await memory(url, pages, process, args.memory, change=not args.nochange):
+            print(f"  after {count:5d} reruns: RSS {rss:.0f} MB ({at})", flush=True)
         return
 
     if args.nochange:
