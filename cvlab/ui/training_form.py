@@ -19,7 +19,7 @@ from cvlab.training.runs import child_path
 from cvlab.training.optimizers import OPTIMIZERS
 from cvlab.training.schedulers import SCHEDULERS
 from cvlab.training.tasks import task_spec
-from cvlab.ui import report_errors, show_figure
+from cvlab.ui import projector_on, report_errors, show_figure
 from cvlab.ui.bounded_cache import BytesBoundedCache
 from cvlab.viz import training as viz
 
@@ -180,7 +180,9 @@ def dataset_summary(config: TrainConfig):
                                   config.seed)
         st.caption(f"Training images of each class in turn, as the '{config.augmentation}' augmentation shows "
                    "them to the network:")
-        st.image(list(preview), width=72, caption=[data.class_names[int(data.train_y[i])] for i in picked])
+        # wide enough on the projector for a class name in its large type to fit under its image whole
+        st.image(list(preview), width=128 if projector_on() else 72,
+                 caption=[data.class_names[int(data.train_y[i])] for i in picked])
         return data
     return None
 

@@ -5,7 +5,8 @@ import streamlit as st
 from cvlab.segmentation import architectures as arch
 from cvlab.segmentation import loss_explorer as lx
 from cvlab.segmentation.losses import LOSSES
-from cvlab.ui import cached_figure, open_section, report_errors, sections, show_figure, show_table
+from cvlab.ui import (cached_figure, open_section, projector_on, report_errors, sections, show_figure,
+                      show_table)
 from cvlab.ui import segmentation as ui
 from cvlab.ui import training as training_ui
 from cvlab.viz import segmentation as viz
@@ -119,7 +120,7 @@ for _ in open_section(tab_losses):
                        "already gets them right. (1 − p_t)^γ shrinks an easy pixel's loss towards zero, so the hard "
                        "background and the object take over the gradient.")
     with st.expander("The formulas"):
-        columns = st.columns(2)
+        columns = st.columns(1 if projector_on() else 2)  # a formula in projector type needs the full width
         for index, name in enumerate(LOSSES.names()):
             with columns[index % 2]:
                 loss_card(name)
