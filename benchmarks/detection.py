@@ -175,7 +175,8 @@ def main() -> int:
         print(f"{row['model']:>16} @ {row['imgsz']} px on {where}: facade {row['facade_ms']:.1f} ms, "
               f"bare YOLO.predict {row['bare_ms']:.1f} ms per image -> ratio {row['ratio']:.3f} (target <= 1.10)")
         if row["boxes"][0] != row["boxes"][1]:  # different weights or options: the times compare unlike work
-            print(f"{'':>16}   warning: facade kept {row['boxes'][0]} boxes, bare {row['boxes'][1]}; not the same model")
+            print(f"{'':>16}   warning: facade kept {row['boxes'][0]} boxes, bare {row['boxes'][1]}; "
+                  "not the same model")
     quality = shapes_map(args.eval_images, args.eval_seed, device) if args.eval_images else None
     if quality:
         print(f"shapes-yolo on {quality['images']} fresh scenes (seed {quality['seed']}): "

@@ -136,7 +136,8 @@ def paint_and_memory(pages) -> None:
             for page in pages:
                 path = "" if page.url_path == "home" else page.url_path
                 fcp, done = paint_ms(browser, f"{url}/{path}")
-                print(f"   {page.title:28s} {fcp:7.0f} ms {done:7.0f} ms  {fcp / ref_fcp:5.2f}x  {done / ref_done:5.2f}x")
+                print(f"   {page.title:28s} {fcp:7.0f} ms {done:7.0f} ms  "
+                      f"{fcp / ref_fcp:5.2f}x  {done / ref_done:5.2f}x")
                 if page.url_path == "home":
                     home_rss = rss_mb(process)
             all_rss = rss_mb(process)

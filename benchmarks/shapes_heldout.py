@@ -78,7 +78,8 @@ def _draw_opencv(targets, cls, cx, cy, side, angle, arm, thickness, smooth) -> N
             cv2.circle(canvas, (round(cx), round(cy)), round(side / 2), colour, thickness, line)
         elif cls == "square" and angle == 0:
             h = side / 2
-            cv2.rectangle(canvas, (round(cx - h), round(cy - h)), (round(cx + h), round(cy + h)), colour, thickness, line)
+            cv2.rectangle(canvas, (round(cx - h), round(cy - h)), (round(cx + h), round(cy + h)), colour, thickness,
+                          line)
         else:
             points = np.round(_vertices(cls, cx, cy, side, angle, arm)).astype(np.int32)
             if thickness < 0:
@@ -256,7 +257,8 @@ def main() -> int:
     print(f"  mAP@0.5 {report.mean:.3f} (target >= 0.85); OpenCV scenes {by_tool['opencv']:.3f}, "
           f"Pillow scenes {by_tool['pillow']:.3f}")
     print(json.dumps({"model": args.model, "images": len(scenes), "seed": args.seed, "imgsz": imgsz,
-                      "mAP50": round(report.mean, 4), "per_class": {k: round(v, 4) for k, v in report.per_class.items()},
+                      "mAP50": round(report.mean, 4),
+                      "per_class": {k: round(v, 4) for k, v in report.per_class.items()},
                       "by_tool": {k: round(v, 4) for k, v in by_tool.items()}}))
     return 0
 

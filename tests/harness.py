@@ -29,7 +29,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def app_server(data_home: Path, script: str = "streamlit_app.py", startup_timeout_s: float = 60) -> Iterator[tuple[str, subprocess.Popen]]:
+def app_server(data_home: Path, script: str = "streamlit_app.py",
+               startup_timeout_s: float = 60) -> Iterator[tuple[str, subprocess.Popen]]:
     """Start the app on a free loopback port; yield its base URL and process."""
     port = free_port()
     env = {**os.environ, **OFFLINE_ENV, "CVLAB_HOME": str(data_home)}
@@ -199,7 +200,8 @@ _LAYOUT_PROBLEMS_JS = r"""
     if ((overflow === "hidden" || overflow === "clip") && el.scrollWidth > el.clientWidth + 1)
       problems.push(`text cut off: "${label(el)}"`);
   });
-  const wide = [".katex-display", "[data-testid='stTable']", "[data-testid='stTable'] div", "[data-testid='stCode'] pre"];
+  const wide = [".katex-display", "[data-testid='stTable']", "[data-testid='stTable'] div",
+                "[data-testid='stCode'] pre"];
   document.querySelectorAll(wide.join(",")).forEach((el) => {
     if (hidden(el) || getComputedStyle(el).overflowX === "visible") return;
     // A formula by its drawn pieces (its boxes and KaTeX's hidden MathML copy measure otherwise); a few

@@ -241,7 +241,8 @@ ACTIVATIONS.register("selu", Activation(
 ))
 ACTIVATIONS.register("gelu", Activation(
     "gelu", "GELU",
-    r"\begin{aligned}\mathrm{GELU}(x) &= x\,\Phi(x)\\ &= \tfrac{x}{2}\left(1 + \operatorname{erf}\tfrac{x}{\sqrt{2}}\right)\end{aligned}",
+    r"\begin{aligned}\mathrm{GELU}(x) &= x\,\Phi(x)\\ "
+    r"&= \tfrac{x}{2}\left(1 + \operatorname{erf}\tfrac{x}{\sqrt{2}}\right)\end{aligned}",
     "x·Φ(x), Φ = standard normal CDF", "[≈ -0.17, ∞)", "Transformers (BERT, GPT, ViT) and ConvNeXt",
     Paper("Hendrycks & Gimpel", 2016, "Gaussian Error Linear Units (GELUs)", "https://arxiv.org/abs/1606.08415"),
     "nn.GELU()", lambda: nn.GELU(),
@@ -250,7 +251,8 @@ ACTIVATIONS.register("gelu", Activation(
 ))
 ACTIVATIONS.register("gelu_tanh", Activation(
     "gelu_tanh", "GELU (tanh)",
-    r"\begin{aligned}f(x) = \tfrac{x}{2}\big(1 &+ \tanh\big(\sqrt{2/\pi}\\ &\cdot(x + 0.044715\,x^{3})\big)\big)\end{aligned}",
+    r"\begin{aligned}f(x) = \tfrac{x}{2}\big(1 &+ \tanh\big(\sqrt{2/\pi}\\ "
+    r"&\cdot(x + 0.044715\,x^{3})\big)\big)\end{aligned}",
     "x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³)))", "[≈ -0.17, ∞)", "Original BERT and GPT-2 code; fast kernels",
     Paper("Hendrycks & Gimpel", 2016, "Gaussian Error Linear Units (GELUs)", "https://arxiv.org/abs/1606.08415"),
     "nn.GELU(approximate='tanh')", lambda: nn.GELU(approximate="tanh"),

@@ -64,8 +64,6 @@ class NetworkTrace:
 
 def load_network(name: str, *, pretrained: bool = True) -> LoadedNetwork:
     """Build ``name`` and load pretrained weights when they can be had; random weights otherwise."""
-    import torch
-
     arch = ARCHITECTURES.get(name)
     model = arch.build()
     weights_note, categories, loaded = "random weights (this network has no pretrained weights)", (), False

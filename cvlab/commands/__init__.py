@@ -38,7 +38,8 @@ class Command:
 COMMANDS: Registry[Command] = Registry("command")
 
 # Imported lazily by load_commands(); each module must stay cheap to import.
-COMMAND_MODULES = ("info", "sizes", "stages", "activations", "convolve", "network", "zoo", "data", "train", "runs", "bench", "detect", "segment", "serve")
+COMMAND_MODULES = ("info", "sizes", "stages", "activations", "convolve", "network", "zoo", "data", "train", "runs",
+                   "bench", "detect", "segment", "serve")
 
 
 def load_commands() -> Registry[Command]:

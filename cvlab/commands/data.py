@@ -163,7 +163,8 @@ def _render(result: Any) -> str:
                           f"{len(result.classes)} classes, {result.megabytes} MiB", result.note,
                           _counts_table(result.counts)])
     return "\n\n".join([text_table(result["datasets"], ["name", "images", "default_image_size", "title"]),
-                        text_table(result["augmentations"], ["name", "crop_padding", "hflip", "color_jitter", "cutout"])])
+                        text_table(result["augmentations"],
+                                   ["name", "crop_padding", "hflip", "color_jitter", "cutout"])])
 
 
 def _render_inspection(result: Inspection) -> str:

@@ -13,7 +13,8 @@ def _render(report: DeviceReport) -> str:
             f"device        {report.device} ({report.name}{memory})",
             f"cpu cores     {report.cpu_cores}",
             f"gpus          {report.gpu_count}",
-            f"torch         {report.torch_version} (CUDA {report.cuda_version or 'none'}, cuDNN {report.cudnn_version or 'none'})",
+            f"torch         {report.torch_version} (CUDA {report.cuda_version or 'none'}, "
+            f"cuDNN {report.cudnn_version or 'none'})",
             f"torchvision   {report.torchvision_version}",
             f"amp dtype     {report.amp_dtype or 'none (full precision)'}",
             f"python        {report.python_version}",

@@ -54,7 +54,8 @@ def _configure_losses(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("specs", nargs="*", metavar="LOSS", help="losses or weighted sums such as 0.5*bce+0.5*dice "
                                                                  "(default: bce dice iou focal)")
     parser.add_argument("--list", action="store_true", help="every loss with its formula")
-    parser.add_argument("--prob", nargs="+", type=float, help="predicted probabilities of the pixel (default 0.1 0.5 0.9)")
+    parser.add_argument("--prob", nargs="+", type=float,
+                        help="predicted probabilities of the pixel (default 0.1 0.5 0.9)")
     parser.add_argument("--toy", metavar="DX,DY,SIDE", help="a predicted square shifted by DX, DY px from the true "
                                                             "24 px square, SIDE px wide")
     parser.add_argument("--confidence", type=float, default=0.9, help="--toy: p inside the predicted square")
@@ -118,7 +119,8 @@ def _render_losses(report: LossesReport) -> str:
         rows = [{"loss": name, "value": f"{value:.4f}"} for name, value in r["losses"].items()]
         return f"{text_table(rows)}\nthresholded masks: IoU {r['hard_iou']:.4f}, Dice {r['hard_dice']:.4f}"
     c = report.result
-    rows = [{"group": g.name, "pixels": g.count, "p": g.probability, "BCE share": f"{sb:.1%}", "focal share": f"{sf:.1%}"}
+    rows = [{"group": g.name, "pixels": g.count, "p": g.probability, "BCE share": f"{sb:.1%}",
+             "focal share": f"{sf:.1%}"}
             for g, sb, sf in zip(c.groups, c.shares(c.bce), c.shares(c.focal))]
     return f"focal loss (alpha {c.alpha:g}, gamma {c.gamma:g}) against BCE\n{text_table(rows)}"
 
@@ -196,7 +198,8 @@ def _render_unet(result: Any) -> str:
 
 
 COMMANDS.register("losses", Command("losses", "segmentation losses: formulas, per-pixel values, a toy mask pair, "
-                                              "focal loss on imbalance", _configure_losses, _run_losses, _render_losses))
+                                              "focal loss on imbalance",
+                                    _configure_losses, _run_losses, _render_losses))
 COMMANDS.register("sam", Command("sam", "Segment Anything: masks for point and box prompts, with encoder and "
                                         "decoder times", _configure_sam, _run_sam, _render_sam))
 COMMANDS.register("unet", Command("unet", "a U-Net's encoder, bottleneck and decoder shapes at an input size",

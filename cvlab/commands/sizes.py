@@ -72,7 +72,8 @@ def _workings(index: int, layer: Layer, in_shape: Shape) -> list[LayerWorking]:
     h, w = in_shape[1:]
     if h == w:
         return [LayerWorking(index, "H = W", size_working.explain_output_size(kind, h, **params))]
-    return [LayerWorking(index, axis, size_working.explain_output_size(kind, n, **params)) for axis, n in (("H", h), ("W", w))]
+    return [LayerWorking(index, axis, size_working.explain_output_size(kind, n, **params))
+            for axis, n in (("H", h), ("W", w))]
 
 
 def run(args: argparse.Namespace) -> ShapesReport:
@@ -86,7 +87,8 @@ def run(args: argparse.Namespace) -> ShapesReport:
     report = dict(input_shape=input_shape, spec=format_chain(layers), rows=rows,
                   total_params=sum(r.params for r in rows), total_macs=sum(r.macs for r in rows))
     if args.explain:
-        report["workings"] = [w for row, layer in zip(rows, layers) for w in _workings(row.index, layer, row.input_shape)]
+        report["workings"] = [w for row, layer in zip(rows, layers)
+                              for w in _workings(row.index, layer, row.input_shape)]
     if args.verify or args.code:
         from cvlab.sizes import frameworks as frameworks  # noqa: PLC0415 - torch only for --verify
 
@@ -115,7 +117,8 @@ def render(report: ShapesReport) -> str:
     for item in report.workings or []:
         lines += ["", f"layer {item.index} ({item.axis}):", *item.working.steps]
         if item.working.dropped:
-            lines.append(f"  note: the floor drops the last {item.working.dropped} input pixel(s): no window reaches them")
+            lines.append(f"  note: the floor drops the last {item.working.dropped} input pixel(s): "
+                         "no window reaches them")
     if report.verified is not None:
         matched = sum(v.matches for v in report.verified)
         lines += ["", f"PyTorch check: {matched} of {len(report.verified)} layers match in shape and parameters"]

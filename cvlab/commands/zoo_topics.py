@@ -32,7 +32,8 @@ def _sizes(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"sizes are whole pixels separated by commas, e.g. 224,448; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"sizes are whole pixels separated by commas, e.g. 224,448; got {text!r}") from None
 
 
 def configure_topics(parser: argparse.ArgumentParser) -> None:

@@ -293,7 +293,7 @@ def check_upload_sizes(files: Iterable[tuple[str, int]], limits: ArchiveLimits =
     """Count and total size of a folder upload ((name, bytes) pairs) against the limits, before any
     file's bytes are read or copied; returns the total in bytes."""
     count = total = 0
-    for name, size in files:
+    for _name, size in files:
         count, total = count + 1, total + int(size)
         if count > limits.max_files:
             raise UnsafeArchive(f"The folder holds more than {limits.max_files:,} files; the limit is "

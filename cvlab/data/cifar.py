@@ -76,7 +76,8 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     content = _read_pickle(path)
     data, labels = content.get(b"data"), content.get(b"labels")
     fix = f"Extract a fresh copy of {FOLDER_NAME} from {HOME_PAGE}."
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != PIXELS_PER_IMAGE:
+    if (not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2
+            or data.shape[1] != PIXELS_PER_IMAGE):
         found = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise CorruptDataset(f"{path}: b'data' should be a uint8 array of shape (N, 3072), found {found}. {fix}")
     try:

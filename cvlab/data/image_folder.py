@@ -122,7 +122,8 @@ def _collect(root: Path, shown: str | None = None) -> _Layout:
     if "train" in by_name and val_name:
         parts = {"train": _classes_in(by_name["train"], root, bad), "val": _classes_in(by_name[val_name], root, bad)}
         for extra in sorted(set(parts["val"]) - set(parts["train"])):
-            bad += [(str(p.relative_to(root)), f"class '{extra}' has no train/ folder") for p in parts["val"].pop(extra)]
+            bad += [(str(p.relative_to(root)), f"class '{extra}' has no train/ folder")
+                    for p in parts["val"].pop(extra)]
     else:
         parts = {"all": _classes_in(root, root, bad)}
     layout = _Layout(root, wrapper, parts, bad, shown or root.name)

@@ -79,9 +79,9 @@ def write_atomically(path: Path, content: str | bytes | Callable[[Path], object]
                      mode: int = FILE_MODE) -> Path:
     """Replace ``path`` whole with ``content``: text (UTF-8), bytes, or ``write(temp_path)`` for a library that
     writes by file name (safetensors, numpy, onnx). ``suffix`` ends the temp name, for writers that insist on an
-    extension (``np.savez`` adds ".npz" otherwise); ``mode`` 0o600 keeps a private key private. The temp file is unique to this call, so two threads or
-    processes writing the same file at once each leave a whole file, the last one's; a failed write leaves the
-    old file and no temp file."""
+    extension (``np.savez`` adds ".npz" otherwise); ``mode`` 0o600 keeps a private key private. The temp file is
+    unique to this call, so two threads or processes writing the same file at once each leave a whole file, the
+    last one's; a failed write leaves the old file and no temp file."""
     path = Path(path)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     try:

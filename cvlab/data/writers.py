@@ -69,7 +69,8 @@ def _split_parts(n: int, val_fraction: float, seed: int, labels: np.ndarray | No
 
 
 def write_imagefolder(out: Path, n: int, seed: int, size: int = 32, *, val_fraction: float = 0.2) -> Path:
-    """Shapes as ImageFolder: out/train/<class>/*.png and out/val/<class>/*.png (flat out/<class>/ if val_fraction=0)."""
+    """Shapes as ImageFolder: out/train/<class>/*.png and out/val/<class>/*.png
+    (flat out/<class>/ if val_fraction=0)."""
     out = _check_out(out, n, val_fraction)
     images, labels, classes = shapes_classification(n, seed, size=size)
     out.mkdir(parents=True, exist_ok=True)

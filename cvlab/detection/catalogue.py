@@ -196,8 +196,6 @@ def load_yolo(spec: DetectorSpec, settings: Settings | None = None):
 
 
 def _load_pretrained(spec: DetectorSpec, settings: Settings, library_dir: Path):
-    from ultralytics import YOLO
-
     from cvlab.weights import resolve_weights_file
 
     file = weights_file_name(spec.config)

@@ -139,7 +139,8 @@ def training_size(spec: DetectorSpec, yolo) -> tuple[int, str]:
     trained_at = (getattr(yolo.model, "args", None) or {}).get("imgsz")  # a checkpoint's training settings
     if isinstance(trained_at, int) and IMGSZ_RANGE[0] <= trained_at <= IMGSZ_RANGE[1]:
         return trained_at, f"the size {spec.name} was trained at (from its checkpoint's training settings)"
-    return DEFAULT_IMGSZ, f"ultralytics' default {DEFAULT_IMGSZ} px: the weights do not say what size they were trained at"
+    return DEFAULT_IMGSZ, (f"ultralytics' default {DEFAULT_IMGSZ} px: "
+                           "the weights do not say what size they were trained at")
 
 
 _cache: OrderedDict[tuple, LoadedDetector] = OrderedDict()

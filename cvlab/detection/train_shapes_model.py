@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-fraction", type=float, default=ShapesRecipe.val_fraction)
     parser.add_argument("--close-mosaic", type=int, default=ShapesRecipe.close_mosaic)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--workdir", type=Path, default=None, help="keep the dataset and run here (default: a temp dir)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep the dataset and run here (default: a temp dir)")
     args = parser.parse_args(argv)
     recipe = ShapesRecipe(epochs=args.epochs, images=args.images, start=args.start, look=args.look,
                           val_fraction=args.val_fraction, close_mosaic=args.close_mosaic)

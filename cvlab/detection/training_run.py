@@ -147,7 +147,8 @@ class _LiveRun:
 
         try:  # a new rate replaces the schedule's rate of this epoch (no epoch yet at the start), not the warmup's
             epoch, last = getattr(trainer, "epoch", trainer.start_epoch), trainer.optimizer.param_groups[-1]
-            self.control.poll(trainer.optimizer, global_step=self.step, scheduled_lr=last["initial_lr"] * trainer.lf(epoch))
+            self.control.poll(trainer.optimizer, global_step=self.step,
+                              scheduled_lr=last["initial_lr"] * trainer.lf(epoch))
         except Stopped as stop:
             self.stopped = str(stop)
             trainer.stop = True  # ultralytics validates and saves the epoch, then ends
@@ -241,7 +242,8 @@ def train_detection_run(run_dir: Path, config, on_record=None) -> tuple[str, str
     except Released as released:  # paused too long: ultralytics' last.pt holds the last finished epoch
         reason = f"{released} (a detector goes on from the start of the epoch it paused in)"
         runs.update_record(run_dir, seconds_used=live.control.seconds_used())
-        raise released.saved(live.control.seen_seq, reason)
+        released.saved(live.control.seen_seq, reason)
+        raise
     finally:
         metrics.close()
     runs.update_record(run_dir, seconds_used=live.control.seconds_used())

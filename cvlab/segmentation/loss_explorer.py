@@ -74,7 +74,8 @@ def _square(size: int, x: int, y: int, side: int) -> np.ndarray:
     return mask
 
 
-def toy_pair(size: int = 64, target: tuple[int, int, int] = (16, 16, 24), prediction: tuple[int, int, int] = (22, 20, 24),
+def toy_pair(size: int = 64, target: tuple[int, int, int] = (16, 16, 24),
+             prediction: tuple[int, int, int] = (22, 20, 24),
              confidence: float = 0.9, names: tuple[str, ...] = BINARY_LOSSES) -> ToyPair:
     """A true square and a predicted one, each given as (x, y, side) in px on a size x size image.
 

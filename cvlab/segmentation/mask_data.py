@@ -19,7 +19,6 @@ from typing import BinaryIO
 
 import numpy as np
 import torch
-from PIL import Image
 
 from cvlab.data.archives import safe_extract
 from cvlab.data.splits import val_count

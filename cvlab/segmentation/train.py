@@ -1,9 +1,10 @@
 """What the training engine needs to train a segmentation model: builder, loss, metrics, one step.
 
 The engine owns the loop, the run folder and the job queue (its recipe for this task is
-``TrainConfig.for_task("segment")``); these functions own the segmentation: images go in as uint8 ``(N, 3, H, W)`` (normalised here with ImageNet's mean
-and std, which pretrained encoders expect and random ones do not mind) and masks as class ids
-``(N, H, W)``. Metrics are hard: the prediction is thresholded (binary) or arg-maxed.
+``TrainConfig.for_task("segment")``); these functions own the segmentation: images go in as uint8
+``(N, 3, H, W)`` (normalised here with ImageNet's mean and std, which pretrained encoders expect and random
+ones do not mind) and masks as class ids ``(N, H, W)``. Metrics are hard: the prediction is thresholded
+(binary) or arg-maxed.
 
     model = build_segmentation_model("unet", "resnet18", classes=1)
     loss = segmentation_loss("0.5*bce+0.5*dice")

@@ -114,7 +114,8 @@ def combined_pem(cert: Path, key: Path, out: Path) -> Path:
         try:
             texts.append(Path(path).read_bytes())
         except OSError as err:
-            raise InvalidInput(f"Cannot read the TLS {what} {path}: {err.strerror}. Give --tls CERT.pem:KEY.pem.")
+            raise InvalidInput(f"Cannot read the TLS {what} {path}: {err.strerror}. "
+                               "Give --tls CERT.pem:KEY.pem.") from None
     if b"CERTIFICATE-----" not in texts[0] or b"PRIVATE KEY-----" not in texts[1]:
         raise InvalidInput(f"--tls wants a PEM certificate then its PEM key (CERT.pem:KEY.pem); {cert} or {key} "
                            "is not one. A Let's Encrypt pair is fullchain.pem:privkey.pem.")

@@ -52,7 +52,8 @@ def conv_padding(kernel_size: int, stride: int = 1, padding: Padding = 0, dilati
             return 0, 0
         if padding != "same":
             raise InvalidLayer(f"padding must be a number of pixels, 'same' or 'valid', got {padding!r}. "
-                               f"Use padding={effective_kernel(kernel_size, dilation) // 2} or 'same' to keep the size.")
+                               f"Use padding={effective_kernel(kernel_size, dilation) // 2} or 'same' "
+                               "to keep the size.")
         if stride != 1:
             raise InvalidLayer(f"padding='same' is not supported for strided convolutions (stride={stride}): "
                                "PyTorch allows 'same' only with stride=1. Use stride=1, or a number such as "

@@ -87,7 +87,8 @@ def _build(name: str, args: str | None) -> Layer:
         if not problem and (f.name in values or not raw):
             problem = f"{f.metadata['key']} is given twice" if f.name in values else f"{f.metadata['key']} has no value"
         if problem:
-            raise InvalidLayer(f"{name}({args}): {problem}. Write {usage(layer_type)}, e.g. {EXAMPLES[layer_type.name]}.")
+            raise InvalidLayer(f"{name}({args}): {problem}. "
+                               f"Write {usage(layer_type)}, e.g. {EXAMPLES[layer_type.name]}.")
         values[f.name] = _value(layer_type, f, raw)
     missing = [f.metadata["key"] for f in order if f.default is MISSING and f.name not in values]
     if missing:

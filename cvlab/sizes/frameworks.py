@@ -101,7 +101,8 @@ def keras_padding(kind: str, in_hw: tuple[int, int], kernel_size: int, stride: i
     keff = shapes.effective_kernel(kernel_size, dilation)
     axes = []  # per axis: (torch out, torch pad before, valid out, same out, same pad before, pad after needed)
     for n in in_hw:
-        before, after = shapes.conv_padding(kernel_size, stride, padding, dilation) if kind == "conv" else (padding,) * 2
+        before, after = (shapes.conv_padding(kernel_size, stride, padding, dilation) if kind == "conv"
+                         else (padding,) * 2)
         out = shapes.output_size(kind, n, kernel_size, stride, padding, dilation, ceil_mode)
         if (n + before + after - keff) // stride + 1 != out:  # ceil_mode: 'valid' needs more pixels after
             after = (out - 1) * stride + keff - n - before
@@ -122,7 +123,8 @@ def keras_padding(kind: str, in_hw: tuple[int, int], kernel_size: int, stride: i
     note = (f"# PyTorch padding={padding!r}{' with ceil_mode' if ceil_mode else ''} gives {column(0)}. Keras {valid}; "
             f"{same}.\n# ZeroPadding2D({zero_pad!r}) + 'valid' reproduces PyTorch's windows exactly.")
     if kind == "maxpool":
-        note += "\n# (It pads zeros where PyTorch pads -inf: the same maxima when the inputs are >= 0, e.g. after a ReLU.)"
+        note += ("\n# (It pads zeros where PyTorch pads -inf: the same maxima when the inputs are >= 0, "
+                 "e.g. after a ReLU.)")
     elif kind == "avgpool" and ceil_mode:
         note += "\n# (Keras counts the extra zeros after the input in the edge averages; PyTorch's ceil_mode does not.)"
     return "valid", zero_pad, note

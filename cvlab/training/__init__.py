@@ -3,7 +3,8 @@
 - ``config``: ``TrainConfig``, a run's settings with their limits (epochs, batch) named in the messages
 - ``tasks``: classify, segment and detect: each task's recipe, settings, figures and trainer
 - ``engine``: the lecture's loop for classification and segmentation; ``preparation``: what a run needs on its device
-- ``validation``: a prepared run's input path (normalising, autocast) and the validation pass both the loop and the end use
+- ``validation``: a prepared run's input path (normalising, autocast) and the validation pass both the loop and the
+  end use
 - ``model_builder``: the network of a run, with a new head; ``optimizers``, ``schedulers``: the two registries
 - ``checkpoints``: safetensors checkpoints (the newest and the best epoch); ``run_state``: where a run goes on from
 - ``runs``: the run store (run.json, its lock, owners); ``metrics_log``: metrics.jsonl

@@ -110,7 +110,8 @@ def bench_train(config: TrainConfig, root: Path, *, accuracy_runs: bool = True, 
     if engine["status"] != RunStatus.FINISHED:
         raise RuntimeError(f"the engine's run {engine['status']}: {engine['reason']}")
     ratio = engine["images_per_second"] / reference
-    say(f"engine:         {engine['images_per_second']:.0f} images/s  (engine / reference = {ratio:.3f}, target >= 0.95)")
+    say(f"engine:         {engine['images_per_second']:.0f} images/s  "
+        f"(engine / reference = {ratio:.3f}, target >= 0.95)")
     fraction = engine["images_per_second"] * flops / peak
     # Nominal: FLOPs as a direct convolution counts them. oneDNN may use cheaper algorithms (Winograd), so
     # this can pass 100 % of the matmul peak without any kernel beating the hardware.

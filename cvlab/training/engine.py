@@ -226,7 +226,8 @@ def train_loop(run_dir: Path, config: TrainConfig, on_record=None) -> tuple[str,
         at = released.resume_at
         save_paused(p, run_dir, at.epoch, at.step, at.totals, control.factor)
         runs.update_record(run_dir, seconds_used=control.seconds_used())
-        raise released.saved(control.seen_seq)
+        released.saved(control.seen_seq)
+        raise
     finally:
         metrics.close()
     runs.update_record(run_dir, seconds_used=control.seconds_used())

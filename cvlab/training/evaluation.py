@@ -191,7 +191,8 @@ def _model_input(trained: TrainedModel, pixels: np.ndarray):
     import torch
     import torch.nn.functional as F
 
-    x = torch.from_numpy(np.array(pixels, dtype=np.float32)).permute(2, 0, 1)[None] / 255  # a copy: pixels are read-only
+    # a copy: pixels are read-only
+    x = torch.from_numpy(np.array(pixels, dtype=np.float32)).permute(2, 0, 1)[None] / 255
     x = F.interpolate(x, size=(trained.image_size, trained.image_size), mode="bilinear", antialias=True,
                       align_corners=False)
     return (x - torch.tensor(trained.mean).view(1, 3, 1, 1)) / torch.tensor(trained.std).view(1, 3, 1, 1)

@@ -42,7 +42,8 @@ def pixel_loss_figure(curves: Sequence["PixelLossCurve"]) -> go.Figure:
                 x=curve.probability, y=[min(v, LOSS_CAP) for v in values], mode="lines", name=curve.display_name,
                 legendgroup=curve.name, showlegend=col == 1,
                 line=dict(color=colour, width=3, dash=DASHES[index % len(DASHES)]),
-                customdata=values, hovertemplate=f"p = %{{x:.3f}}: %{{customdata:.4f}}<extra>{curve.display_name}</extra>",
+                customdata=values,
+                hovertemplate=f"p = %{{x:.3f}}: %{{customdata:.4f}}<extra>{curve.display_name}</extra>",
             ), row=1, col=col)
     fig.update_xaxes(title_text="predicted probability of object, p", range=[0, 1])
     fig.update_yaxes(title_text="loss", range=[0, LOSS_CAP * 1.02], row=1, col=1)
@@ -143,7 +144,8 @@ def random_prediction_figure(image: np.ndarray, truth: np.ndarray, probability: 
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.04,
                         subplot_titles=("image", "true mask", "untrained U-Net: p(object)"))
     fig.add_trace(go.Image(z=image, hoverinfo="skip"), row=1, col=1)
-    fig.add_trace(go.Heatmap(z=truth, colorscale="Gray", zmin=0, zmax=1, showscale=False, hoverinfo="skip"), row=1, col=2)
+    fig.add_trace(go.Heatmap(z=truth, colorscale="Gray", zmin=0, zmax=1, showscale=False, hoverinfo="skip"),
+                  row=1, col=2)
     fig.add_trace(go.Heatmap(z=probability, colorscale="Viridis", zmin=0, zmax=1, colorbar=dict(len=0.9, thickness=14),
                              hovertemplate="p = %{z:.2f}<extra></extra>"), row=1, col=3)
     for col in (2, 3):

@@ -170,7 +170,8 @@ def test_an_unknown_model_in_the_address_is_named_and_the_page_says_what_it_show
     app = run_script(PAGE, timeout=TIMEOUT, model="shapes-yol")
     assert app.selectbox(key="model").value == "shapes-yolo"
     [warning] = [w.value for w in app.warning if "No model called" in w.value]
-    assert "“shapes\\-yol”" in warning and "this shows shapes-yolo instead" in warning and "Did you mean shapes-yolo" in warning
+    assert ("“shapes\\-yol”" in warning and "this shows shapes-yolo instead" in warning
+            and "Did you mean shapes-yolo" in warning)
     quiet = run_script(PAGE, timeout=TIMEOUT, model="shapes-yolo")
     assert not any("No model called" in w.value for w in quiet.warning)
 

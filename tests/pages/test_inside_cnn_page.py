@@ -1,6 +1,5 @@
 """The Inside a CNN page through AppTest: every section draws, shared addresses load, bad input is a message."""
 
-import numpy as np
 import pytest
 
 from cvlab.cnn import convolution

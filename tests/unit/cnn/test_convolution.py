@@ -1,4 +1,5 @@
-"""Convolution and pooling by hand agree with torch.nn.functional, with cvlab.sizes.arithmetic and with arithmetic by hand."""
+"""Convolution and pooling by hand agree with torch.nn.functional, with cvlab.sizes.arithmetic and with arithmetic
+by hand."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""``python -m cvlab sizes`` (and its old name ``shapes``): tables, --json rows, --explain, --verify, --code, and errors with status 2."""
+"""``python -m cvlab sizes`` (and its old name ``shapes``): tables, --json rows, --explain, --verify, --code, and
+errors with status 2."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def test_resnet_stem_from_layer_arguments(capsys):
 
 def test_one_argument_with_bars_and_a_preset_with_extra_layers(capsys):
     status, out, _ = run_cli(capsys, "sizes", "--preset", "resnet-stem", "gap | flatten | linear(10)")
-    assert status == 0 and "spec   conv(64,k=7,s=2,p=3,bias=0)|bn|relu|maxpool(k=3,s=2,p=1)|gap|flatten|linear(10)" in out
+    assert status == 0
+    assert "spec   conv(64,k=7,s=2,p=3,bias=0)|bn|relu|maxpool(k=3,s=2,p=1)|gap|flatten|linear(10)" in out
     assert re.search(r"^7 linear\(10\)\s+10\s+650\s+640\s+all\s+-$", out, re.MULTILINE)  # 64*10 weights + 10 biases
     status, out, _ = run_cli(capsys, "sizes", "--preset", "vgg16")
     assert status == 0 and "138,357,544 parameters" in out and "22 linear(1000)" in out
@@ -53,7 +55,8 @@ def test_explain_shows_the_working_and_the_dropped_pixels(capsys):
     assert "drops the last 1 input pixel" in out
     status, out, _ = run_cli(capsys, "sizes", "--input", "3x10x7", "maxpool(k=2)", "--explain", "--json")
     workings = json.loads(out)["workings"]
-    assert [(w["axis"], w["working"]["output"], w["working"]["dropped"]) for w in workings] == [("H", 5, 0), ("W", 3, 1)]
+    assert ([(w["axis"], w["working"]["output"], w["working"]["dropped"]) for w in workings]
+            == [("H", 5, 0), ("W", 3, 1)])
 
 
 def test_verify_runs_real_torch_layers(capsys):

@@ -18,7 +18,8 @@ def run_json(capsys, *argv):
 
 
 def test_shapes_classify_writes_an_imagefolder(tmp_path, capsys):
-    code, out = run_json(capsys, "shapes", "--task", "classify", "--n", "30", "--seed", "1", "--out", str(tmp_path / "c"))
+    code, out = run_json(capsys, "shapes", "--task", "classify", "--n", "30", "--seed", "1",
+                         "--out", str(tmp_path / "c"))
     assert code == 0
     assert out["task"] == "classify" and out["n"] == 30 and out["size"] == 32
     assert sorted(out["classes"]) == sorted(SHAPE_CLASSES)
@@ -28,7 +29,8 @@ def test_shapes_classify_writes_an_imagefolder(tmp_path, capsys):
 
 
 def test_shapes_detect_writes_yolo_with_a_data_yaml(tmp_path, capsys):
-    code, out = run_json(capsys, "shapes", "--task", "detect", "--n", "10", "--out", str(tmp_path / "d"), "--size", "64")
+    code, out = run_json(capsys, "shapes", "--task", "detect", "--n", "10", "--out", str(tmp_path / "d"),
+                         "--size", "64")
     assert code == 0 and out["task"] == "detect" and out["size"] == 64
     config = yaml.safe_load(open(out["data_yaml"]))
     assert "path" not in config and config["names"][0] == "circle"

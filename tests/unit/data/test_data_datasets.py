@@ -166,7 +166,8 @@ def test_a_zip_is_unpacked_once_under_the_data_home(tmp_path):
     unpacked = [p for p in (get_settings().data_home / "datasets" / "archives").iterdir() if not p.name.startswith(".")]
     assert len(unpacked) == 1 and (unpacked[0] / "pets" / "cats" / "0.png").is_file()
     load_dataset(str(archive), image_size=8)
-    assert [p for p in (get_settings().data_home / "datasets" / "archives").iterdir() if not p.name.startswith(".")] == unpacked
+    archives = get_settings().data_home / "datasets" / "archives"
+    assert [p for p in archives.iterdir() if not p.name.startswith(".")] == unpacked
 
 
 def test_a_folder_defaults_to_64_px(tmp_path):

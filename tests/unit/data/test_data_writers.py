@@ -62,13 +62,15 @@ def test_yolo_labels_parse_back_to_the_same_boxes(tmp_path):
 
 
 def test_yolo_lines_put_the_centre_and_size_as_fractions():
-    assert yolo_lines(np.array([[10, 20, 30, 60]]), np.array([2]), 100, 200) == ["2 0.200000 0.200000 0.200000 0.200000"]
+    assert (yolo_lines(np.array([[10, 20, 30, 60]]), np.array([2]), 100, 200)
+            == ["2 0.200000 0.200000 0.200000 0.200000"])
 
 
 def test_mask_dataset_pairs_images_and_class_id_masks(tmp_path):
     out = write_mask_dataset(tmp_path / "masks", 8, seed=4, size=64)
     images, masks = shapes_segmentation(8, seed=4, size=64)
-    assert sorted(p.stem for p in (out / "images").glob("*.png")) == sorted(p.stem for p in (out / "masks").glob("*.png"))
+    assert (sorted(p.stem for p in (out / "images").glob("*.png"))
+            == sorted(p.stem for p in (out / "masks").glob("*.png")))
     classes = json.loads((out / "classes.json").read_text())["classes"]
     assert classes == ["background", *SHAPE_CLASSES]
     for i in range(8):

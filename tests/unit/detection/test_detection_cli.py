@@ -24,7 +24,7 @@ def test_json_has_one_object_per_image_with_pixel_boxes(tmp_path, capsys):
     assert status == 0
     results = json.loads(out.out)
     assert [r["image"] for r in results] == list(map(str, paths))
-    for result, scene in zip(results, scenes):
+    for result, _scene in zip(results, scenes):
         assert (result["width"], result["height"]) == (192, 192)
         assert set(result["timings"]) == {"preprocess", "inference", "postprocess"}
         assert len(result["detections"]) >= 1

@@ -66,7 +66,8 @@ def test_without_a_size_the_model_sees_the_size_it_was_trained_at_and_says_so(sc
     ({"imgsz": 640}, (640, "the size yolov8n was trained at (from its checkpoint's training settings)")),
     ({"imgsz": 320}, (320, "the size yolov8n was trained at (from its checkpoint's training settings)")),
     ({}, (640, "ultralytics' default 640 px: the weights do not say what size they were trained at")),
-    ({"imgsz": [640, 480]}, (640, "ultralytics' default 640 px: the weights do not say what size they were trained at")),
+    ({"imgsz": [640, 480]},
+     (640, "ultralytics' default 640 px: the weights do not say what size they were trained at")),
 ])
 def test_a_checkpoints_training_settings_give_its_default_size(args, expected):
     """COCO checkpoints carry the arguments they were trained with (ultralytics puts them in model.args)."""

@@ -124,7 +124,8 @@ def test_safetensors_with_wrong_keys_is_refused(tmp_path, settings):
     tensors = load_file(str(path))
     tensors["model.0.conv.renamed"] = tensors.pop("model.0.conv.weight")
     save_file(tensors, str(path), metadata=metadata(path))
-    with pytest.raises(BadWeights, match=r"does not fit its model config \(yolov8n, 2 classes\): tensors 1 missing .* 1 unexpected"):
+    with pytest.raises(BadWeights, match=r"does not fit its model config \(yolov8n, 2 classes\): "
+                                         r"tensors 1 missing .* 1 unexpected"):
         load_stored(path, settings)
 
 
@@ -302,7 +303,8 @@ def test_a_config_file_in_the_working_directory_is_never_built(tmp_path, setting
     planted.mkdir()
     for name in ("yolov8.yaml", "yolov8n.yaml"):
         (planted / name).write_text(f"nc: 2\nactivation: \"__import__('pathlib').Path('{pwned}').touch() or "
-                                    "nn.SiLU()\"\nbackbone: [[-1, 1, Conv, [16, 3, 2]]]\nhead: [[-1, 1, Conv, [16, 3, 1]]]\n")
+                                    "nn.SiLU()\"\nbackbone: [[-1, 1, Conv, [16, 3, 2]]]\n"
+                                    "head: [[-1, 1, Conv, [16, 3, 1]]]\n")
     stored = save_detector(small_model(), tmp_path / "w.safetensors", names=["a", "b"])
     monkeypatch.chdir(planted)
     random_model = models.load_yolo(models.get_detector("yolov8n-random", settings), settings)

@@ -28,7 +28,8 @@ def write_dataset(root: Path, *, per_split: int = 3, names=NAMES) -> Path:
         (root / "images" / split).mkdir(parents=True)
         (root / "labels" / split).mkdir(parents=True)
         for i in range(per_split):
-            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(root / "images" / split / f"{i}.png")
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
+                root / "images" / split / f"{i}.png")
             (root / "labels" / split / f"{i}.txt").write_text(f"{i % 2} 0.5 0.5 0.25 0.25\n")
     data = root / "data.yaml"
     data.write_text("path: .\ntrain: images/train\nval: images/val\nnames:\n" + "".join(f"  - {n}\n" for n in names))
@@ -91,7 +92,8 @@ def test_empty_label_file_is_a_background_image(tmp_path):
 def test_a_corrupt_image_is_reported(tmp_path):
     write_dataset(tmp_path)
     (tmp_path / "images" / "val" / "1.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    assert any("images/val/1.png: not a readable image" in p for p in validate_yolo_dataset(tmp_path / "data.yaml").problems)
+    problems = validate_yolo_dataset(tmp_path / "data.yaml").problems
+    assert any("images/val/1.png: not a readable image" in p for p in problems)
 
 
 @pytest.mark.parametrize("yaml_text, fragment", [

@@ -101,7 +101,6 @@ def test_a_killed_detection_run_resumes_from_its_last_epoch(local_workers, monke
 
 
 def test_an_architecture_measurement_is_a_queue_job_a_worker_runs(local_workers):
-    from cvlab.zoo import measure_job as zoo_jobs
     from cvlab.zoo import measuring
     from cvlab.zoo import measure as zoo_measure
 

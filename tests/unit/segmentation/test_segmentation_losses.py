@@ -74,8 +74,10 @@ def test_against_smp_losses(mode, channels):
     y = torch.randint(0, max(channels, 2), (2, 16, 16))
     y[:, 0, :4] = torch.arange(4) % max(channels, 2)  # every class present: smp zeroes classes with no pixel
     # smp's smoothing enters Dice's numerator and denominator as 2s where ours is s
-    assert dice_loss(z, y, smooth=1.0).item() == pytest.approx(smp.losses.DiceLoss(mode, smooth=0.5)(z, y).item(), rel=1e-5)
-    assert iou_loss(z, y, smooth=1.0).item() == pytest.approx(smp.losses.JaccardLoss(mode, smooth=1.0)(z, y).item(), rel=1e-5)
+    assert dice_loss(z, y, smooth=1.0).item() == pytest.approx(
+        smp.losses.DiceLoss(mode, smooth=0.5)(z, y).item(), rel=1e-5)
+    assert iou_loss(z, y, smooth=1.0).item() == pytest.approx(
+        smp.losses.JaccardLoss(mode, smooth=1.0)(z, y).item(), rel=1e-5)
     expected = smp.losses.FocalLoss(mode, alpha=0.25, gamma=2.0)(z, y).item()
     assert focal_loss(z, y, alpha=0.25, gamma=2.0).item() == pytest.approx(expected, rel=1e-5)
 

@@ -230,7 +230,7 @@ def uniform_pairs(root, count: int, size: tuple[int, int], mask_format: str = "P
 
 
 def test_a_dataset_too_big_for_memory_is_refused_from_its_headers_before_anything_is_decoded(tmp_path, monkeypatch):
-    from cvlab.segmentation import mask_data, mask_files
+    from cvlab.segmentation import mask_files
 
     uniform_pairs(tmp_path / "big", 6, (4000, 4000))  # 96 Mpx in all, a few kB on disk
     decoded = []
@@ -269,7 +269,8 @@ def test_a_preview_reads_a_few_pairs_and_counts_them_all(dataset_dir, monkeypatc
     from cvlab.segmentation import mask_data, mask_files
 
     decoded, real = [], mask_files.decode_image
-    monkeypatch.setattr(mask_files, "decode_image", lambda data, name, **k: decoded.append(name) or real(data, name, **k))
+    monkeypatch.setattr(mask_files, "decode_image",
+                        lambda data, name, **k: decoded.append(name) or real(data, name, **k))
     assert read_mask_folder(dataset_dir, sample=3).train_images.shape[0] == 8  # small: read and checked whole
     decoded.clear()
     monkeypatch.setattr(mask_data, "PREVIEW_ALL_PIXELS", 64 * 64 * 9)  # as if its files were big

@@ -254,7 +254,8 @@ def test_keras_padding_always_reproduces_the_pytorch_size():
             if mode == "same":
                 assert -(-size // stride) == torch_out
             else:
-                before, after = (zero_pad, zero_pad) if isinstance(zero_pad, int) else zero_pad[0] if zero_pad else (0, 0)
+                before, after = ((zero_pad, zero_pad) if isinstance(zero_pad, int)
+                                 else zero_pad[0] if zero_pad else (0, 0))
                 assert (size + before + after - kernel) // stride + 1 == torch_out
 
 
@@ -278,7 +279,8 @@ def test_keras_code_crops_a_transposed_convs_padding():
 
 
 def test_torch_call_leaves_defaults_out():
-    assert frameworks.torch_call(Conv(64, 3, padding=1), (3, 8, 8)) == ("Conv2d", (3, 64), {"kernel_size": 3, "padding": 1})
+    assert (frameworks.torch_call(Conv(64, 3, padding=1), (3, 8, 8))
+            == ("Conv2d", (3, 64), {"kernel_size": 3, "padding": 1}))
     assert frameworks.torch_call(AvgPool(2), (3, 8, 8)) == ("AvgPool2d", (), {"kernel_size": 2})
     assert frameworks.torch_call(ConvTranspose(4, 2, 2), (3, 8, 8))[2] == {"kernel_size": 2, "stride": 2}
     assert frameworks.torch_call(GlobalAvgPool(), (3, 8, 8)) == ("AdaptiveAvgPool2d", (1,), {})

@@ -224,7 +224,8 @@ def test_transposed_unread_counts_contributions_cropped_away():
 def test_conv_params_and_macs_match_torch():
     rng = random.Random(13)
     for _ in range(40):
-        cin, cout, k, g, bias = rng.randint(1, 8), rng.randint(1, 8), rng.randint(1, 4), rng.randint(1, 4), rng.random() < 0.5
+        cin, cout, k, g = rng.randint(1, 8), rng.randint(1, 8), rng.randint(1, 4), rng.randint(1, 4)
+        bias = rng.random() < 0.5
         try:
             layer = nn.Conv2d(cin, cout, k, groups=g, bias=bias)
         except ValueError:

@@ -56,7 +56,8 @@ def test_evaluation_matches_the_run_and_the_model_reloads_without_pickle(finishe
 
     data = load_dataset("shapes", limit=SMALL["limit"], seed=0, val_fraction=0.2)
     images = data.val_x.permute(0, 2, 3, 1).numpy()
-    hits = sum(predict(trained, image).top(1)[0][0] == trained.classes[label] for image, label in zip(images, data.val_y))
+    hits = sum(predict(trained, image).top(1)[0][0] == trained.classes[label]
+               for image, label in zip(images, data.val_y))
     assert hits / len(images) == pytest.approx(summary["val_accuracy"])  # the reloaded model is the trained one
     assert sum(predict(trained, images[0]).probabilities) == pytest.approx(1.0, abs=1e-5)
 

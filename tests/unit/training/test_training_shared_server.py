@@ -2,7 +2,6 @@
 requests that are never lost, runs that give the device back, and limits a class cannot exceed."""
 
 import json
-import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -477,7 +476,6 @@ def test_a_detection_run_paused_past_the_release_time_gives_the_device_back_and_
 
 def test_stray_worker_and_measurement_files_never_break_the_app():
     from cvlab.zoo import measure_job as zoo_jobs
-    from cvlab.zoo import measuring
     from cvlab.jobs.worker import live_local_workers
 
     folder = get_settings().data_home / "workers"

@@ -188,7 +188,8 @@ def test_a_yolo_zip_is_unpacked_into_the_run_only_when_valid(tmp_path):
     ("detect", ["--limit", "12", "--epochs", "1", "--image-size", "64"], ("val_map50", "val_map50_95")),
 ])
 def test_train_task_json_ends_with_the_run_summary(task, flags, keys, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "cvlab", "train", "--task", task, "--data", "shapes", *flags, "--json"],
+    done = subprocess.run([sys.executable, "-m", "cvlab", "train", "--task", task, "--data", "shapes", *flags,
+                           "--json"],
                           capture_output=True, text=True, timeout=600,
                           env={**__import__("os").environ, "CVLAB_RUNS_DIR": str(tmp_path / "runs")})
     assert done.returncode == 0, done.stderr[-2000:]

@@ -75,7 +75,8 @@ def test_real_configs_against_the_ideal_formula():
     fig = compound_scaling_figure([compound_scaling(p) for p in np.linspace(0, 7, 29)], configs)
     lines = [t for t in fig.data if t.mode == "lines"]
     markers = [t for t in fig.data if t.mode in ("markers", "markers+text")]
-    assert len(lines) == 4 and len(lines[0].x) == 29 and lines[3].y[-1] == pytest.approx((1.2 * 1.1 ** 2 * 1.15 ** 2) ** 7)
+    assert len(lines) == 4 and len(lines[0].x) == 29
+    assert lines[3].y[-1] == pytest.approx((1.2 * 1.1 ** 2 * 1.15 ** 2) ** 7)
     assert len(markers) == 4 and all(len(t.x) == 8 for t in markers)
     # Named once, on the FLOPs diamonds: on all four series the names piled up at each phi.
     assert [t.mode for t in markers] == ["markers"] * 3 + ["markers+text"]

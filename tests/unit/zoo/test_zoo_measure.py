@@ -82,7 +82,8 @@ def test_the_cache_file_is_keyed_by_versions_and_device(home, fake_measure):
 
 def test_another_device_version_or_suite_gets_another_file(home, monkeypatch):
     before = zoo_measure.cache_file(CPU)
-    assert len({before, zoo_measure.cache_file(CPU, suite="yolo"), zoo_measure.cache_file(CPU, suite="segmentation")}) == 3
+    assert len({before, zoo_measure.cache_file(CPU, suite="yolo"),
+                zoo_measure.cache_file(CPU, suite="segmentation")}) == 3
     monkeypatch.setattr(zoo_measure, "device_name", lambda device: "another CPU x64 cores")
     assert zoo_measure.cache_file(CPU) != before
     monkeypatch.setattr(zoo_measure, "library_versions", lambda: {"torch": "9.9"})
