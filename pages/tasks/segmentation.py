@@ -122,7 +122,7 @@ for _ in open_section(tab_losses):
     with st.expander("The formulas"):
         columns = st.columns(1 if projector_on() else 2)  # a formula in projector type needs the full width
         for index, name in enumerate(LOSSES.names()):
-            with columns[index % 2]:
+            with columns[index % len(columns)]:
                 loss_card(name)
         st.markdown("The lecture's combination, `0.5*bce+0.5*dice`, balances a per-pixel signal with an overlap one.")
 
