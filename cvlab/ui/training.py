@@ -72,7 +72,8 @@ def listed_runs() -> list[runs.RunInfo]:
     except OSError:
         key = None  # no runs folder yet, or a run deleted meanwhile: list afresh
     with _run_list_lock:
-        if key is not None and _run_list.get("key") == key and time.monotonic() - _run_list.get("at", 0) < RUN_LIST_TTL_S:
+        if (key is not None and _run_list.get("key") == key
+                and time.monotonic() - _run_list.get("at", 0) < RUN_LIST_TTL_S):
             return list(_run_list["runs"])
     listing = store.list()
     with _run_list_lock:

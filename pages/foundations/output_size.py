@@ -34,7 +34,8 @@ for _ in open_section(single):
     h, w = whole(size, "Input height H", "h", 32, 1), whole(size, "Input width W", "w", 32, 1)
     k = whole(window, "Kernel size K", "k", 2 if pool else 3)
     pool_stride = pool and window.toggle("Stride = kernel (default)", True, key="sk", bind=BIND,
-                                         help="PyTorch's pooling layers step by their kernel size unless told otherwise.")
+                                         help="PyTorch's pooling layers step by their kernel size "
+                                              "unless told otherwise.")
     s = None if pool_stride else whole(window, "Stride S", "s", 1)
     mode = extra.selectbox("Padding", ["number", "same", "valid"], key="pm", bind=BIND) if kind == "conv" else "number"
     p = whole(extra, "Padding P (per side)", "p", 0) if mode == "number" else mode
@@ -81,9 +82,9 @@ for _ in open_section(chain):
                                  key="inp", bind=BIND)
     chain_text = right.text_input("Layers", preset.spec if preset else "", key="chain", bind=BIND,
                                   on_change=lambda: st.session_state.update(preset="custom"),
-                                  help="Layers separated by |, e.g. conv(64,k=3,p=1)*2 | maxpool(k=2) | gap | flatten | "
-                                       "linear(10). Keys: k kernel, s stride, p padding, d dilation, g groups, "
-                                       "op output_padding, ceil 0/1, bias 0/1.")
+                                  help="Layers separated by |, e.g. conv(64,k=3,p=1)*2 | maxpool(k=2) | gap | "
+                                       "flatten | linear(10). Keys: k kernel, s stride, p padding, d dilation, "
+                                       "g groups, op output_padding, ceil 0/1, bias 0/1.")
     if preset and chain_text == preset.spec:
         st.caption(f"**{preset.title}.** {preset.note}")
     with st.form("add_layer", border=False):

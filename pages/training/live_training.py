@@ -73,7 +73,8 @@ for _ in open_section(tab_compare):
         picked = st.multiselect("Runs to overlay", list(labels), default=list(labels)[:3], format_func=labels.get,
                                 key="compare")
         infos = [info for info in every_run if info.run_id in picked]
-        scores = [f"val_{m.key}" for name in dict.fromkeys(i.config.task for i in infos) for m in TASKS.get(name).metrics]
+        scores = [f"val_{m.key}" for name in dict.fromkeys(i.config.task for i in infos)
+                  for m in TASKS.get(name).metrics]
         metric = st.radio("Metric", [*(scores or ["val_accuracy"]), "val_loss", "train_loss", "images_per_second"],
                           horizontal=True, key="metric", bind="query-params")
         if infos:
