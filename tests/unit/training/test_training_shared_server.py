@@ -173,7 +173,9 @@ def _detection_run_killed_at_epoch_2(store, monkeypatch, before_its_line: bool) 
 
     monkeypatch.setattr(training_run._LiveRun, "on_epoch", on_epoch)
     with pytest.raises(KeyboardInterrupt):
-        train_run(run_dir)
+        summary = train_run(run_dir)
+        info = store.info(run_dir.name)  # reached only when the run ended without its second epoch: say why
+        pytest.fail(f"the run ended {summary} ({info.status}: {info.reason}) before epoch 2 was reported")
     monkeypatch.setattr(training_run._LiveRun, "on_epoch", real)
     return run_dir
 
