@@ -29,25 +29,6 @@ _lock = threading.Lock()
 _done_for: set[str] = set()  # data homes already prepared in this process
 
 
-class _CurrentStderr:
-    """Whatever ``sys.stderr`` is when a line is logged, not when ultralytics was imported.
-
-    Its logger keeps the stream it found at import, and that may be a stream someone
-    swapped in for a while (the CLI's JSON mode, a test capturing output) and closed since:
-    every later log line would then fail with "I/O operation on closed file" and take a
-    training run down with it.
-    """
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-
-_CURRENT_STDERR = _CurrentStderr()
-
-
 def config_dir(settings: Settings) -> Path:
     """Where ultralytics keeps its settings.json when cvlab sets it up first."""
     return settings.data_home / "ultralytics"
@@ -66,8 +47,8 @@ def ultralytics_ready(settings: Settings | None = None) -> None:
         with contextlib.redirect_stdout(sys.stderr):  # its first import announces a new settings file
             from ultralytics.utils import LOGGER, SETTINGS, checks, events
         for handler in LOGGER.handlers:
-            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
-                handler.setStream(_CURRENT_STDERR)
+            if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+                handler.setStream(sys.stderr)
         checks.AUTOINSTALL = False  # read from the environment at import: cover an earlier import
         events.events.enabled = False
         stale = {key: value for key, value in _QUIET_SETTINGS.items() if SETTINGS.get(key) != value}

@@ -311,26 +311,3 @@ def test_a_config_file_in_the_working_directory_is_never_built(tmp_path, setting
     loaded = load_stored(stored, settings)
     assert len(random_model.model.names) == 80 and loaded.model.names == {0: "a", 1: "b"}
     assert not pwned.exists()
-
-
-def test_ultralytics_logs_to_the_stderr_of_the_moment_not_a_closed_one(monkeypatch):
-    """A stream swapped in while ultralytics was first set up (a test's capture, the CLI's JSON mode) and closed
-    since must not break its later log lines: a training run died of "I/O operation on closed file"."""
-    import io
-    import logging
-
-    from cvlab.detection.ultralytics_env import ultralytics_ready
-    from ultralytics.utils import LOGGER
-
-    ultralytics_ready()
-    temporary = io.StringIO()
-    for handler in LOGGER.handlers:  # what an import under a since-closed stream left behind
-        if isinstance(handler, logging.StreamHandler):
-            handler.setStream(temporary)
-    temporary.close()
-    monkeypatch.setattr("cvlab.detection.ultralytics_env._done_for", set())
-    ultralytics_ready()
-    now = io.StringIO()
-    monkeypatch.setattr("sys.stderr", now)
-    LOGGER.warning("a line after the swap")
-    assert "Logging error" not in now.getvalue() and now.getvalue().rstrip().endswith("a line after the swap")

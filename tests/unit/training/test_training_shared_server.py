@@ -155,6 +155,20 @@ def test_a_worker_killed_right_after_a_checkpoint_leaves_no_gap_in_the_curves(st
 DETECT = dict(limit=16, epochs=3, batch_size=8, image_size=64)
 
 
+@pytest.fixture(autouse=True)
+def ultralytics_logs_to_this_tests_stderr():
+    """ultralytics' logger keeps the stream it was set up with; an earlier test's capture may have closed it."""
+    import logging
+    import sys
+
+    from ultralytics.utils import LOGGER
+
+    for handler in LOGGER.handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.stream = sys.stderr  # not setStream: it flushes the old stream, which may be closed
+    yield
+
+
 def _detection_run_killed_at_epoch_2(store, monkeypatch, before_its_line: bool) -> Path:
     """A detection run whose worker dies at the end of epoch 2, after ultralytics saved last.pt and before
     (or after) the epoch's line reached metrics.jsonl."""
