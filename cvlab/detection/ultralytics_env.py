@@ -8,6 +8,9 @@ is called by everything in cvlab before ultralytics is touched; environment
 variables only work before its first import, so the settings object is updated
 too, for the case where something imported it earlier. Its log goes to stderr
 (ultralytics logs to stdout), so ``python -m cvlab detect --json`` prints JSON only.
+It also replaces Pillow's ``Image.open`` process-wide with a version that, on the first
+file Pillow cannot identify, tries to install and register a HEIF plugin: an unreadable
+upload would reach for pip. Pillow's own ``Image.open`` is put back.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import os
 import sys
 import threading
 from pathlib import Path
+
+import PIL.Image
 
 from cvlab.settings import Settings, get_settings
 
@@ -45,7 +50,8 @@ def ultralytics_ready(settings: Settings | None = None) -> None:
         if settings.offline:
             os.environ["YOLO_OFFLINE"] = "1"  # its own online check then answers at once
         with contextlib.redirect_stdout(sys.stderr):  # its first import announces a new settings file
-            from ultralytics.utils import LOGGER, SETTINGS, checks, events
+            from ultralytics.utils import LOGGER, SETTINGS, checks, events, patches
+        PIL.Image.open = patches._image_open  # Pillow's own, kept by ultralytics before patching
         for handler in LOGGER.handlers:
             if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
                 handler.setStream(sys.stderr)

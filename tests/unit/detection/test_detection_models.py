@@ -311,3 +311,19 @@ def test_a_config_file_in_the_working_directory_is_never_built(tmp_path, setting
     loaded = load_stored(stored, settings)
     assert len(random_model.model.names) == 80 and loaded.model.names == {0: "a", 1: "b"}
     assert not pwned.exists()
+
+
+def test_an_unreadable_image_after_ultralytics_is_loaded_is_refused_without_reaching_for_pip(tmp_path, monkeypatch):
+    """ultralytics swaps Pillow's Image.open for one that installs a HEIF plugin on the first unknown file."""
+    from PIL import Image, UnidentifiedImageError
+
+    from cvlab.detection.ultralytics_env import ultralytics_ready
+    from ultralytics.utils import checks
+
+    ultralytics_ready()
+    monkeypatch.setattr(checks, "check_requirements", lambda *a, **k: pytest.fail("tried to install a package"))
+    garbage = tmp_path / "holiday.jpg"
+    garbage.write_bytes(b"\x00not an image at all" * 50)
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(garbage)
+    assert Image.open.__module__ == "PIL.Image"

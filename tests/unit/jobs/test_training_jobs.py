@@ -47,16 +47,24 @@ def epochs_of(run_dir: Path) -> list[dict]:
     return [r for r in runs.read_metrics(run_dir) if r["kind"] == "epoch"]
 
 
+def last_checkpointed_epoch(run_dir: Path) -> int:
+    """An epoch is finished once its checkpoint is written (its metrics line comes just before)."""
+    names = [p.stem for p in (run_dir / "checkpoints").glob("epoch_*.safetensors")]
+    return max((int(name.removeprefix("epoch_")) for name in names), default=0)
+
+
 def test_a_killed_worker_loses_no_finished_epoch_and_the_run_resumes(local_workers, monkeypatch):
     monkeypatch.setattr(runs, "HEARTBEAT_STALE_S", 4.0)
     started = lifecycle.start(TrainConfig(epochs=4, **TINY), "ada", owner_id="ada")  # the app's path: queue + worker
     run_dir = Path(started["run_dir"])
     first = wait_for(lambda: live_local_workers(), what="the worker the app started")[0]
-    wait_for(lambda: len(epochs_of(run_dir)) >= 1 and runs.read_info(run_dir).status == "running", what="epoch 1")
+    wait_for(lambda: last_checkpointed_epoch(run_dir) >= 1 and runs.read_info(run_dir).status == "running",
+             what="epoch 1")
     os.kill(first.pid, signal.SIGKILL)
     wait_for(lambda: runs.read_info(run_dir).status == "interrupted", timeout=30, what="interrupted")
-    before = epochs_of(run_dir)
-    assert len(before) in (1, 2, 3)
+    finished = last_checkpointed_epoch(run_dir)
+    before = epochs_of(run_dir)[:finished]
+    assert finished in (1, 2, 3)
     resumed = lifecycle.resume(runs.RunStore(), run_dir.name, "ada")
     assert resumed["status"] == "queued" and "started a local worker" in resumed["worker"]
     wait_for(lambda: runs.read_info(run_dir).status == "finished", what="the resumed run to finish")
@@ -67,14 +75,16 @@ def test_a_killed_worker_loses_no_finished_epoch_and_the_run_resumes(local_worke
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir())[-1] == "epoch_004.safetensors"
 
 
-def test_two_runs_at_once_both_finish_and_a_failing_run_leaves_the_worker_alive(local_workers):
-    broken = lifecycle.start(TrainConfig(epochs=1, **{**TINY, "data": "no-such-dataset"}), "ada")
+def test_two_runs_at_once_both_finish_and_a_failing_run_leaves_the_worker_alive(local_workers, tmp_path):
+    empty_folder = tmp_path / "holiday-photos"
+    empty_folder.mkdir()  # passes the start checks (a folder), fails in the worker: no class folders
+    broken = lifecycle.start(TrainConfig(epochs=1, **{**TINY, "data": str(empty_folder)}), "ada")
     good = [lifecycle.start(TrainConfig(epochs=2, **TINY, seed=s), "bob") for s in (1, 2)]
     infos = wait_for(lambda: [runs.RunStore().info(r["run_id"]) for r in (broken, *good)]
                      if all(runs.RunStore().info(r["run_id"]).status in runs.ENDED for r in (broken, *good))
                      else None, what="three runs to end")
     assert [i.status for i in infos] == ["failed", "finished", "finished"]
-    assert "Unknown dataset" in infos[0].reason and "no-such-dataset" in infos[0].reason
+    assert "'holiday-photos' has no class folders" in infos[0].reason
     for info in infos[1:]:
         assert 0 <= info.record["final_val_accuracy"] <= 1 and len(epochs_of(info.run_dir)) == 2
         assert (info.run_dir / "model.safetensors").is_file() and (info.run_dir / "eval.json").is_file()
