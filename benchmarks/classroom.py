@@ -16,6 +16,8 @@ Modes:
               rerun against the bare page
   --memory N  one session per page, cycling through them, changing a widget N times (with --nochange:
               N reruns that change nothing); RSS every N/10 reruns
+  --per-widget  one session per page changes each of its widgets in turn (``--reruns`` changes each, at
+              most): server CPU ms per change of each widget, costliest first (where a page's time goes)
 
 Usage:
   python benchmarks/classroom.py --sessions 30 --think 2 [--pages output-size,activations]
@@ -360,6 +362,35 @@ async def nochange(url: str, page: str, process, reruns: int) -> dict:
             "wall_ms": (time.perf_counter() - start) * 1000 / reruns, "load": load()}
 
 
+async def per_widget(url: str, page: str, process, changes: int) -> list[dict]:
+    """Server CPU per change of each widget of the page, one session, the others left as they are."""
+    rng = random.Random(3)
+    client = Session(url, page)
+    await client.open()
+    rows, seen = [], set()
+    while True:
+        pending = [w for w in client.widgets.values() if w.proto.label not in seen]
+        if not pending:
+            break
+        widget = pending[0]
+        seen.add(widget.proto.label)
+        cpus, times = [], []
+        for _ in range(changes):
+            widget = next((w for w in client.widgets.values() if w.proto.label == widget.proto.label), None)
+            state = widget and _next_state(widget, client.sent.get(widget.id), rng)
+            if state is None:
+                break
+            cpu0 = cpu_s(process)
+            times.append(await client.set(state, widget.fragment_id))
+            cpus.append(cpu_s(process) - cpu0)
+        if cpus:
+            rows.append({"page": page, "widget": f"{widget.kind} '{widget.proto.label[:40]}'", "changes": len(cpus),
+                         "cpu_ms": 1000 * sum(cpus) / len(cpus), "max_cpu_ms": 1000 * max(cpus),
+                         "p50": pct(times, 0.5) * 1000, "load": load()})
+    await client.close()
+    return sorted(rows, key=lambda row: -row["cpu_ms"])
+
+
 async def visit_every_page(url: str, pages: list[str]) -> None:
     for page in pages:
         client = Session(url, page)
@@ -401,6 +432,8 @@ def print_rows(title: str, rows: list[dict], columns: list[tuple[str, str]]) -> 
 LOAD_COLUMNS = [("page", "{}"), ("sessions", "{}"), ("reruns", "{}"), ("polls", "{}"), ("p50", "{:.0f}"),
                 ("p95", "{:.0f}"), ("max", "{:.0f}"), ("cpu_ms", "{:.1f}"), ("cpu_share", "{:.2f}"),
                 ("rss", "{:.0f}"), ("rss_per_session", "{:+.1f}"), ("widgets", "{}"), ("load", "{}"), ("errors", "{}")]
+WIDGET_COLUMNS = [("page", "{}"), ("widget", "{}"), ("changes", "{}"), ("cpu_ms", "{:.1f}"), ("max_cpu_ms", "{:.1f}"),
+                  ("p50", "{:.1f}"), ("load", "{}")]
 NOCHANGE_COLUMNS = [("page", "{}"), ("cpu_ms", "{:.1f}"), ("over_bare", "{:+.1f}"), ("p50", "{:.1f}"),
                     ("load", "{}")]
 
@@ -417,6 +450,14 @@ async def run(args, url: str, process, ref_url: str | None, ref_process) -> None
         print(f"RSS over {args.memory} reruns {what}, cycling through the pages:")
         for count, rss, at in await memory(url, pages, process, args.memory, change=not args.nochange):
             print(f"  after {count:5d} reruns: RSS {rss:.0f} MB ({at})", flush=True)
+        return
+
+    if args.per_widget:
+        print_header("Server CPU ms per change of each widget, 1 session (costliest first)", WIDGET_COLUMNS)
+        for page in pages:
+            wait_for_quiet(args.quiet_load, args.quiet_wait)
+            for row in await per_widget(url, page, process, args.reruns):
+                print_line(row, WIDGET_COLUMNS)
         return
 
     if args.nochange:
@@ -467,7 +508,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--think", type=float, default=2.0, help="seconds between one session's changes (~)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per page")
     parser.add_argument("--nochange", action="store_true", help="measure reruns that change nothing")
-    parser.add_argument("--reruns", type=int, default=30, help="with --nochange: reruns per page")
+    parser.add_argument("--reruns", type=int, default=30,
+                        help="with --nochange: reruns per page; with --per-widget: changes per widget")
+    parser.add_argument("--per-widget", action="store_true", help="server CPU per change of each widget")
     parser.add_argument("--memory", type=int, default=0, help="RSS over this many reruns across the pages")
     parser.add_argument("--quiet-load", type=float, default=1.5, help="wait for a load average under this")
     parser.add_argument("--quiet-wait", type=float, default=60, help="seconds to wait for it at most")

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -56,13 +57,29 @@ def show_figure(fig, *, key: str | None = None) -> None:
     type, where inside the figure a half-width chart's title ran off its right edge.
     """
     if projector_on():
-        from cvlab.viz.style import for_projector
-
         title = fig.layout.title.text
-        fig = for_projector(fig, keep_title=False)
+        fig = _projected(fig)
         if title:
             st.markdown(f"**{figure_title_text(title)}**")
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
+
+
+_PROJECTED: dict[int, Any] = {}  # id(figure) -> its projector copy, while the figure lives
+
+
+def _projected(fig):
+    """``for_projector(fig)``, made once per figure: a figure from ``cached_figure`` is shown on every rerun of
+    every projecting session, and restyling it was most of such a rerun. Dropped when the figure is."""
+    from cvlab.viz.style import for_projector
+
+    with _FIGURES_LOCK:
+        copy = _PROJECTED.get(id(fig))
+    if copy is None:
+        copy = for_projector(fig, keep_title=False)
+        with _FIGURES_LOCK:
+            _PROJECTED[id(fig)] = copy
+        weakref.finalize(fig, _PROJECTED.pop, id(fig), None)
+    return copy
 
 
 _FIGURES: OrderedDict = OrderedDict()  # (builder, inputs) -> figure, shared by every session

@@ -17,7 +17,7 @@ from typing import Any, Callable, Hashable
 
 
 def weigh(value: Any, _seen: set[int] | None = None) -> int:
-    """Bytes held by the arrays and tensors inside ``value`` (dataclasses, tuples, lists, dicts); shared ones once."""
+    """Bytes of the arrays, tensors and byte strings in ``value`` (dataclasses, tuples, lists, dicts); shared once."""
     seen = set() if _seen is None else _seen
     if id(value) in seen:
         return 0
@@ -31,6 +31,8 @@ def weigh(value: Any, _seen: set[int] | None = None) -> int:
         return int(storage.nbytes())
     if hasattr(value, "nbytes") and hasattr(value, "dtype"):  # a numpy array
         return int(value.nbytes)
+    if isinstance(value, (bytes, bytearray)):  # an encoded image
+        return len(value)
     if is_dataclass(value) and not isinstance(value, type):
         return sum(weigh(getattr(value, f.name), seen) for f in fields(value))
     if isinstance(value, (tuple, list)):

@@ -19,7 +19,7 @@ from cvlab.training.runs import child_path
 from cvlab.training.optimizers import OPTIMIZERS
 from cvlab.training.schedulers import SCHEDULERS
 from cvlab.training.tasks import task_spec
-from cvlab.ui import projector_on, report_errors, show_figure
+from cvlab.ui import cached_figure, projector_on, report_errors, show_figure
 from cvlab.ui.bounded_cache import BytesBoundedCache
 from cvlab.viz import training as viz
 
@@ -54,6 +54,32 @@ def cached_dataset(source: str, image_size: int, seed: int, val_fraction: float,
     with st.spinner("Loading the dataset…") if key not in PAGE_DATASETS else contextlib.nullcontext():
         return PAGE_DATASETS.get_or_make(key, lambda: preview_dataset(
             source, image_size=image_size or None, seed=seed, val_fraction=val_fraction, limit=limit or None))
+
+
+def augmented_tiles(config: TrainConfig, data) -> tuple[list[bytes], list[str]]:
+    """Eight training images (every class in turn) as the run's augmentation shows them, PNG-encoded, with
+    their class names; made once per dataset, augmentation and seed for every session (augmenting and
+    encoding them was a third of a rerun that changed nothing)."""
+    key = ("augmented", config.data, config.image_size, config.seed, config.val_fraction, config.limit,
+           config.augmentation)
+
+    def make():
+        import io
+
+        from PIL import Image
+
+        from cvlab.data.augment import augment_preview, get_augmentation, preview_indices
+
+        picked = preview_indices(data.train_y, 8)  # every class in turn, not the first eight of a sorted upload
+        tiles = []
+        for tile in augment_preview(data.train_x[picked], get_augmentation(config.augmentation), len(picked),
+                                    config.seed):
+            buffer = io.BytesIO()
+            Image.fromarray(tile).save(buffer, format="PNG")
+            tiles.append(buffer.getvalue())
+        return tiles, [data.class_names[int(data.train_y[i])] for i in picked]
+
+    return PAGE_DATASETS.get_or_make(key, make)
 
 
 def _saved_upload(upload) -> str:
@@ -172,17 +198,12 @@ def dataset_summary(config: TrainConfig):
             f" (shown here at {data.image_size} px; the run builds all {preview.nbytes / 2**20:,.0f} MiB of it)"
         st.caption(f"**{data.name}**: {len(data.train_y)} training and {len(data.val_y)} validation images of "
                    f"{preview.image_size} px, {len(data.class_names)} classes{shown}. {data.note}")
-        show_figure(viz.class_counts(counts), key="class_counts")
-        from cvlab.data.augment import augment_preview, get_augmentation, preview_indices
-
-        picked = preview_indices(data.train_y, 8)  # every class in turn, not the first eight of a sorted upload
-        preview = augment_preview(data.train_x[picked], get_augmentation(config.augmentation), len(picked),
-                                  config.seed)
+        show_figure(cached_figure(viz.class_counts, counts, cache_key=tuple(counts.items())), key="class_counts")
+        tiles, names = augmented_tiles(config, data)
         st.caption(f"Training images of each class in turn, as the '{config.augmentation}' augmentation shows "
                    "them to the network:")
         # wide enough on the projector for a class name in its large type to fit under its image whole
-        st.image(list(preview), width=128 if projector_on() else 72,
-                 caption=[data.class_names[int(data.train_y[i])] for i in picked])
+        st.image(tiles, width=128 if projector_on() else 72, caption=names)
         return data
     return None
 
@@ -351,19 +372,25 @@ def train_size(config: TrainConfig, data) -> int | None:
 
 def lr_preview(config: TrainConfig, train_size: int) -> None:
     from cvlab.training.preparation import batch_count
-    from cvlab.training.schedulers import lr_curve
 
     steps = batch_count(train_size, config.batch_size)  # the run's own count, so the curve is the run's
     two_groups = config.backbone_lr_scale != 1.0 and not config.freeze_backbone
     scales = (config.backbone_lr_scale, 1.0) if two_groups else (1.0,)
     with report_errors():
-        curves = lr_curve(config, steps, scales)
         names = ("backbone", "head") if two_groups else ("learning rate",)
         entry = SCHEDULERS.get(config.scheduler)
-        show_figure(viz.lr_preview(curves, steps, names, f"{entry.title}: the rate at every step of this run"),
-                    key="lr_preview")
+        # one figure per configuration for every session: the curve steps the run's own scheduler through
+        # every batch, and building it was a quarter of a rerun that changed nothing
+        show_figure(cached_figure(_lr_figure, config, steps, scales, names,
+                                  f"{entry.title}: the rate at every step of this run"), key="lr_preview")
         st.caption(f"{entry.note} Steps {'after every batch' if entry.per_batch else 'once per epoch'}; "
                    f"{steps} batch{'' if steps == 1 else 'es'} per epoch.")
+
+
+def _lr_figure(config: TrainConfig, steps: int, scales: tuple, names: tuple, title: str):
+    from cvlab.training.schedulers import lr_curve
+
+    return viz.lr_preview(lr_curve(config, steps, scales), steps, names, title)
 
 
 def fine_tune_note(config: TrainConfig) -> str:

@@ -118,3 +118,33 @@ def test_a_new_learning_rate_is_confirmed_when_sent_and_again_when_the_run_takes
     runs.touch_heartbeat(run_dir)
     rerun(app)
     assert any("Learning rate 0.02 applied at step 57" in s.value for s in app.success)
+
+
+def test_the_form_augments_its_preview_and_draws_its_lr_curve_once_for_every_visitor_on_the_same_settings(
+        monkeypatch):
+    from cvlab.data import augment
+    from cvlab.training import schedulers
+
+    calls = {"augment": 0, "lr": 0}
+    real_augment, real_lr = augment.augment_preview, schedulers.lr_curve
+
+    def counted_augment(*args, **kwargs):
+        calls["augment"] += 1
+        return real_augment(*args, **kwargs)
+
+    def counted_lr(*args, **kwargs):
+        calls["lr"] += 1
+        return real_lr(*args, **kwargs)
+
+    monkeypatch.setattr(augment, "augment_preview", counted_augment)
+    monkeypatch.setattr(schedulers, "lr_curve", counted_lr)
+    settings = {**QUICK, "seed": "5151", "aug": "standard"}  # settings no other test draws
+    first = run_script(PAGE, timeout=120, section="New run", **settings)
+    rerun(first)  # a rerun that changes nothing
+    second = run_script(PAGE, timeout=120, section="New run", **settings)  # another visitor, the same address
+    assert calls == {"augment": 1, "lr": 1}
+    [tiles] = [el for el in second.get("image") if len(el.value) == 8]
+    assert set(tiles.captions) == {"circle", "square", "triangle", "star", "cross"}
+    second.selectbox(key="sched").set_value("step")
+    rerun(second)
+    assert calls == {"augment": 1, "lr": 2}  # a new schedule: a new curve, the same preview

@@ -44,3 +44,25 @@ def test_unhashable_inputs_are_cached_under_the_key_they_are_computed_from():
     assert cached_figure(build, np.ones(3), title="t", cache_key=("yolo", "image-hash", 0.25)) is first
     assert cached_figure(build, np.zeros(3), title="t", cache_key=("yolo", "image-hash", 0.5)) is not first
     assert len(calls) == 2
+
+
+def test_a_figure_is_restyled_for_the_projector_once_and_its_copy_goes_with_it(monkeypatch):
+    import gc
+
+    import plotly.graph_objects as go
+
+    from cvlab.viz import style
+    from cvlab import ui
+
+    restyled = []
+    real = style.for_projector
+    monkeypatch.setattr(style, "for_projector", lambda fig, **kw: restyled.append(fig) or real(fig, **kw))
+    figure = go.Figure(go.Bar(x=[1, 2], y=[3, 4]), layout={"title": {"text": "Counts"}})
+    first, again = ui._projected(figure), ui._projected(figure)
+    assert first is again and len(restyled) == 1
+    assert first.layout.font.size == style.PROJECTOR_FONT_SIZE and figure.layout.font.size is None
+    assert first.layout.title.text is None  # the page shows the title as text above the chart
+    key = id(figure)
+    del figure, restyled[:]
+    gc.collect()
+    assert key not in ui._PROJECTED
