@@ -194,3 +194,24 @@ def test_a_slow_load_blocks_neither_a_loaded_model_nor_loads_twice(scenes, monke
         release.set()
         first, second = (f.result(timeout=60) for f in slow)
     assert first is second and loads == ["yolov8n-random"]
+
+
+def test_moving_a_threshold_reruns_the_postprocessing_not_the_network_and_returns_what_a_fresh_model_does(scenes):
+    settings = [dict(conf=0.25), dict(conf=0.05, iou=0.3), dict(conf=0.5, max_det=2), dict(conf=0.1, agnostic_nms=True),
+                dict(conf=0.01, classes=[1, 3])]
+    facade._cache.clear()
+    detector = facade.load_detector(SHAPES_MODEL)
+    network_runs = []
+    detector._yolo.predictor.model.register_forward_hook(lambda *_: network_runs.append(1))  # the network itself
+    kept = [facade.detect(SHAPES_MODEL, scenes[0].image, imgsz=SIDE, **options) for options in settings]
+    assert len(network_runs) == 1  # one picture at one size: one pass, whatever the thresholds
+    facade.detect(SHAPES_MODEL, scenes[0].image, imgsz=160)  # another input size is another network input
+    facade.detect(SHAPES_MODEL, scenes[1].image, imgsz=SIDE)  # and so is another picture
+    assert len(network_runs) == 3
+    assert {r.timings.inference for r in kept} == {kept[0].timings.inference} and kept[0].timings.inference > 0
+    facade._cache.clear()  # a model that has seen nothing yet, for each setting
+    for options, result in zip(settings, kept):
+        fresh = facade.detect(SHAPES_MODEL, scenes[0].image, imgsz=SIDE, **options)
+        facade._cache.clear()
+        assert fresh.detections == result.detections, options
+    assert len({len(r.detections) for r in kept}) > 2  # the settings really differ in what they return
