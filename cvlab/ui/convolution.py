@@ -14,6 +14,16 @@ from cvlab.cnn import convolution as conv
 from cvlab.viz import convolution as conv_viz
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)  # 1 MB each at 512 px
+def grayscale(image_key: str, _pixels: np.ndarray) -> np.ndarray:
+    """The picture in gray, (H, W) in [0, 1], made once per picture for every session; read-only."""
+    from cvlab.data.images import to_grayscale
+
+    gray = to_grayscale(_pixels)
+    gray.setflags(write=False)
+    return gray
+
+
 def kernel_key(kernel: np.ndarray) -> tuple:
     return tuple(map(tuple, np.asarray(kernel, dtype=float).tolist()))
 

@@ -6,13 +6,6 @@ import numpy as np
 import streamlit as st
 
 from cvlab.cnn import inside_network as network
-from cvlab.data.images import pixels_hash
-
-
-def image_key(pixels: np.ndarray) -> str:
-    """The content hash of an array derived on the page (a grayscale copy); a LoadedImage has its own."""
-    return pixels_hash(pixels)
-
 
 @st.cache_resource(max_entries=2, show_spinner="Building the network…")  # VGG-16 alone is 0.55 GB
 def cached_network(name: str, pretrained: bool) -> network.LoadedNetwork:

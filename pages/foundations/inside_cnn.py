@@ -5,7 +5,6 @@ import streamlit as st
 from cvlab.cnn import convolution as conv
 from cvlab.cnn import pooling
 from cvlab.sizes import arithmetic as shapes
-from cvlab.data.images import to_grayscale
 from cvlab.zoo.architectures import ARCHITECTURES
 from cvlab.cnn.inside_network import classes_note
 from cvlab.cnn.stage_check import check_stages
@@ -13,7 +12,7 @@ from cvlab.ui import convolution as conv_ui
 from cvlab.ui import open_section, report_errors, sections, show_figure, show_table
 from cvlab.ui.image_picker import image_picker
 from cvlab.ui import networks as nets
-from cvlab.ui.networks import cached_network, cached_trace, image_key
+from cvlab.ui.networks import cached_network, cached_trace
 from cvlab.viz import convolution as conv_viz
 from cvlab.viz import network as net_viz
 
@@ -29,8 +28,8 @@ image = image_picker(max_side=512)
 if image is None:
     st.info("Choose a sample photo, or upload a working image, to continue.")
     st.stop()
-gray = to_grayscale(image.pixels)  # (H, W) in [0, 1]
-gray_key = image_key(gray)  # once per rerun: the sections' caches key on it
+gray_key = f"{image.content_hash}/gray"  # the sections' caches key on it
+gray = conv_ui.grayscale(gray_key, image.pixels)  # (H, W) in [0, 1]
 tab_conv, tab_pool, tab_net, tab_dense = sections("Convolution", "Pooling", "Through a network", "Conv vs dense")
 
 for _ in open_section(tab_conv):
@@ -93,7 +92,7 @@ for _ in open_section(tab_net):
         with report_errors():
             net = cached_network(arch_name, pretrained)
             (st.success if net.pretrained else st.warning)(f"{arch.title}: {net.weights_note}")
-            trace = cached_trace(arch_name, pretrained, image_key(image.pixels), image.pixels)
+            trace = cached_trace(arch_name, pretrained, image.content_hash, image.pixels)
             classes = trace.num_classes  # the model's real outputs: 1000 for ImageNet, 10 for the CIFAR nets
             cam_class = None
             if arch.attention_block is None:  # a transformer shows attention instead of Grad-CAM
