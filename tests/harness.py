@@ -18,7 +18,7 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
 ]
-OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "YOLO_OFFLINE": "1", "CVLAB_OFFLINE": "1",
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "YOLO_OFFLINE": "1", "CVLAB_OFFLINE": "1",
                "YOLO_AUTOINSTALL": "false"}
 
 
@@ -34,7 +34,7 @@ def app_server(data_home: Path, script: str = "streamlit_app.py",
     """Start the app on a free loopback port; yield its base URL and process."""
     port = free_port()
     env = {**os.environ, **OFFLINE_ENV, "CVLAB_HOME": str(data_home)}
-    log = open(data_home / "streamlit.log", "w")
+    log = open(data_home / f"{Path(script).stem}.log", "w")  # two servers may share a data home
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -50,7 +50,7 @@ def app_server(data_home: Path, script: str = "streamlit_app.py",
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start; see {data_home / 'streamlit.log'}")
+                raise RuntimeError(f"streamlit did not start; see {log.name}")
             time.sleep(0.3)
         yield url, process
     finally:
@@ -221,3 +221,22 @@ def layout_problems(page, width: int) -> list[str]:
     """What would make a page hard to read from the back of a room, found in the page as drawn at ``width``."""
     show_whole_page(page, width)
     return page.evaluate(_LAYOUT_PROBLEMS_JS)
+
+
+def polls_asked_for(url: str, query_string: str = "") -> int:
+    """Open the app's default page as a browser does (Streamlit's websocket protocol) and count the polling
+    fragments (``auto_rerun``) the server asked it to run; fails on any exception element."""
+    import asyncio
+
+    from benchmarks.classroom import Session
+
+    async def go():
+        session = Session(url, "", query_string=query_string)
+        await session.open()
+        asked = len(session.polls)
+        await session.close()
+        return asked, session.errors
+
+    asked, errors = asyncio.run(go())
+    assert not errors, errors
+    return asked

@@ -6,23 +6,11 @@ import pytest
 
 from cvlab.syllabus import LECTURE_PATH
 from cvlab.syllabus import PAGES as PAGE_INFO
-from tests.harness import REPO_ROOT, app_server, chromium, layout_problems, screenshot_whole_page, wait_until_idle
+from tests.harness import REPO_ROOT, app_server, layout_problems, screenshot_whole_page, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
 PAGES = list(PAGE_INFO)
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with app_server(tmp_path_factory.mktemp("cvlab-home")) as (url, process):
-        yield url, process
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

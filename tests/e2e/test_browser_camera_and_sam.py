@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, app_server, chromium, screenshot_whole_page, \
+from tests.harness import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, screenshot_whole_page, \
     wait_until_idle
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
 LAB_SERVER = "lab-server"  # a name for this machine that is not localhost, as students reach a lab server
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with app_server(tmp_path_factory.mktemp("cvlab-home")) as (url, process):
-        yield url, process
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from typing import Iterator
 import pytest
 
 from cvlab.syllabus import PAGES
-from tests.harness import CHROMIUM, CHROMIUM_ARGS, OFFLINE_ENV, REPO_ROOT, chromium, free_port, wait_until_idle
+from tests.harness import CHROMIUM, CHROMIUM_ARGS, OFFLINE_ENV, REPO_ROOT, free_port, wait_until_idle
 
 pytestmark = pytest.mark.e2e
 LAB_SERVER = "lab-server"  # a name for this machine that is not localhost, as students reach a lab server
@@ -107,12 +107,6 @@ def get(url: str, cookie: str | None = None) -> tuple[int, str | None]:
 def two(tmp_path_factory):
     with serve(tmp_path_factory.mktemp("cvlab-home"), "--replicas", "2", "--address", "127.0.0.1") as served:
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def test_new_browsers_are_spread_over_both_replicas_and_a_pinned_one_stays(two):

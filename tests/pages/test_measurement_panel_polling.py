@@ -4,28 +4,15 @@ Against a real server, spoken to as a browser does: a polling fragment asks the 
 ``auto_rerun``; the client counts the ones it was asked for.
 """
 
-import asyncio
 import time
 
 import pytest
 
-from benchmarks.classroom import Session, streamlit_server
+from benchmarks.classroom import streamlit_server
 from cvlab.zoo import measure_job
+from tests.harness import polls_asked_for
 
 SCRIPT = "tests/pages/scripts/measurement_panel_page.py"
-
-
-def polls_asked_for(url: str) -> int:
-    async def go():
-        session = Session(url, "")
-        await session.open()
-        asked = len(session.polls)
-        await session.close()
-        return asked, session.errors
-
-    asked, errors = asyncio.run(go())
-    assert not errors
-    return asked
 
 
 @pytest.mark.parametrize("state, polls", [(None, 0), ("finished", 0), ("queued", 1)])
