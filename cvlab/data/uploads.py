@@ -100,8 +100,12 @@ class UploadStore:
         total = check_upload_sizes(((f.name, f.size) for f in files), limits)
         digest = hashlib.sha256()
         for upload in sorted(files, key=lambda f: f.name):
-            digest.update(upload.name.encode("utf-8", "surrogatepass") + b"\0")
-            digest.update(upload.getbuffer())
+            # Every name and content with its length first: run together, {a: "1", b: "2"} and a single file
+            # a holding "1b\0" + "2" hashed alike, and a crafted folder could take another upload's place.
+            name, content = upload.name.encode("utf-8", "surrogatepass"), upload.getbuffer()
+            for part in (name, content):
+                digest.update(len(part).to_bytes(8, "big"))
+                digest.update(part)
         key = digest.hexdigest()[:16]
         tops = {Path(f.name).parts[0] for f in files if Path(f.name).parts}
         shown = f"{tops.pop()}/" if len(tops) == 1 else "the uploaded folder"

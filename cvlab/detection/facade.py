@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Sequence
@@ -32,7 +33,7 @@ from cvlab.detection.catalogue import DetectorSpec, get_detector, load_yolo
 from cvlab.errors import InvalidInput
 from cvlab.settings import Settings, get_settings
 
-NETWORK_OUTPUTS_KEPT = 4  # pictures per model whose raw output is kept (~3 MB each for COCO at 640 px)
+NETWORK_OUTPUTS_KEPT = 4  # pictures per model whose raw output is kept (COCO: 2.7 MB at 640 px, 11 at 1280)
 MAX_LOADED_MODELS = 3  # yolov8x is about 270 MB in memory; three of the small ones are nothing
 DEFAULT_IMGSZ = 640  # px: ultralytics' default, the size its COCO models were trained at
 ASKED = "chosen by hand"  # the reason given for an input size the caller set
@@ -131,8 +132,11 @@ class LoadedDetector:
 
         The network runs once per picture and input size; its time per stage is the time it took then."""
         with self.lock:
-            self._picture = (hashlib.blake2b(bgr.tobytes(), digest_size=16).digest(), bgr.shape,
-                             options.get("imgsz"))
+            # The key holds what the network's input depends on: the picture and the input size. (An NMS-free
+            # head would also take max_det and agnostic_nms, but ultralytics runs every head with NMS unless
+            # predict is given nms=False, which nothing here does.)
+            self._picture = (hashlib.blake2b(memoryview(np.ascontiguousarray(bgr)), digest_size=16).digest(),
+                             bgr.shape, options.get("imgsz"))
             self._reused_ms = None
             result = self._yolo.predict(bgr, verbose=False, device=self.device, **options)[0]
             self._keep_outputs_of(self._yolo.predictor)
@@ -147,17 +151,22 @@ class LoadedDetector:
         if predictor is None or getattr(predictor, "cvlab_keeps_outputs", False):
             return
         run_network = predictor.inference
+        detector = weakref.ref(self)  # the predictor must not keep an evicted model alive
 
         def inference(im, *args, **kwargs):
-            kept = self._outputs.get(self._picture) if not (args or kwargs) else None
+            me = detector()
+            if me is None or args or kwargs:
+                return run_network(im, *args, **kwargs)
+            kept = me._outputs.get(me._picture)
             if kept is not None and kept[1] is not None:
-                self._outputs.move_to_end(self._picture)
-                self._reused_ms = kept[1]
+                me._outputs.move_to_end(me._picture)
+                me._reused_ms = kept[1]
                 return kept[0]  # ultralytics' NMS filters into new tensors: the kept output stays as it was
             preds = run_network(im, *args, **kwargs)
-            self._outputs[self._picture] = [preds, None]
-            while len(self._outputs) > NETWORK_OUTPUTS_KEPT:
-                self._outputs.popitem(last=False)
+            # only the boxes and scores NMS reads, not the feature maps beside them (several times their size)
+            me._outputs[me._picture] = [preds[0] if isinstance(preds, (list, tuple)) else preds, None]
+            while len(me._outputs) > NETWORK_OUTPUTS_KEPT:
+                me._outputs.popitem(last=False)
             return preds
 
         predictor.inference = inference

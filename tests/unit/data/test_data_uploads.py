@@ -207,6 +207,14 @@ def test_a_folder_upload_is_measured_before_it_is_read_and_kept_like_a_zip(store
         store.save_folder([FakeUpload("pets/" + "x" * 300 + ".png", b"x")], "ada")
 
 
+def test_a_crafted_folder_cannot_take_the_place_of_another_upload(store):
+    """Names and contents run together would hash {a: "1", b: "2"} like a single file a holding "1b\\0" + "2"."""
+    handout = store.save_folder([FakeUpload("set/a", b"1"), FakeUpload("set/b", b"2")], "teacher")
+    crafted = store.save_folder([FakeUpload("set/a", b"1set/b\x002")], "mallory")
+    assert crafted != handout
+    assert (handout / "set" / "b").read_bytes() == b"2" and not (crafted / "set" / "b").exists()
+
+
 def test_folders_from_before_the_index_are_adopted_and_can_be_dropped(store, clock):
     legacy = store.home / "uploads" / ("ab" * 8)
     legacy.mkdir(parents=True)

@@ -215,3 +215,24 @@ def test_moving_a_threshold_reruns_the_postprocessing_not_the_network_and_return
         facade._cache.clear()
         assert fresh.detections == result.detections, options
     assert len({len(r.detections) for r in kept}) > 2  # the settings really differ in what they return
+
+
+def test_a_model_keeps_only_the_boxes_nms_reads_and_is_freed_with_them_when_evicted(scenes):
+    import gc
+    import weakref
+
+    import torch
+
+    facade._cache.clear()
+    facade.detect(SHAPES_MODEL, scenes[0].image, imgsz=SIDE)
+    detector = facade.load_detector(SHAPES_MODEL)
+    [(kept, inference_ms)] = detector._outputs.values()
+    assert isinstance(kept, torch.Tensor) and kept.shape[:2] == (1, 4 + len(detector.names)) and inference_ms > 0
+    gone = weakref.ref(detector)
+    del detector, kept
+    gc.disable()  # freed by reference counting as it is evicted, not whenever a full collection comes
+    try:
+        facade._cache.clear()
+        assert gone() is None
+    finally:
+        gc.enable()
