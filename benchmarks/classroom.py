@@ -361,11 +361,23 @@ async def per_widget(url: str, page: str, process, changes: int) -> list[dict]:
     return sorted(rows, key=lambda row: -row["cpu_ms"])
 
 
-async def visit_every_page(url: str, pages: list[str]) -> None:
+async def visit_every_page(url: str, pages: list[str], settle_s: float = 120) -> None:
+    """One visit of every page, then until a new session of the first page is asked to poll nothing (the
+    device check each server process makes once, for one): behind a proxy, fresh sessions land on every
+    replica in turn, and a class meets warmed-up servers after its first minute."""
     for page in pages:
         client = Session(url, page)
         await client.open()
         await client.close()
+    deadline = time.monotonic() + settle_s
+    while time.monotonic() < deadline:
+        client = Session(url, pages[0])
+        await client.open()
+        polling = bool(client.polls)
+        await client.close()
+        if not polling:
+            return
+        await asyncio.sleep(1)
 
 
 async def memory(url: str, pages: list[str], process, reruns: int, change: bool = True) -> list[tuple[int, float]]:

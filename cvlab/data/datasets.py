@@ -13,11 +13,10 @@ Usage::
 
 from __future__ import annotations
 
-import dataclasses
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from cvlab.data.arrays import (  # noqa: F401  (re-exported: callers load and size datasets from here)
     MAX_DATASET_BYTES, DatasetTooLarge, LabelledImages, check_memory, from_arrays, nhwc_to_tensor, resize_uint8,
@@ -25,6 +24,10 @@ from cvlab.data.arrays import (  # noqa: F401  (re-exported: callers load and si
 from cvlab.errors import InvalidInput, UnknownName
 from cvlab.registry import Registry
 from cvlab.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
 PREVIEW_SIZE = 64  # px: what a page decodes a dataset at to show it; the run's worker builds it at full size
 SHAPES_COUNT = 5000  # images in the default shapes dataset (1,000 per class)
@@ -46,28 +49,99 @@ DATASETS: Registry[DatasetInfo] = Registry("dataset")
 FOLDER_IMAGE_SIZE = 64  # px: your own photos, shrunk so a few thousand fit in memory
 
 
+PREVIEW_TILES = 8  # training images a page shows of a dataset
+
+
 @dataclass(frozen=True, eq=False)
 class DatasetPreview:
-    """What a page shows of a dataset before a run: the same images and split, drawn small."""
+    """What a page shows of a dataset before a run: the run's split, counted, and a few of its training images
+    (every class in turn) drawn small."""
 
-    data: LabelledImages  # at min(image_size, PREVIEW_SIZE) px
+    name: str
+    class_names: tuple[str, ...]
+    train_labels: "torch.Tensor"  # int64: the run's training split, in its order
+    val_labels: "torch.Tensor"
+    tiles: "torch.Tensor"  # uint8 (n, 3, s, s) at shown_size px: training images, each class in turn
+    tile_labels: "torch.Tensor"  # int64 (n,)
+    shown_size: int  # min(image_size, PREVIEW_SIZE)
     image_size: int  # px the run will train at
     nbytes: int  # what the run's uint8 tensors will take at that size
+    note: str
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Images per class in each part: {"train": {"circle": 800, ...}, "val": {...}}."""
+        return {part: {name: int((y == i).sum()) for i, name in enumerate(self.class_names)}
+                for part, y in (("train", self.train_labels), ("val", self.val_labels))}
 
 
 def preview_dataset(source: str, *, image_size: int | None = None, seed: int = 0, val_fraction: float = 0.2,
                     limit: int | None = None, settings: Settings | None = None) -> DatasetPreview:
-    """``load_dataset`` at no more than PREVIEW_SIZE px (the counts, classes and split do not depend on the
-    size), with the full-size memory check: a page never holds 2,700 images of 512 px to draw eight of them."""
+    """The run's dataset as a page shows it: its split and PREVIEW_TILES training images at no more than
+    PREVIEW_SIZE px (the counts, classes and split do not depend on the size), with the full-size memory check:
+    a page never holds 2,700 images of 512 px to draw eight of them. The synthetic shapes are counted from
+    their labels and only the images shown are drawn (drawing all 5,000 took a second and a half)."""
+    import torch
+
+    from cvlab.data.augment import preview_indices
+
     name = str(source).strip()
     size = image_size or (DATASETS.get(name).default_image_size if name in DATASETS else FOLDER_IMAGE_SIZE)
-    data = load_dataset(source, image_size=min(size, PREVIEW_SIZE), seed=seed, val_fraction=val_fraction,
-                        limit=limit, settings=settings)
+    shown = min(size, PREVIEW_SIZE)
+    if name == "shapes":
+        data = _shapes_labels_only(shown, seed, val_fraction, limit)
+        picked = preview_indices(data.train_y, PREVIEW_TILES)
+        tiles = _draw_shapes(data.train_index[picked], limit or SHAPES_COUNT, seed, shown)
+    else:
+        data = load_dataset(source, image_size=shown, seed=seed, val_fraction=val_fraction, limit=limit,
+                            settings=settings)
+        picked = preview_indices(data.train_y, PREVIEW_TILES)
+        tiles = data.train_x[torch.as_tensor(picked, dtype=torch.int64)].contiguous()
     count = len(data.train_y) + len(data.val_y)
     check_memory(count, size, data.name)
-    if data.image_size != size:  # the loaders' notes give the size they drew at: say the run's
-        data = dataclasses.replace(data, note=data.note.replace(f"{data.image_size} px", f"{size} px"))
-    return DatasetPreview(data, size, count * 3 * size * size)
+    note = data.note.replace(f"{shown} px", f"{size} px")  # the loaders' notes give the size they drew at
+    return DatasetPreview(data.name, data.class_names, data.train_y, data.val_y, tiles,
+                          data.train_y[torch.as_tensor(picked, dtype=torch.int64)], shown, size,
+                          count * 3 * size * size, note)
+
+
+@dataclass(frozen=True)
+class _Split:
+    """A dataset's labels and split without its images (for the shapes preview)."""
+
+    name: str
+    class_names: tuple[str, ...]
+    train_y: "torch.Tensor"
+    val_y: "torch.Tensor"
+    train_index: "np.ndarray"  # position of each training image in the generated set
+    note: str
+
+
+def _shapes_labels_only(image_size: int, seed: int, val_fraction: float, limit: int | None) -> _Split:
+    """The split ``_load_shapes`` makes, from the labels alone (image i shows class i % 5)."""
+    import numpy as np
+    import torch
+
+    from cvlab.data.shapes import SHAPE_CLASSES, shape_labels, shapes_classification
+    from cvlab.data.splits import stratified_split
+
+    n = limit or SHAPES_COUNT
+    shapes_classification(n, seed, size=image_size, only=[])  # its checks of n, seed and size; draws nothing
+    labels = shape_labels(n)
+    train, val = stratified_split(labels, val_fraction, seed)
+    as_labels = lambda idx: torch.from_numpy(labels[np.asarray(idx, np.int64)])
+    return _Split("shapes", SHAPE_CLASSES, as_labels(train), as_labels(val), np.asarray(train, np.int64),
+                  _shapes_note(n, seed, image_size))
+
+
+def _draw_shapes(indices, n: int, seed: int, size: int) -> "torch.Tensor":
+    from cvlab.data.shapes import shapes_classification
+
+    images, _, _ = shapes_classification(n, seed, size=size, only=indices)
+    return nhwc_to_tensor(images)
+
+
+def _shapes_note(n: int, seed: int, image_size: int) -> str:
+    return f"{n:,} synthetic shapes drawn with seed {seed} at {image_size} px"
 
 
 def _load_shapes(image_size: int, seed: int, val_fraction: float, limit: int | None, settings: Settings):
@@ -78,8 +152,8 @@ def _load_shapes(image_size: int, seed: int, val_fraction: float, limit: int | N
     check_memory(n, image_size, "shapes")
     images, labels, classes = shapes_classification(n, seed, size=image_size)
     train, val = stratified_split(labels, val_fraction, seed)
-    note = f"{n:,} synthetic shapes drawn with seed {seed} at {image_size} px"
-    return from_arrays("shapes", classes, nhwc_to_tensor(images), labels, train, val, note)
+    return from_arrays("shapes", classes, nhwc_to_tensor(images), labels, train, val,
+                       _shapes_note(n, seed, image_size))
 
 
 def _load_digits(image_size, seed, val_fraction, limit, settings):

@@ -27,6 +27,7 @@ angle otherwise; a wider range of sizes. A shape's mask is the pixels it paints
 from __future__ import annotations
 
 import math
+from typing import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,23 +137,33 @@ def _check(n: int, seed: int, size: int, min_size: int) -> None:
         raise InvalidInput(f"Image size {size} px is out of range: use {min_size} to 1024 px.")
 
 
-def shapes_classification(n: int, seed: int, size: int = 32) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+def shape_labels(n: int) -> np.ndarray:
+    """The class of each of ``n`` classification images: image i shows class i % 5."""
+    return np.arange(n, dtype=np.int64) % len(SHAPE_CLASSES)
+
+
+def shapes_classification(n: int, seed: int, size: int = 32,
+                          only: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """``n`` images with one shape each: (n, size, size, 3) uint8, labels (n,) int64, class names.
 
     Labels cycle through the classes (image i shows class i % 5), so every class has n/5 images.
+    Each image is drawn from its own seed: ``only`` draws just those images of the n (the same
+    pixels as in the whole set) and returns them with their labels.
     """
     _check(n, seed, size, min_size=16)
-    images = np.empty((n, size, size, 3), np.uint8)
-    labels = np.arange(n, dtype=np.int64) % len(SHAPE_CLASSES)
-    for index in range(n):
-        rng = np.random.default_rng([seed, _TASK_STREAM["classify"], index])
+    every = np.arange(n, dtype=np.int64)
+    indices = every if only is None else every[np.asarray(only, np.int64)]
+    images = np.empty((len(indices), size, size, 3), np.uint8)
+    labels = shape_labels(n)[indices]
+    for out, index in enumerate(indices):
+        rng = np.random.default_rng([seed, _TASK_STREAM["classify"], int(index)])
         canvas = _background(rng, size)
         r = rng.uniform(0.30, 0.46) * size  # circumradius: at least 9.6 px at 32 px
         margin = _OUTER * r
         cx, cy = rng.uniform(margin, size - margin, 2) if size > 2 * margin else (size / 2, size / 2)
-        alpha = shape_coverage(SHAPE_CLASSES[labels[index]], cx, cy, r, rng.uniform(0, 2 * math.pi), size)
+        alpha = shape_coverage(SHAPE_CLASSES[labels[out]], cx, cy, r, rng.uniform(0, 2 * math.pi), size)
         canvas += alpha[..., None] * (_shape_colour(rng, canvas) - canvas)
-        images[index] = _finish(rng, canvas)
+        images[out] = _finish(rng, canvas)
     return images, labels, SHAPE_CLASSES
 
 

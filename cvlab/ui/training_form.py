@@ -56,9 +56,9 @@ def cached_dataset(source: str, image_size: int, seed: int, val_fraction: float,
             source, image_size=image_size or None, seed=seed, val_fraction=val_fraction, limit=limit or None))
 
 
-def augmented_tiles(config: TrainConfig, data) -> tuple[list[bytes], list[str]]:
-    """Eight training images (every class in turn) as the run's augmentation shows them, PNG-encoded, with
-    their class names; made once per dataset, augmentation and seed for every session (augmenting and
+def augmented_tiles(config: TrainConfig, preview) -> tuple[list[bytes], list[str]]:
+    """The preview's training images (every class in turn) as the run's augmentation shows them, PNG-encoded,
+    with their class names; made once per dataset, augmentation and seed for every session (augmenting and
     encoding them was a third of a rerun that changed nothing)."""
     key = ("augmented", config.data, config.image_size, config.seed, config.val_fraction, config.limit,
            config.augmentation)
@@ -68,16 +68,15 @@ def augmented_tiles(config: TrainConfig, data) -> tuple[list[bytes], list[str]]:
 
         from PIL import Image
 
-        from cvlab.data.augment import augment_preview, get_augmentation, preview_indices
+        from cvlab.data.augment import augment_preview, get_augmentation
 
-        picked = preview_indices(data.train_y, 8)  # every class in turn, not the first eight of a sorted upload
         tiles = []
-        for tile in augment_preview(data.train_x[picked], get_augmentation(config.augmentation), len(picked),
+        for tile in augment_preview(preview.tiles, get_augmentation(config.augmentation), len(preview.tiles),
                                     config.seed):
             buffer = io.BytesIO()
             Image.fromarray(tile).save(buffer, format="PNG")
             tiles.append(buffer.getvalue())
-        return tiles, [data.class_names[int(data.train_y[i])] for i in picked]
+        return tiles, [preview.class_names[int(label)] for label in preview.tile_labels]
 
     return PAGE_DATASETS.get_or_make(key, make)
 
@@ -184,7 +183,7 @@ def checked_yolo_source(source: str) -> str:
 def dataset_summary(config: TrainConfig):
     """What the run will learn from, checked now (bad uploads are refused here, before a run is queued).
 
-    Returns the classification dataset (for the LR preview's step count), the mask dataset,
+    Returns the classification preview (for the LR preview's step count), the mask dataset,
     True for a valid detection dataset, or None on error.
     """
     with report_errors():
@@ -192,19 +191,19 @@ def dataset_summary(config: TrainConfig):
         if summary is not None:
             return summary(config)
         preview = cached_dataset(config.data, config.image_size, config.seed, config.val_fraction, config.limit)
-        data = preview.data
-        counts = data.counts()["train"]
-        shown = "" if data.image_size == preview.image_size else \
-            f" (shown here at {data.image_size} px; the run builds all {preview.nbytes / 2**20:,.0f} MiB of it)"
-        st.caption(f"**{data.name}**: {len(data.train_y)} training and {len(data.val_y)} validation images of "
-                   f"{preview.image_size} px, {len(data.class_names)} classes{shown}. {data.note}")
+        counts = preview.counts()["train"]
+        shown = "" if preview.shown_size == preview.image_size else \
+            f" (shown here at {preview.shown_size} px; the run builds all {preview.nbytes / 2**20:,.0f} MiB of it)"
+        st.caption(f"**{preview.name}**: {len(preview.train_labels)} training and {len(preview.val_labels)} "
+                   f"validation images of {preview.image_size} px, {len(preview.class_names)} classes{shown}. "
+                   f"{preview.note}")
         show_figure(cached_figure(viz.class_counts, counts, cache_key=tuple(counts.items())), key="class_counts")
-        tiles, names = augmented_tiles(config, data)
+        tiles, names = augmented_tiles(config, preview)
         st.caption(f"Training images of each class in turn, as the '{config.augmentation}' augmentation shows "
                    "them to the network:")
         # wide enough on the projector for a class name in its large type to fit under its image whole
         st.image(tiles, width=128 if projector_on() else 72, caption=names)
-        return data
+        return preview
     return None
 
 
@@ -367,7 +366,7 @@ def train_size(config: TrainConfig, data) -> int | None:
 
             return limited_split(config.limit, config.val_fraction)[0]
         return data.report.train  # a preview may hold only a few of the pairs
-    return len(data.train_y)
+    return len(data.train_labels)
 
 
 def lr_preview(config: TrainConfig, train_size: int) -> None:

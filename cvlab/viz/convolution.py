@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from cvlab.cnn.convolution import ConvResult, ConvStep, ConvVsDense
     from cvlab.cnn.pooling import HeadParams, PoolingComparison, TranslationInvariance
 
-MAX_DISPLAY_PX = 512  # longest side sent to the browser: 2 maps of 512x512 float32 are ~3.7 MB of JSON
+# Longest side sent to the browser. Two 512 px maps were 3.5 MB of JSON to encode, hash and send on every rerun
+# (86 ms of server CPU a rerun: a class of 30 on Inside a CNN waited 2.2 s at the 95th percentile); at 256 px,
+# a quarter of that. The convolution itself runs on the whole picture; hovering shows true values.
+MAX_DISPLAY_PX = 256
 WINDOW_COLOR = COLORWAY[3]  # vermillion: the window on the input and its pixel on the output
 PADDING_COLOR = COLORWAY[1]  # orange: the zero-padding frame
 GRAY = "gray"  # 0 black, 1 white, like the photo

@@ -204,11 +204,12 @@ def test_a_page_preview_is_drawn_small_but_counted_and_checked_at_full_size():
 
     preview = preview_dataset("shapes", image_size=256, limit=50, seed=3)
     full = load_dataset("shapes", image_size=256, limit=50, seed=3)
-    assert preview.data.train_x.shape[-1] == PREVIEW_SIZE and preview.image_size == 256
+    assert preview.tiles.shape == (8, 3, PREVIEW_SIZE, PREVIEW_SIZE) and preview.image_size == 256
     assert preview.nbytes == 50 * 3 * 256 * 256 == full.train_x.nbytes + full.val_x.nbytes
-    assert torch.equal(preview.data.train_y, full.train_y) and torch.equal(preview.data.val_y, full.val_y)
-    assert preview.data.train_x.nbytes * 15 < full.train_x.nbytes
-    assert preview_dataset("digits").data.train_x.shape[-1] == 32  # small sets are shown as they are
+    assert torch.equal(preview.train_labels, full.train_y) and torch.equal(preview.val_labels, full.val_y)
+    assert preview.counts() == full.counts() and "50 synthetic shapes drawn with seed 3 at 256 px" in preview.note
+    digits = preview_dataset("digits")
+    assert digits.shown_size == digits.tiles.shape[-1] == 32  # small sets are shown as they are
     with pytest.raises(DatasetTooLarge, match="2,800 images at 512×512 px need 2.1 GiB"):
         preview_dataset("shapes", image_size=512, limit=2800)
 
@@ -229,3 +230,16 @@ def test_messages_about_an_upload_name_the_zip_not_the_servers_hash_folder(tmp_p
     with pytest.raises(FolderLayoutError) as caught:
         load_dataset(str(legacy), image_size=8)
     assert "3fa2c9" not in str(caught.value) and str(caught.value).startswith("'your upload' has")
+
+
+@pytest.mark.parametrize("source", ["shapes", "digits"])
+def test_a_preview_shows_the_runs_own_training_images_every_class_in_turn(source):
+    """The shapes preview draws only the images it shows: they must be the very pixels the run will train on."""
+    from cvlab.data.augment import preview_indices
+    from cvlab.data.datasets import PREVIEW_SIZE, preview_dataset
+
+    preview = preview_dataset(source, seed=11, val_fraction=0.3, limit=200)
+    full = load_dataset(source, image_size=preview.shown_size, seed=11, val_fraction=0.3, limit=200)
+    picked = torch.tensor(preview_indices(full.train_y, 8))
+    assert torch.equal(preview.tiles, full.train_x[picked]) and torch.equal(preview.tile_labels, full.train_y[picked])
+    assert len(set(preview.tile_labels.tolist())) == len(full.class_names[:8]) and preview.shown_size <= PREVIEW_SIZE
