@@ -180,21 +180,6 @@ def augment_batch(x, aug: Augmentation, generator=None):
     return x
 
 
-def preview_indices(labels, n: int) -> list[int]:
-    """Up to ``n`` image indices taking each class in turn: the first image of every class, then the second...
-
-    Uploaded folders list their images class by class, so the first ``n`` would often all be one class.
-    """
-    labels = np.asarray(labels).reshape(-1)
-    by_class = [np.flatnonzero(labels == c) for c in np.unique(labels)]
-    picked: list[int] = []
-    for rank in range(max((len(members) for members in by_class), default=0)):
-        picked += [int(members[rank]) for members in by_class if rank < len(members)]
-        if len(picked) >= n:
-            break
-    return picked[:n]
-
-
 def augment_preview(images_uint8, aug: Augmentation, n: int, seed: int) -> np.ndarray:
     """``n`` augmented images as uint8 (n, H, W, 3) for a preview grid.
 

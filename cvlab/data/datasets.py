@@ -82,7 +82,7 @@ def preview_dataset(source: str, *, image_size: int | None = None, seed: int = 0
     their labels and only the images shown are drawn (drawing all 5,000 took a second and a half)."""
     import torch
 
-    from cvlab.data.augment import preview_indices
+    from cvlab.data.splits import preview_indices
 
     name = str(source).strip()
     size = image_size or (DATASETS.get(name).default_image_size if name in DATASETS else FOLDER_IMAGE_SIZE)

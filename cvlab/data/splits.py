@@ -72,3 +72,18 @@ def split_limit(limit: int | None, val_fraction: float) -> tuple[int | None, int
         return None, None
     n_val = max(1, int(round(limit * val_fraction)))
     return max(1, limit - n_val), n_val
+
+
+def preview_indices(labels, n: int) -> list[int]:
+    """Up to ``n`` image indices taking each class in turn: the first image of every class, then the second...
+
+    Uploaded folders list their images class by class, so the first ``n`` would often all be one class.
+    """
+    labels = np.asarray(labels).reshape(-1)
+    by_class = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    picked: list[int] = []
+    for rank in range(max((len(members) for members in by_class), default=0)):
+        picked += [int(members[rank]) for members in by_class if rank < len(members)]
+        if len(picked) >= n:
+            break
+    return picked[:n]

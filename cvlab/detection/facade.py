@@ -11,16 +11,17 @@ size...) before taking its own lock, so a second user's slider could change the
 first user's result. Each cached model therefore carries a lock, and one
 prediction runs through it at a time; different models run in parallel.
 
-Each model also keeps the network's raw output for its last few pictures. The
-thresholds (confidence, NMS IoU, max detections, classes, class-agnostic NMS) only
-act after the network, in ultralytics' own postprocessing: moving a slider re-runs
-that postprocessing on the kept output instead of the network (on a CPU, seconds
-for a 640 px picture, against milliseconds).
+Each model also keeps the network's raw output for the last few pictures a caller
+named (``picture_key``: the page passes the picture's content hash, made when it
+was loaded). The thresholds (confidence, NMS IoU, max detections, classes,
+class-agnostic NMS) only act after the network, in ultralytics' own postprocessing:
+moving a slider re-runs that postprocessing on the kept output instead of the
+network (on a CPU, seconds for a 640 px picture, against milliseconds). A call
+without a key (the command line, a benchmark) runs the network and keeps nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import weakref
 from collections import OrderedDict
@@ -112,7 +113,7 @@ class LoadedDetector:
         self.parameters = sum(p.numel() for p in yolo.model.parameters())
         self.imgsz, self.imgsz_reason = training_size(spec, yolo)
         self._outputs: OrderedDict[tuple, list] = OrderedDict()  # picture -> [raw output, inference ms]
-        self._picture: tuple = ()  # the picture being predicted (set under the lock)
+        self._picture: tuple | None = None  # (picture key, input size) being predicted; set under the lock
         self._reused_ms: float | None = None
         self.predict(np.zeros((64, 64, 3), np.uint8), imgsz=64)  # set the predictor up now, so no result's
         # timing carries the one-off model fusion and first allocations
@@ -127,16 +128,16 @@ class LoadedDetector:
             return self.imgsz, self.imgsz_reason
         return int(imgsz), f"{ASKED} ({self.spec.name} was trained at {self.imgsz} px)"
 
-    def predict(self, bgr: np.ndarray, **options):
+    def predict(self, bgr: np.ndarray, picture_key: str | None = None, **options):
         """One image (H, W, 3) uint8 BGR, as ultralytics takes numpy input; its Results object.
 
-        The network runs once per picture and input size; its time per stage is the time it took then."""
+        With ``picture_key`` (a content hash of the picture) the network runs once per picture and input size,
+        and the time per stage is the time it took then."""
         with self.lock:
             # The key holds what the network's input depends on: the picture and the input size. (An NMS-free
             # head would also take max_det and agnostic_nms, but ultralytics runs every head with NMS unless
             # predict is given nms=False, which nothing here does.)
-            self._picture = (hashlib.blake2b(memoryview(np.ascontiguousarray(bgr)), digest_size=16).digest(),
-                             bgr.shape, options.get("imgsz"))
+            self._picture = (picture_key, options.get("imgsz")) if picture_key else None
             self._reused_ms = None
             result = self._yolo.predict(bgr, verbose=False, device=self.device, **options)[0]
             self._keep_outputs_of(self._yolo.predictor)
@@ -155,7 +156,7 @@ class LoadedDetector:
 
         def inference(im, *args, **kwargs):
             me = detector()
-            if me is None or args or kwargs:
+            if me is None or me._picture is None or args or kwargs:
                 return run_network(im, *args, **kwargs)
             kept = me._outputs.get(me._picture)
             if kept is not None and kept[1] is not None:
@@ -268,18 +269,21 @@ def _check_options(detector: LoadedDetector, conf: float, iou: float, imgsz: int
 
 def detect(name: str, pixels: np.ndarray, *, conf: float = 0.25, iou: float = 0.7, imgsz: int | None = None,
            classes: Sequence[int] | None = None, max_det: int = 300, agnostic_nms: bool = False,
-           settings: Settings | None = None) -> DetectionResult:
+           picture_key: str | None = None, settings: Settings | None = None) -> DetectionResult:
     """Detect objects in one (H, W, 3) uint8 RGB image with model ``name``.
 
     ``imgsz`` None (default) takes the size the model was trained at (``training_size``);
     ``classes`` keeps only those class ids (None: all); ``agnostic_nms`` lets boxes of
     different classes suppress each other. The other defaults are ultralytics' own.
+    ``picture_key``, the pixels' content hash (``LoadedImage.content_hash``), lets a later
+    call on the same picture and size reuse the network's output.
     """
     detector = load_detector(name, settings=settings)
     imgsz, reason = detector.input_size(imgsz)
     _check_options(detector, conf, iou, imgsz, max_det, classes)
     bgr = _check_pixels(pixels)
-    result = detector.predict(bgr, conf=conf, iou=iou, imgsz=imgsz, max_det=max_det, agnostic_nms=agnostic_nms,
+    result = detector.predict(bgr, picture_key, conf=conf, iou=iou, imgsz=imgsz, max_det=max_det,
+                              agnostic_nms=agnostic_nms,
                               classes=list(map(int, classes)) if classes is not None else None)
     return _to_result(detector, result, imgsz, reason, bgr.shape)
 
@@ -319,7 +323,7 @@ class Candidates:
 
 def candidates(name: str, pixels: np.ndarray, *, imgsz: int | None = None, conf_floor: float = CANDIDATE_CONF,
                max_candidates: int = MAX_CANDIDATES, classes: Sequence[int] | None = None,
-               settings: Settings | None = None) -> Candidates:
+               picture_key: str | None = None, settings: Settings | None = None) -> Candidates:
     """The boxes NMS starts from, through the real pipeline: an IoU threshold of 1 suppresses nothing.
 
     (Suppression needs IoU strictly above the threshold, and IoU never exceeds 1.) ``imgsz``
@@ -328,8 +332,8 @@ def candidates(name: str, pixels: np.ndarray, *, imgsz: int | None = None, conf_
     detector = load_detector(name, settings=settings)
     imgsz, _ = detector.input_size(imgsz)
     _check_options(detector, conf_floor, 1.0, imgsz, max_candidates, classes)
-    result = detector.predict(_check_pixels(pixels), conf=conf_floor, iou=1.0, imgsz=imgsz, max_det=max_candidates,
-                              classes=list(map(int, classes)) if classes is not None else None)
+    result = detector.predict(_check_pixels(pixels), picture_key, conf=conf_floor, iou=1.0, imgsz=imgsz,
+                              max_det=max_candidates, classes=list(map(int, classes)) if classes is not None else None)
     boxes, scores, labels = _arrays(result)
     return Candidates(model=name, boxes=boxes, scores=scores, classes=labels, names=detector.names,
                       conf_floor=conf_floor, nms_free=detector.nms_free)

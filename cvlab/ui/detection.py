@@ -86,13 +86,13 @@ def model_info(name: str) -> facade.ModelInfo:
 def detect(name: str, key: str, conf: float, iou: float, imgsz: int | None, classes: tuple[int, ...] | None,
            max_det: int, agnostic: bool, _pixels: np.ndarray) -> facade.DetectionResult:
     return facade.detect(name, _pixels, conf=conf, iou=iou, imgsz=imgsz, classes=classes, max_det=max_det,
-                         agnostic_nms=agnostic)
+                         agnostic_nms=agnostic, picture_key=key)
 
 
 @st.cache_data(max_entries=_RESULTS, show_spinner="Collecting the boxes before NMS…")
 def candidates(name: str, key: str, imgsz: int | None, classes: tuple[int, ...] | None,
                _pixels: np.ndarray) -> facade.Candidates:
-    return facade.candidates(name, _pixels, imgsz=imgsz, classes=classes)
+    return facade.candidates(name, _pixels, imgsz=imgsz, classes=classes, picture_key=key)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -146,7 +146,7 @@ def test_dataset_mean_std_uses_published_values_or_measures():
 
 
 def test_the_preview_takes_each_class_in_turn_from_a_set_sorted_by_class():
-    from cvlab.data.augment import preview_indices
+    from cvlab.data.splits import preview_indices
 
     labels = torch.tensor([0] * 30 + [1] * 20 + [2] * 2)  # as an uploaded folder lists them
     picked = preview_indices(labels, 8)

@@ -235,7 +235,7 @@ def test_messages_about_an_upload_name_the_zip_not_the_servers_hash_folder(tmp_p
 @pytest.mark.parametrize("source", ["shapes", "digits"])
 def test_a_preview_shows_the_runs_own_training_images_every_class_in_turn(source):
     """The shapes preview draws only the images it shows: they must be the very pixels the run will train on."""
-    from cvlab.data.augment import preview_indices
+    from cvlab.data.splits import preview_indices
     from cvlab.data.datasets import PREVIEW_SIZE, preview_dataset
 
     preview = preview_dataset(source, seed=11, val_fraction=0.3, limit=200)

@@ -203,11 +203,15 @@ def test_moving_a_threshold_reruns_the_postprocessing_not_the_network_and_return
     detector = facade.load_detector(SHAPES_MODEL)
     network_runs = []
     detector._yolo.predictor.model.register_forward_hook(lambda *_: network_runs.append(1))  # the network itself
-    kept = [facade.detect(SHAPES_MODEL, scenes[0].image, imgsz=SIDE, **options) for options in settings]
+    kept = [facade.detect(SHAPES_MODEL, scenes[0].image, imgsz=SIDE, picture_key="scene-0", **options)
+            for options in settings]
     assert len(network_runs) == 1  # one picture at one size: one pass, whatever the thresholds
-    facade.detect(SHAPES_MODEL, scenes[0].image, imgsz=160)  # another input size is another network input
-    facade.detect(SHAPES_MODEL, scenes[1].image, imgsz=SIDE)  # and so is another picture
+    facade.detect(SHAPES_MODEL, scenes[0].image, imgsz=160, picture_key="scene-0")  # another input size
+    facade.detect(SHAPES_MODEL, scenes[1].image, imgsz=SIDE, picture_key="scene-1")  # another picture
     assert len(network_runs) == 3
+    for _ in range(2):  # a caller that names no picture (the command line) runs the network every time
+        facade.detect(SHAPES_MODEL, scenes[0].image, imgsz=SIDE)
+    assert len(network_runs) == 5
     assert {r.timings.inference for r in kept} == {kept[0].timings.inference} and kept[0].timings.inference > 0
     facade._cache.clear()  # a model that has seen nothing yet, for each setting
     for options, result in zip(settings, kept):
@@ -224,7 +228,7 @@ def test_a_model_keeps_only_the_boxes_nms_reads_and_is_freed_with_them_when_evic
     import torch
 
     facade._cache.clear()
-    facade.detect(SHAPES_MODEL, scenes[0].image, imgsz=SIDE)
+    facade.detect(SHAPES_MODEL, scenes[0].image, imgsz=SIDE, picture_key="scene-0")
     detector = facade.load_detector(SHAPES_MODEL)
     [(kept, inference_ms)] = detector._outputs.values()
     assert isinstance(kept, torch.Tensor) and kept.shape[:2] == (1, 4 + len(detector.names)) and inference_ms > 0
