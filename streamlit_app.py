@@ -2,9 +2,12 @@
 
 import streamlit as st
 
+from cvlab.server.memory import return_big_blocks_to_the_system
 from cvlab.syllabus import PAGES
 from cvlab.ui import projector_toggle
 from cvlab.ui.device_panel import device_panel
+
+return_big_blocks_to_the_system()  # once per process: a freed activation map goes back to the system
 
 st.set_page_config(page_title="CV Lab", page_icon=":material/visibility:", layout="wide")
 

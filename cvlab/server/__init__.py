@@ -4,4 +4,5 @@
 - ``secure_context``: whether the browser will open the camera, told from the address it used
 - ``haproxy``: the reverse proxy's configuration (sticky by cookie, websockets) and its TLS files
 - ``replicas``: ``python -m cvlab serve``: N Streamlit processes behind HAProxy, started and stopped together
+- ``memory``: big freed blocks go back to the system, so a page server's size follows its work
 """
