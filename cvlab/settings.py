@@ -71,6 +71,7 @@ class Settings:
     upload_keep_days: float = 14.0  # an upload unused this long is deleted (CVLAB_UPLOAD_KEEP_DAYS)
     max_upload_bytes: int = 200 * 2**20  # a folder upload, all files together (CVLAB_MAX_UPLOAD_MB)
     page_cache_bytes: int = 512 * 2**20  # decoded datasets the pages keep in memory (CVLAB_PAGE_CACHE_MB)
+    detector_cache_bytes: int = 640 * 2**20  # weights of the YOLO models kept loaded (CVLAB_DETECTOR_CACHE_MB)
     user_run_disk_quota: int = 5120 * 2**20  # bytes of run folders one user may keep (CVLAB_USER_RUN_DISK_MB)
     run_keep_days: float = 30.0  # an ended run this old is removed; 0 keeps all (CVLAB_RUN_KEEP_DAYS)
     max_waiting_runs: int = 3  # runs one user may have waiting in the queue (CVLAB_MAX_WAITING_RUNS)
@@ -124,6 +125,7 @@ class Settings:
             upload_keep_days=float(keep_days),
             max_upload_bytes=_mebibytes(env, "CVLAB_MAX_UPLOAD_MB", 200),
             page_cache_bytes=_mebibytes(env, "CVLAB_PAGE_CACHE_MB", 512),
+            detector_cache_bytes=_mebibytes(env, "CVLAB_DETECTOR_CACHE_MB", 640),
             user_run_disk_quota=_mebibytes(env, "CVLAB_USER_RUN_DISK_MB", 5120),
             run_keep_days=float(run_keep),
             max_waiting_runs=int(waiting),

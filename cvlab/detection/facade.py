@@ -35,7 +35,7 @@ from cvlab.errors import InvalidInput
 from cvlab.settings import Settings, get_settings
 
 NETWORK_OUTPUTS_KEPT = 4  # pictures per model whose raw output is kept (COCO: 2.7 MB at 640 px, 11 at 1280)
-MAX_LOADED_MODELS = 3  # yolov8x is about 270 MB in memory; three of the small ones are nothing
+MAX_LOADED_MODELS = 3  # and within Settings.detector_cache_bytes: yolov8x's weights alone are 270 MB
 DEFAULT_IMGSZ = 640  # px: ultralytics' default, the size its COCO models were trained at
 ASKED = "chosen by hand"  # the reason given for an input size the caller set
 IMGSZ_RANGE = (32, 1280)  # px; ultralytics rounds up to a multiple of the stride (32)
@@ -111,6 +111,7 @@ class LoadedDetector:
         self.names = tuple(str(names[i]) for i in range(len(names)))
         self.nms_free = bool(getattr(yolo.model, "end2end", False))
         self.parameters = sum(p.numel() for p in yolo.model.parameters())
+        self.nbytes = sum(t.numel() * t.element_size() for t in (*yolo.model.parameters(), *yolo.model.buffers()))
         self.imgsz, self.imgsz_reason = training_size(spec, yolo)
         self._outputs: OrderedDict[tuple, list] = OrderedDict()  # picture -> [raw output, inference ms]
         self._picture: tuple | None = None  # (picture key, input size) being predicted; set under the lock
@@ -235,7 +236,10 @@ def load_detector(name: str, *, settings: Settings | None = None) -> LoadedDetec
         loaded = LoadedDetector(spec, load_yolo(spec, settings), key[2])
         with _cache_lock:
             _cache[key] = loaded
-            while len(_cache) > MAX_LOADED_MODELS:
+            # at most MAX_LOADED_MODELS, and their weights within the budget (two of the x-size models are
+            # 0.55 GB before a picture is run); the model just loaded always stays
+            while len(_cache) > 1 and (len(_cache) > MAX_LOADED_MODELS or
+                                       sum(d.nbytes for d in _cache.values()) > settings.detector_cache_bytes):
                 _cache.popitem(last=False)
             _load_locks.pop(key, None)
         return loaded

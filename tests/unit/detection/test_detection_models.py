@@ -327,3 +327,19 @@ def test_an_unreadable_image_after_ultralytics_is_loaded_is_refused_without_reac
     with pytest.raises(UnidentifiedImageError):
         Image.open(garbage)
     assert Image.open.__module__ == "PIL.Image"
+
+
+def test_the_loaded_models_weights_stay_within_the_budget(monkeypatch):
+    import dataclasses
+
+    facade._cache.clear()
+    small = facade.load_detector("yolov8n-random")
+    budget = small.nbytes * 3 // 2  # room for one small model, not two
+    within = dataclasses.replace(get_settings(), detector_cache_bytes=budget)
+    monkeypatch.setattr(facade, "get_settings", lambda: within)
+    facade.load_detector("yolov8n-random")
+    facade.load_detector("yolo11n-random")
+    assert [key[0] for key in facade._cache] == ["yolo11n-random"]  # the older one made room
+    monkeypatch.setattr(facade, "get_settings", lambda: dataclasses.replace(get_settings(), detector_cache_bytes=1))
+    assert facade.load_detector("yolov8n-random").nbytes > 1  # heavier than the budget: still served, kept alone
+    assert [key[0] for key in facade._cache] == ["yolov8n-random"]
