@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import queue
@@ -114,7 +115,8 @@ def _first_reachable(hosts: tuple[str, ...], timeout_s: float) -> tuple[bool, st
     return True, f"{host} is reachable"
 
 
-def _cpu_name() -> str:
+@functools.cache  # the processor does not change while the server runs; reading /proc/cpuinfo on every
+def _cpu_name() -> str:  # rerun of the Architectures page (its measurements are filed by device) was 5% of one
     try:
         with open("/proc/cpuinfo") as info:
             for line in info:

@@ -13,6 +13,7 @@ Usage::
 
 from __future__ import annotations
 
+import functools
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,10 +69,14 @@ class DatasetPreview:
     nbytes: int  # what the run's uint8 tensors will take at that size
     note: str
 
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Images per class in each part: {"train": {"circle": 800, ...}, "val": {...}}."""
+    @functools.cached_property  # the preview is shared by every session and never changed: counted once
+    def _counts(self) -> dict[str, dict[str, int]]:
         return {part: {name: int((y == i).sum()) for i, name in enumerate(self.class_names)}
                 for part, y in (("train", self.train_labels), ("val", self.val_labels))}
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Images per class in each part: {"train": {"circle": 800, ...}, "val": {...}}."""
+        return {part: dict(per_class) for part, per_class in self._counts.items()}
 
 
 def preview_dataset(source: str, *, image_size: int | None = None, seed: int = 0, val_fraction: float = 0.2,
