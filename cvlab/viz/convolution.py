@@ -91,9 +91,10 @@ def _map_trace(array: np.ndarray, axis: str, name: str, colour: dict, colorbar_x
 
 
 def _size_text(array: np.ndarray) -> str:
-    """The size as "512×512", saying so when the map is thinned for display."""
+    """The size as "512×512", with a line of its own saying so when the map is thinned for display (on the same
+    line, in projector type, the two panels' titles ran into each other)."""
     step = -(-max(array.shape) // MAX_DISPLAY_PX)
-    return f"{array.shape[0]}×{array.shape[1]}" + (f" (shown at 1/{step} resolution)" if step > 1 else "")
+    return f"{array.shape[0]}×{array.shape[1]}" + (f"<br>1 px in {step} shown" if step > 1 else "")
 
 
 def _padding_text(before: int, after: int) -> str:
@@ -219,7 +220,7 @@ def pooling_figure(comparison: "PoolingComparison", *, title: str | None = None)
         annotations.append(_title(f"{name}<br>{_size_text(values)}", domain))
     layout.update(annotations=annotations, height=380, hovermode="closest", showlegend=False)
     title = title or f"Pooling with stride {c.stride}, padding {c.padding}: same map, three summaries"
-    return styled(go.Figure(data=traces, layout=layout), title=title).update_layout(margin=dict(t=110))
+    return styled(go.Figure(data=traces, layout=layout), title=title)  # its top margin holds the panel titles
 
 
 def invariance_figure(result: "TranslationInvariance", *, title: str | None = None) -> go.Figure:

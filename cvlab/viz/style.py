@@ -34,7 +34,10 @@ def styled(fig: go.Figure, *, title: str | None = None) -> go.Figure:
         legend=LEGEND_BELOW if title else dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
     )
     if title:
-        fig.update_layout(title=dict(text=title, x=0))
+        # Pinned to the top edge over panel titles: left to itself plotly centres the title in the top margin,
+        # so a margin grown for a third line of panel title brought the title down onto it.
+        top = dict(yref="container", y=1, yanchor="top", pad=dict(t=10)) if panel_lines else {}
+        fig.update_layout(title=dict(text=title, x=0, **top))
     return fig
 
 

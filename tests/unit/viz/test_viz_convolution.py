@@ -99,7 +99,7 @@ def test_large_maps_are_thinned_for_display_and_say_so():
     assert image.z.shape == (-(-rows // 3), -(-columns // 3)) and max(image.z.shape) <= MAX_DISPLAY_PX
     np.testing.assert_array_equal(image.z, big[::3, ::3].astype(np.float32))
     np.testing.assert_array_equal(image.x, np.arange(0, columns, 3))  # still in pixels of the full image
-    assert "shown at 1/3 resolution" in fig.layout.annotations[0].text
+    assert "<br>1 px in 3 shown" in fig.layout.annotations[0].text
     small = RNG.random((MAX_DISPLAY_PX, 40))
     assert conv_figure(small, convolve(small, "identity")).data[0].z.shape == (MAX_DISPLAY_PX, 40)  # whole
 
