@@ -27,7 +27,6 @@ from cvlab.registry import Registry
 from cvlab.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    import numpy as np
     import torch
 
 PREVIEW_SIZE = 64  # px: what a page decodes a dataset at to show it; the run's worker builds it at full size
@@ -44,6 +43,9 @@ class DatasetInfo:
     loader: Callable[..., LabelledImages]  # (image_size, seed, val_fraction, limit, settings)
     mean: tuple[float, float, float] | None = None  # published channel means in [0, 1], when there are some
     std: tuple[float, float, float] | None = None
+    # For a page's preview of a generated set: its split from the labels alone, images drawn on demand
+    # (image_size, seed, val_fraction, limit) -> PreviewSplit. Without it, the preview loads the set.
+    split_only: Callable[..., "PreviewSplit"] | None = None
 
 
 DATASETS: Registry[DatasetInfo] = Registry("dataset")
@@ -83,45 +85,44 @@ def preview_dataset(source: str, *, image_size: int | None = None, seed: int = 0
                     limit: int | None = None, settings: Settings | None = None) -> DatasetPreview:
     """The run's dataset as a page shows it: its split and PREVIEW_TILES training images at no more than
     PREVIEW_SIZE px (the counts, classes and split do not depend on the size), with the full-size memory check:
-    a page never holds 2,700 images of 512 px to draw eight of them. The synthetic shapes are counted from
-    their labels and only the images shown are drawn (drawing all 5,000 took a second and a half)."""
+    a page never holds 2,700 images of 512 px to draw eight of them. A generated set with ``split_only`` (the
+    shapes) is counted from its labels and only the images shown are drawn (all 5,000 took a second and a half)."""
     import torch
 
     from cvlab.data.splits import preview_indices
 
     name = str(source).strip()
-    size = image_size or (DATASETS.get(name).default_image_size if name in DATASETS else FOLDER_IMAGE_SIZE)
+    info = DATASETS.get(name) if name in DATASETS else None
+    size = image_size or (info.default_image_size if info else FOLDER_IMAGE_SIZE)
     shown = min(size, PREVIEW_SIZE)
-    if name == "shapes":
-        data = _shapes_labels_only(shown, seed, val_fraction, limit)
-        picked = preview_indices(data.train_y, PREVIEW_TILES)
-        tiles = _draw_shapes(data.train_index[picked], limit or SHAPES_COUNT, seed, shown)
+    if info is not None and info.split_only is not None:
+        data = info.split_only(shown, seed, val_fraction, limit)
     else:
-        data = load_dataset(source, image_size=shown, seed=seed, val_fraction=val_fraction, limit=limit,
-                            settings=settings)
-        picked = preview_indices(data.train_y, PREVIEW_TILES)
-        tiles = data.train_x[torch.as_tensor(picked, dtype=torch.int64)].contiguous()
+        loaded = load_dataset(source, image_size=shown, seed=seed, val_fraction=val_fraction, limit=limit,
+                              settings=settings)
+        data = PreviewSplit(loaded.name, loaded.class_names, loaded.train_y, loaded.val_y, loaded.note,
+                            lambda picked: loaded.train_x[picked].contiguous())
+    picked = torch.as_tensor(preview_indices(data.train_y, PREVIEW_TILES), dtype=torch.int64)
     count = len(data.train_y) + len(data.val_y)
     check_memory(count, size, data.name)
     note = data.note.replace(f"{shown} px", f"{size} px")  # the loaders' notes give the size they drew at
-    return DatasetPreview(data.name, data.class_names, data.train_y, data.val_y, tiles,
-                          data.train_y[torch.as_tensor(picked, dtype=torch.int64)], shown, size,
-                          count * 3 * size * size, note)
+    return DatasetPreview(data.name, data.class_names, data.train_y, data.val_y, data.draw(picked),
+                          data.train_y[picked], shown, size, count * 3 * size * size, note)
 
 
 @dataclass(frozen=True)
-class _Split:
-    """A dataset's labels and split without its images (for the shapes preview)."""
+class PreviewSplit:
+    """A dataset's split and a way to get some of its training images: what a preview needs of it."""
 
     name: str
     class_names: tuple[str, ...]
     train_y: "torch.Tensor"
     val_y: "torch.Tensor"
-    train_index: "np.ndarray"  # position of each training image in the generated set
     note: str
+    draw: Callable[["torch.Tensor"], "torch.Tensor"]  # positions in the training split -> uint8 (n, 3, s, s)
 
 
-def _shapes_labels_only(image_size: int, seed: int, val_fraction: float, limit: int | None) -> _Split:
+def _shapes_labels_only(image_size: int, seed: int, val_fraction: float, limit: int | None) -> PreviewSplit:
     """The split ``_load_shapes`` makes, from the labels alone (image i shows class i % 5)."""
     import numpy as np
     import torch
@@ -134,15 +135,14 @@ def _shapes_labels_only(image_size: int, seed: int, val_fraction: float, limit: 
     labels = shape_labels(n)
     train, val = stratified_split(labels, val_fraction, seed)
     as_labels = lambda idx: torch.from_numpy(labels[np.asarray(idx, np.int64)])
-    return _Split("shapes", SHAPE_CLASSES, as_labels(train), as_labels(val), np.asarray(train, np.int64),
-                  _shapes_note(n, seed, image_size))
+    train_index = np.asarray(train, np.int64)  # each training image's position in the generated set
 
+    def draw(picked: "torch.Tensor") -> "torch.Tensor":
+        images, _, _ = shapes_classification(n, seed, size=image_size, only=train_index[picked.numpy()])
+        return nhwc_to_tensor(images)
 
-def _draw_shapes(indices, n: int, seed: int, size: int) -> "torch.Tensor":
-    from cvlab.data.shapes import shapes_classification
-
-    images, _, _ = shapes_classification(n, seed, size=size, only=indices)
-    return nhwc_to_tensor(images)
+    return PreviewSplit("shapes", SHAPE_CLASSES, as_labels(train), as_labels(val), _shapes_note(n, seed, image_size),
+                        draw)
 
 
 def _shapes_note(n: int, seed: int, image_size: int) -> str:
@@ -176,7 +176,7 @@ def _load_cifar10(image_size, seed, val_fraction, limit, settings):
 DATASETS.register("shapes", DatasetInfo(
     "shapes", "Synthetic shapes", "Circles, squares, triangles, stars and crosses in random colours, sizes, "
     "places and angles on noisy backgrounds; drawn from a seed, so always available offline.",
-    32, f"{SHAPES_COUNT:,} drawn (5 classes)", _load_shapes))
+    32, f"{SHAPES_COUNT:,} drawn (5 classes)", _load_shapes, split_only=_shapes_labels_only))
 DATASETS.register("digits", DatasetInfo(
     "digits", "Handwritten digits", "scikit-learn's 1,797 real 8×8 scans of handwritten digits 0-9 "
     "(UCI), enlarged and copied to three channels; ships with scikit-learn, so it works offline.",
