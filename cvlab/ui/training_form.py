@@ -46,22 +46,27 @@ PAGE_DATASETS = BytesBoundedCache(lambda: get_settings().page_cache_bytes)
 PREVIEW_PAIRS = 6  # mask pairs a page decodes of a set too big to check whole in the page
 
 
-def cached_dataset(source: str, image_size: int, seed: int, val_fraction: float, limit: int):
+def preview_key(config: TrainConfig) -> tuple:
+    """What a classification preview depends on: its key in the page cache."""
+    return ("classify", config.data, config.image_size, config.seed, config.val_fraction, config.limit)
+
+
+def cached_dataset(config: TrainConfig):
     """``preview_dataset``, shared by every session while it fits the page cache."""
     from cvlab.data.datasets import preview_dataset
 
-    key = ("classify", source, image_size, seed, val_fraction, limit)
+    key = preview_key(config)
     with st.spinner("Loading the dataset…") if key not in PAGE_DATASETS else contextlib.nullcontext():
         return PAGE_DATASETS.get_or_make(key, lambda: preview_dataset(
-            source, image_size=image_size or None, seed=seed, val_fraction=val_fraction, limit=limit or None))
+            config.data, image_size=config.image_size or None, seed=config.seed, val_fraction=config.val_fraction,
+            limit=config.limit or None))
 
 
 def augmented_tiles(config: TrainConfig, preview) -> tuple[list[bytes], list[str]]:
     """The preview's training images (every class in turn) as the run's augmentation shows them, PNG-encoded,
     with their class names; made once per dataset, augmentation and seed for every session (augmenting and
     encoding them was a third of a rerun that changed nothing)."""
-    key = ("augmented", config.data, config.image_size, config.seed, config.val_fraction, config.limit,
-           config.augmentation)
+    key = (*preview_key(config), "augmented", config.augmentation)
 
     def make():
         import io
@@ -190,7 +195,7 @@ def dataset_summary(config: TrainConfig):
         summary = task_spec(config.task).hook("data_summary")
         if summary is not None:
             return summary(config)
-        preview = cached_dataset(config.data, config.image_size, config.seed, config.val_fraction, config.limit)
+        preview = cached_dataset(config)
         counts = preview.counts()["train"]
         shown = "" if preview.shown_size == preview.image_size else \
             f" (shown here at {preview.shown_size} px; the run builds all {preview.nbytes / 2**20:,.0f} MiB of it)"
