@@ -14,7 +14,8 @@ import numpy as np
 
 from cvlab.errors import InvalidInput
 from cvlab.zoo.architectures import ARCHITECTURES, Architecture
-from cvlab.weights import WeightsUnavailable, load_torchvision_weights
+from cvlab.weights import WeightsUnavailable
+from cvlab.zoo.pretrained import has_pretrained, load_pretrained
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the statistics torchvision's ImageNet weights expect
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -65,18 +66,18 @@ class NetworkTrace:
 def load_network(name: str, *, pretrained: bool = True) -> LoadedNetwork:
     """Build ``name`` and load pretrained weights when they can be had; random weights otherwise."""
     arch = ARCHITECTURES.get(name)
-    model = arch.build()
+    model = None
     weights_note, categories, loaded = "random weights (this network has no pretrained weights)", (), False
-    if pretrained and arch.weights:
+    if pretrained and has_pretrained(arch):
         try:
-            resolved = load_torchvision_weights(arch.weights)
-            model.load_state_dict(resolved.state_dict)
-            weights_note = f"pretrained {arch.weights} ({resolved.source})"
+            resolved = load_pretrained(arch)
+            model, weights_note = resolved.module, f"pretrained {resolved.weights} ({resolved.source})"
             categories, loaded = resolved.categories, True
         except WeightsUnavailable as err:
             weights_note = f"random weights: {err}"
-    elif arch.weights:
+    elif has_pretrained(arch):
         weights_note = "random weights (pretrained switched off)"
+    model = model or arch.build()
     for module in model.modules():  # in-place ops would overwrite the stage outputs the hooks keep
         if hasattr(module, "inplace"):
             module.inplace = False
@@ -159,7 +160,7 @@ def trace(net: LoadedNetwork, pixels: np.ndarray) -> NetworkTrace:
                    for s in arch.stages]
         if arch.attention_block:  # what the last block's attention reads: its normalised input tokens
             block = modules[arch.attention_block]
-            norm = block.ln_1 if hasattr(block, "ln_1") else block.norm1  # torchvision / timm
+            norm = next(getattr(block, n) for n in ("ln_1", "norm1", "layernorm_before") if hasattr(block, n))
             handles.append(norm.register_forward_hook(lambda _m, _i, out: outputs.__setitem__("_attn_in", out)))
         try:
             logits = net.model(to_input(pixels, arch.input_size))[0]
@@ -188,6 +189,12 @@ def _class_attention(block, tokens) -> np.ndarray | None:
 
     if hasattr(block, "self_attention"):  # nn.MultiheadAttention
         _, weights = block.self_attention(tokens, tokens, tokens, need_weights=True, average_attn_weights=True)
+    elif hasattr(block, "layernorm_before"):  # Hugging Face ViTLayer: q_proj, k_proj, v_proj
+        attn = block.attention
+        b, n, _ = tokens.shape
+        q, k = (proj(tokens).view(b, n, attn.num_attention_heads, attn.head_dim).transpose(1, 2)
+                for proj in (attn.q_proj, attn.k_proj))  # (B, heads, N, head_dim)
+        weights = torch.softmax(q @ k.transpose(-2, -1) * attn.scaling, dim=-1).mean(dim=1)  # (B, N, N)
     else:  # timm: qkv in one linear layer, (B, N, 3 * heads * head_dim)
         attn = block.attn
         b, n, d = tokens.shape

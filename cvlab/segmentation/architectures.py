@@ -34,6 +34,9 @@ class SegArchitecture:
     # px per side; smaller inputs leave a stage with no pixels. PAN pools its 1/32 map down twice more
     # (to 1/128) in its feature pyramid attention, so below 128 px a pooled map is empty.
     min_size: int = SIZE_DIVISOR
+    # A Hugging Face Hub id (cvlab.zoo.huggingface): the model brings its own encoder, and the encoder setting
+    # does not apply; smp_class is then the transformers class, for the record.
+    hub_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,13 @@ for _arch in (
                     "for Semantic Segmentation with Transformers", 2021,
                     "An all-MLP decoder: every level projected to one width, upsampled and fused.",
                     "every level, projected by a 1x1 (MLP) layer and concatenated"),
+    SegArchitecture("hf_segformer_b0", "SegformerForSemanticSegmentation", "SegFormer-B0 (Hugging Face)",
+                    "Xie et al., SegFormer: Simple and Efficient Design for Semantic Segmentation with "
+                    "Transformers", 2021,
+                    "The lecture's Hugging Face SegFormer: a Mix Transformer (MiT-B0) encoder and the all-MLP "
+                    "decoder, predicting at 1/4 of the input (upsampled here to the mask's size).",
+                    "every level, projected by a 1x1 (MLP) layer and concatenated",
+                    hub_id="nvidia/segformer-b0-finetuned-ade-512-512"),
 ):
     ARCHITECTURES.register(_arch.name, _arch)
 
@@ -148,11 +158,15 @@ def build_segmentation_model(arch: str, encoder: str, classes: int, *, pretraine
     ``classes=1`` is binary (one logit per pixel); ``classes >= 2`` is multi-class, background
     included. ``pretrained=True`` raises WeightsUnavailable when the weights cannot be had.
     """
-    import segmentation_models_pytorch as smp
-
     entry, _ = ARCHITECTURES.get(arch), ENCODERS.get(encoder)
     if not 1 <= int(classes) <= 256:
         raise InvalidInput(f"classes={classes}: use 1 for a binary mask or 2..256 for class ids.")
+    if entry.hub_id:
+        if in_channels != 3:
+            raise InvalidInput(f"{entry.display_name} takes RGB images: use in_channels=3.")
+        return _hub_segmentation_model(entry.hub_id, int(classes), pretrained, settings)
+    import segmentation_models_pytorch as smp
+
     model = getattr(smp, entry.smp_class)(encoder_name=encoder, encoder_weights=None,
                                           in_channels=in_channels, classes=int(classes))
     if pretrained:
@@ -160,3 +174,16 @@ def build_segmentation_model(arch: str, encoder: str, classes: int, *, pretraine
             raise InvalidInput("ImageNet encoder weights are for RGB input: use in_channels=3 or random weights.")
         model.encoder.load_state_dict(_imagenet_state_dict(encoder, settings))
     return model
+
+
+def _hub_segmentation_model(hub_id: str, classes: int, pretrained: bool, settings: Settings | None) -> "nn.Module":
+    """A Hugging Face segmentation model with ``classes`` outputs: random, or its pretrained body with a new
+    classifier (``ignore_mismatched_sizes``: the Hub's 150 ADE20K classes are not ours)."""
+    from cvlab.zoo.hub_modules import HubSegmenter
+    from cvlab.zoo.huggingface import HUB_MODELS, build_random, load_pretrained
+
+    spec = HUB_MODELS.get(hub_id)
+    if pretrained:
+        loaded = load_pretrained(spec, settings, num_labels=classes, ignore_mismatched_sizes=True)
+        return HubSegmenter(loaded.module)
+    return HubSegmenter(build_random(spec, num_labels=classes))

@@ -48,21 +48,21 @@ def _replace_last_linear(model, num_classes: int) -> str:
 
 def _registry_model(name: str, config: TrainConfig, num_classes: int) -> BuiltModel:
     from cvlab.zoo.architectures import ARCHITECTURES
-    from cvlab.weights import WeightsUnavailable, load_torchvision_weights
+    from cvlab.zoo.pretrained import has_pretrained, load_pretrained
+    from cvlab.weights import WeightsUnavailable
 
     entry = ARCHITECTURES.get(name)
-    model = entry.build()
-    note = "random weights"
+    model, note = None, "random weights"
     if config.pretrained:
-        if entry.weights is None:
+        if not has_pretrained(entry):
             note = f"random weights: {entry.title} has no pretrained weights registered"
         else:
             try:
-                resolved = load_torchvision_weights(entry.weights)
-                model.load_state_dict(resolved.state_dict)
-                note = f"ImageNet weights ({resolved.source})"
+                loaded = load_pretrained(entry)
+                model, note = loaded.module, f"ImageNet weights {loaded.weights} ({loaded.source})"
             except WeightsUnavailable as err:
                 note = f"random weights: {err}"
+    model = model or entry.build()
     head = _replace_last_linear(model, num_classes)
     return BuiltModel(model, tuple(f"{head}.{p}" for p in ("weight", "bias")), note)
 
@@ -96,12 +96,14 @@ def _segmentation_model(config: TrainConfig, outputs: int) -> BuiltModel:
     from cvlab.segmentation.architectures import ARCHITECTURES, build_segmentation_model
     from cvlab.weights import WeightsUnavailable
 
-    title = f"{ARCHITECTURES.get(config.model).display_name} with a {config.encoder} encoder"
+    entry = ARCHITECTURES.get(config.model)
+    title = entry.display_name if entry.hub_id else f"{entry.display_name} with a {config.encoder} encoder"
     note = f"{title}, random weights"
     if config.pretrained:
         try:
             model = build_segmentation_model(config.model, config.encoder, outputs, pretrained=True)
-            return BuiltModel(model, _segmentation_head(model), f"{title}, ImageNet encoder weights")
+            weights = f"pretrained {entry.hub_id}" if entry.hub_id else "ImageNet encoder weights"
+            return BuiltModel(model, _segmentation_head(model), f"{title}, {weights}")
         except WeightsUnavailable as err:
             note = f"{title}, random weights: {err}"
     model = build_segmentation_model(config.model, config.encoder, outputs)
@@ -110,7 +112,8 @@ def _segmentation_model(config: TrainConfig, outputs: int) -> BuiltModel:
 
 def _segmentation_head(model) -> tuple[str, ...]:
     """Everything but the encoder counts as the new head (the decoder and the segmentation head)."""
-    return tuple(name for name, _ in model.named_parameters() if not name.startswith("encoder."))
+    encoder = getattr(model, "encoder_prefix", "encoder.")  # smp's ``encoder``; a Hub model names its own
+    return tuple(name for name, _ in model.named_parameters() if not name.startswith(encoder))
 
 
 def build_model(config: TrainConfig, num_classes: int) -> BuiltModel:

@@ -32,6 +32,7 @@ class Architecture:
     # A transformer's last encoder block: its class token's attention is shown instead of Grad-CAM,
     # which has no convolutional map to weigh after the patch embedding.
     attention_block: str | None = None
+    hub_id: str | None = None  # a Hugging Face Hub id (cvlab.zoo.huggingface) when the network is transformers'
 
     @property
     def default_stage(self) -> str:
@@ -153,14 +154,25 @@ def _timm(model_name: str) -> Callable[[], object]:
     return build
 
 
+def _hub(hub_id: str) -> Callable[[], object]:
+    def build():
+        from cvlab.zoo.huggingface import HUB_MODELS, build_random
+        from cvlab.zoo.hub_modules import HubClassifier
+
+        return HubClassifier(build_random(HUB_MODELS.get(hub_id)))
+
+    return build
+
+
 def _add(name: str, title: str, family: str, input_size: int, stages: tuple[str, ...], cam_layer: str,
          weights: str | None = None, *, block: str, timm_name: str | None = None, first_stage: str | None = None,
-         attention_block: str | None = None) -> None:
+         attention_block: str | None = None, hub_id: str | None = None) -> None:
     year, paper = _PAPERS[family]
-    build = _timm(timm_name) if timm_name else _torchvision(name)
+    build = _timm(timm_name) if timm_name else _hub(hub_id) if hub_id else _torchvision(name)
     ARCHITECTURES.register(name, Architecture(name, title, family, year, paper, input_size, build, stages,
                                               cam_layer, weights, timm_name=timm_name, block=block,
-                                              first_stage=first_stage, attention_block=attention_block))
+                                              first_stage=first_stage, attention_block=attention_block,
+                                              hub_id=hub_id))
 
 
 def _vgg_stages(depth: int, batch_norm: bool) -> tuple[tuple[str, ...], str]:
@@ -221,3 +233,13 @@ _add("vit_b_16", "ViT-B/16", "ViT", 224, ("conv_proj", *_VIT_B, "encoder.ln", "h
 _add("vit_tiny_patch16_224", "ViT-Ti/16 (timm)", "ViT", 224,
      ("patch_embed.proj", "blocks.0", "blocks.5", "blocks.11", "norm", "head"), "patch_embed.proj",
      block=VIT_BLOCK, timm_name="vit_tiny_patch16_224", first_stage="blocks.5", attention_block="blocks.11")
+# The same ViT-B/16 from the lecture's other two libraries: timm and Hugging Face Transformers. All three count
+# 86,567,656 parameters and 17.56 GMACs at 224 px, torchvision's published figures: one network, three codebases.
+_add("vit_base_patch16_224", "ViT-B/16 (timm)", "ViT", 224,
+     ("patch_embed.proj", "blocks.0", "blocks.5", "blocks.11", "norm", "head"), "patch_embed.proj",
+     block=VIT_BLOCK, timm_name="vit_base_patch16_224", first_stage="blocks.5", attention_block="blocks.11")
+_HF_VIT = tuple(f"hf.vit.layers.{i}" for i in (0, 5, 11))
+_add("hf_vit_base_patch16_224", "ViT-B/16 (Hugging Face)", "ViT", 224,
+     ("hf.vit.embeddings.patch_embeddings.projection", *_HF_VIT, "hf.vit.layernorm", "hf.classifier"),
+     "hf.vit.embeddings.patch_embeddings.projection", block=VIT_BLOCK, hub_id="google/vit-base-patch16-224",
+     first_stage=_HF_VIT[1], attention_block=_HF_VIT[-1])

@@ -10,7 +10,8 @@ FLOPs or MACs? A multiply-accumulate (MAC) is two floating-point operations.
 "GFLOPS", yet those are GMACs (half as many). Both are kept here, labelled.
 
 Published facts come from torchvision's weights metadata or timm's pretrained
-configs, which ship inside the installed packages. Measured latency, throughput
+configs, which ship inside the installed packages (a Hugging Face row names its Hub
+id only: the model card is not installed). Measured latency, throughput
 and memory come later (a background job, ``cvlab.zoo.measure``); until then
 they are None, and ``with_measurement`` fills them in.
 
@@ -21,6 +22,13 @@ a real-tensor count of ViT-B/16 is 4% low: the attention matmuls run in a fused
 CPU kernel). What differences remain are rounding in the published figure:
 MobileNetV3-Small's ``_ops`` of 0.057 is 0.0565 counted, 0.9% apart, and
 MobileNetV3-Large 0.2% apart. ``mac_difference`` shows each one.
+
+One ViT-B/16, three codebases: torchvision's ``vit_b_16``, timm's ``vit_base_patch16_224``
+and Hugging Face's ``ViTForImageClassification`` (google/vit-base-patch16-224) count the
+same 86,567,656 parameters and 17.56 GMACs at 224 px, exactly torchvision's published
+``num_params`` and within 0.01% of its ``_ops``: the same layers (a 16x16 stride-16 conv,
+12 blocks of 12-head attention and a 3072-wide MLP, a 1000-class head on the class token),
+only their names differ (``encoder.layers.encoder_layer_5``, ``blocks.5``, ``hf.vit.layers.5``).
 """
 
 from __future__ import annotations
@@ -80,11 +88,18 @@ class Counts:
 
 
 def library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
     import timm
     import torch
     import torchvision
 
-    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "timm": timm.__version__}
+    try:  # read from its metadata: importing transformers costs a second the table may not need
+        transformers = version("transformers")
+    except PackageNotFoundError:
+        transformers = "none"
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "timm": timm.__version__,
+            "transformers": transformers}
 
 
 def versioned_cache_file(data_home: Path, prefix: str, versions: dict[str, str]) -> Path:
@@ -195,6 +210,10 @@ def _published(arch: Architecture) -> dict:
         # timm's configs name the weights but carry no accuracy, size or op counts.
         return {"published_params": None, "published_macs": None, "top1": None, "top5": None,
                 "file_size_mb": None, "weights": tag, "published_source": f"timm pretrained_cfg {tag}"}
+    if arch.hub_id:
+        # The Hub's model card is not in any installed package: the weights are named, nothing more.
+        return {"published_params": None, "published_macs": None, "top1": None, "top5": None,
+                "file_size_mb": None, "weights": arch.hub_id, "published_source": f"Hugging Face Hub {arch.hub_id}"}
     return {"published_params": None, "published_macs": None, "top1": None, "top5": None,
             "file_size_mb": None, "weights": None, "published_source": None}
 
