@@ -2,7 +2,7 @@
 
 The app and every worker build the same Huey instance from ``CVLAB_QUEUE_URL`` and
 register the same tasks, so a job submitted anywhere runs on whichever worker takes it.
-Two kinds of job share the queue and the workers' device slots:
+Three kinds of job share the queue and the workers' device slots:
 - ``cvlab.train_run``: a training run. The job carries only a run id and an attempt
   number; the run itself lives in the shared runs folder. Claiming an attempt creates a
   file with O_EXCL, so even a job delivered twice (two Resume clicks, a redelivered
@@ -14,6 +14,8 @@ Two kinds of job share the queue and the workers' device slots:
   worker elsewhere puts it back on the queue, until the job is older than
   ``cvlab.zoo.measure_job.MEASURE_WAIT_LIMIT_S`` (its host is gone, or never ran a worker): then
   it is dropped, and the page shows it failed with that reason.
+- ``cvlab.track_clip``: detection with tracking through a clip too long to track in the page
+  (``cvlab.detection.tracking_job``); its folder in the data home holds the request and the result.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from cvlab.training import runs
 
 TASK_NAME = "cvlab.train_run"
 MEASURE_TASK_NAME = "cvlab.measure_zoo"
+TRACK_TASK_NAME = "cvlab.track_clip"
 _HUEYS: dict[str, tuple[object, dict[str, object]]] = {}
 _LOG = logging.getLogger(__name__)
 _LOCK = threading.Lock()
@@ -43,7 +46,8 @@ def _queue(settings: Settings | None = None) -> tuple[object, dict[str, object]]
         if settings.queue_url not in _HUEYS:
             huey = _make_huey(settings.queue_url)
             tasks = {TASK_NAME: huey.task(name=TASK_NAME)(execute_job),
-                     MEASURE_TASK_NAME: huey.task(name=MEASURE_TASK_NAME)(execute_measurement)}
+                     MEASURE_TASK_NAME: huey.task(name=MEASURE_TASK_NAME)(execute_measurement),
+                     TRACK_TASK_NAME: huey.task(name=TRACK_TASK_NAME)(execute_tracking)}
             _HUEYS[settings.queue_url] = (huey, tasks)
         return _HUEYS[settings.queue_url]
 
@@ -59,6 +63,21 @@ def submit_measurement(job_id: str, suite: str, input_size: int | None, names: l
     """Queue the timing of ``names`` of a zoo suite on this host (see cvlab.zoo.measure_job.start_measuring)."""
     _, tasks = _queue(settings)
     tasks[MEASURE_TASK_NAME](job_id, suite, input_size, list(names), socket.gethostname(), time.time())
+
+
+def submit_tracking(job_id: str, settings: Settings | None = None) -> None:
+    """Queue a tracking job whose folder cvlab.detection.tracking_job.start_tracking_job has written."""
+    _, tasks = _queue(settings)
+    tasks[TRACK_TASK_NAME](job_id)
+
+
+def execute_tracking(job_id: str) -> None:
+    """What a worker runs for a long clip's tracking: a device slot, then the job (progress in its folder)."""
+    from cvlab.detection.tracking_job import run_tracking_job
+    from cvlab.jobs.device_slots import DEVICE_SLOTS
+
+    with DEVICE_SLOTS.slot("auto"):
+        run_tracking_job(job_id)
 
 
 def _make_huey(url: str):

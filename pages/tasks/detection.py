@@ -6,6 +6,7 @@ from cvlab.detection import boxes as bx
 from cvlab.ui import cached_figure, open_section, projector_on, report_errors, sections, show_figure, show_table
 from cvlab.ui import detection as ui
 from cvlab.ui import training as training_ui
+from cvlab.ui import video as video_ui
 from cvlab.ui.image_picker import image_picker
 from cvlab.viz import detection as viz
 
@@ -18,8 +19,8 @@ CANVAS = (200, 160)  # px of the IoU playground
 st.title("Object detection with YOLO")
 st.caption("One network pass predicts boxes, scores and classes for the whole image (You Only Look Once); "
            "confidence filtering and non-maximum suppression then keep one box per object.")
-tab_detect, tab_nms, tab_iou, tab_train, tab_data = sections("Detect", "NMS step by step", "IoU", "Train",
-                                                             "Your data")
+tab_detect, tab_video, tab_nms, tab_iou, tab_train, tab_data = sections("Detect", "Video", "NMS step by step",
+                                                                        "IoU", "Train", "Your data")
 
 with tab_detect:
     controls, output = st.columns([2, 3] if projector_on() else [1, 2], gap="large")  # big text needs room
@@ -89,6 +90,27 @@ with tab_detect:
             show_figure(cached_figure(viz.timings_figure, result.timings, title="Time per stage", cache_key=shown_key))
             st.caption("`box.xyxy` are pixel corners in the original picture; the network saw it letterboxed to "
                        f"{result.imgsz} px: {result.imgsz_reason}. {info.parameters / 1e6:.1f} M parameters.")
+
+for _ in open_section(tab_video):
+    st.caption("Detection on every frame, and a tracker that links the boxes into tracks: each object keeps one "
+               "id while it moves, crosses another and comes back (`model.track(source, persist=True, "
+               "tracker='bytetrack.yaml')`).")
+    controls, output = st.columns([2, 3] if projector_on() else [1, 2], gap="large")
+    with controls:
+        video_model = st.selectbox("Model", list(choices), index=ui.default_model(choices), key="vmodel", bind=BIND)
+        tracker = st.selectbox("Tracker", list(video_ui.TRACKERS), format_func=video_ui.TRACKERS.get,
+                               key="tracker", bind=BIND)
+        video_conf = st.slider("Confidence threshold", 0.05, 1.0, 0.25, 0.01, key="vconf", bind=BIND)
+        video_iou = st.slider("NMS IoU threshold", 0.05, 1.0, 0.7, 0.05, key="viou", bind=BIND)
+        video_size = st.select_slider("Network input size (px)", IMAGE_SIZES, value=AUTO, key="vimgsz", bind=BIND)
+        chosen = None
+        with report_errors():
+            chosen = video_ui.clip_picker("v")
+    if chosen is not None:
+        with output, report_errors():
+            options = dict(tracker=tracker, conf=float(video_conf), iou=float(video_iou),
+                           imgsz=None if video_size == AUTO else int(video_size))
+            video_ui.tracking_output(video_model, chosen, options)
 
 with tab_nms:
     if info is None or not images:

@@ -1,0 +1,187 @@
+"""Streamlit glue of video on the Detection page: where a clip comes from, tracking it, what is kept.
+
+Clips and tracking results live in one byte-bounded cache shared by every session
+(``Settings.page_cache_bytes``), keyed by content: thirty students tracking the generated
+clip with the same settings share one result, and a rerun that changes nothing
+recomputes nothing. Clips up to ``IN_PAGE_FRAMES`` frames are tracked in the page (a
+second or two on a CPU for the generated one); longer ones go to the job queue
+(``cvlab.detection.tracking_job``) and the page follows their progress.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import streamlit as st
+
+from cvlab.data.shapes_clip import ShapesClip, shapes_clip
+from cvlab.data.video import VIDEO_TYPES, Clip, decode_video
+from cvlab.detection.tracking import TRACKER_TITLES as TRACKERS  # noqa: F401  (the page's tracker choices)
+from cvlab.settings import get_settings
+from cvlab.ui.bounded_cache import BytesBoundedCache
+
+IN_PAGE_FRAMES = 90  # longer clips are tracked on the job queue
+GENERATED, UPLOAD = "Generated clip", "Upload a clip"
+
+VIDEO_CACHE = BytesBoundedCache(lambda: get_settings().page_cache_bytes // 2)
+
+
+@dataclass(frozen=True, eq=False)
+class ChosenClip:
+    clip: Clip
+    truth: ShapesClip | None  # the generated clip's true tracks; None for an upload
+    upload_bytes: bytes | None = None  # what a job gets to decode again on the worker; None when generated
+    upload_name: str = ""
+    generated: tuple[int, int, int, int] | None = None  # (seed, frames, size, objects) of a generated clip
+
+
+def generated_clip(seed: int, frames: int, size: int, objects: int) -> ShapesClip:
+    return VIDEO_CACHE.get_or_make(("shapes-clip", seed, frames, size, objects),
+                                   lambda: shapes_clip(seed, frames, size, objects))
+
+
+def uploaded_clip(data: bytes, name: str) -> Clip:
+    digest = hashlib.sha256(data).hexdigest()[:24]
+    return VIDEO_CACHE.get_or_make(("upload", digest, name.rsplit(".", 1)[-1].lower()),
+                                   lambda: decode_video(data, name))
+
+
+def clip_picker(key: str, bind: str = "query-params") -> ChosenClip | None:
+    """The clip source widgets; the chosen clip, or None (with a message shown) when there is none yet."""
+    source = st.segmented_control("Clip", [GENERATED, UPLOAD], default=GENERATED, required=True, key=f"{key}src",
+                                  bind=bind)
+    if source == GENERATED:
+        seed = st.number_input("Clip seed", 0, 10_000, 0, key=f"{key}seed", bind=bind,
+                               help="Shapes that move, cross and leave the frame; their true tracks are known, "
+                                    "so tracking is scored against them.")
+        frames = st.slider("Frames", 16, 240, 60, 4, key=f"{key}frames", bind=bind,
+                           help=f"At 15 fps. Up to {IN_PAGE_FRAMES} frames are tracked in the page, "
+                                "longer clips on the job queue.")
+        objects = st.slider("Shapes", 2, 8, 5, key=f"{key}objects", bind=bind)
+        made = generated_clip(int(seed), int(frames), 256, int(objects))
+        return ChosenClip(made.clip, made, generated=(int(seed), int(frames), 256, int(objects)))
+    upload = st.file_uploader(f"A short video ({', '.join(VIDEO_TYPES)})", type=list(VIDEO_TYPES),
+                              key=f"{key}file", help="Up to 50 MB, 30 s and 300 frames; frames larger than "
+                                                     "640 px are scaled down.")
+    if upload is None:
+        st.info("Upload a clip, or pick the generated one.")
+        return None
+    data = upload.getvalue()
+    return ChosenClip(uploaded_clip(data, upload.name), None, upload_bytes=data, upload_name=upload.name)
+
+
+def tracked_in_page(model: str, chosen: ChosenClip, options: dict):
+    """(TrackingResult, annotated WebM bytes, MOT score or None), computed once per clip and settings."""
+    key = ("tracked", model, chosen.clip.content_hash, tuple(sorted(options.items())))
+
+    def make():
+        from cvlab.detection.mot import score_shapes_clip
+        from cvlab.detection.tracking import track_clip
+        from cvlab.data.video import encode_webm
+        from cvlab.viz.tracking import annotated_frames
+
+        result = track_clip(model, chosen.clip.frames, fps=chosen.clip.fps, **options)
+        webm = encode_webm(annotated_frames(chosen.clip.frames, result), chosen.clip.fps)
+        score = score_shapes_clip(chosen.truth, result) if chosen.truth is not None else None
+        return result, webm, score
+
+    return VIDEO_CACHE.get_or_make(key, make)
+
+
+def tracking_output(model: str, chosen: ChosenClip, options: dict) -> None:
+    """Track the clip (here or on the job queue) and show what came of it."""
+    clip = chosen.clip
+    width, height = clip.size
+    st.caption(f"{clip.name}: {clip.n_frames} frames of {width}x{height} px at {clip.fps:g} fps "
+               f"({clip.seconds:.1f} s)" + "".join(f"; {note}" for note in clip.notes) + ".")
+    if clip.n_frames <= IN_PAGE_FRAMES:
+        with st.spinner(f"Tracking {clip.n_frames} frames…"):
+            result, webm, score = tracked_in_page(model, chosen, options)
+        key = ("page", model, clip.content_hash, tuple(sorted(options.items())))
+        show_tracking(result, webm, score, chosen, key=key)
+    else:
+        job_panel(model, chosen, options)
+
+
+def job_panel(model: str, chosen: ChosenClip, options: dict) -> None:
+    """A long clip: queue its job on a click, follow it while it runs, show the result once it has finished."""
+    from cvlab.detection import tracking_job
+    from cvlab.ui.identity import owner_id
+
+    clip_key = (f"upload:{hashlib.sha256(chosen.upload_bytes).hexdigest()}:"
+                f"{chosen.upload_name.rsplit('.', 1)[-1].lower()}" if chosen.upload_bytes is not None
+                else "shapes:" + ":".join(map(str, chosen.generated)))
+    job_id = tracking_job.job_id_for(model, options, clip_key)
+    state = tracking_job.job_state(job_id)
+    if state.state == "finished":
+        result, webm, score = _job_result(job_id)
+        show_tracking(result, webm, score, chosen, key=("job", job_id))
+        return
+    if not state.active:
+        st.info(f"{chosen.clip.n_frames} frames is more than the {IN_PAGE_FRAMES} tracked in the page: this clip is "
+                "tracked on the job queue, like a training run, and shown here when it is done.")
+        if state.error and state.error != "no such tracking job":
+            st.error(f"The last try failed: {state.error}", icon=":material/error:")
+        if st.button("Track on the job queue", key="vqueue", type="primary"):
+            tracking_job.start_tracking_job(
+                model, options, owner_id=owner_id(),
+                upload=(chosen.upload_bytes, chosen.upload_name) if chosen.upload_bytes is not None else None,
+                generated=chosen.generated, frames=chosen.clip.n_frames)
+            st.rerun()
+        return
+    _follow_job(job_id)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _job_result(job_id: str):
+    from cvlab.detection.tracking_job import job_result
+
+    return job_result(job_id)
+
+
+@st.fragment(run_every=1.0)
+def _follow_job(job_id: str) -> None:
+    from cvlab.detection.tracking_job import job_state
+
+    state = job_state(job_id)
+    if state.state == "queued":
+        st.progress(0.0, text="Waiting for a worker…")
+    elif state.active:
+        st.progress(state.done / max(1, state.total), text=f"Tracking: frame {state.done} of {state.total}")
+    else:
+        st.rerun()  # finished or failed: the whole section shows the outcome
+
+
+def show_tracking(result, webm: bytes, score, chosen: ChosenClip, *, key) -> None:
+    from cvlab.ui import cached_figure, show_figure, show_table
+    from cvlab.viz import tracking as viz
+
+    st.video(webm, format="video/webm", loop=True)
+    mean = result.mean_ms()
+    columns = st.columns(4)
+    columns[0].metric("Tracks", len(result.paths()))
+    columns[1].metric("Time per frame", f"{mean['wall']:.0f} ms", help="The whole track() call: detection, NMS "
+                      "and the tracker's association.")
+    columns[2].metric("Frames per second", f"{1000 / max(mean['wall'], 1e-6):.0f}",
+                      help="On this server, one clip at a time.")
+    columns[3].metric("Input", f"{result.imgsz} px", help=result.imgsz_reason.capitalize())
+    if score is not None:
+        st.markdown(f"**Against the true tracks** (IoU ≥ 0.5): MOTA **{score.mota:.3f}**, "
+                    f"{score.id_switches} identity switches, {score.misses} misses and {score.false_positives} false "
+                    f"positives over {score.objects} true boxes; MOTP (mean IoU of matches) {score.motp:.3f}; "
+                    f"{score.tracks} track ids for {score.true_tracks} true objects.")
+        st.caption("MOTA = 1 − (misses + false positives + identity switches) / true boxes. A shape that is mostly "
+                   "hidden or out of the frame is not counted either way.")
+    if "random" in result.weights_note.lower():
+        st.warning("Random weights: this network has never been trained, so its tracks follow nothing real.")
+    show_figure(cached_figure(viz.timeline_figure, result, title="Per frame: what was tracked, and the time it took",
+                              cache_key=key))
+    middle = chosen.clip.frames[len(chosen.clip.frames) // 2]
+    show_figure(cached_figure(viz.paths_figure, middle, result, title="Each track's path, over the middle frame",
+                              cache_key=key))
+    show_table([{"track": f"#{tid}", "class": result.track_classes()[tid], "frames": len(points),
+                 "first frame": points[0][0], "last frame": points[-1][0]}
+                for tid, points in result.paths().items()])
+    st.download_button("Download the annotated clip (WebM)", webm, file_name="tracked.webm", mime="video/webm",
+                       key="vdownload", on_click="ignore")
