@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
-from cvlab.exercises import COUNT, SIZE, Exercise, size_text, slips
+from cvlab.exercise_model import COUNT, SIZE, Exercise, size_text, slips
 from cvlab.registry import Registry
 from cvlab.sizes import working as size_working
 from cvlab.sizes.arithmetic import output_size

@@ -1,134 +1,28 @@
-"""Exercises that check themselves: a prompt, the answer cvlab computes, the worked solution, and the likely slips.
+"""The exercises: the lecture's own questions and those generated from a seed, found by id.
 
-An ``Exercise`` is the lecture's own question or one generated from a seed
-(cvlab.exercise_generators): the same id always gives the same exercise, so a
-class that types one seed works on the same numbers. Answers are computed by
-cvlab.sizes, never typed in here. Each exercise also carries its ``mistakes``:
-the answer a known slip gives (the +1 forgotten, padding on one side only, the
-bias counted twice...), computed by redoing the arithmetic with that slip, so a
-wrong answer that matches one gets a hint naming it.
-
-What a student types is parsed strictly (``parse_answer``): a whole number, a size
-``HxW`` or one of the offered choices, at most ``MAX_ANSWER_CHARS`` characters;
-anything else is refused with a message saying what to type.
+The lecture's Quick Exercises and its "Choose the Architecture" scenarios are here;
+cvlab.exercise_generators makes the rest from a seed, so an id such as ``chain-7`` is the
+same exercise for everyone and a class that types one seed works on the same numbers.
+Answers are computed by cvlab.sizes (and the scenarios follow cvlab.zoo.chooser), never
+typed in; the exercise itself (cvlab.exercise_model) checks a typed answer and names the slip.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Callable
 
 from cvlab.errors import InvalidInput, UnknownName
+from cvlab.exercise_generators import GENERATORS, chain_exercise
+from cvlab.exercise_model import CHOICE, MAX_SEED, Exercise, Mistake, size_text
 from cvlab.sizes import working as size_working
 from cvlab.sizes.chain import Conv, MaxPool
 from cvlab.zoo import chooser
-
-MAX_ANSWER_CHARS = 32  # the longest answer any exercise needs is a choice label
-MAX_SEED = 999_999  # seeds a student may type; a generated id is "<kind>-<seed>"
-SIZE, COUNT, CHOICE = "size", "count", "choice"  # answer formats: "HxW", a whole number, one of the choices
-
-_SIZE = re.compile(r"(\d{1,6})\s*[xX×*]\s*(\d{1,6})")
-_COUNT = re.compile(r"\d{1,12}|\d{1,3}(?:[,_ ]\d{3}){1,3}")
-
-
-@dataclass(frozen=True)
-class Mistake:
-    answer: str  # the answer this slip gives, in canonical form ("31x31", "1792", a choice)
-    hint: str  # names the slip and how to avoid it, without giving the answer away
-
-
-@dataclass(frozen=True)
-class Verdict:
-    correct: bool
-    given: str  # the answer as parsed, in canonical form
-    hint: str  # for a wrong answer: the likely mistake, or where to look; "" when right
-    solution: tuple[str, ...]  # the worked solution, step by step
-
-
-@dataclass(frozen=True)
-class Exercise:
-    exercise_id: str  # "lecture-1", "scenario-A", "chain-42" ...
-    topic: str  # what it practises, shown above the prompt
-    prompt: str
-    answer_format: str  # SIZE, COUNT or CHOICE
-    answer: str  # canonical form
-    solution: tuple[str, ...]
-    mistakes: tuple[Mistake, ...] = ()
-    general_hint: str = ""  # for a wrong answer no known slip explains
-    choices: tuple[str, ...] = ()  # CHOICE only
-
-    def parse(self, text: object) -> str:
-        return parse_answer(text, self.answer_format, self.choices, square=_is_square(self.answer))
-
-    def diagnose(self, answer: str) -> str:
-        """The hint for a wrong canonical answer: the slip that gives exactly it, else the general hint."""
-        for mistake in self.mistakes:
-            if mistake.answer == answer:
-                return mistake.hint
-        return self.general_hint
-
-    def check(self, text: object) -> Verdict:
-        given = self.parse(text)
-        correct = given == self.answer
-        return Verdict(correct, given, "" if correct else self.diagnose(given), self.solution)
-
-
-def _is_square(answer: str) -> bool:
-    match = _SIZE.fullmatch(answer)
-    return bool(match) and match.group(1) == match.group(2)
-
-
-def size_text(height: int, width: int | None = None) -> str:
-    return f"{height}x{height if width is None else width}"
-
-
-def parse_answer(text: object, answer_format: str, choices: tuple[str, ...] = (), *, square: bool = True) -> str:
-    """A typed answer in canonical form, or InvalidInput saying what to type."""
-    if not isinstance(text, str) or not text.strip():
-        raise InvalidInput("Type an answer first.")
-    if len(text) > MAX_ANSWER_CHARS:
-        raise InvalidInput(f"That answer is {len(text)} characters long; an answer here is at most "
-                           f"{MAX_ANSWER_CHARS}: a number such as 62, or a size such as 62x62.")
-    typed = text.strip()
-    if answer_format == CHOICE:
-        by_text = {choice.casefold(): choice for choice in choices}
-        if typed.casefold() in by_text:
-            return by_text[typed.casefold()]
-        if typed.isdigit() and 1 <= int(typed) <= len(choices):
-            return choices[int(typed) - 1]
-        raise InvalidInput(f"Choose one of: {', '.join(choices)}.")
-    if answer_format == SIZE:
-        if match := _SIZE.fullmatch(typed):
-            return size_text(int(match.group(1)), int(match.group(2)))
-        if typed.isdigit() and len(typed) <= 6:
-            if not square:
-                raise InvalidInput("Height and width differ here: type both sides as HxW, e.g. 31x15.")
-            return size_text(int(typed))
-        raise InvalidInput("Type the output size in pixels: one number for a square output (62) or HxW (62x31).")
-    if answer_format == COUNT:
-        if _COUNT.fullmatch(typed):
-            return str(int(re.sub(r"[,_ ]", "", typed)))
-        raise InvalidInput("Type a whole number, digits only (thousands may be separated by commas: 23,296).")
-    raise InvalidInput(f"Unknown answer format {answer_format!r}.")
-
-
-def slips(correct: str, candidates: list[tuple[str | None, str]]) -> tuple[Mistake, ...]:
-    """The slips that give an answer other than the right one; where two slips give the same answer, the hint
-    names both, the likelier (earlier) first."""
-    found: dict[str, list[str]] = {}
-    for answer, hint in candidates:
-        if answer is not None and answer != correct:
-            found.setdefault(answer, []).append(hint)
-    return tuple(Mistake(answer, " Or: ".join(hints[:2])) for answer, hints in found.items())
 
 
 # ---- the lecture's own questions -------------------------------------------------------------------
 
 def _lecture_size(number: int, layers: tuple, size: int) -> Exercise:
     """The lecture's Quick Exercise ``number``, its answer from cvlab.sizes.working (the Output size page's)."""
-    from cvlab.exercise_generators import chain_exercise
-
     asked = size_working.lecture_exercises()[number - 1]
     exercise = chain_exercise(f"lecture-{number}", "Quick exercise (lecture)", size, size, layers, asked.question,
                               extra_solution=(asked.note,))
@@ -184,8 +78,6 @@ def lecture_exercises() -> tuple[Exercise, ...]:
 
 def get_exercise(exercise_id: object) -> Exercise:
     """The lecture's exercise by id, or a generated one from "<kind>-<seed>"; UnknownName for anything else."""
-    from cvlab.exercise_generators import GENERATORS
-
     text = str(exercise_id)[:64]
     if text in LECTURE:
         return LECTURE[text]()
@@ -198,8 +90,6 @@ def get_exercise(exercise_id: object) -> Exercise:
 
 def generated_exercises(seed: int) -> tuple[Exercise, ...]:
     """One exercise of every generated kind from ``seed``: a practice set the whole class can share."""
-    from cvlab.exercise_generators import GENERATORS
-
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise InvalidInput(f"The seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}.")
     return tuple(GENERATORS.get(kind).make(seed) for kind in GENERATORS.names())

@@ -22,12 +22,14 @@ def check_can_start(config: TrainConfig, settings: Settings | None = None) -> Tr
     return config
 
 
-def start(config: TrainConfig, owner: str, settings: Settings | None = None, *, owner_id: str | None = None) -> dict:
+def start(config: TrainConfig, owner: str, settings: Settings | None = None, *, owner_id: str | None = None,
+          exercise: str = "") -> dict:
     """Create a run folder and queue it; makes sure a local worker is alive to take it. The Training page, the
     task pages and ``python -m cvlab train --queue`` all start runs here.
 
     ``owner`` is the name shown beside the run; ``owner_id`` is who may change it (the app passes
-    its browser or login id; the default is this process's OS account). A run that fails
+    its browser or login id; the default is this process's OS account); ``exercise`` is the lab
+    exercise the run belongs to (a cvlab.board tag), for the class board. A run that fails
     ``check_can_start``, or would pass its owner's waiting runs or disk share, is refused here, in
     words, before anything is queued.
     """
@@ -35,6 +37,10 @@ def start(config: TrainConfig, owner: str, settings: Settings | None = None, *, 
     from cvlab.jobs.worker import ensure_local_worker
 
     settings = settings or get_settings()
+    if exercise:
+        from cvlab.board import LAB_EXERCISES
+
+        LAB_EXERCISES.get(exercise)  # an unknown tag lists the known ones
     if not owner.strip():
         raise InvalidInput("Give your name first: runs are listed by owner, and only you may change yours.")
     config = check_can_start(config, settings)
@@ -46,7 +52,7 @@ def start(config: TrainConfig, owner: str, settings: Settings | None = None, *, 
     from cvlab.training.run_disk import check_run_disk
 
     check_run_disk(owner_id, store, settings)
-    run_dir = store.create(config, owner.strip(), owner_id)
+    run_dir = store.create(config, owner.strip(), owner_id, exercise)
     submit(run_dir.name, settings)
     _, worker_note = ensure_local_worker(settings)
     return {"run_id": run_dir.name, "run_dir": str(run_dir), "status": RunStatus.QUEUED,

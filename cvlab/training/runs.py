@@ -94,6 +94,7 @@ def _slug(text: str) -> str:
 
 # A run id is a folder name the store made: a letter or digit first, so "." and ".." (and hidden names) never pass.
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+EXERCISE_TAG = re.compile(r"|[a-z0-9][a-z0-9-]{0,39}")  # "" for a run that answers no lab exercise
 
 
 def child_path(parent: Path, name: str, what: str = "name") -> Path:
@@ -112,8 +113,11 @@ class RunStore:
         self.root = Path(root or (settings or get_settings()).runs_dir)
 
     # ---- creating and reading ----
-    def create(self, config: TrainConfig, owner: str, owner_id: str | None = None) -> Path:
-        """``owner`` is the name shown; ``owner_id`` who may change the run (default: this process's OS account)."""
+    def create(self, config: TrainConfig, owner: str, owner_id: str | None = None, exercise: str = "") -> Path:
+        """``owner`` is the name shown; ``owner_id`` who may change the run (default: this process's OS account);
+        ``exercise`` the lab exercise the run answers (a cvlab.board tag), so the class board can group it."""
+        if not EXERCISE_TAG.fullmatch(exercise):
+            raise InvalidInput(f"{exercise[:40]!r} is not an exercise tag (see python -m cvlab board --list).")
         self.root.mkdir(parents=True, exist_ok=True)
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(owner)}-{secrets.token_hex(2)}"
         run_dir = self.root / run_id
@@ -122,6 +126,7 @@ class RunStore:
             "run_id": run_id, "config": config.to_dict(), "owner": owner, "owner_id": owner_id or account_id(),
             "status": RunStatus.QUEUED,
             "created": time.time(), "reason": "", "epochs_done": 0, "versions": _versions(),
+            **({"exercise": exercise} if exercise else {}),
         })
         (run_dir / "metrics.jsonl").touch()
         return run_dir

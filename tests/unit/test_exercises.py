@@ -10,7 +10,8 @@ import pytest
 
 from cvlab.errors import InvalidInput, UnknownName
 from cvlab.exercise_generators import GENERATORS
-from cvlab.exercises import MAX_SEED, generated_exercises, get_exercise, lecture_exercises, parse_answer
+from cvlab.exercise_model import MAX_SEED, parse_answer
+from cvlab.exercises import generated_exercises, get_exercise, lecture_exercises
 from cvlab.sizes import working as size_working
 from cvlab.sizes.chain_text import parse_chain
 
