@@ -14,6 +14,7 @@ import argparse
 import getpass
 import os
 import time
+from pathlib import Path
 
 from cvlab.commands import COMMANDS, Command, text_table
 
@@ -26,6 +27,10 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("value", nargs="?", type=float, help="the new learning rate, for `lr`")
     parser.add_argument("--to", choices=("front", "up"), default="front",
                         help="for `move` (instructor only): to the front of the queue, or one place up")
+    parser.add_argument("--script", type=Path, metavar="OUT.py",
+                        help="for `export`: the run as a standalone PyTorch script (no CV Lab needed)")
+    parser.add_argument("--notebook", type=Path, metavar="OUT.ipynb",
+                        help="for `export`: the run as a Jupyter notebook (the script's code, explained)")
     parser.add_argument("--instructor", action="store_true",
                         help="change anyone's run: the secret is read from CVLAB_INSTRUCTOR_SECRET, else asked for")
 
@@ -62,6 +67,12 @@ def _run(args: argparse.Namespace):
     if args.action == "delete":
         store.delete(args.run_id, user, instructor)
         return {"deleted": args.run_id}
+    if args.action == "export" and (args.script or args.notebook):
+        from dataclasses import asdict
+
+        from cvlab.training.export import export_run
+
+        return asdict(export_run(args.run_id, script=args.script, notebook=args.notebook, store=store))
     if args.action == "export":
         from cvlab.training.evaluation import export_onnx
 
@@ -141,7 +152,8 @@ def _worker(args: argparse.Namespace):
 
 
 COMMANDS.register("runs", Command(
-    "runs", "list training runs; pause, resume, stop, change the learning rate, delete, export to ONNX; the "
+    "runs", "list training runs; pause, resume, stop, change the learning rate, delete, export to ONNX (or with "
+    "--script/--notebook, as a standalone PyTorch script or Jupyter notebook); the "
     "queue in its order, cancel a waiting run, move one (instructor)",
     _configure, _run, _render))
 COMMANDS.register("worker", Command(
