@@ -38,6 +38,7 @@ from pathlib import Path
 from cvlab.registry import Registry
 from cvlab.settings import get_settings
 from cvlab.zoo.facts import cached_entry, versioned_cache_file
+from cvlab.zoo.facts import library_versions as facts_versions
 
 YOLO_INPUT_SIZE = 640
 SEG_INPUT_SIZE = 256
@@ -102,6 +103,7 @@ class SegmentationConfig:
     encoder: str  # smp encoder name: "resnet34"
     year: int  # of the decoder architecture's paper
     feature: str
+    hub_id: str | None = None  # a Hugging Face model (cvlab.zoo.huggingface) instead of an smp one
 
 
 SEGMENTATION_MODELS: Registry[SegmentationConfig] = Registry("segmentation model")
@@ -118,6 +120,10 @@ for _arch, _slug, _year, _feature in _SEG_ARCHITECTURES:
     for _encoder in SEG_ENCODERS:
         _name = f"{_slug}-{_encoder}"
         SEGMENTATION_MODELS.register(_name, SegmentationConfig(_name, _arch, _encoder, _year, _feature))
+# The lecture's Hugging Face SegFormer beside smp's models: its own Mix Transformer encoder, one output as smp's.
+SEGMENTATION_MODELS.register("segformer-b0-hf", SegmentationConfig(
+    "segformer-b0-hf", "Segformer-HF", "MiT-B0", 2021,
+    "hierarchical transformer encoder, all-MLP decoder at 1/4 resolution", "nvidia/segformer-b0-finetuned-ade-512-512"))
 
 
 # ---- facts ----------------------------------------------------------------------------------------------
@@ -169,7 +175,8 @@ def library_versions() -> dict[str, str]:
     import torch
     import ultralytics
 
-    return {"torch": torch.__version__, "ultralytics": ultralytics.__version__, "smp": smp.__version__}
+    return {"torch": torch.__version__, "ultralytics": ultralytics.__version__, "smp": smp.__version__,
+            "transformers": facts_versions()["transformers"]}
 
 
 def cache_file(data_home: Path) -> Path:
@@ -239,9 +246,14 @@ def count_yolo(name: str, input_size: int = YOLO_INPUT_SIZE) -> dict:
 
 
 def build_segmentation(name: str):
+    entry = SEGMENTATION_MODELS.get(name)
+    if entry.hub_id:
+        from cvlab.zoo.hub_modules import HubSegmenter
+        from cvlab.zoo.huggingface import HUB_MODELS, build_random
+
+        return HubSegmenter(build_random(HUB_MODELS.get(entry.hub_id), num_labels=1)).eval()
     import segmentation_models_pytorch as smp
 
-    entry = SEGMENTATION_MODELS.get(name)
     return getattr(smp, entry.architecture)(encoder_name=entry.encoder, encoder_weights=None).eval()
 
 
@@ -285,6 +297,12 @@ def yolo_facts(name: str, input_size: int = YOLO_INPUT_SIZE) -> DetectionFacts:
         seconds=counts["seconds"])
 
 
+def _seg_builder_text(entry: SegmentationConfig) -> str:
+    if entry.hub_id:
+        return f"transformers' SegformerForSemanticSegmentation with {entry.hub_id}'s config, 1 output, random weights"
+    return f"smp.{entry.architecture}(encoder_name={entry.encoder!r}, encoder_weights=None)"
+
+
 def seg_facts(name: str, input_size: int = SEG_INPUT_SIZE) -> SegmentationFacts:
     """Params and MACs/FLOPs at ``input_size`` of one smp model (random weights); cached like yolo_facts."""
     entry = SEGMENTATION_MODELS.get(name)
@@ -292,8 +310,7 @@ def seg_facts(name: str, input_size: int = SEG_INPUT_SIZE) -> SegmentationFacts:
     return SegmentationFacts(
         name=name, architecture=entry.architecture, encoder=entry.encoder, year=entry.year,
         feature=entry.feature, input_size=input_size, params=counts["params"],
-        params_source=f"counted here: sum of p.numel() of smp.{entry.architecture}"
-                      f"(encoder_name={entry.encoder!r}, encoder_weights=None)",
+        params_source=f"counted here: sum of p.numel() of {_seg_builder_text(entry)}",
         macs=counts["flops"] // 2, flops=counts["flops"],
         flops_source=f"counted here: torch.utils.flop_counter, one CPU forward at {input_size} px; "
                      "MACs = FLOPs / 2",

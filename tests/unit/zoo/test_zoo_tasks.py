@@ -110,7 +110,7 @@ def test_unet_resnet34_matches_smp_and_torchvision():
     import segmentation_models_pytorch as smp
     from torchvision.models import ResNet34_Weights
 
-    assert len(SEGMENTATION_MODELS) == 8
+    assert len(SEGMENTATION_MODELS) == 9  # four smp decoders x the lecture's two encoders, and HF's SegFormer
     facts = seg_facts("unet-resnet34")
     model = smp.Unet(encoder_name="resnet34", encoder_weights=None)
     assert facts.params == sum(p.numel() for p in model.parameters())
