@@ -131,3 +131,35 @@ def classification_results(info: runs.RunInfo) -> None:
 
     try_on_an_image(info, show_top5)
     downloads(info)
+    take_home(info)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _exported(run_id: str, runs_root: str, changed: tuple[float, ...]) -> tuple[bytes, bytes]:
+    """The run's script and notebook, made once per change of its record or metrics (``changed``)."""
+    from cvlab.training.export import notebook_source, plan_export, script_source
+
+    plan = plan_export(runs.RunStore(runs_root).info(run_id))
+    return script_source(plan).encode(), notebook_source(plan).encode()
+
+
+def take_home(info: runs.RunInfo) -> None:
+    """The run as a standalone PyTorch script and a Jupyter notebook: no CV Lab needed (the lecture's lab ran on
+    Colab). A run the export cannot recreate says which setting stops it."""
+    from cvlab.training.export import NotExportable
+
+    files = [info.run_dir / name for name in ("run.json", "metrics.jsonl")]
+    changed = tuple(path.stat().st_mtime if path.exists() else 0.0 for path in files)
+    st.markdown("**Take the lab home**")
+    try:
+        script, notebook = _exported(info.run_dir.name, str(info.run_dir.parent), changed)
+    except NotExportable as err:
+        st.caption(f"This run cannot be exported as a script: {err}")
+        return
+    left, right = st.columns(2)
+    left.download_button("Download as a PyTorch script", script, f"{info.run_dir.name}.py", mime="text/x-python",
+                         key="download_script")
+    right.download_button("Download as a Jupyter notebook", notebook, f"{info.run_dir.name}.ipynb",
+                          mime="application/x-ipynb+json", key="download_notebook")
+    st.caption("Both train this run again without CV Lab, on your computer or on Colab: the same data, model, "
+               "optimizer, schedule and seed. The script's last line is its validation accuracy.")
