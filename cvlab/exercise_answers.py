@@ -122,12 +122,25 @@ class AnswerStore:
                              "WHERE owner_id = ? AND exercise_id = ?", (owner_id, exercise_id)).fetchone()
         return None if row is None else StoredAnswer(row[0], row[1], bool(row[2]), row[3], row[4])
 
+    def answers_of(self, owner_id: str) -> dict[str, StoredAnswer]:
+        """Every answer of one user by exercise id: one query for a page of exercises."""
+        with self._connection() as db:
+            rows = db.execute("SELECT exercise_id, latest_answer, correct, attempts, first_answer FROM answers "
+                              "WHERE owner_id = ?", (owner_id,)).fetchall()
+        return {row[0]: StoredAnswer(row[0], row[1], bool(row[2]), row[3], row[4]) for row in rows}
+
     # ---- the class ----
+    def overview(self) -> list[dict]:
+        """One row per answered exercise: how many answered, are right now, were right first time."""
+        with self._connection() as db:
+            rows = db.execute("SELECT exercise_id, COUNT(*) AS n, SUM(correct), SUM(first_correct) FROM answers "
+                              "GROUP BY exercise_id ORDER BY n DESC, exercise_id").fetchall()
+        return [{"exercise": exercise_id, "answered": n, "right": right, "right first time": first}
+                for exercise_id, n, right, first in rows]
+
     def answered_exercises(self) -> list[tuple[str, int]]:
         """(exercise id, students who answered it), most answered first."""
-        with self._connection() as db:
-            return list(db.execute("SELECT exercise_id, COUNT(*) AS n FROM answers GROUP BY exercise_id "
-                                   "ORDER BY n DESC, exercise_id"))
+        return [(row["exercise"], row["answered"]) for row in self.overview()]
 
     def class_summary(self, exercise: Exercise) -> ClassSummary:
         with self._connection() as db:

@@ -71,6 +71,10 @@ PAGES: dict[str, PageInfo] = {
                  "YOLO inference, IoU and NMS step by step, custom training."),
         PageInfo("pages/tasks/segmentation.py", "Segmentation", ":material/blur_on:", "Tasks", "segmentation",
                  "U-Net training, the loss explorer and SAM prompts."),
+        PageInfo("pages/teaching/exercises.py", "Exercises", ":material/quiz:", "Class", "exercises",
+                 "Quick exercises that check themselves, with hints; the class's answers for the instructor."),
+        PageInfo("pages/teaching/class_board.py", "Class board", ":material/leaderboard:", "Class", "class-board",
+                 "Every student's runs of a lab exercise on one chart, and the class's answer."),
     )
 }
 
@@ -84,7 +88,8 @@ LECTURE_PATH: tuple[Topic, ...] = (
     Topic("Output size", "floor((W - K + 2P) / S) + 1, its worked examples and exercises.",
           (Stop("output-size", "Single layer", label="calculator"),
            Stop("output-size", "Worked examples", label="worked examples"),
-           Stop("output-size", "Exercises", label="exercises"))),
+           Stop("output-size", "Exercises", label="exercises"),
+           Stop("exercises", "Lecture", label="exercises that check themselves"))),
     Topic("Pooling", "Max, average and global average pooling; translation invariance.",
           (Stop("inside-cnn", "Pooling", label="on images"),
            Stop("output-size", "Single layer", {"layer": "maxpool"}, "arithmetic"))),
@@ -107,7 +112,8 @@ LECTURE_PATH: tuple[Topic, ...] = (
           (Stop("architectures", "ViT vs Swin", label="patches and attention cost"),)),
     Topic("ConvNeXt and Swin", "A modernised CNN and a hierarchical, shifted-window transformer.",
           (Stop("architectures", "ViT vs Swin", label="windows"),
-           Stop("architectures", "Choose", label="which architecture when"))),
+           Stop("architectures", "Choose", label="which architecture when"),
+           Stop("exercises", "Lecture", label="choose the architecture: A-C"))),
     Topic("YOLO", "Single-shot detection from v3 to v11 and later.",
           (Stop("detection", "Detect", label="boxes on your pictures"),
            Stop("detection", "NMS step by step", label="NMS step by step"),
@@ -127,5 +133,6 @@ LECTURE_PATH: tuple[Topic, ...] = (
           (Stop("training", "New run", label="a run's settings"), Stop("training", "Live", label="a run, live"))),
     Topic("Hands-on lab", "VGG-like vs residual on CIFAR-10, fine-tuning EfficientNet-B0, YOLO inference.",
           (Stop("training", "New run", label="lab exercises"),
+           Stop("class-board", "VGG-like vs residual", label="the class board"),
            Stop("detection", "Detect", label="YOLO inference")))
 )

@@ -92,10 +92,11 @@ def ordered_runs(me: Identity, task: str | None = None) -> list[runs.RunInfo]:
     return mine + [i for i in every if i not in mine]
 
 
-def start_runs(configs: list[TrainConfig], me: Identity) -> None:
+def start_runs(configs: list[TrainConfig], me: Identity, exercise: str = "") -> None:
+    """Queue ``configs``; ``exercise`` is the lab exercise they answer (a cvlab.board tag), for the class board."""
     with report_errors():
         for config in configs:
-            started = lifecycle.start(config, me.name, owner_id=me.owner_id)
+            started = lifecycle.start(config, me.name, owner_id=me.owner_id, exercise=exercise)
             st.session_state["run"] = started["run_id"]
             st.toast(f"Queued {started['run_id']} (position {started['queue_position']}). {started['worker']}")
 

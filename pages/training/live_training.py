@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from cvlab.board import tag_for_title
 from cvlab.training import runs
 from cvlab.training.optimizers import OPTIMIZERS
 from cvlab.training.tasks import TASKS
@@ -43,12 +44,12 @@ for _ in open_section(tab_new):
             if TASKS.get(task).fine_tune_offered:
                 if fine_tune.button("Fine-tune EfficientNet-B0 (the lab's recipe)", key="fine_tune",
                                     disabled=not user.may_start):
-                    ui.start_runs([config.with_recipe(form.FINE_TUNE)[0]], user)
+                    ui.start_runs([config.with_recipe(form.FINE_TUNE)[0]], user, "fine-tune-efficientnet")
                 fine_tune.caption(form.fine_tune_note(config))
                 st.markdown("**Lab exercises**: one click queues the runs to compare, with the settings above.")
                 for column, name in zip(st.columns(len(form.EXERCISES)), form.EXERCISES):
                     if column.button(name, key=f"exercise-{name}", disabled=not user.may_start):
-                        ui.start_runs(form.exercise_configs(config, name), user)
+                        ui.start_runs(form.exercise_configs(config, name), user, tag_for_title(name))
             if not user.may_start:
                 st.info(user.missing)
 
