@@ -39,7 +39,8 @@ COMMANDS: Registry[Command] = Registry("command")
 
 # Imported lazily by load_commands(); each module must stay cheap to import.
 COMMAND_MODULES = ("info", "sizes", "stages", "activations", "convolve", "network", "zoo", "data", "train", "runs",
-                   "bench", "detect", "track", "segment", "serve", "prepare")
+                   "bench", "detect", "track", "segment", "serve", "prepare",
+                   "exercises", "board")
 
 
 def load_commands() -> Registry[Command]:
