@@ -28,8 +28,9 @@ from cvlab.settings import Settings, get_settings
 # The trackers offered, by the name the lab shows, and the configuration file inside ultralytics each one uses.
 # Only these names reach ultralytics: what a user types picks an entry here, never a file.
 TRACKERS = {"bytetrack": "bytetrack.yaml", "botsort": "botsort.yaml"}
-TRACKER_TITLES = {"bytetrack": "ByteTrack (motion and IoU only)",
-                  "botsort": "BoT-SORT (ByteTrack plus camera-motion compensation)"}
+TRACKER_TITLES = {"bytetrack": "ByteTrack", "botsort": "BoT-SORT"}
+TRACKER_HELP = ("ByteTrack links boxes by predicted motion (a Kalman filter) and IoU, low-scoring boxes included in "
+                "a second round; BoT-SORT adds camera-motion compensation (sparse optical flow) on top.")
 
 
 @dataclass(frozen=True)

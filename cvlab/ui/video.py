@@ -17,7 +17,7 @@ import streamlit as st
 
 from cvlab.data.shapes_clip import ShapesClip, shapes_clip
 from cvlab.data.video import VIDEO_TYPES, Clip, decode_video
-from cvlab.detection.tracking import TRACKER_TITLES as TRACKERS  # noqa: F401  (the page's tracker choices)
+from cvlab.detection.tracking import TRACKER_HELP, TRACKER_TITLES as TRACKERS  # noqa: F401  (for the page)
 from cvlab.settings import get_settings
 from cvlab.ui.bounded_cache import BytesBoundedCache
 
@@ -50,7 +50,7 @@ def uploaded_clip(data: bytes, name: str) -> Clip:
 def clip_picker(key: str, bind: str = "query-params") -> ChosenClip | None:
     """The clip source widgets; the chosen clip, or None (with a message shown) when there is none yet."""
     source = st.segmented_control("Clip", [GENERATED, UPLOAD], default=GENERATED, required=True, key=f"{key}src",
-                                  bind=bind)
+                                  bind=bind, wrap=True)  # wraps, not hides, in a narrow column
     if source == GENERATED:
         seed = st.number_input("Clip seed", 0, 10_000, 0, key=f"{key}seed", bind=bind,
                                help="Shapes that move, cross and leave the frame; their true tracks are known, "

@@ -66,7 +66,7 @@ def annotated_frames(frames: np.ndarray, result: "TrackingResult") -> np.ndarray
 
 def timeline_figure(result: "TrackingResult", *, title: str | None = None) -> go.Figure:
     """Per frame: boxes per class (stacked bars, top) and the milliseconds of each stage (stacked, bottom)."""
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12, row_heights=[0.45, 0.55],
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.22, row_heights=[0.45, 0.55],
                         subplot_titles=("Tracked boxes per class", "Time per frame (ms)"))
     index = [frame.index for frame in result.frames]
     for n, (name, counts) in enumerate(result.counts_per_frame().items()):
@@ -83,7 +83,7 @@ def timeline_figure(result: "TrackingResult", *, title: str | None = None) -> go
         fig.add_trace(go.Scatter(x=index, y=stage_values[key], name=label, stackgroup="time", mode="lines",
                                  line=dict(width=0.5, color=COLORWAY[(n + 4) % len(COLORWAY)]),
                                  hovertemplate=f"{label}: %{{y:.1f}} ms<extra></extra>"), row=2, col=1)
-    fig.update_layout(barmode="stack", height=460, legend=LEGEND_BELOW, bargap=0.05)
+    fig.update_layout(barmode="stack", height=520, legend=LEGEND_BELOW, bargap=0.05)
     fig.update_xaxes(title_text="frame", row=2, col=1)
     fig.update_yaxes(title_text="boxes", row=1, col=1, rangemode="tozero")
     fig.update_yaxes(title_text="ms", row=2, col=1, rangemode="tozero")

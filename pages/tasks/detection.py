@@ -99,13 +99,16 @@ for _ in open_section(tab_video):
     with controls:
         video_model = st.selectbox("Model", list(choices), index=ui.default_model(choices), key="vmodel", bind=BIND)
         tracker = st.selectbox("Tracker", list(video_ui.TRACKERS), format_func=video_ui.TRACKERS.get,
-                               key="tracker", bind=BIND)
+                               key="tracker", bind=BIND, help=video_ui.TRACKER_HELP)
         video_conf = st.slider("Confidence threshold", 0.05, 1.0, 0.25, 0.01, key="vconf", bind=BIND)
         video_iou = st.slider("NMS IoU threshold", 0.05, 1.0, 0.7, 0.05, key="viou", bind=BIND)
         video_size = st.select_slider("Network input size (px)", IMAGE_SIZES, value=AUTO, key="vimgsz", bind=BIND)
         chosen = None
         with report_errors():
             chosen = video_ui.clip_picker("v")
+        st.caption("A live camera is not streamed: that needs streamlit-webrtc (aiortc, and a TURN relay on "
+                   "Community Cloud) and a detector thread per watching student on a shared server. Record a clip "
+                   "and upload it, or take a camera snapshot in *Detect*.")
     if chosen is not None:
         with output, report_errors():
             options = dict(tracker=tracker, conf=float(video_conf), iou=float(video_iou),
