@@ -31,10 +31,12 @@ VIDEO_TYPES = ("mp4", "webm", "avi", "mov", "mkv")  # file name endings the uplo
 
 @dataclass(frozen=True)
 class VideoLimits:
+    # Decoded, a clip is at most max_frames * max_side**2 * 3 bytes (166 MB; 124 MB for 16:9), held while it is
+    # tracked: on a shared server several students can do that at once.
     max_bytes: int = 50 * 2**20  # a 20 s phone clip at 1080p is about 40 MB
-    max_seconds: float = 30.0
-    max_frames: int = 300  # decoded, after any frame step
-    max_side: int = 640  # px: larger frames are scaled down on reading; detectors work at 640 px or less
+    max_seconds: float = 20.0
+    max_frames: int = 240
+    max_side: int = 480  # px: larger frames are scaled down on reading; the lab's detectors work at 192-640 px
     max_header_pixels: int = 8192 * 8192  # a stream claiming more is refused before its first frame
 
 

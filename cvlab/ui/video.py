@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from cvlab.data.shapes_clip import ShapesClip, shapes_clip
-from cvlab.data.video import VIDEO_TYPES, Clip, decode_video
+from cvlab.data.video import DEFAULT_LIMITS, VIDEO_TYPES, Clip, decode_video
 from cvlab.detection.tracking import TRACKER_HELP, TRACKER_TITLES as TRACKERS  # noqa: F401  (for the page)
 from cvlab.settings import get_settings
 from cvlab.ui.bounded_cache import BytesBoundedCache
@@ -62,8 +62,10 @@ def clip_picker(key: str, bind: str = "query-params") -> ChosenClip | None:
         made = generated_clip(int(seed), int(frames), 256, int(objects))
         return ChosenClip(made.clip, made, generated=(int(seed), int(frames), 256, int(objects)))
     upload = st.file_uploader(f"A short video ({', '.join(VIDEO_TYPES)})", type=list(VIDEO_TYPES),
-                              key=f"{key}file", help="Up to 50 MB, 30 s and 300 frames; frames larger than "
-                                                     "640 px are scaled down.")
+                              key=f"{key}file", help=f"Up to {DEFAULT_LIMITS.max_bytes // 2**20} MB, "
+                                                     f"{DEFAULT_LIMITS.max_seconds:g} s and {DEFAULT_LIMITS.max_frames} "
+                                                     f"frames; frames larger than {DEFAULT_LIMITS.max_side} px are "
+                                                     "scaled down.")
     if upload is None:
         st.info("Upload a clip, or pick the generated one.")
         return None
