@@ -39,7 +39,7 @@ COMMANDS: Registry[Command] = Registry("command")
 
 # Imported lazily by load_commands(); each module must stay cheap to import.
 COMMAND_MODULES = ("info", "sizes", "stages", "activations", "convolve", "network", "zoo", "data", "train", "runs",
-                   "bench", "detect", "track", "segment", "serve", "prepare",
+                   "bench", "detect", "track", "segment", "sam_video", "serve", "prepare",
                    "exercises", "board")
 
 
