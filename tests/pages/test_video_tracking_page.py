@@ -49,3 +49,30 @@ def test_an_unknown_tracker_in_the_address_falls_back_to_a_real_one():
     app = run_script(PAGE, timeout=TIMEOUT, section="Video", tracker="../../evil", vframes="16", vobjects="2")
     assert app.selectbox(key="tracker").value in ("bytetrack", "botsort")
     assert not app.exception
+
+
+def upload_app(monkeypatch) -> AppTest:
+    monkeypatch.setenv("CVLAB_START_WORKER", "never")
+    return run_script(PAGE, timeout=TIMEOUT, section="Video", vsrc="Upload a clip")
+
+
+def test_an_uploaded_clip_is_tracked_and_bad_files_get_a_message(monkeypatch):
+    from cvlab.data.shapes_clip import shapes_clip
+    from cvlab.data.video import encode_webm
+
+    app = upload_app(monkeypatch)
+    assert "Upload a clip, or pick the generated one." in text(app)
+    made = shapes_clip(seed=6, frames=16, size=160, objects=2).clip
+    good = encode_webm(made.frames, made.fps)
+    app.file_uploader(key="vfile").upload("walk.webm", good, "video/webm").run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert "walk.webm: 16 frames of 160x160 px at 15 fps" in text(app)
+    assert int(metric(app, "Tracks")) >= 1 and "MOTA" not in text(app)  # no truth to score an upload against
+
+    app.file_uploader(key="vfile").upload("broken.webm", good[:400], "video/webm").run()
+    assert not app.exception and any("broken.webm" in e.value for e in app.error)
+    assert not app.metric
+
+    app.file_uploader(key="vfile").upload("lecture.mp4", b"Only words here.\n" * 40, "video/mp4").run()
+    assert not app.exception
+    assert any("not a video file" in e.value and "lecture.mp4" in e.value for e in app.error)
