@@ -120,8 +120,9 @@ def segmentation() -> None:
     with report_errors():
         rows = segmentation_rows()
         show_table(rows, column_config={"latency ms at 256": LATENCY})
-        st.caption("segmentation_models_pytorch networks with the lecture's two encoders, random weights "
-                   "(encoder_weights=None), counted and measured here at 256 x 256 px, batch 1. "
+        st.caption("segmentation_models_pytorch networks with the lecture's two encoders, and the lecture's "
+                   "Hugging Face SegFormer-B0 (its own MiT-B0 encoder), random weights (encoder_weights=None), "
+                   "one output channel, counted and measured here at 256 x 256 px, batch 1. "
                    "MACs = FLOPs / 2.")
         measurement_panel("segmentation", key="measure_seg")
 
