@@ -257,8 +257,9 @@ def _widgets(task: str, defaults: TrainConfig) -> dict:
     spec = task_spec(task)
     return {
         "model": ("model", lambda d, k: st.selectbox("Model", models, index=_index(models, d), key=k, bind=BIND)),
-        "encoder": ("model", lambda d, k: st.selectbox("Encoder", _encoders(), index=_index(_encoders(), d), key=k,
-                                                       bind=BIND, help="Any smp encoder fits under the decoder.")),
+        "encoder": ("model", lambda d, k: st.selectbox(
+            "Encoder", _encoders(), index=_index(_encoders(), d), key=k, bind=BIND,
+            help="Any smp encoder fits under the decoder; the Hugging Face SegFormer brings its own (MiT-B0).")),
         "pretrained": ("model", lambda d, k: st.toggle(PRETRAINED_LABELS[task], d, key=k, bind=BIND)),
         "freeze_backbone": ("model", lambda d, k: st.toggle("Freeze the backbone (train the new head only)", d,
                                                             key=k, bind=BIND)),
