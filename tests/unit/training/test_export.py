@@ -82,6 +82,14 @@ def test_the_notebook_is_valid_and_runs_with_nbclient(finished, tmp_path):
     assert LAST_LINE.fullmatch(last) and abs(float(last.split()[1]) - recorded) <= 0.02, printed
 
 
+def plan_for(monkeypatch, **changes):
+    """The export plan of a finished run with these settings (its folder and metrics need not exist)."""
+    monkeypatch.setattr(runs, "read_metrics", lambda run_dir: [])
+    config = TrainConfig(**{**TINY, **changes})
+    return plan_export(runs.RunInfo("20260101-000000-ada-abcd", Path("/x/20260101-000000-ada-abcd"), config,
+                                    "ada", "finished", 0.0, "", config.epochs, {}))
+
+
 def run_parts(plan, titles: tuple[str, ...], **settings) -> dict:
     """The named parts of an export run in a fresh namespace (what the script does up to that point)."""
     namespace: dict = {}
@@ -111,6 +119,41 @@ def test_the_exported_generator_draws_cvlabs_very_pixels_and_split(finished):
             assert ours.dtype == theirs.dtype and bool((ours == theirs).all())
 
 
+def same_split(ours, data) -> None:
+    train_x, train_y, val_x, val_y, classes = ours
+    assert tuple(classes) == tuple(data.class_names)
+    for mine, theirs in ((train_x, data.train_x), (train_y, data.train_y), (val_x, data.val_x), (val_y, data.val_y)):
+        assert mine.shape == theirs.shape and mine.dtype == theirs.dtype and bool((mine == theirs).all())
+
+
+def test_the_exported_digits_are_cvlabs(monkeypatch):
+    from cvlab.data.datasets import load_dataset
+
+    plan = plan_for(monkeypatch, data="digits", image_size=24, seed=2, limit=150)
+    same_split(run_parts(plan, ("The data",))["load_data"](),
+               load_dataset("digits", image_size=24, seed=2, val_fraction=0.2, limit=150))
+
+
+@pytest.mark.parametrize("fixed_split", [False, True])
+def test_the_exported_image_folder_loader_reads_a_folder_as_cvlab_does(monkeypatch, tmp_path, fixed_split):
+    from PIL import Image
+
+    from cvlab.data.datasets import load_dataset
+
+    rng = np.random.default_rng(0)
+    for part in ("train", "val") if fixed_split else ("",):
+        for name in ("cats", "dogs", "owls"):
+            folder = tmp_path / "pets" / part / name
+            folder.mkdir(parents=True)
+            for i in range(5 if part != "val" else 2):
+                size = (int(rng.integers(20, 60)), int(rng.integers(20, 60)))
+                Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    plan = plan_for(monkeypatch, data=str(tmp_path / "pets"), image_size=16, seed=1)
+    assert "DATA_DIR = 'my-dataset'" in script_source(plan) and str(tmp_path) not in script_source(plan)
+    namespace = run_parts(plan, ("The data",), DATA_DIR=str(tmp_path / "pets"))
+    same_split(namespace["load_data"](), load_dataset(str(tmp_path / "pets"), image_size=16, seed=1))
+
+
 @pytest.mark.parametrize("scheduler", ["constant", "step", "cosine", "onecycle", "plateau", "warmup_cosine"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
 def test_the_exported_schedule_is_the_runs_step_for_step(scheduler, optimizer, monkeypatch):
@@ -119,12 +162,10 @@ def test_the_exported_schedule_is_the_runs_step_for_step(scheduler, optimizer, m
 
     from cvlab.training.schedulers import lr_curve
 
-    config = TrainConfig(**{**TINY, "epochs": 5, "scheduler": scheduler, "optimizer": optimizer,
-                            "warmup_epochs": 1.5, "step_size": 2, "gamma": 0.5, "backbone_lr_scale": 0.1})
-    monkeypatch.setattr(runs, "read_metrics", lambda run_dir: [])
-    info = runs.RunInfo("20260101-000000-ada-abcd", Path("/nowhere/20260101-000000-ada-abcd"), config, "ada",
-                        "finished", 0.0, "", config.epochs, {})
-    namespace = run_parts(plan_export(info), ("Optimizer and learning-rate schedule",))
+    changes = dict(epochs=5, scheduler=scheduler, optimizer=optimizer, warmup_epochs=1.5, step_size=2, gamma=0.5,
+                   backbone_lr_scale=0.1)
+    config = TrainConfig(**{**TINY, **changes})
+    namespace = run_parts(plan_for(monkeypatch, **changes), ("Optimizer and learning-rate schedule",))
     steps = 7
     params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(2)]
     groups = [{"params": [params[0]], "lr": config.lr * 0.1}, {"params": [params[1]], "lr": config.lr}]
@@ -218,17 +259,10 @@ def test_runs_it_cannot_recreate_are_refused_naming_the_reason(finished, tmp_pat
 
 
 def test_registry_and_timm_models_are_written_with_their_builders(monkeypatch):
-    monkeypatch.setattr(runs, "read_metrics", lambda run_dir: [])
-
-    def plan_for(**changes):
-        config = TrainConfig(**{**TINY, **changes})
-        return plan_export(runs.RunInfo("20260101-000000-ada-abcd", Path("/x/20260101-000000-ada-abcd"), config,
-                                        "ada", "finished", 0.0, "", 1, {}))
-
-    resnet = script_source(plan_for(model="resnet18", pretrained=True, backbone_lr_scale=0.1))
+    resnet = script_source(plan_for(monkeypatch, model="resnet18", pretrained=True, backbone_lr_scale=0.1))
     assert "torchvision.models.resnet18(weights=None)" in resnet and "WEIGHTS = 'ResNet18_Weights.IMAGENET1K_V1'" \
         in resnet and "BACKBONE_LR_SCALE = 0.1" in resnet
-    timm_source = script_source(plan_for(model="timm:resnet10t", freeze_backbone=True))
+    timm_source = script_source(plan_for(monkeypatch, model="timm:resnet10t", freeze_backbone=True))
     assert "timm.create_model('resnet10t', pretrained=PRETRAINED" in timm_source
     assert "FREEZE_BACKBONE = True" in timm_source
     for source in (resnet, timm_source):
