@@ -71,6 +71,15 @@ def _clean_options(options: dict) -> dict:
             "imgsz": None if imgsz is None else int(imgsz)}
 
 
+def upload_key(digest: str, name: str) -> str:
+    """What names an uploaded clip in a job's id: its bytes' SHA-256 and its container's ending."""
+    return f"upload:{digest}:{Path(name).suffix.lower().lstrip('.')}"
+
+
+def generated_key(generated: tuple[int, int, int, int]) -> str:
+    return "shapes:" + ":".join(str(int(v)) for v in generated)
+
+
 def job_id_for(model: str, options: dict, clip_key: str) -> str:
     request = json.dumps({"model": model, "options": _clean_options(options), "clip": clip_key}, sort_keys=True)
     return hashlib.sha256(request.encode()).hexdigest()[:20]
@@ -115,11 +124,11 @@ def start_tracking_job(model: str, options: dict, *, owner_id: str, upload: tupl
         ending = Path(name).suffix.lower().lstrip(".")
         if ending not in VIDEO_TYPES:
             raise InvalidInput(f"{name!r} is not a video file this lab reads.")
-        clip_key = f"upload:{hashlib.sha256(data).hexdigest()}:{ending}"
+        clip_key = upload_key(hashlib.sha256(data).hexdigest(), name)
         clip = {"kind": "upload", "file": f"clip.{ending}"}
     else:
         seed, n, size, objects = (int(v) for v in generated)
-        clip_key = f"shapes:{seed}:{n}:{size}:{objects}"
+        clip_key = generated_key(generated)
         clip = {"kind": "shapes", "seed": seed, "frames": n, "size": size, "objects": objects}
     options = _clean_options(options)
     job_id = job_id_for(model, options, clip_key)

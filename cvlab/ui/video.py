@@ -33,6 +33,7 @@ class ChosenClip:
     truth: ShapesClip | None  # the generated clip's true tracks; None for an upload
     upload_bytes: bytes | None = None  # what a job gets to decode again on the worker; None when generated
     upload_name: str = ""
+    upload_digest: str = ""  # SHA-256 of upload_bytes
     generated: tuple[int, int, int, int] | None = None  # (seed, frames, size, objects) of a generated clip
 
 
@@ -41,10 +42,18 @@ def generated_clip(seed: int, frames: int, size: int, objects: int) -> ShapesCli
                                    lambda: shapes_clip(seed, frames, size, objects))
 
 
-def uploaded_clip(data: bytes, name: str) -> Clip:
-    digest = hashlib.sha256(data).hexdigest()[:24]
+def uploaded_clip(data: bytes, name: str, digest: str) -> Clip:
     return VIDEO_CACHE.get_or_make(("upload", digest, name.rsplit(".", 1)[-1].lower()),
                                    lambda: decode_video(data, name))
+
+
+def _upload_digest(upload) -> str:
+    """SHA-256 of an upload's bytes, hashed once per upload (up to 50 MB: tens of ms a rerun otherwise)."""
+    digests = st.session_state.setdefault("_cvlab_video_digests", {})
+    if upload.file_id not in digests:
+        digests.clear()  # one upload at a time per session
+        digests[upload.file_id] = hashlib.sha256(upload.getvalue()).hexdigest()
+    return digests[upload.file_id]
 
 
 def clip_picker(key: str, bind: str = "query-params") -> ChosenClip | None:
@@ -61,16 +70,17 @@ def clip_picker(key: str, bind: str = "query-params") -> ChosenClip | None:
         objects = st.slider("Shapes", 2, 8, 5, key=f"{key}objects", bind=bind)
         made = generated_clip(int(seed), int(frames), 256, int(objects))
         return ChosenClip(made.clip, made, generated=(int(seed), int(frames), 256, int(objects)))
-    upload = st.file_uploader(f"A short video ({', '.join(VIDEO_TYPES)})", type=list(VIDEO_TYPES),
-                              key=f"{key}file", help=f"Up to {DEFAULT_LIMITS.max_bytes // 2**20} MB, "
-                                                     f"{DEFAULT_LIMITS.max_seconds:g} s and {DEFAULT_LIMITS.max_frames} "
-                                                     f"frames; frames larger than {DEFAULT_LIMITS.max_side} px are "
-                                                     "scaled down.")
+    limits = DEFAULT_LIMITS
+    upload = st.file_uploader(f"A short video ({', '.join(VIDEO_TYPES)})", type=list(VIDEO_TYPES), key=f"{key}file",
+                              help=f"Up to {limits.max_bytes // 2**20} MB, {limits.max_seconds:g} s and "
+                                   f"{limits.max_frames} frames; frames larger than {limits.max_side} px are scaled "
+                                   "down.")
     if upload is None:
         st.info("Upload a clip, or pick the generated one.")
         return None
-    data = upload.getvalue()
-    return ChosenClip(uploaded_clip(data, upload.name), None, upload_bytes=data, upload_name=upload.name)
+    data, digest = upload.getvalue(), _upload_digest(upload)
+    return ChosenClip(uploaded_clip(data, upload.name, digest), None, upload_bytes=data, upload_name=upload.name,
+                      upload_digest=digest)
 
 
 def tracked_in_page(model: str, chosen: ChosenClip, options: dict):
@@ -111,9 +121,8 @@ def job_panel(model: str, chosen: ChosenClip, options: dict) -> None:
     from cvlab.detection import tracking_job
     from cvlab.ui.identity import owner_id
 
-    clip_key = (f"upload:{hashlib.sha256(chosen.upload_bytes).hexdigest()}:"
-                f"{chosen.upload_name.rsplit('.', 1)[-1].lower()}" if chosen.upload_bytes is not None
-                else "shapes:" + ":".join(map(str, chosen.generated)))
+    clip_key = (tracking_job.upload_key(chosen.upload_digest, chosen.upload_name) if chosen.upload_bytes is not None
+                else tracking_job.generated_key(chosen.generated))
     job_id = tracking_job.job_id_for(model, options, clip_key)
     state = tracking_job.job_state(job_id)
     if state.state == "finished":
