@@ -13,6 +13,7 @@ size and format only. ``max_bytes`` bounds every download before it starts.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -223,6 +224,25 @@ def manifest(selection: Selection | None = None, settings: Settings | None = Non
     return sources
 
 
+def present_by_listing(sources: Sequence[Source]) -> dict[str, bool]:
+    """Each source's name -> whether it is on disk, from one listing per folder (no file is opened or hashed),
+    cheap enough for a page to ask on every rerun through a short-lived cache."""
+    listings: dict[Path, frozenset[str]] = {}
+
+    def listed(folder: Path) -> frozenset[str]:
+        if folder not in listings:
+            listings[folder] = frozenset(os.listdir(folder)) if folder.is_dir() else frozenset()
+        return listings[folder]
+
+    def present(source: Source) -> bool:
+        if source.archive:
+            return set(source.members) <= listed(source.destination)
+        return any(path.name in listed(path.parent) for path in (source.destination, *source.also_at))
+
+    return {source.name: present(source) for source in sources}
+
+
 def local_status(sources: Sequence[Source], offline: bool) -> dict[str, str]:
     """Each source's name -> "local", "downloadable" or "random" (missing, and nothing may be downloaded)."""
-    return {s.name: "local" if s.present() else "random" if offline else "downloadable" for s in sources}
+    return {name: "local" if here else "random" if offline else "downloadable"
+            for name, here in present_by_listing(sources).items()}

@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import streamlit as st
 
 from cvlab.syllabus import REPO_ROOT
+from cvlab.ui.local_weights import weights_count
 
 PROBE_TIMEOUT_S = 120
 
@@ -56,6 +57,29 @@ def _render(report: dict) -> None:
             help="Downloads are off when CVLAB_OFFLINE, HF_HUB_OFFLINE or YOLO_OFFLINE is set, "
             "or when the weight servers cannot be reached. Put weight files in CVLAB_WEIGHTS_DIR.",
         )
+    _render_weights_count(weights_count().latest())
+
+
+def _render_weights_count(count: dict | None) -> None:
+    if count is None:
+        _wait_for_count()
+        return
+    if "error" in count:
+        return  # the count failed: the line above already says what matters
+    st.caption(
+        f":material/folder_zip: {count['present']} of {count['total']} weight files present",
+        help="Pretrained weights and data files the pages can use, counted in CVLAB_WEIGHTS_DIR, the "
+        "libraries' caches and the data folder. The rest download on first use when the server is online; "
+        "for a classroom without internet an administrator fetches them beforehand with "
+        "`python -m cvlab prepare` (it lists what is missing and how to copy it in).",
+    )
+
+
+@st.fragment(run_every=2.0)
+def _wait_for_count() -> None:
+    if weights_count().latest() is not None:
+        st.rerun(scope="app")  # once: the count line replaces this one
+    st.caption(":material/hourglass_top: Counting weight files…")
 
 
 @st.fragment(run_every=1.0)

@@ -19,6 +19,7 @@ from cvlab.zoo import measuring
 
 from cvlab.zoo import measure as zoo_measure
 from cvlab.ui import projector_on, show_table
+from cvlab.ui.local_weights import weights_here
 
 # A dash where a value does not exist; each column's help says why it may be missing.
 NOT_MEASURED = " A dash: not measured on this machine yet (Measure, under the chart)."
@@ -46,6 +47,10 @@ COMPARE_COLUMNS = {
     "GFLOPs": st.column_config.NumberColumn(format="%.3f", help="2 x GMACs"),
     "block": st.column_config.TextColumn(width="large"),
     "weights": st.column_config.TextColumn(help="the published weights the accuracy belongs to." + NOT_PUBLISHED),
+    "weights here": st.column_config.TextColumn(
+        help="local: the published weights are on this server; downloadable: not here, fetched on first use "
+             "while the server is online; random: not here and the server is offline, so the model starts from "
+             "random weights. `python -m cvlab prepare --models NAME` fetches them. A dash: none published."),
 }
 # Seven fit the screen in large type (an eighth ran off its right edge); the dataframe has them all.
 PROJECTOR_COLUMNS = ("name", "params (M)", "GMACs", "GMACs published", "MACs diff %", "top-1 %", "latency ms")
@@ -139,6 +144,7 @@ def compare_rows(facts: list) -> list[dict]:
     is in view; the measured columns come right after the accuracy, so projector mode keeps them on screen.
     """
     rows = []
+    here = weights_here()
     for f in facts:
         difference = f.mac_difference
         rows.append({"name": f.name, "family": f.family, "input px": f.input_size,
@@ -148,7 +154,7 @@ def compare_rows(facts: list) -> list[dict]:
                      "top-1 %": f.top1, "latency ms": f.latency_ms, "images/s": f.throughput_ips,
                      "at batch": f.throughput_batch, "peak MB": f.peak_memory_mb, "block": f.block,
                      "top-5 %": f.top5, "file MB": f.file_size_mb, "GFLOPs": f.flops / 1e9, "year": f.year,
-                     "weights": f.weights})
+                     "weights": f.weights, "weights here": here.get(f.name)})
     return rows
 
 
