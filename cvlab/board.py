@@ -172,8 +172,9 @@ def _summary(exercise: LabExercise, students: int, compared: list, arms: tuple[A
 
 
 def board_rows(board: Board, me: str = "") -> list[dict]:
-    """The board's table: one row per run, the asker's own marked "you"."""
+    """The board's table: one row per run, best final accuracy first, the asker's own marked "you"."""
+    ranked = sorted(board.runs, key=lambda run: -run.final_accuracy)
     return [{"student": f"{run.owner} (you)" if me and run.owner_id == me else run.owner, "arm": run.arm,
              "final accuracy %": round(run.final_accuracy * 100, 2), "epochs": run.epochs[-1],
              "time s": round(run.time_s, 1), "status": run.status, "settings": run.settings, "run": run.run_id}
-            for run in board.runs]
+            for run in ranked]

@@ -149,7 +149,7 @@ class AnswerStore:
             revealed = db.execute("SELECT 1 FROM reveals WHERE exercise_id = ?",
                                   (exercise.exercise_id,)).fetchone() is not None
         wrong = Counter(first for first, first_correct, _ in rows if not first_correct)
-        bars = tuple(WrongAnswer(answer, count, exercise.diagnose(answer))
+        bars = tuple(WrongAnswer(answer, count, exercise.slip(answer))
                      for answer, count in sorted(wrong.items(), key=lambda item: (-item[1], item[0])))
         return ClassSummary(exercise.exercise_id, len(rows), sum(bool(r[2]) for r in rows),
                             sum(bool(r[1]) for r in rows), bars, revealed)

@@ -53,12 +53,13 @@ class Exercise:
     def parse(self, text: object) -> str:
         return parse_answer(text, self.answer_format, self.choices, square=_is_square(self.answer))
 
+    def slip(self, answer: str) -> str:
+        """The hint of the known slip that gives exactly this canonical answer; "" when none does."""
+        return next((mistake.hint for mistake in self.mistakes if mistake.answer == answer), "")
+
     def diagnose(self, answer: str) -> str:
         """The hint for a wrong canonical answer: the slip that gives exactly it, else the general hint."""
-        for mistake in self.mistakes:
-            if mistake.answer == answer:
-                return mistake.hint
-        return self.general_hint
+        return self.slip(answer) or self.general_hint
 
     def check(self, text: object) -> Verdict:
         given = self.parse(text)

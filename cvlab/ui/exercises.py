@@ -15,7 +15,7 @@ from cvlab.ui import cached_figure, report_errors, show_figure, show_table
 from cvlab.viz.exercises import wrong_answers_figure
 
 CLASS_REFRESH_S = 2.0
-PLACEHOLDER = {SIZE: "e.g. 31x31, or 31 for a square", CHOICE: "", "count": "a whole number, e.g. 1792"}
+PLACEHOLDER = {SIZE: "e.g. 31x31", CHOICE: "", "count": "e.g. 1792"}
 
 
 def _solution(exercise: Exercise) -> None:
@@ -31,9 +31,10 @@ def exercise_card(exercise: Exercise, me: str, stored: StoredAnswer | None, reve
         with st.form(f"form-{key}", border=False, enter_to_submit=True):
             if exercise.answer_format == CHOICE:
                 typed = st.radio("Your answer", exercise.choices, index=None, key=f"answer-{key}", horizontal=True)
-            else:
-                typed = st.text_input("Your answer", key=f"answer-{key}", max_chars=MAX_ANSWER_CHARS,
-                                      placeholder=PLACEHOLDER[exercise.answer_format])
+            else:  # a third of the width: an answer is a few characters
+                typed = st.columns([1, 2])[0].text_input("Your answer", key=f"answer-{key}",
+                                                         max_chars=MAX_ANSWER_CHARS,
+                                                         placeholder=PLACEHOLDER[exercise.answer_format])
             submitted = st.form_submit_button("Check", key=f"check-{key}", disabled=not me)
         if submitted:
             with report_errors():

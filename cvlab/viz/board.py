@@ -30,7 +30,7 @@ def board_figure(runs: Sequence[BoardRun], me: str = "", x: str = "epoch", title
                         line=dict(color=colour, width=5 if mine else 1.5), marker=dict(size=9 if mine else 4),
                         hovertemplate=f"{run.owner} · {run.arm}<br>%{{x}}: %{{y:.1%}}<extra>{run.run_id}</extra>")
     fig.update_xaxes(title_text=X_AXES[x], **(dict(dtick=1) if x == "epoch" else {}))
-    fig.update_yaxes(title_text="validation accuracy", tickformat=".0%", range=[0, 1.02])
+    fig.update_yaxes(title_text="validation accuracy", tickformat=".0%")  # a class's runs differ by a few points
     styled(fig, title=title or "Validation accuracy, every student's runs")
     fig.update_layout(height=460, legend=LEGEND_BELOW, margin=dict(b=120))
     return fig

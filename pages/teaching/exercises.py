@@ -22,10 +22,10 @@ for _ in open_section(lecture):
     ui.exercise_list(lecture_exercises(), me, store)
 
 for _ in open_section(practice):
-    seed = st.number_input("Exercise set (seed)", min_value=0, max_value=MAX_SEED, value=1, step=1, key="seed",
-                           bind="query-params",
-                           help="Everyone who types the same number gets the same exercises: the instructor can "
-                                "give the class one, and see its answers in the class view.")
+    seed = st.columns([1, 2])[0].number_input(
+        "Exercise set (seed)", min_value=0, max_value=MAX_SEED, value=1, step=1, key="seed", bind="query-params",
+        help="Everyone who types the same number gets the same exercises: the instructor can give the class one, "
+             "and see its answers in the class view.")
     ui.exercise_list(generated_exercises(int(seed)), me, store)
 
 for _ in open_section(whole_class):
