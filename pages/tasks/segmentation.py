@@ -8,6 +8,7 @@ from cvlab.segmentation.losses import LOSSES
 from cvlab.ui import (cached_figure, open_section, projector_on, report_errors, sections, show_figure,
                       show_table)
 from cvlab.ui import segmentation as ui
+from cvlab.ui import sam_video as sam_video_ui
 from cvlab.ui import training as training_ui
 from cvlab.viz import segmentation as viz
 
@@ -128,3 +129,4 @@ for _ in open_section(tab_losses):
 
 for _ in open_section(tab_sam):
     ui.sam_panel(tab_sam.open)
+    sam_video_ui.sam_video_panel(tab_sam.open)

@@ -104,8 +104,9 @@ def _what_comes_before_the_image(app: AppTest) -> list[str]:
             yield child
             yield from columns(child)
 
-    [column] = [c for c in columns(app.main)
-                if any(k.type == "component_instance" for k in getattr(c, "children", {}).values())]
+    [column] = [c for c in columns(app.main)  # the still image's column (the video part has a clickable frame too)
+                if any(k.type == "component_instance" and getattr(k, "key", None) == "sam_click"
+                       for k in getattr(c, "children", {}).values())]
     kinds = [f"{k.type}:{getattr(k, 'key', None) or ''}" for k in column.children.values()]
     return kinds[:kinds.index("component_instance:sam_click")]
 
