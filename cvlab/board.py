@@ -82,6 +82,7 @@ class ArmResult:
     arm: str
     finished_runs: int
     median_accuracy: float | None
+    median_time_s: float | None  # training time to the last epoch
     wins: int  # students (of those who ran two or more arms) for whom this arm ended highest
 
 
@@ -139,7 +140,8 @@ def class_answer(exercise: LabExercise, runs: Sequence[BoardRun]) -> ClassAnswer
     for per_student in compared:
         wins[max(per_student.values(), key=lambda r: r.final_accuracy).arm] += 1
     results = tuple(ArmResult(arm, sum(arm in s for s in newest.values()),
-                              _median([s[arm].final_accuracy for s in newest.values() if arm in s]), wins[arm])
+                              _median([s[arm].final_accuracy for s in newest.values() if arm in s]),
+                              _median([s[arm].time_s for s in newest.values() if arm in s]), wins[arm])
                     for arm in arms)
     differences = tuple(s[exercise.challenger].final_accuracy - s[exercise.baseline].final_accuracy
                         for s in newest.values() if exercise.baseline in s and exercise.challenger in s)
@@ -164,7 +166,11 @@ def _summary(exercise: LabExercise, students: int, compared: list, arms: tuple[A
                 f"ran both: by {_points(statistics.median(differences))} in the median (from "
                 f"{_points(min(differences))} to {_points(max(differences))}).")
     medians = ", ".join(f"{a.arm} {a.median_accuracy:.1%}" for a in arms)
-    if not exercise.arm_field or not compared:
+    if not exercise.arm_field:
+        [arm] = arms
+        return (f"{students} student(s) finished: {arm.median_accuracy:.1%} final accuracy in the median, after "
+                f"{arm.median_time_s:.0f} s of training.")
+    if not compared:
         return f"{students} student(s) finished; median final accuracy: {medians}."
     ranking = ", ".join(f"{a.arm} for {a.wins}" for a in sorted(arms, key=lambda a: -a.wins) if a.wins)
     return (f"Of the {len(compared)} student(s) who finished two or more, the highest final accuracy came from "

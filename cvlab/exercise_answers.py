@@ -23,7 +23,7 @@ from cvlab.exercise_model import MAX_ANSWER_CHARS, Exercise
 from cvlab.settings import Settings, get_settings
 
 MAX_USERS = 5_000  # a few large classes on one server
-MAX_EXERCISES_PER_USER = 500  # the lecture's and a couple of hundred generated ones
+MAX_EXERCISES_PER_USER = 200  # the lecture's and 30-odd practice sets; with MAX_USERS, about 100 MB at most
 MAX_OWNER_ID_CHARS = 256  # login ids are "login:<issuer>|<subject>"
 
 _SCHEMA = """

@@ -77,3 +77,13 @@ def test_tags_are_checked_when_a_run_is_recorded(monkeypatch):
     assert RunStore().info(started["run_id"]).record["exercise"] == "schedulers"
     assert tag_for_title("VGG-like vs residual") == "vgg-vs-residual" and tag_for_title("nothing") == ""
     assert LAB_EXERCISES.names() == ["vgg-vs-residual", "fine-tune-efficientnet", "optimizers", "schedulers"]
+
+
+def test_the_fine_tuning_board_answers_how_far_and_how_fast():
+    store = RunStore()
+    for owner, accuracies in (("alice", [0.8, 0.9]), ("bob", [0.7, 0.8, 0.95])):
+        finished_run(store, owner, "efficientnet_b0", accuracies, exercise="fine-tune-efficientnet")
+    board = exercise_board("fine-tune-efficientnet", store.list())
+    [arm] = board.answer.arms
+    assert arm.median_accuracy == pytest.approx(0.925) and arm.median_time_s == pytest.approx(6.25)
+    assert board.answer.summary == "2 student(s) finished: 92.5% final accuracy in the median, after 6 s of training."
