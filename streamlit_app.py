@@ -4,12 +4,15 @@ import streamlit as st
 
 from cvlab.server.memory import return_big_blocks_to_the_system
 from cvlab.syllabus import PAGES
-from cvlab.ui import projector_toggle
+from cvlab.ui import present, projector_toggle
 from cvlab.ui.device_panel import device_panel
 
 return_big_blocks_to_the_system()  # once per process: a freed activation map goes back to the system
 
-st.set_page_config(page_title="CV Lab", page_icon=":material/visibility:", layout="wide")
+# ?present=lecture&stop=N: the lecture as a walk-through, projected, the sidebar out of the way.
+presenting = present.requested()
+st.set_page_config(page_title="CV Lab", page_icon=":material/visibility:", layout="wide",
+                   initial_sidebar_state="collapsed" if presenting else "auto")
 
 groups: dict[str, list] = {}
 for info in PAGES.values():
@@ -23,9 +26,14 @@ for info in PAGES.values():
         groups[info.group].append(st.Page(info.script, title=info.title, icon=info.icon, url_path="home",
                                           visibility="hidden"))
 navigation = st.navigation(groups)
+if presenting:
+    present.go_to_the_stop(presenting, navigation.url_path)
+    present.start_presenting()
 
 with st.sidebar:
     projector_toggle()
     device_panel()
 
+if presenting:
+    present.present_bar(presenting)
 navigation.run()

@@ -86,7 +86,7 @@ LECTURE_PATH: tuple[Topic, ...] = (
     Topic("Convolution", "A kernel slides over the image: y[i,j] = sum x[i+m, j+n] k[m,n] + b.",
           (Stop("inside-cnn", "Convolution"),)),
     Topic("Output size", "floor((W - K + 2P) / S) + 1, its worked examples and exercises.",
-          (Stop("output-size", "Single layer", label="calculator"),
+          (Stop("output-size", "Single layer", {"p": "1"}, "calculator"),  # 32x32, K=3, P=1, S=1: the first example
            Stop("output-size", "Worked examples", label="worked examples"),
            Stop("output-size", "Exercises", label="exercises"),
            Stop("exercises", "Lecture", label="exercises that check themselves"))),
@@ -105,9 +105,11 @@ LECTURE_PATH: tuple[Topic, ...] = (
            Stop("architectures", "Compare", {"fam": "VGG"}, "VGG family"))),
     Topic("ResNet", "Skip connections y = F(x) + x; ResNet-18 to 152.",
           (Stop("output-size", "Layer chain", {"preset": "resnet-stem"}, "stem"),
+           Stop("architectures", "Compare", {"fam": "ResNet"}, "ResNet-18 to 152"),
            Stop("architectures", "Lecture claims", label="its table, checked"))),
     Topic("EfficientNet", "Compound scaling of depth, width and resolution.",
-          (Stop("architectures", "Compound scaling", label="compound scaling"),)),
+          (Stop("architectures", "Compound scaling", label="compound scaling"),
+           Stop("architectures", "Lecture claims", label="B0 against ResNet-50"))),
     Topic("Vision Transformer", "Images as 16x16 patch tokens with self-attention.",
           (Stop("architectures", "ViT vs Swin", label="patches and attention cost"),)),
     Topic("ConvNeXt and Swin", "A modernised CNN and a hierarchical, shifted-window transformer.",
@@ -126,13 +128,60 @@ LECTURE_PATH: tuple[Topic, ...] = (
     Topic("Loss functions", "BCE, cross-entropy, Dice, IoU and focal loss.",
           (Stop("segmentation", "Loss explorer", label="loss explorer"),)),
     Topic("Optimizers", "SGD with momentum, Adam, AdamW, per-layer learning rates.",
-          (Stop("training", "New run", label="optimizer settings and formula"),)),
+          (Stop("training", "New run", {"opt": "adamw", "lr": "0.001", "wd": "0.01"}, "AdamW, as on the slide"),)),
     Topic("Learning-rate schedulers", "StepLR, cosine, OneCycle, plateau, warmup + cosine.",
-          (Stop("training", "New run", label="schedule preview"),)),
+          (Stop("training", "New run", {"opt": "adamw", "lr": "0.001", "wd": "0.01", "sched": "cosine"},
+                "AdamW + cosine, the advice"),)),
     Topic("The training loop", "train/eval modes, gradient clipping, validation without gradients.",
-          (Stop("training", "New run", label="a run's settings"), Stop("training", "Live", label="a run, live"))),
+          (Stop("training", "New run", {"clip": "1.0"}, "clipping at max_norm=1.0"),
+           Stop("training", "Live", label="a run, live"))),
     Topic("Hands-on lab", "VGG-like vs residual on CIFAR-10, fine-tuning EfficientNet-B0, YOLO inference.",
           (Stop("training", "New run", label="lab exercises"),
            Stop("class-board", "VGG-like vs residual", label="the class board"),
            Stop("detection", "Detect", label="YOLO inference")))
 )
+
+
+@dataclass(frozen=True)
+class WalkStop:
+    """One stop of the lecture presented as a walk-through, numbered from 1 in the lecture's order."""
+
+    number: int
+    topic: Topic
+    stop: Stop
+
+    @property
+    def title(self) -> str:
+        what = self.stop.label or self.stop.section
+        return self.topic.title if what == self.topic.title else f"{self.topic.title}: {what}"
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The stop's page opens at its section and the lecture's own settings with these query parameters."""
+        return {"section": self.stop.section, **self.stop.params}
+
+
+WALK_THROUGH: tuple[WalkStop, ...] = tuple(
+    WalkStop(number, topic, stop)
+    for number, (topic, stop) in enumerate(((t, s) for t in LECTURE_PATH for s in t.stops), start=1)
+)
+
+
+def walk_stop(requested: str | None) -> tuple[WalkStop, str]:
+    """The stop an address asks for (``?stop=N``), and why another was taken ("" when none was).
+
+    The number comes from a shared address, so anything may be in it: a missing or unreadable one
+    opens the first stop, one outside 1..N the nearest end.
+    """
+    last = len(WALK_THROUGH)
+    text = (requested or "").strip()
+    if not text:
+        return WALK_THROUGH[0], ""
+    try:
+        number = int(text)
+    except ValueError:
+        return WALK_THROUGH[0], f"The address's stop is not a whole number: this is stop 1 of {last}."
+    if 1 <= number <= last:
+        return WALK_THROUGH[number - 1], ""
+    nearest = 1 if number < 1 else last
+    return WALK_THROUGH[nearest - 1], f"The lecture has stops 1 to {last} only: this is stop {nearest}."

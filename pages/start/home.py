@@ -4,6 +4,7 @@ import streamlit as st
 
 from cvlab.syllabus import LECTURE_PATH, PAGES
 from cvlab.ui import projector_on
+from cvlab.ui.present import present_link
 
 # Cards per row: each title must fit its card on one line, in large type too ("Architectures" at
 # 1400 px wide did not fit one of seven columns and broke mid-word).
@@ -32,7 +33,10 @@ for start in range(0, len(pages), per_row):
             st.caption(page.summary)
 
 st.header("The lecture path", anchor="lecture-path")
-st.caption("Session 4, *CNN Architectures & Modeling*, topic by topic in the lecture's order.")
+st.caption("Session 4, *CNN Architectures & Modeling*, topic by topic in the lecture's order. Presented, it is "
+           "one stop at a time, projected, with the stop's number and title at the top; its address opens the same "
+           "stop on a student's screen.")
+present_link()
 for number, topic in enumerate(LECTURE_PATH, start=1):
     with st.container(border=True):
         text, links = st.columns([5, 4], vertical_alignment="center")
