@@ -37,7 +37,7 @@ def load_clip(spec: str):
 
     if spec.startswith("shapes:"):
         parts = spec.split(":")[1:]
-        if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        if not 1 <= len(parts) <= 3 or not all(p.isascii() and p.isdigit() for p in parts):
             raise InvalidInput(f"{spec!r}: write the generated clip as shapes:SEED, shapes:SEED:FRAMES or "
                                "shapes:SEED:FRAMES:OBJECTS (whole numbers).")
         numbers = [int(p) for p in parts]

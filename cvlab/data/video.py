@@ -4,8 +4,9 @@ Every clip in the lab, upload or generated, becomes a ``Clip``. The checks run i
 order that bounds the work before it starts: the byte size, then the container's
 signature (the first bytes must be what the file name's ending promises, so a text file
 named ``.mp4`` never reaches FFmpeg), then the stream's own header (frame size, rate
-and length, read by FFmpeg without decoding a frame), and only then the decode, which
-stops one frame past the limit whatever the header claimed. Frames larger than
+and length, as FFmpeg's probe of the first packets reports them), then the decode, which
+stops one frame past the limit whatever the header claimed. Frame size times length is
+bounded too (``max_total_pixels``): decoding time follows pixels, not bytes. Frames larger than
 ``max_side`` are scaled down as they are read, so memory is bounded by
 ``max_frames * max_side**2 * 3`` bytes, never by what the file holds.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -37,10 +39,16 @@ class VideoLimits:
     max_seconds: float = 20.0
     max_frames: int = 240
     max_side: int = 480  # px: larger frames are scaled down on reading; the lab's detectors work at 192-640 px
-    max_header_pixels: int = 8192 * 8192  # a stream claiming more is refused before its first frame
+    max_header_pixels: int = 3840 * 2160  # a stream claiming larger frames (4K UHD) is refused before decoding
+    # Decoding costs about its pixels: 8 s of 1080p at 30 fps is 500 megapixels, a few seconds of CPU. A small
+    # file of a few huge frames compresses well and decodes slowly; both are refused from the header.
+    max_total_pixels: int = 500_000_000
 
 
 DEFAULT_LIMITS = VideoLimits()
+# Decodes at once in this process: each holds up to a clip's frames and keeps a core busy, so a class uploading
+# together waits its turn instead of sharing the server's memory and cores among thirty decodes.
+_DECODING = threading.BoundedSemaphore(2)
 
 
 class BadVideo(InvalidInput):
@@ -133,7 +141,7 @@ def decode_video(data: bytes, name: str, *, limits: VideoLimits = DEFAULT_LIMITS
     import cv2  # OpenCV ships with ultralytics; imported here so cvlab.data stays light
 
     check_video_bytes(data, name, limits)
-    with tempfile.TemporaryDirectory(prefix="cvlab-video-") as folder:
+    with _DECODING, tempfile.TemporaryDirectory(prefix="cvlab-video-") as folder:
         path = Path(folder) / f"clip.{_suffix(name)}"  # our name, never the uploader's
         path.write_bytes(data)
         capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
@@ -162,35 +170,44 @@ def _read_frames(capture, name: str, limits: VideoLimits, source: str) -> Clip:
         notes.append(f"the file gives no usable frame rate ({fps:g}); 30 fps assumed")
         fps = 30.0
     declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    max_frames = min(limits.max_frames, int(limits.max_seconds * fps))
+    max_frames = min(limits.max_frames, int(limits.max_seconds * fps),
+                     max(1, limits.max_total_pixels // (width * height)))
     if declared > max_frames:
-        raise BadVideo(_too_long(name, declared, fps, limits))
+        raise BadVideo(_too_long(name, declared, fps, limits, width * height))
     target = _scaled_size(width, height, limits.max_side)
     if target != (width, height):
         notes.append(f"scaled from {width}x{height} to {target[0]}x{target[1]} px")
-    frames = []
+    # Allocated once, at the most the limits allow for what the header says: no list of frames and stacked copy.
+    frames = np.empty((declared if 0 < declared <= max_frames else max_frames, target[1], target[0], 3), np.uint8)
+    count = 0
     while True:
         ok, frame = capture.read()
         if not ok:
             break
-        if len(frames) == max_frames:  # the header understated its length: stop one frame past the limit
-            raise BadVideo(_too_long(name, None, fps, limits))
+        if count == max_frames:  # the header understated its length: stop one frame past the limit
+            raise BadVideo(_too_long(name, None, fps, limits, width * height))
         if frame is None or frame.ndim != 3 or frame.shape[2] != 3:
-            raise BadVideo(f"{name!r}: frame {len(frames)} is not a colour picture.")
+            raise BadVideo(f"{name!r}: frame {count} is not a colour picture.")
         if (frame.shape[1], frame.shape[0]) != (width, height):
             raise BadVideo(f"{name!r} changes its frame size mid-stream, which this lab does not follow.")
         if target != (width, height):
             frame = cv2.resize(frame, target, interpolation=cv2.INTER_AREA)
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    if not frames:
+        if count == len(frames):  # more frames than the header said, still within the limits
+            frames = np.concatenate([frames, np.empty((min(max_frames, 2 * count) - count, *frames.shape[1:]),
+                                                      np.uint8)])
+        cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=frames[count])
+        count += 1
+    if count == 0:
         raise BadVideo(f"{name!r} holds no frame that could be decoded: the file is damaged or cut short.")
-    return Clip(np.stack(frames), fps, name, source, tuple(notes))
+    return Clip(frames[:count], fps, name, source, tuple(notes))
 
 
-def _too_long(name: str, declared: int | None, fps: float, limits: VideoLimits) -> str:
+def _too_long(name: str, declared: int | None, fps: float, limits: VideoLimits, frame_pixels: int) -> str:
     length = f"{declared} frames ({declared / fps:.1f} s at {fps:g} fps)" if declared else "more frames than that"
+    by_pixels = limits.max_total_pixels // frame_pixels
+    at_size = f", and {by_pixels} frames at this frame size" if by_pixels < limits.max_frames else ""
     return (f"{name!r} is too long: {length}. This lab takes up to {limits.max_frames} frames and "
-            f"{limits.max_seconds:g} s; trim it.")
+            f"{limits.max_seconds:g} s{at_size}; trim it or lower its resolution.")
 
 
 def read_video_file(path: str | Path, *, limits: VideoLimits = DEFAULT_LIMITS) -> Clip:

@@ -86,7 +86,9 @@ def clear_mot(truth: Sequence[FrameTruth], hypotheses: Sequence[FrameHypotheses]
         free_cols = [c for c in range(len(hyp_ids)) if c not in pairs.values()]
         if free_rows and free_cols:
             sub = iou[np.ix_(free_rows, free_cols)]
-            rows, cols = linear_sum_assignment(-sub)
+            # only pairs within the threshold may be assigned: on raw IoU, one good pair (0.9) could win the
+            # assignment over two acceptable ones (0.5 and 0.5), leaving a miss and a false positive
+            rows, cols = linear_sum_assignment(np.where(sub >= iou_threshold, 1.0 - sub, 1e6))
             for r, c in zip(rows, cols):
                 if sub[r, c] >= iou_threshold:
                     pairs[free_rows[r]] = free_cols[c]

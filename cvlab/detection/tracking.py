@@ -121,10 +121,12 @@ def _own_model(name: str, settings: Settings):
 def track_clip(name: str, frames: np.ndarray, *, fps: float = 30.0, tracker: str = "bytetrack", conf: float = 0.25,
                iou: float = 0.7, imgsz: int | None = None, classes: Sequence[int] | None = None,
                max_det: int = 300, agnostic_nms: bool = False, settings: Settings | None = None,
+               device: str | None = None,
                progress: Callable[[FrameTracks], None] | None = None) -> TrackingResult:
     """Detect and track objects through ``frames`` ((T, H, W, 3) uint8 RGB) with model ``name``.
 
-    ``progress`` is called with each frame's tracks as soon as it is done (a job writes it to disk).
+    ``device`` (a job's device slot) overrides the settings' device. ``progress`` is called with each
+    frame's tracks as soon as it is done (a job writes it to disk).
     """
     from cvlab.detection.facade import _device
 
@@ -140,9 +142,14 @@ def track_clip(name: str, frames: np.ndarray, *, fps: float = 30.0, tracker: str
     if imgsz is not None:
         reason = f"chosen by hand ({spec.name} was trained at {own_size} px)"
     _check_options(_Names(spec, names), conf, iou, size, max_det, classes)
-    device = _device(settings)
+    device = device if device not in (None, "auto") else _device(settings)
     options = dict(conf=conf, iou=iou, imgsz=size, max_det=max_det, agnostic_nms=agnostic_nms, verbose=False,
                    device=device, tracker=config, classes=list(map(int, classes)) if classes is not None else None)
+    # One untimed call first: the predictor's set-up and the first allocations (0.6 s on a CPU) would otherwise be
+    # frame 0's time. Its tracker state is then cleared, so the clip starts from nothing, ids from 1.
+    yolo.track(np.zeros((64, 64, 3), np.uint8), persist=True, **options)
+    for tracker_state in getattr(yolo.predictor, "trackers", []):
+        tracker_state.reset()
     tracked = []
     for index, rgb in enumerate(frames):
         bgr = np.ascontiguousarray(rgb[..., ::-1])

@@ -76,8 +76,8 @@ def execute_tracking(job_id: str) -> None:
     from cvlab.detection.tracking_job import run_tracking_job
     from cvlab.jobs.device_slots import DEVICE_SLOTS
 
-    with DEVICE_SLOTS.slot("auto"):
-        run_tracking_job(job_id)
+    with DEVICE_SLOTS.slot("auto") as device:
+        run_tracking_job(job_id, device=device)
 
 
 def _make_huey(url: str):

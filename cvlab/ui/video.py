@@ -11,6 +11,7 @@ second or two on a CPU for the generated one); longer ones go to the job queue
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 
 import streamlit as st
@@ -19,12 +20,32 @@ from cvlab.data.shapes_clip import ShapesClip, shapes_clip
 from cvlab.data.video import DEFAULT_LIMITS, VIDEO_TYPES, Clip, decode_video
 from cvlab.detection.tracking import TRACKER_HELP, TRACKER_TITLES as TRACKERS  # noqa: F401  (for the page)
 from cvlab.settings import get_settings
-from cvlab.ui.bounded_cache import BytesBoundedCache
+from cvlab.ui.bounded_cache import BytesBoundedCache, weigh
 
 IN_PAGE_FRAMES = 90  # longer clips are tracked on the job queue
+# What the page tracks itself, in frames of the shipped model at its 192 px: the generated clip's 60 frames are
+# about a second on a 2-core CPU. A bigger model or input size costs more per frame, so fewer frames stay here.
+IN_PAGE_BUDGET = 90 * 192**2 * 3.2e6  # shapes-yolo has 3.0 M parameters
 GENERATED, UPLOAD = "Generated clip", "Upload a clip"
+TRACKING_IN_PAGES = threading.BoundedSemaphore(2)  # clips tracked at once in this process, by everyone's pages
 
-VIDEO_CACHE = BytesBoundedCache(lambda: get_settings().page_cache_bytes // 2)
+
+def _weigh_video(value) -> int:
+    """Arrays and bytes, and a tracking result's boxes at about 200 bytes of Python objects each."""
+    from cvlab.detection.tracking import TrackingResult
+
+    items = value if isinstance(value, tuple) else (value,)
+    boxes = sum(len(frame.boxes) + 1 for item in items if isinstance(item, TrackingResult) for frame in item.frames)
+    return weigh(value) + 200 * boxes
+
+
+VIDEO_CACHE = BytesBoundedCache(lambda: get_settings().page_cache_bytes // 2, size_of=_weigh_video)
+
+
+def in_page(frames: int, imgsz: int, parameters: int, on_gpu: bool) -> bool:
+    """Whether a clip is tracked in the page (True) or on the job queue: its frames times the work per frame."""
+    cost = frames * imgsz**2 * max(parameters, 3e6)
+    return frames <= IN_PAGE_FRAMES and cost <= IN_PAGE_BUDGET * (20 if on_gpu else 1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,25 +114,35 @@ def tracked_in_page(model: str, chosen: ChosenClip, options: dict):
         from cvlab.data.video import encode_webm
         from cvlab.viz.tracking import annotated_frames
 
-        result = track_clip(model, chosen.clip.frames, fps=chosen.clip.fps, **options)
-        webm = encode_webm(annotated_frames(chosen.clip.frames, result), chosen.clip.fps)
+        with TRACKING_IN_PAGES:
+            result = track_clip(model, chosen.clip.frames, fps=chosen.clip.fps, **options)
+            webm = encode_webm(annotated_frames(chosen.clip.frames, result), chosen.clip.fps)
         score = score_shapes_clip(chosen.truth, result) if chosen.truth is not None else None
-        return result, webm, score
+        return result, webm, score, track_rows(result)
 
     return VIDEO_CACHE.get_or_make(key, make)
 
 
-def tracking_output(model: str, chosen: ChosenClip, options: dict) -> None:
-    """Track the clip (here or on the job queue) and show what came of it."""
+def track_rows(result) -> list[dict]:
+    classes = result.track_classes()
+    return [{"track": f"#{tid}", "class": classes[tid], "frames": len(points), "first frame": points[0][0],
+             "last frame": points[-1][0]} for tid, points in result.paths().items()]
+
+
+def tracking_output(model: str, chosen: ChosenClip, options: dict, info) -> None:
+    """Track the clip (here or on the job queue) and show what came of it; ``info`` is the model's ModelInfo."""
+    from cvlab.device import pick_device
+
     clip = chosen.clip
     width, height = clip.size
     st.caption(f"{clip.name}: {clip.n_frames} frames of {width}x{height} px at {clip.fps:g} fps "
                f"({clip.seconds:.1f} s)" + "".join(f"; {note}" for note in clip.notes) + ".")
-    if clip.n_frames <= IN_PAGE_FRAMES:
+    imgsz = options.get("imgsz") or info.imgsz
+    if in_page(clip.n_frames, imgsz, info.parameters, pick_device(get_settings().device).type == "cuda"):
         with st.spinner(f"Tracking {clip.n_frames} frames…"):
-            result, webm, score = tracked_in_page(model, chosen, options)
+            result, webm, score, rows = tracked_in_page(model, chosen, options)
         key = ("page", model, clip.content_hash, tuple(sorted(options.items())))
-        show_tracking(result, webm, score, chosen, key=key)
+        show_tracking(result, webm, score, rows, chosen, key=key)
     else:
         job_panel(model, chosen, options)
 
@@ -126,12 +157,13 @@ def job_panel(model: str, chosen: ChosenClip, options: dict) -> None:
     job_id = tracking_job.job_id_for(model, options, clip_key)
     state = tracking_job.job_state(job_id)
     if state.state == "finished":
-        result, webm, score = _job_result(job_id)
-        show_tracking(result, webm, score, chosen, key=("job", job_id))
+        result, webm, score, rows = _job_result(job_id)
+        show_tracking(result, webm, score, rows, chosen, key=("job", job_id))
         return
     if not state.active:
-        st.info(f"{chosen.clip.n_frames} frames is more than the {IN_PAGE_FRAMES} tracked in the page: this clip is "
-                "tracked on the job queue, like a training run, and shown here when it is done.")
+        st.info(f"{chosen.clip.n_frames} frames with {model} at {options.get('imgsz') or 'its own'} px is more "
+                "work than the page does itself: this clip is tracked on the job queue, like a training run, and "
+                "shown here when it is done.")
         if state.error and state.error != "no such tracking job":
             st.error(f"The last try failed: {state.error}", icon=":material/error:")
         if st.button("Track on the job queue", key="vqueue", type="primary"):
@@ -144,18 +176,26 @@ def job_panel(model: str, chosen: ChosenClip, options: dict) -> None:
     _follow_job(job_id)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
 def _job_result(job_id: str):
     from cvlab.detection.tracking_job import job_result
 
-    return job_result(job_id)
+    def make():
+        result, webm, score = job_result(job_id)
+        return result, webm, score, track_rows(result)
+
+    return VIDEO_CACHE.get_or_make(("job", job_id), make)
 
 
 @st.fragment(run_every=1.0)
 def _follow_job(job_id: str) -> None:
     from cvlab.detection.tracking_job import job_state
+    from cvlab.ui import report_errors
 
-    state = job_state(job_id)
+    with report_errors():
+        _job_progress(job_state(job_id))
+
+
+def _job_progress(state) -> None:
     if state.state == "queued":
         st.progress(0.0, text="Waiting for a worker…")
     elif state.active:
@@ -164,7 +204,7 @@ def _follow_job(job_id: str) -> None:
         st.rerun()  # finished or failed: the whole section shows the outcome
 
 
-def show_tracking(result, webm: bytes, score, chosen: ChosenClip, *, key) -> None:
+def show_tracking(result, webm: bytes, score, rows: list[dict], chosen: ChosenClip, *, key) -> None:
     from cvlab.ui import cached_figure, show_figure, show_table
     from cvlab.viz import tracking as viz
 
@@ -191,8 +231,6 @@ def show_tracking(result, webm: bytes, score, chosen: ChosenClip, *, key) -> Non
     middle = chosen.clip.frames[len(chosen.clip.frames) // 2]
     show_figure(cached_figure(viz.paths_figure, middle, result, title="Each track's path, over the middle frame",
                               cache_key=key))
-    show_table([{"track": f"#{tid}", "class": result.track_classes()[tid], "frames": len(points),
-                 "first frame": points[0][0], "last frame": points[-1][0]}
-                for tid, points in result.paths().items()])
+    show_table(rows)
     st.download_button("Download the annotated clip (WebM)", webm, file_name="tracked.webm", mime="video/webm",
                        key="vdownload", on_click="ignore")

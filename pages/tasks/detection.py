@@ -113,7 +113,7 @@ for _ in open_section(tab_video):
         with output, report_errors():
             options = dict(tracker=tracker, conf=float(video_conf), iou=float(video_iou),
                            imgsz=None if video_size == AUTO else int(video_size))
-            video_ui.tracking_output(video_model, chosen, options)
+            video_ui.tracking_output(video_model, chosen, options, ui.model_info(video_model))
 
 with tab_nms:
     if info is None or not images:

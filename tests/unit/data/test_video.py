@@ -5,6 +5,7 @@ import pytest
 
 from cvlab.data.shapes_clip import PRESENT_FRACTION, shapes_clip
 from cvlab.data.video import BadVideo, VideoLimits, decode_video, encode_webm, read_video_file
+from cvlab.errors import InvalidInput
 
 
 @pytest.fixture(scope="module")
@@ -94,5 +95,22 @@ def test_the_first_two_shapes_cross_each_other_mid_clip():
 def test_shapes_leave_the_frame_and_impossible_settings_are_refused():
     sc = shapes_clip(seed=0, frames=60, size=128, objects=6)
     assert (sc.visible == 0).any(axis=0).any()  # some shape is out of view for part of the clip
-    with pytest.raises(Exception, match="frames must be"):
+    with pytest.raises(InvalidInput, match="frames must be"):
         shapes_clip(frames=100_000)
+
+
+def test_huge_frames_and_a_pixel_budget_are_refused_from_the_header(tmp_path):
+    import cv2
+
+    path = tmp_path / "big.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (1200, 800))
+    for _ in range(6):
+        writer.write(np.zeros((800, 1200, 3), np.uint8))
+    writer.release()
+    data = path.read_bytes()
+    with pytest.raises(BadVideo, match="pixels a frame"):
+        decode_video(data, "big.avi", limits=VideoLimits(max_header_pixels=1000 * 800))
+    with pytest.raises(BadVideo, match="and 4 frames at this frame size"):
+        decode_video(data, "big.avi", limits=VideoLimits(max_total_pixels=4 * 1200 * 800))
+    clip = decode_video(data, "big.avi")
+    assert clip.frames.shape == (6, 320, 480, 3)  # scaled to 480 px wide on reading

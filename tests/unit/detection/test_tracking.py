@@ -14,9 +14,6 @@ from tests.unit.zoo.test_zoo_measure import work_the_queue
 A, B = [0, 0, 10, 10], [20, 0, 30, 10]
 
 
-def frame(ids, boxes):
-    return np.array(boxes, np.float32).reshape(-1, 4), list(ids)
-
 
 def test_a_perfect_tracker_scores_mota_one():
     truth = [FrameTruth([1, 2], np.array([A, B], np.float32)) for _ in range(3)]
@@ -114,7 +111,9 @@ def test_an_owner_may_have_two_jobs_waiting(monkeypatch):
         tracking_job.start_tracking_job("shapes-yolo", {}, owner_id="browser:a", generated=(seed, 16, 96, 2), frames=16)
     with pytest.raises(tracking_job.TooManyJobs, match="limit is 2"):
         tracking_job.start_tracking_job("shapes-yolo", {}, owner_id="browser:a", generated=(3, 16, 96, 2), frames=16)
-    tracking_job.start_tracking_job("shapes-yolo", {}, owner_id="browser:b", generated=(3, 16, 96, 2), frames=16)
+    other = tracking_job.start_tracking_job("shapes-yolo", {}, owner_id="browser:b", generated=(3, 16, 96, 2),
+                                            frames=16)
+    assert other.state == "queued"  # the limit is per owner
 
 
 def test_an_upload_job_decodes_the_bytes_again_on_the_worker(monkeypatch):
@@ -131,3 +130,69 @@ def test_an_upload_job_decodes_the_bytes_again_on_the_worker(monkeypatch):
     assert done.state == "finished", done.error
     result, _, score = tracking_job.job_result(state.job_id)
     assert len(result.frames) == 12 and score is None
+
+
+def test_the_assignment_only_pairs_boxes_within_the_threshold(monkeypatch):
+    from cvlab.detection import mot
+
+    # IoU of object 1 with boxes 7 and 8 is 0.5 and 0.9; of object 2, 0.45 and 0.5. Raw-IoU assignment takes
+    # the 0.9 pair and leaves object 2 on 0.45; the thresholded one matches both.
+    monkeypatch.setattr(mot, "box_iou", lambda a, b: np.array([[0.5, 0.9], [0.45, 0.5]]))
+    truth = [FrameTruth([1, 2], np.array([A, B], np.float32))]
+    hyps = [FrameHypotheses([7, 8], np.array([A, B], np.float32))]
+    score = clear_mot(truth, hyps)
+    assert (score.matches, score.misses, score.false_positives, score.mota) == (2, 0, 0, 1.0)
+
+
+def test_an_object_found_again_after_a_gap_switches_only_if_its_id_changed():
+    seen = FrameTruth([1], np.array([A], np.float32))
+    same, other = (FrameHypotheses([id_], np.array([A], np.float32)) for id_ in (4, 5))
+    gap = FrameHypotheses([], np.zeros((0, 4), np.float32))
+    assert clear_mot([seen] * 3, [same, gap, same]).id_switches == 0
+    score = clear_mot([seen] * 3, [same, gap, other])
+    assert (score.id_switches, score.misses) == (1, 1)
+
+
+def test_a_job_claimed_twice_tracks_once_and_a_restarted_job_ignores_the_old_attempt(monkeypatch):
+    from cvlab.detection import tracking_job
+
+    monkeypatch.setenv("CVLAB_START_WORKER", "never")
+    state = tracking_job.start_tracking_job("shapes-yolo", {}, owner_id="browser:a", generated=(7, 16, 96, 2),
+                                            frames=16)
+    folder = tracking_job.jobs_root() / state.job_id
+    assert tracking_job._claim(folder, 1)  # another worker got this attempt first
+    tracking_job.run_tracking_job(state.job_id)
+    assert tracking_job.job_state(state.job_id).state == "queued"  # this one left it alone
+    record = tracking_job._read(folder)
+    tracking_job._write(folder, {**record, "attempt": 2})
+    tracking_job.run_tracking_job(state.job_id)
+    done = tracking_job.job_state(state.job_id)
+    assert done.state == "finished" and done.done == 16
+    assert (folder / "attempt-2.claim").exists()
+
+
+def test_a_job_no_worker_took_is_failed_after_the_limit_and_can_be_started_again(monkeypatch):
+    from cvlab.detection import tracking_job
+
+    monkeypatch.setenv("CVLAB_START_WORKER", "never")
+    state = tracking_job.start_tracking_job("shapes-yolo", {}, owner_id="browser:a", generated=(8, 16, 96, 2),
+                                            frames=16)
+    folder = tracking_job.jobs_root() / state.job_id
+    record = tracking_job._read(folder)
+    tracking_job._write(folder, {**record, "queued_at": record["queued_at"] - tracking_job.QUEUED_LIMIT_S - 1})
+    stale = tracking_job.job_state(state.job_id)
+    assert stale.state == "failed" and "no worker took" in stale.error
+    again = tracking_job.start_tracking_job("shapes-yolo", {}, owner_id="browser:a", generated=(8, 16, 96, 2),
+                                            frames=16)
+    assert again.state == "queued" and tracking_job._read(folder)["attempt"] == 2
+    work_the_queue()
+    assert tracking_job.job_state(state.job_id).state == "finished"
+
+
+def test_the_page_tracks_small_work_itself_and_queues_the_rest():
+    from cvlab.ui.video import in_page
+
+    assert in_page(90, 192, 3_011_823, on_gpu=False)  # the generated clip at its longest, shapes-yolo
+    assert not in_page(91, 192, 3_011_823, on_gpu=False)
+    assert not in_page(30, 640, 2_624_080, on_gpu=False)  # a COCO model at 640 px: 11 times the work a frame
+    assert in_page(30, 640, 2_624_080, on_gpu=True)
