@@ -92,7 +92,10 @@ def clip_picker(key: str, bind: str = "query-params") -> ChosenClip | None:
         made = generated_clip(int(seed), int(frames), 256, int(objects))
         return ChosenClip(made.clip, made, generated=(int(seed), int(frames), 256, int(objects)))
     limits = DEFAULT_LIMITS
+    # max_upload_size: the browser refuses a larger file before sending it (the server's own cap is the app-wide
+    # server.maxUploadSize, which dataset zips need; decode_video refuses what gets past the browser)
     upload = st.file_uploader(f"A short video ({', '.join(VIDEO_TYPES)})", type=list(VIDEO_TYPES), key=f"{key}file",
+                              max_upload_size=limits.max_bytes // 2**20,
                               help=f"Up to {limits.max_bytes // 2**20} MB, {limits.max_seconds:g} s and "
                                    f"{limits.max_frames} frames; frames larger than {limits.max_side} px are scaled "
                                    "down.")
