@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from cvlab.commands import COMMANDS, Command, text_table
-from cvlab.errors import CvlabError
+from cvlab.errors import CvlabError, InvalidInput
 
 DEFAULT_SAM = "mobile_sam"  # the one fast enough on a CPU
 DEFAULT_YOLO = "yolov8n,yolo11n,yolo26n"  # the smallest of the generations the lecture compares
@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> dict:
     from cvlab.settings import get_settings
     from cvlab.weights_manifest import manifest
 
+    if not 0 < args.timeout <= 120:
+        raise InvalidInput(f"--timeout {args.timeout:g}: give between 0 and 120 seconds (10 is the default).")
     settings = get_settings()
     selection = _selection(args)
     fetch = not (args.list or selection.empty)

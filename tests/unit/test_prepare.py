@@ -292,6 +292,8 @@ def test_unknown_names_are_refused_with_the_choices(capsys):
     assert "publishes no COCO weights" in capsys.readouterr().err
     assert main(["prepare", "--models", "lecture-residual"]) == 2
     assert "no published pretrained weights" in capsys.readouterr().err
+    assert main(["prepare", "--cifar10", "--timeout", "0"]) == 2
+    assert "between 0 and 120 seconds" in capsys.readouterr().err
 
 
 def test_download_refuses_a_mirror_folder_that_does_not_exist(online):
