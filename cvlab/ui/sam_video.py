@@ -200,7 +200,9 @@ def _show_result(result: sv.VideoMasks, webm: bytes, truth, prompt: sv.FrameProm
     if result.random_weights:
         st.warning("SAM 2 has RANDOM weights: masks are meaningless, timings and memory are real. Put sam2_t.pt in "
                    "the weights folder (CVLAB_WEIGHTS_DIR) for real masks.", icon=":material/warning:")
-    st.video(webm, format="video/webm", loop=True, autoplay=True, muted=True)
+    width = result.masks.shape[2]
+    st.video(webm, format="video/webm", loop=True, autoplay=True, muted=True,
+             width=min(480, max(384, width)))  # a small clip blown up to the column's width only blurs
     columns = st.columns(3)
     columns[0].metric("Per frame", f"{np.mean(result.frame_ms):,.0f} ms",
                       help="Mean over the clip: image encoder + memory attention + mask decoder + memory encoder.")
@@ -237,9 +239,9 @@ def propagation_figure(frame_ms, state_bytes, prompted) -> go.Figure:
                              line_color=COLORWAY[2], name="state MB"), secondary_y=True)
     fig.update_xaxes(title_text="frame")
     fig.update_yaxes(title_text="milliseconds", secondary_y=False)
-    fig.update_yaxes(title_text="state MB", rangemode="tozero", secondary_y=True)
+    fig.update_yaxes(title_text="state MB", rangemode="tozero", tickformat=".1f", secondary_y=True)
     fig.update_layout(height=320)
-    return styled(fig, title="Time and state memory per frame")
+    return styled(fig, title="Time and state memory per frame (orange: a prompted frame)")
 
 
 def iou_figure(iou: np.ndarray, prompted) -> go.Figure:

@@ -96,3 +96,29 @@ def test_a_clip_too_long_for_the_page_says_what_fits_and_offers_no_button(monkey
     assert any("About 120 s is longer than the page runs SAM 2 for (60 s): trim the clip to 12 frames" in e
                and "python -m cvlab sam-video" in e for e in errors), errors
     assert not [b for b in app.button if b.key == "svrun"]
+
+
+def test_with_a_checkpoint_the_generated_clip_is_scored_against_its_true_masks(tmp_path, monkeypatch):
+    import torch
+    from ultralytics.models.sam.build import build_sam2_t
+
+    monkeypatch.setenv("CVLAB_WEIGHTS_DIR", str(tmp_path))
+    torch.save(build_sam2_t().state_dict(), tmp_path / "sam2_t.pt")  # SAM 2's real format (not its real values)
+    app = open_video(svframe="4", svpts=point_on_object(4))
+    app.button(key="svrun").click()
+    app.run()
+    assert not app.exception, app.exception
+    assert not any("RANDOM weights" in w.value for w in app.warning if "SAM 2" in w.value)
+    mean = float(next(m.value for m in app.metric if m.label == "Mean IoU against the true mask"))
+    assert 0.0 <= mean <= 1.0
+    assert len(app.get("plotly_chart")) == 2  # time and state, and IoU per frame
+    assert any("sam2_t.pt · 256 px input on cpu" in c.value for c in app.caption)
+
+
+def test_the_figures_carry_the_numbers():
+    fig = sam_video_ui.propagation_figure((10.0, 20.0, 30.0), (2**20, 2 * 2**20, 3 * 2**20), (1,))
+    bars, line = fig.data
+    assert list(bars.y) == [10.0, 20.0, 30.0] and list(line.y) == [1.0, 2.0, 3.0]
+    assert bars.marker.color[1] != bars.marker.color[0] == bars.marker.color[2]  # the prompted frame stands out
+    fig = sam_video_ui.iou_figure(np.array([0.5, 1.0, 0.25]), (2,))
+    assert list(fig.data[0].y) == [0.5, 1.0, 0.25] and list(fig.data[1].x) == [2] and list(fig.data[1].y) == [0.25]
