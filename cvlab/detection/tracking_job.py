@@ -1,4 +1,5 @@
-"""Tracking a long clip on the job queue, followed through files, like a training run.
+"""Tracking a long clip on the job queue, followed through files, like a training run: the job's folder and
+what a worker does with it. Asking for a job (its limits, queueing it) is ``cvlab.detection.tracking_requests``.
 
 A job's folder is ``data_home/tracking/<job id>/``, and its id is a hash of what it computes
 (the model, the settings and the clip's bytes or generator settings), so two people asking
@@ -17,42 +18,31 @@ file still names its attempt, beating every ``HEARTBEAT_S``. A running job silen
 ``JOB_STALE_S``, or one no worker took within ``QUEUED_LIMIT_S``, shows as failed and can be
 started again (a new attempt).
 
-Limits, checked under one lock: each owner may have ``MAX_ACTIVE_PER_OWNER`` jobs queued or
-running, everyone together ``MAX_ACTIVE_JOBS``; the folder keeps the ``MAX_KEPT_JOBS`` most
-recent jobs (older ended ones are removed when a new one starts), so disk stays bounded by
-about that many clips of at most 50 MB.
+How many jobs one owner and everyone may have, and how many folders are kept, is
+``cvlab.detection.tracking_requests``'s to check when a job is asked for.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
-import shutil
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from cvlab.data.in_place import write_atomically
-from cvlab.data.video import VIDEO_TYPES, decode_video
+from cvlab.data.video import decode_video
 from cvlab.errors import CvlabError, InvalidInput
 from cvlab.jobs.status import RunStatus
 from cvlab.settings import Settings, get_settings
 
-MAX_ACTIVE_PER_OWNER = 2
-MAX_ACTIVE_JOBS = 8  # for everyone: they share the workers with training runs
-MAX_KEPT_JOBS = 40
 HEARTBEAT_S = 10.0
 JOB_STALE_S = 90.0  # a running job silent this long died with its worker
 QUEUED_LIMIT_S = 30 * 60.0  # a job no worker took in this long is given up (its worker died holding it)
 OPTION_KEYS = ("tracker", "conf", "iou", "imgsz")
-
-
-class TooManyJobs(CvlabError):
-    """This user already has as many tracking jobs waiting or running as one may."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +64,7 @@ def jobs_root(settings: Settings | None = None) -> Path:
     return root
 
 
-def _clean_options(options: dict) -> dict:
+def clean_options(options: dict) -> dict:
     """Only the known settings, as plain numbers and names (the request is written to disk and read back)."""
     from cvlab.detection.tracking import tracker_file
 
@@ -95,11 +85,11 @@ def generated_key(generated: tuple[int, int, int, int]) -> str:
 
 
 def job_id_for(model: str, options: dict, clip_key: str) -> str:
-    request = json.dumps({"model": model, "options": _clean_options(options), "clip": clip_key}, sort_keys=True)
+    request = json.dumps({"model": model, "options": clean_options(options), "clip": clip_key}, sort_keys=True)
     return hashlib.sha256(request.encode()).hexdigest()[:20]
 
 
-def _read(folder: Path) -> dict:
+def read_record(folder: Path) -> dict:
     try:
         record = json.loads((folder / "job.json").read_text())
     except (FileNotFoundError, ValueError):
@@ -107,11 +97,11 @@ def _read(folder: Path) -> dict:
     return record if isinstance(record, dict) else {}
 
 
-def _write(folder: Path, record: dict) -> None:
+def write_record(folder: Path, record: dict) -> None:
     write_atomically(folder / "job.json", json.dumps({**record, "updated": time.time()}))
 
 
-def _state_of(job_id: str, record: dict) -> JobState:
+def state_of(job_id: str, record: dict) -> JobState:
     state = record.get("state", RunStatus.FAILED)
     error = record.get("error") if record else "no such tracking job"
     if state == RunStatus.RUNNING and time.time() - float(record.get("updated", 0)) > JOB_STALE_S:
@@ -123,80 +113,9 @@ def _state_of(job_id: str, record: dict) -> JobState:
 
 
 def job_state(job_id: str, settings: Settings | None = None) -> JobState:
-    return _state_of(job_id, _read(jobs_root(settings) / job_id))
+    return state_of(job_id, read_record(jobs_root(settings) / job_id))
 
 
-@contextlib.contextmanager
-def _starting(root: Path):
-    """One start at a time on this data home: two sessions asking for the same job queue it once."""
-    with open(root / ".start.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
-def start_tracking_job(model: str, options: dict, *, owner_id: str, upload: tuple[bytes, str] | None = None,
-                       generated: tuple[int, int, int, int] | None = None, frames: int,
-                       settings: Settings | None = None) -> JobState:
-    """Queue tracking of an uploaded clip (its bytes and file name) or a generated one ((seed, frames, size,
-    objects)); the job already asked for when someone asked for the same thing."""
-    from cvlab.jobs.queue import submit_tracking
-    from cvlab.jobs.worker import ensure_local_worker
-
-    settings = settings or get_settings()
-    if not owner_id:
-        raise InvalidInput("Log in (or allow this site's cookie) to queue a tracking job.")
-    if (upload is None) == (generated is None):
-        raise InvalidInput("A tracking job needs one clip: an upload or a generated clip.")
-    if upload is not None:
-        data, name = upload
-        ending = Path(name).suffix.lower().lstrip(".")
-        if ending not in VIDEO_TYPES:
-            raise InvalidInput(f"{name!r} is not a video file this lab reads.")
-        clip_key = upload_key(hashlib.sha256(data).hexdigest(), name)
-        clip = {"kind": "upload", "file": f"clip.{ending}"}
-    else:
-        seed, n, size, objects = (int(v) for v in generated)
-        clip_key = generated_key(generated)
-        clip = {"kind": "shapes", "seed": seed, "frames": n, "size": size, "objects": objects}
-    options = _clean_options(options)
-    job_id = job_id_for(model, options, clip_key)
-    root = jobs_root(settings)
-    folder = root / job_id
-    with _starting(root):
-        record = _read(folder)
-        existing = _state_of(job_id, record)
-        if record and existing.state in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.FINISHED):
-            return existing
-        states = {f.name: (_state_of(f.name, rec), rec) for f in root.iterdir() if f.is_dir() and (rec := _read(f))}
-        active = [(state, rec) for state, rec in states.values() if state.active]
-        mine = sum(rec.get("owner_id") == owner_id for _, rec in active)
-        if mine >= MAX_ACTIVE_PER_OWNER:
-            raise TooManyJobs(f"You have {mine} tracking jobs waiting or running; the limit is "
-                              f"{MAX_ACTIVE_PER_OWNER}. Wait for one to finish.")
-        if len(active) >= MAX_ACTIVE_JOBS:
-            raise TooManyJobs(f"{len(active)} tracking jobs are waiting or running on this server, the most it "
-                              "takes at once. Try again in a few minutes.")
-        _prune(root, states)
-        folder.mkdir(exist_ok=True)
-        if upload is not None:
-            (folder / clip["file"]).write_bytes(upload[0])
-        attempt = int(record.get("attempt", 0)) + 1
-        _write(folder, {"job_id": job_id, "model": model, "options": options, "clip": clip, "owner_id": owner_id,
-                        "state": RunStatus.QUEUED, "done": 0, "total": int(frames), "error": None,
-                        "queued_at": time.time(), "attempt": attempt})
-        submit_tracking(job_id, settings)
-    ensure_local_worker(settings)
-    return job_state(job_id, settings)
-
-
-def _prune(root: Path, states: dict) -> None:
-    """Remove the oldest ended jobs beyond MAX_KEPT_JOBS - 1, making room for one more. A job that only looks
-    ended (stale, its worker perhaps still writing) is left alone."""
-    ended = [root / name for name, (_, rec) in states.items()
-             if rec.get("state") in (RunStatus.FINISHED, RunStatus.FAILED)]
-    ended.sort(key=lambda f: f.stat().st_mtime)
-    for folder in ended[:max(0, len(states) - (MAX_KEPT_JOBS - 1))]:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _claim(folder: Path, attempt: int) -> bool:
@@ -219,11 +138,11 @@ class _Attempt:
 
     def write(self, **changes) -> bool:
         with self._lock:
-            current = _read(self.folder)
+            current = read_record(self.folder)
             if int(current.get("attempt", 1)) != self.attempt:
                 return False  # started again by someone: this attempt's output is no longer wanted
             self.record.update(changes)
-            _write(self.folder, self.record)
+            write_record(self.folder, self.record)
             return True
 
     def _heartbeat(self) -> None:
@@ -250,7 +169,7 @@ def run_tracking_job(job_id: str, settings: Settings | None = None, device: str 
 
     settings = settings or get_settings()
     folder = jobs_root(settings) / job_id
-    record = _read(folder)
+    record = read_record(folder)
     if record.get("state") != RunStatus.QUEUED or not _claim(folder, int(record.get("attempt", 1))):
         return  # taken already (a message delivered twice), started again, or gone
     with _Attempt(folder, record) as attempt:
@@ -273,7 +192,7 @@ def run_tracking_job(job_id: str, settings: Settings | None = None, device: str 
                 if done["n"] % 5 == 0:
                     attempt.write(done=done["n"], total=clip.n_frames)
 
-            options = _clean_options(record.get("options", {}))
+            options = clean_options(record.get("options", {}))
             result = track_clip(str(record["model"]), clip.frames, fps=clip.fps, settings=settings, device=device,
                                 progress=progress, **options)
             (folder / "annotated.webm").write_bytes(encode_webm(annotated_frames(clip.frames, result), clip.fps))

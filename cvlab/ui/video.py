@@ -152,7 +152,7 @@ def tracking_output(model: str, chosen: ChosenClip, options: dict, info) -> None
 
 def job_panel(model: str, chosen: ChosenClip, options: dict) -> None:
     """A long clip: queue its job on a click, follow it while it runs, show the result once it has finished."""
-    from cvlab.detection import tracking_job
+    from cvlab.detection import tracking_job, tracking_requests
     from cvlab.ui.identity import owner_id
 
     clip_key = (tracking_job.upload_key(chosen.upload_digest, chosen.upload_name) if chosen.upload_bytes is not None
@@ -170,7 +170,7 @@ def job_panel(model: str, chosen: ChosenClip, options: dict) -> None:
         if state.error and state.error != "no such tracking job":
             st.error(f"The last try failed: {state.error}", icon=":material/error:")
         if st.button("Track on the job queue", key="vqueue", type="primary"):
-            tracking_job.start_tracking_job(
+            tracking_requests.start_tracking_job(
                 model, options, owner_id=owner_id(),
                 upload=(chosen.upload_bytes, chosen.upload_name) if chosen.upload_bytes is not None else None,
                 generated=chosen.generated, frames=chosen.clip.n_frames)

@@ -86,13 +86,13 @@ def test_a_result_survives_its_json_file(tracked):
 
 
 def test_a_long_clip_goes_through_the_job_queue_and_is_shared(monkeypatch, clip):
-    from cvlab.detection import tracking_job
+    from cvlab.detection import tracking_job, tracking_requests
 
     monkeypatch.setenv("CVLAB_START_WORKER", "never")  # the test plays the worker
-    state = tracking_job.start_tracking_job("shapes-yolo", {"tracker": "bytetrack"}, owner_id="browser:a",
+    state = tracking_requests.start_tracking_job("shapes-yolo", {"tracker": "bytetrack"}, owner_id="browser:a",
                                             generated=(0, 60, 256, 5), frames=60)
     assert state.state == "queued" and state.total == 60
-    again = tracking_job.start_tracking_job("shapes-yolo", {"tracker": "bytetrack"}, owner_id="browser:b",
+    again = tracking_requests.start_tracking_job("shapes-yolo", {"tracker": "bytetrack"}, owner_id="browser:b",
                                             generated=(0, 60, 256, 5), frames=60)
     assert again.job_id == state.job_id  # the same request is the same job, whoever asks
     assert work_the_queue() == 1  # one job queued, not two
@@ -104,26 +104,25 @@ def test_a_long_clip_goes_through_the_job_queue_and_is_shared(monkeypatch, clip)
 
 
 def test_an_owner_may_have_two_jobs_waiting(monkeypatch):
-    from cvlab.detection import tracking_job
+    from cvlab.detection.tracking_requests import TooManyJobs, start_tracking_job
 
     monkeypatch.setenv("CVLAB_START_WORKER", "never")
     for seed in (1, 2):
-        tracking_job.start_tracking_job("shapes-yolo", {}, owner_id="browser:a", generated=(seed, 16, 96, 2), frames=16)
-    with pytest.raises(tracking_job.TooManyJobs, match="limit is 2"):
-        tracking_job.start_tracking_job("shapes-yolo", {}, owner_id="browser:a", generated=(3, 16, 96, 2), frames=16)
-    other = tracking_job.start_tracking_job("shapes-yolo", {}, owner_id="browser:b", generated=(3, 16, 96, 2),
-                                            frames=16)
+        start_tracking_job("shapes-yolo", {}, owner_id="browser:a", generated=(seed, 16, 96, 2), frames=16)
+    with pytest.raises(TooManyJobs, match="limit is 2"):
+        start_tracking_job("shapes-yolo", {}, owner_id="browser:a", generated=(3, 16, 96, 2), frames=16)
+    other = start_tracking_job("shapes-yolo", {}, owner_id="browser:b", generated=(3, 16, 96, 2), frames=16)
     assert other.state == "queued"  # the limit is per owner
 
 
 def test_an_upload_job_decodes_the_bytes_again_on_the_worker(monkeypatch):
     from cvlab.data.video import encode_webm
-    from cvlab.detection import tracking_job
+    from cvlab.detection import tracking_job, tracking_requests
 
     monkeypatch.setenv("CVLAB_START_WORKER", "never")
     small = shapes_clip(seed=5, frames=12, size=128, objects=2)
     data = encode_webm(small.clip.frames, small.clip.fps)
-    state = tracking_job.start_tracking_job("shapes-yolo", {}, owner_id="browser:a", upload=(data, "mine.webm"),
+    state = tracking_requests.start_tracking_job("shapes-yolo", {}, owner_id="browser:a", upload=(data, "mine.webm"),
                                             frames=12)
     work_the_queue()
     done = tracking_job.job_state(state.job_id)
@@ -154,17 +153,17 @@ def test_an_object_found_again_after_a_gap_switches_only_if_its_id_changed():
 
 
 def test_a_job_claimed_twice_tracks_once_and_a_restarted_job_ignores_the_old_attempt(monkeypatch):
-    from cvlab.detection import tracking_job
+    from cvlab.detection import tracking_job, tracking_requests
 
     monkeypatch.setenv("CVLAB_START_WORKER", "never")
-    state = tracking_job.start_tracking_job("shapes-yolo", {}, owner_id="browser:a", generated=(7, 16, 96, 2),
+    state = tracking_requests.start_tracking_job("shapes-yolo", {}, owner_id="browser:a", generated=(7, 16, 96, 2),
                                             frames=16)
     folder = tracking_job.jobs_root() / state.job_id
     assert tracking_job._claim(folder, 1)  # another worker got this attempt first
     tracking_job.run_tracking_job(state.job_id)
     assert tracking_job.job_state(state.job_id).state == "queued"  # this one left it alone
-    record = tracking_job._read(folder)
-    tracking_job._write(folder, {**record, "attempt": 2})
+    record = tracking_job.read_record(folder)
+    tracking_job.write_record(folder, {**record, "attempt": 2})
     tracking_job.run_tracking_job(state.job_id)
     done = tracking_job.job_state(state.job_id)
     assert done.state == "finished" and done.done == 16
@@ -172,19 +171,19 @@ def test_a_job_claimed_twice_tracks_once_and_a_restarted_job_ignores_the_old_att
 
 
 def test_a_job_no_worker_took_is_failed_after_the_limit_and_can_be_started_again(monkeypatch):
-    from cvlab.detection import tracking_job
+    from cvlab.detection import tracking_job, tracking_requests
 
     monkeypatch.setenv("CVLAB_START_WORKER", "never")
-    state = tracking_job.start_tracking_job("shapes-yolo", {}, owner_id="browser:a", generated=(8, 16, 96, 2),
+    state = tracking_requests.start_tracking_job("shapes-yolo", {}, owner_id="browser:a", generated=(8, 16, 96, 2),
                                             frames=16)
     folder = tracking_job.jobs_root() / state.job_id
-    record = tracking_job._read(folder)
-    tracking_job._write(folder, {**record, "queued_at": record["queued_at"] - tracking_job.QUEUED_LIMIT_S - 1})
+    record = tracking_job.read_record(folder)
+    tracking_job.write_record(folder, {**record, "queued_at": record["queued_at"] - tracking_job.QUEUED_LIMIT_S - 1})
     stale = tracking_job.job_state(state.job_id)
     assert stale.state == "failed" and "no worker took" in stale.error
-    again = tracking_job.start_tracking_job("shapes-yolo", {}, owner_id="browser:a", generated=(8, 16, 96, 2),
+    again = tracking_requests.start_tracking_job("shapes-yolo", {}, owner_id="browser:a", generated=(8, 16, 96, 2),
                                             frames=16)
-    assert again.state == "queued" and tracking_job._read(folder)["attempt"] == 2
+    assert again.state == "queued" and tracking_job.read_record(folder)["attempt"] == 2
     work_the_queue()
     assert tracking_job.job_state(state.job_id).state == "finished"
 
