@@ -97,7 +97,7 @@ def _prompts(n_frames: int) -> tuple[sv.FramePrompt, tuple[sv.FramePrompt, ...],
     st.segmented_control("A click adds", [OBJECT, BACKGROUND], default=OBJECT, required=True, key="svmode",
                          bind=BIND)
     left, right = st.columns([3, 2])
-    points = left.text_input("Prompt points (x,y,+ or x,y,-; separated by ;)", key="svpts", bind=BIND,
+    points = left.text_input("Prompt points: x,y,+ or x,y,-, separated by ;", key="svpts", bind=BIND,
                              placeholder="click the frame, or type 120,80,+")
     box = right.text_input("Prompt box x0,y0,x1,y1", key="svbox", bind=BIND, placeholder="optional")
     fix_points = st.text_input("Correction points on the correction frame", key="svfixpts", bind=BIND,

@@ -29,7 +29,7 @@ def test_a_click_on_the_frame_then_propagate_plays_the_masked_clip_and_draws_the
         zoom = frame_image.bounding_box()["width"] / 256  # the frame is shown larger than the clip
         middle = len(rows) // 2
         frame_image.click(position={"x": float(cols[middle]) * zoom, "y": float(rows[middle]) * zoom})
-        points = page.get_by_label("Prompt points (x,y,+ or x,y,-; separated by ;)")
+        points = page.get_by_label("Prompt points: x,y,+ or x,y,-, separated by ;")
         page.wait_for_function("(el) => el.value.endsWith(',+')", arg=points.element_handle(), timeout=60_000)
         wait_until_idle(page, 120_000)
         page.get_by_role("button", name="Propagate through the clip").click()
