@@ -121,7 +121,7 @@ LECTURE_PATH: tuple[Topic, ...] = (
            Stop("detection", "NMS step by step", label="NMS step by step"),
            Stop("detection", "IoU", label="IoU and GIoU"))),
     Topic("U-Net", "Encoder, bottleneck, decoder and skip connections for segmentation.",
-          (Stop("segmentation", "U-Net", label="the architecture"),
+          (Stop("segmentation", "U-Net", {"unet_enc": "resnet34"}, "the architecture, ResNet-34 encoder"),
            Stop("segmentation", "Train a U-Net", label="train one"))),
     Topic("Segment Anything", "A heavy image encoder once, a light prompt decoder per click.",
           (Stop("segmentation", "Segment Anything", label="prompts"),)),

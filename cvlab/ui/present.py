@@ -9,6 +9,7 @@ installed once per browser page, listens on the document and clicks the link.
 
 from __future__ import annotations
 
+import functools
 import html
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,21 +118,23 @@ def present_bar(presenting: Presenting) -> None:
     screen: the page reads its section and settings from the address, with nothing left of the last stop.
     """
     with st.container(key=BAR_KEY):
-        st.html(bar_html(presenting.at), unsafe_allow_javascript=True)
+        st.html(bar_html(presenting.at.number), unsafe_allow_javascript=True)
         notice = presenting.notice or st.session_state.pop(NOTICE_KEY, "")
         if notice:
             st.warning(notice, icon=":material/info:")
 
 
-def bar_html(at: WalkStop) -> str:
-    last = len(WALK_THROUGH)
+@functools.cache  # one per stop, made from constants: a rerun only looks it up
+def bar_html(number: int) -> str:
+    """The bar of stop ``number``: its stylesheet, the links and the title, and the key script."""
+    at, last = WALK_THROUGH[number - 1], len(WALK_THROUGH)
     links = []
-    for step, number, text in (("previous", at.number - 1, "← Previous"), ("next", at.number + 1, "Next →")):
-        if 1 <= number <= last:
-            to = WALK_THROUGH[number - 1]
+    for step, neighbour, text in (("previous", number - 1, "← Previous"), ("next", number + 1, "Next →")):
+        if 1 <= neighbour <= last:
+            to = WALK_THROUGH[neighbour - 1]
             keys = "PageUp or ←" if step == "previous" else "PageDown or →"
             links.append(f'<a class="cvlab-present-{step}" href="{html.escape(stop_href(to))}" '
-                         f'title="Stop {number}: {html.escape(to.title)} ({keys})">{text}</a>')
+                         f'title="Stop {neighbour}: {html.escape(to.title)} ({keys})">{text}</a>')
         else:
             links.append(f'<span class="cvlab-present-end">{"Start" if step == "previous" else "End"} '
                          "of the lecture</span>")

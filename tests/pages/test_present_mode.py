@@ -135,3 +135,29 @@ def test_the_home_page_links_to_the_first_stop_in_present_mode():
     path, _, query = href.partition("?")
     assert path == PAGES[WALK_THROUGH[0].stop.page].url_path
     assert parse_qs(query)["present"] == ["lecture"] and parse_qs(query)["stop"] == ["1"]
+
+
+def widget_value(app: AppTest, key: str):
+    for kind in ("selectbox", "multiselect", "number_input", "slider", "select_slider", "text_input", "toggle",
+                 "button_group"):
+        for widget in app.get(kind):
+            if getattr(widget, "key", None) == key:
+                return widget.value
+    raise AssertionError(f"no widget with key {key!r}")
+
+
+def same_setting(shown, wanted: str) -> bool:
+    if isinstance(shown, (list, tuple)):  # a multiselect: the address's one value replaces the default list
+        return list(shown) == [wanted]
+    if isinstance(shown, float):
+        return shown == float(wanted)
+    return str(shown) == wanted
+
+
+@pytest.mark.parametrize("at", [w for w in WALK_THROUGH if w.stop.params], ids=lambda w: f"stop-{w.number}")
+def test_every_stop_sets_the_lecture_settings_on_its_page(at):
+    """Each setting a stop names reaches the widget it names: none is dropped as unknown or invalid."""
+    app = present(present="lecture", stop=str(at.number))
+    assert app.title[0].value == PAGES[at.stop.page].title
+    for key, wanted in at.stop.params.items():
+        assert same_setting(widget_value(app, key), wanted), (key, wanted, widget_value(app, key))
