@@ -44,11 +44,16 @@ class _Publisher(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a client that refuses an oversized body hangs up mid-write, on purpose
+
+
 @pytest.fixture
 def publisher():
     """A loopback HTTP server standing in for download.pytorch.org, huggingface.co, GitHub and cs.toronto.edu."""
     handler = type("Publisher", (_Publisher,), {"files": {}, "requests": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield handler, f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
