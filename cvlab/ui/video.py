@@ -19,6 +19,7 @@ import streamlit as st
 from cvlab.data.shapes_clip import ShapesClip, shapes_clip
 from cvlab.data.video import DEFAULT_LIMITS, VIDEO_TYPES, Clip, decode_video
 from cvlab.detection.tracking import TRACKER_HELP, TRACKER_TITLES as TRACKERS  # noqa: F401  (for the page)
+from cvlab.jobs.status import RunStatus
 from cvlab.settings import get_settings
 from cvlab.ui.bounded_cache import BytesBoundedCache, weigh
 
@@ -159,7 +160,7 @@ def job_panel(model: str, chosen: ChosenClip, options: dict) -> None:
                 else tracking_job.generated_key(chosen.generated))
     job_id = tracking_job.job_id_for(model, options, clip_key)
     state = tracking_job.job_state(job_id)
-    if state.state == "finished":
+    if state.state == RunStatus.FINISHED:
         result, webm, score, rows = _job_result(job_id)
         show_tracking(result, webm, score, rows, chosen, key=("job", job_id))
         return
@@ -199,7 +200,7 @@ def _follow_job(job_id: str) -> None:
 
 
 def _job_progress(state) -> None:
-    if state.state == "queued":
+    if state.state == RunStatus.QUEUED:
         st.progress(0.0, text="Waiting for a worker…")
     elif state.active:
         st.progress(state.done / max(1, state.total), text=f"Tracking: frame {state.done} of {state.total}")
