@@ -224,7 +224,7 @@ def script_source(plan: ExportPlan) -> str:
     measured = f" CV Lab measured {plan.recorded_accuracy:.3f}." if plan.recorded_accuracy is not None else ""
     header = (f'"""CV Lab run {plan.run_id}, exported: it trains the same model on the same data again.\n\n'
               f"Needs only torch, torchvision, numpy, Pillow (and timm or scikit-learn where used).\n"
-              f"The last line printed is the final validation accuracy, 'val_accuracy 0.xxx'.{measured}\n\"\"\"\n")
+              f"The last line printed is the final validation accuracy, 'val_accuracy 0.xxx'.{measured}\n\"\"\"\n\n")
     body = [f"# ---- {number}. {part.title} " + "-" * max(4, 100 - len(part.title)) + "\n\n" + part.code.rstrip()
             for number, part in enumerate(plan.parts, 1)]
     return header + "\n\n\n".join(body) + "\n\n\n" + plan.entry
