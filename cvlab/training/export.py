@@ -21,6 +21,7 @@ from pathlib import Path
 from cvlab.errors import InvalidInput
 from cvlab.training import export_code as code
 from cvlab.training.config import TrainConfig
+from cvlab.training.tasks import task_spec
 
 BUILT_IN_DATA = {"shapes": code.SHAPES, "digits": code.DIGITS, "cifar10": code.CIFAR10}
 DEFAULT_IMAGE_SIZE = {"shapes": 32, "digits": 32, "cifar10": 32}  # px; an ImageFolder's is 64
@@ -85,7 +86,7 @@ def plan_export(info) -> ExportPlan:
         raise NotExportable(f"Run {run_id} is {info.status}: only a finished run can be exported, since the script "
                             "recreates the whole run. Export it once it has finished.")
     config = TrainConfig.from_dict(info.config.to_dict())  # every limit checked again, whatever run.json says
-    if config.task != "classify":
+    if not task_spec(config.task).exportable:
         raise NotExportable(f"Run {run_id} is a {config.task} run: export covers classification runs, whose whole "
                             "loop is the lecture's; segmentation and detection train through smp and ultralytics.")
     _refuse_hand_changes(info.run_dir, run_id)

@@ -62,6 +62,7 @@ class TaskSpec:
     limit_label: str = "Images (scenes drawn for shapes; 0 = all of an upload)"
     counted: str = "images"  # what a dataset's count per class counts
     fine_tune_offered: bool = False  # the page offers the lab's fine-tuning recipe and exercises
+    exportable: bool = False  # a finished run writes out as a standalone script and notebook (cvlab.training.export)
     # ...and as hooks, "module:function" (imported when called, so this registry stays light for pages):
     checks: str = ""  # (config) -> [(ok, message)]: its settings' limits, beside the common ones
     deep_check: str = ""  # (config) -> None: names looked up in their registries, raising their errors
@@ -89,7 +90,7 @@ for _spec in (
         (*COMMON, *_LOOP, "freeze_backbone", "backbone_lr_scale", "label_smoothing", "augmentation"),
         metrics=(Metric("accuracy", "Accuracy"),), data_choices=("shapes", "digits", "cifar10"),
         data_on_device=True, form_sizes=(0, 512, 8), limit_step=100, limit_label="Images (0 = all)",
-        fine_tune_offered=True),
+        fine_tune_offered=True, exportable=True),
     TaskSpec(
         "segment", "Segmentation", "cvlab.training.engine:train_loop",
         (*COMMON, *_LOOP, "encoder", "loss", "binary_masks"),
