@@ -128,6 +128,8 @@ def _looks_right(file_name: str, head: bytes) -> bool:
         return len(head) > 8 and 2 <= size < 100 * 2**20 and head[8:9] == b"{"
     if file_name.endswith(".tar.gz"):
         return head.startswith(b"\x1f\x8b")
+    if file_name.endswith(".json"):
+        return head.lstrip()[:1] == b"{"
     return True
 
 
@@ -222,9 +224,13 @@ def prepare(sources: Sequence[Source], settings: Settings | None = None, *, mirr
     """
     settings = settings or get_settings()
     unreachable: dict[str, str] = {}  # host -> why, so a dead network costs seconds once, not per file
-    outcomes = []
+    outcomes: list[Outcome] = []
     for source in sources:
-        outcome = _prepare_one(source, settings, mirror, fetch, timeout_s, unreachable)
+        first = next((o for o in outcomes if o.name == source.after), None)
+        if fetch and first is not None and first.status in ("missing", "failed") and not source.present():
+            outcome = _outcome(source, "missing", f"waits for {first.name}, which is missing")
+        else:
+            outcome = _prepare_one(source, settings, mirror, fetch, timeout_s, unreachable)
         outcomes.append(outcome)
         if on_outcome:
             on_outcome(outcome)

@@ -2,13 +2,14 @@
 where its loader looks for it, and how to tell a good copy.
 
 One ``Source`` per file. Its URL is the one the library itself downloads from
-(torchvision's weights enum, timm's Hugging Face repository, ultralytics' release
-assets, torchvision's CIFAR10 class), its destination is the path the cvlab loader
-reads (``cvlab.weights``, ``cvlab.data.cifar``), and its checksum is the one the
+(torchvision's weights enum, timm's Hugging Face repository, the Hub id of a
+transformers model, ultralytics' release assets, torchvision's CIFAR10 class), its
+destination is the path the cvlab loader reads (``cvlab.weights``, ``cvlab.data.cifar``,
+``cvlab.zoo.huggingface``), and its checksum is the one the
 library publishes: torchvision's file names carry the first hex digits of their
 SHA-256 (torch.hub's naming rule), CIFAR-10's tarball has an MD5 in torchvision.
-ultralytics and timm publish none in their code, so those files are checked by
-size and format only. ``max_bytes`` bounds every download before it starts.
+ultralytics, timm and the Hub publish none in their code, so those files are
+checked by size and format only. ``max_bytes`` bounds every download before it starts.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from cvlab.errors import InvalidInput, UnknownName
 from cvlab.settings import Settings, get_settings
 
 MIB = 2**20
-KINDS = ("torchvision", "timm", "dataset", "sam", "yolo")
+KINDS = ("torchvision", "timm", "huggingface", "dataset", "sam", "yolo")
+HUB_MAX_BYTES = 512 * MIB  # the largest of the lecture's Hub models, ViT-B/16, is 346 MB of safetensors
 YOLO_MAX_BYTES = 256 * MIB  # the largest detection asset (yolov5xu.pt) is about 186 MB
 # Sizes of ultralytics' SAM assets (mobile_sam.pt 39 MiB, sam_b.pt 358 MiB, sam2_t.pt 75 MiB), with room.
 SAM_MAX_BYTES = {"mobile_sam": 64 * MIB, "sam_b": 400 * MIB, "sam2_t": 128 * MIB}
@@ -48,6 +50,7 @@ class Source:
     checksum: str = ""  # "sha256:<hex prefix>" or "md5:<hex>"; "" where the library publishes none
     members: tuple[str, ...] = ()  # an archive's files, as they must end up in ``destination``
     also_at: tuple[Path, ...] = ()  # other places the loader accepts (a library's own cache)
+    after: str = ""  # a source that must be present first (a Hub folder's config.json waits for its weights)
 
     @property
     def archive(self) -> bool:
@@ -111,21 +114,51 @@ def timm_source(name: str, settings: Settings) -> Source:
                   int(params * 4 * 1.1) + MIB)
 
 
-def registry_sources(names: Iterable[str], settings: Settings) -> list[Source]:
-    """The pretrained weights of registry models (torchvision or timm); any timm model name works too."""
+def hub_sources(name: str, hub_id: str, settings: Settings) -> list[Source]:
+    """A Hub model's folder as ``cvlab.zoo.huggingface`` reads it: model.safetensors, then config.json.
+
+    The config comes last because the loader takes a folder with a config.json as complete.
+    """
+    from huggingface_hub import hf_hub_url
+
+    from cvlab.zoo.huggingface import HUB_MODELS, MAX_CONFIG_BYTES, local_folder
+
+    spec = HUB_MODELS.get(hub_id)
+    folder = local_folder(spec, settings)
+    weights = Source(name, "huggingface", hf_hub_url(hub_id, "model.safetensors"),
+                     f"{spec.folder_name}.safetensors", folder / "model.safetensors", HUB_MAX_BYTES,
+                     also_at=(hf_snapshot_file(hub_id, "model.safetensors"),))
+    config = Source(f"{name} config", "huggingface", hf_hub_url(hub_id, "config.json"),
+                    f"{spec.folder_name}.config.json", folder / "config.json", MAX_CONFIG_BYTES,
+                    also_at=(hf_snapshot_file(hub_id, "config.json"),), after=name)
+    return [weights, config]
+
+
+def _hub_entries() -> dict[str, str]:
+    """Registry name -> Hub id, for the classification and segmentation registries."""
+    from cvlab.segmentation.architectures import ARCHITECTURES as SEGMENTATION
     from cvlab.zoo.architectures import ARCHITECTURES
 
+    entries = [(name, registry.get(name)) for registry in (ARCHITECTURES, SEGMENTATION) for name in registry.names()]
+    return {name: entry.hub_id for name, entry in entries if getattr(entry, "hub_id", None)}
+
+
+def registry_sources(names: Iterable[str], settings: Settings) -> list[Source]:
+    """The pretrained weights of registry models (torchvision, timm or the Hugging Face Hub); any timm model
+    name works too."""
+    from cvlab.zoo.architectures import ARCHITECTURES
+
+    hub = _hub_entries()
     sources = []
     for name in names:
-        if name in ARCHITECTURES:
+        if name in hub:
+            sources += hub_sources(name, hub[name], settings)
+        elif name in ARCHITECTURES:
             entry = ARCHITECTURES.get(name)
             if entry.weights:
                 sources.append(torchvision_source(name, entry.weights, settings))
             elif entry.timm_name:
                 sources.append(timm_source(entry.timm_name, settings))
-            elif getattr(entry, "hub_id", None):
-                raise InvalidInput(f"{name}'s weights come from the Hugging Face Hub ({entry.hub_id}) through "
-                                   "transformers, which prepare does not fetch; its own loader says where they go.")
             else:
                 raise InvalidInput(f"{name} has no published pretrained weights (the lecture's own networks "
                                    "are trained here, on the Training page).")
@@ -140,8 +173,9 @@ def registry_sources(names: Iterable[str], settings: Settings) -> list[Source]:
 def pretrained_registry_names() -> list[str]:
     from cvlab.zoo.architectures import ARCHITECTURES
 
-    return [name for name in ARCHITECTURES.names()
-            if ARCHITECTURES.get(name).weights or ARCHITECTURES.get(name).timm_name]
+    names = [name for name in ARCHITECTURES.names()
+             if ARCHITECTURES.get(name).weights or ARCHITECTURES.get(name).timm_name]
+    return names + [name for name in _hub_entries() if name not in names]
 
 
 def cifar10_source(settings: Settings) -> Source:

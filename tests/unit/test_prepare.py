@@ -126,8 +126,9 @@ def test_the_manifest_uses_the_libraries_own_urls_checksums_and_loader_paths(onl
 def test_everything_is_listed_and_nothing_is_present_on_a_bare_server(online):
     sources = manifest(None, online)
     kinds = {s.kind for s in sources}
-    assert kinds == {"torchvision", "timm", "dataset", "sam", "yolo"}
-    assert {"resnet18", "efficientnet_b0", "cifar10", "sam_b", "yolo11n"} <= {s.name for s in sources}
+    assert kinds == {"torchvision", "timm", "huggingface", "dataset", "sam", "yolo"}
+    names = {s.name for s in sources}
+    assert {"resnet18", "efficientnet_b0", "hf_segformer_b0", "cifar10", "sam_b", "yolo11n"} <= names
     assert set(local_status(sources, offline=True).values()) == {"random"}
     assert set(local_status(sources, offline=False).values()) == {"downloadable"}
 
@@ -182,6 +183,27 @@ def test_prepare_fetches_each_kind_from_the_publisher_and_the_real_loaders_find_
     fetched = len(handler.requests)
     assert [o.status for o in again.outcomes] == ["present"] * 5 and len(handler.requests) == fetched
     assert batches  # the batches were those written into the tarball
+
+
+def test_a_hugging_face_model_folder_is_fetched_weights_first_and_loads(tmp_path, online, publisher):
+    from cvlab.zoo.huggingface import SEGFORMER_B0, build_random, load_pretrained
+
+    handler, base = publisher
+    published = build_random(SEGFORMER_B0)
+    published.save_pretrained(tmp_path / "segformer")  # config.json + model.safetensors, the Hub's layout
+    (weights, config) = manifest(Selection(models=("hf_segformer_b0",)), online)
+    assert weights.url == "https://huggingface.co/nvidia/segformer-b0-finetuned-ade-512-512/resolve/main/model.safetensors"
+    assert config.destination == online.weights_dir / "huggingface" / SEGFORMER_B0.folder_name / "config.json"
+    handler.files[config.file_name] = (tmp_path / "segformer" / "config.json").read_bytes()
+    (first, second) = prepare([weights, config], online, mirror=base).outcomes
+    assert first.status == "failed" and second.status == "missing" and "waits for hf_segformer_b0" in second.message
+    assert not config.destination.exists()  # a config alone would pass for a complete folder
+    handler.files[weights.file_name] = (tmp_path / "segformer" / "model.safetensors").read_bytes()
+    assert [o.status for o in prepare([weights, config], online, mirror=base).outcomes] == ["downloaded"] * 2
+    loaded = load_pretrained(SEGFORMER_B0, online)
+    assert loaded.source == "local folder" and loaded.where == str(config.destination.parent)
+    key = "decode_head.classifier.weight"
+    assert torch.equal(loaded.module.state_dict()[key], published.state_dict()[key])
 
 
 def test_a_bad_checksum_deletes_the_file_and_says_so(online, publisher):
