@@ -58,6 +58,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--owner", default=None, help="whose run this is (default: your login name)")
     parser.add_argument("--queue", action="store_true",
                         help="submit to the job queue and return at once instead of training here")
+    parser.add_argument("--exercise", default="",
+                        help="the lab exercise this run answers, for its class board (python -m cvlab board --list)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -71,10 +73,14 @@ def _run(args: argparse.Namespace) -> dict:
 
     config = config_from_args(args)
     owner = args.owner or getpass.getuser()
+    if args.exercise:
+        from cvlab.board import LAB_EXERCISES
+
+        LAB_EXERCISES.get(args.exercise)  # an unknown tag stops here, with the list of exercises
     if args.queue:  # as the pages start one: the same checks, the owner's limits, and a worker to take it
-        return lifecycle.start(config, owner)
+        return lifecycle.start(config, owner, exercise=args.exercise)
     config = lifecycle.check_can_start(config)  # refused here, before a run folder exists
-    run_dir = runs.RunStore().create(config, owner=owner)
+    run_dir = runs.RunStore().create(config, owner=owner, exercise=args.exercise)
 
     stdout = result_stream()  # the real stdout: under --json, library output goes to stderr meanwhile
 

@@ -67,3 +67,16 @@ def test_board_of_an_exercise(capsys):
     assert code == 2 and "vgg-vs-residual" in refused["error"]["message"]
     assert main(["board", "vgg-vs-residual"]) == 0
     assert "lecture-residual beat lecture-vgg for 1 of the 1" in capsys.readouterr().out
+
+
+def test_a_run_trained_from_the_terminal_for_an_exercise_is_on_its_board(capsys):
+    status = main(["train", "--data", "shapes", "--model", "lecture-residual", "--epochs", "1", "--limit", "60",
+                   "--exercise", "vgg-vs-residual", "--json"])
+    assert status == 0
+    run_dir = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_dir"]
+    assert main(["board", "vgg-vs-residual", "--json"]) == 0
+    board = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [run["run_id"] for run in board["runs"]] == [run_dir.rsplit("/", 1)[-1]]
+    assert board["runs"][0]["arm"] == "lecture-residual"
+    assert main(["train", "--data", "shapes", "--epochs", "1", "--exercise", "nope", "--json"]) == 2
+    assert "Unknown lab exercise 'nope'" in json.loads(capsys.readouterr().out)["error"]["message"]
