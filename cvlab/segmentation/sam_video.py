@@ -92,6 +92,15 @@ class VideoMasks:
         return max(self.state_bytes, default=0)
 
 
+def merged_by_frame(corrections: tuple[FramePrompt, ...]) -> tuple[FramePrompt, ...]:
+    """One prompt per frame: SAM 2 takes a frame's clicks all at once (a second call replaces the first's)."""
+    frames: dict[int, FramePrompt] = {}
+    for c in corrections:
+        before = frames.get(c.frame, FramePrompt(c.frame))
+        frames[c.frame] = FramePrompt(c.frame, before.points + c.points, c.box if c.box is not None else before.box)
+    return tuple(frames[t] for t in sorted(frames))
+
+
 def default_input_side(device_type: str) -> int:
     return 1024 if device_type == "cuda" else 256
 
@@ -132,6 +141,7 @@ def propagate(clip: Clip, prompt: FramePrompt, corrections: tuple[FramePrompt, .
         if correction.frame == prompt.frame:
             raise InvalidInput(f"Frame {prompt.frame} holds the first prompt: change that prompt instead of "
                                "correcting it, or correct another frame.")
+    corrections = merged_by_frame(corrections)
     tracker = video_tracker(settings or get_settings(), device)
     side = input_side or default_input_side(tracker.device.type)
     passes = 2 if corrections else 1
@@ -234,14 +244,14 @@ class VideoTracker:
         passes = 2 if corrections else 1
         try:
             with torch.inference_mode():
-                self._add_prompt(clip, prompt)
                 for pass_index in range(passes):
-                    for correction in corrections if pass_index else ():
-                        self._add_prompt(clip, correction)
+                    # a prompted frame's time includes its prompt's own decoding (and its frame's encoding)
+                    prompt_ms = {given.frame: self._add_prompt(clip, given)
+                                 for given in (corrections if pass_index else (prompt,))}
                     for step, (t, reverse) in enumerate(_order(prompt.frame, n)):
                         start = time.perf_counter()
                         logits[t] = self._track(clip, t, reverse, prompt.frame).float().cpu()
-                        frame_ms[t] = 1000 * (time.perf_counter() - start)
+                        frame_ms[t] = 1000 * (time.perf_counter() - start) + prompt_ms.get(t, 0.0)
                         state_bytes[t] = tensor_bytes(state)
                         if progress:
                             progress(pass_index * n + step + 1, passes * n)
@@ -258,7 +268,9 @@ class VideoTracker:
         p.im, p.batch = None, (None, [bgr], None)
         return p.preprocess([bgr])
 
-    def _add_prompt(self, clip: Clip, prompt: FramePrompt) -> None:
+    def _add_prompt(self, clip: Clip, prompt: FramePrompt) -> float:
+        """Send a prompt to SAM 2's decoder on its frame; the milliseconds it took."""
+        start = time.perf_counter()
         p = self.predictor
         image = p.inference_state["im"] = self._frame(clip, prompt.frame)
         width, height = clip.size
@@ -267,6 +279,7 @@ class VideoTracker:
         boxes = [list(prompt.box)] if prompt.box is not None else None
         points, labels, _ = p._prepare_prompts(image.shape[2:], (height, width), boxes, points, labels)
         p.add_new_prompts(obj_id=OBJECT_ID, points=points, labels=labels, frame_idx=prompt.frame)
+        return 1000 * (time.perf_counter() - start)
 
     def _track(self, clip: Clip, t: int, reverse: bool, start: int) -> Any:
         """(1, side/4, side/4) mask logits of frame ``t``: forward through the predictor's own per-frame step;

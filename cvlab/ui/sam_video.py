@@ -34,7 +34,7 @@ GENERATED, UPLOAD = "Generated clip", "Upload a clip"
 PROMPT, CORRECTION = "the prompt frame", "the correction frame"
 OBJECT, BACKGROUND = "+ object", "− background"
 PAGE_CPU_SECONDS = 60.0  # a longer estimated propagation is for the command line, not a page's script thread
-_RESULT = "_sv_result"  # session key: (inputs key, VideoMasks, WebM bytes) of the last propagation
+_RESULT = "_sv_result"  # session key: (inputs key, VideoMasks, WebM bytes, clip hash) of the last propagation
 _LAST_CLICK = "_sv_last_click"
 # Decoded clips for every session, weighed in bytes: a 240-frame upload at 480 px is 166 MB decoded.
 CLIPS = BytesBoundedCache(lambda: get_settings().page_cache_bytes // 4)
@@ -138,8 +138,7 @@ def sam_video_panel(open_: bool) -> None:
 
 def _clickable_frame(clip, t: int, prompt: sv.FramePrompt, corrections: tuple[sv.FramePrompt, ...]) -> None:
     stored = st.session_state.get(_RESULT)
-    mask = stored[1].masks[t] if stored is not None and stored[1].masks.shape[1:] == clip.frames.shape[1:3] \
-        and stored[1].n_frames == clip.n_frames else None
+    mask = stored[1].masks[t] if stored is not None and stored[3] == clip.content_hash else None
     points = prompt.points if t == prompt.frame else ()
     points += sum((c.points for c in corrections if c.frame == t), ())
     overlay = viz.mask_overlay(clip.frames[t], mask, points, prompt.box if t == prompt.frame else None)
@@ -174,7 +173,7 @@ def _propagate_controls(clip, truth, prompt: sv.FramePrompt, corrections: tuple[
                  help=None if ready else "Click the object on the frame first, or type a point or a box."):
         result = _run(clip, prompt, corrections)
         overlays = np.stack([viz.mask_overlay(frame, mask) for frame, mask in zip(clip.frames, result.masks)])
-        st.session_state[_RESULT] = (key, result, encode_webm(overlays, clip.fps))
+        st.session_state[_RESULT] = (key, result, encode_webm(overlays, clip.fps), clip.content_hash)
     stored = st.session_state.get(_RESULT)
     if stored is None or stored[0] != key:
         st.info("Press Propagate to run SAM 2 through the clip with these prompts." if ready else

@@ -60,16 +60,47 @@ def test_tracking_runs_forward_to_the_end_then_backward_to_the_start():
     assert sv._order(0, 3) == [(0, False), (1, False), (2, False)]  # a prompt on the first frame: forward only
 
 
-def test_a_correction_on_a_later_frame_changes_that_frame_and_sends_the_clip_through_again(propagated, first_track):
-    plain, _ = propagated
+def test_a_correction_on_a_later_frame_is_decoded_with_its_tracked_mask_and_the_clip_goes_through_again(
+        first_track, monkeypatch):
+    from cvlab.settings import get_settings
+
+    torch.manual_seed(0)  # the random model this test builds, the same on every run
+    tracker = sv.video_tracker(get_settings(), "cpu")
+    calls = []
+    real_add = tracker.predictor.add_new_prompts
+
+    def spying(*args, **kwargs):  # (frame, had it been tracked already?) per prompt SAM 2 is given
+        state = tracker.predictor.inference_state
+        calls.append((kwargs["frame_idx"], kwargs["frame_idx"] in state["frames_already_tracked"]))
+        return real_add(*args, **kwargs)
+
+    monkeypatch.setattr(tracker.predictor, "add_new_prompts", spying)
+    decoded = []  # per prompted decode: (frame, the points given, was a tracked mask given with them?)
+    real_single = tracker.predictor._run_single_frame_inference
+
+    def spying_single(*args, **kwargs):
+        if kwargs.get("point_inputs") is not None:
+            decoded.append((kwargs["frame_idx"], kwargs["point_inputs"]["point_coords"].shape[1],
+                            kwargs.get("prev_sam_mask_logits") is not None))
+        return real_single(*args, **kwargs)
+
+    monkeypatch.setattr(tracker.predictor, "_run_single_frame_inference", spying_single)
     prompt = sv.FramePrompt(MIDDLE, points=(centre_of(first_track, MIDDLE),))
+    plain = sv.propagate(CLIP, prompt, device="cpu")
     corrected = sv.propagate(CLIP, prompt, (sv.FramePrompt(6, points=((5.0, 5.0, True), (120.0, 120.0, False))),),
                              device="cpu")
-    assert corrected.prompted_frames == (MIDDLE, 6) and corrected.passes == 2
-    assert corrected.masks.shape == (8, 128, 128)
-    assert (corrected.masks[6] != plain.masks[6]).sum() > 0  # its clicks went into frame 6's decoder
-    # the corrected frame is a conditioning frame in the second pass: its output is kept, not computed again
-    assert corrected.frame_ms[6] < min(ms for t, ms in enumerate(corrected.frame_ms) if t not in (MIDDLE, 6))
+    # the first prompt starts tracking; the correction comes after frame 6 was tracked, so SAM 2's decoder takes
+    # the mask tracked there with the new clicks, and frame 6 becomes a conditioning frame
+    assert calls == [(MIDDLE, False), (MIDDLE, False), (6, True)]
+    assert corrected.prompted_frames == (MIDDLE, 6) and corrected.passes == 2 and plain.passes == 1
+    assert corrected.masks.shape == (8, 128, 128) and all(ms > 0 for ms in corrected.frame_ms)
+    assert decoded == [(MIDDLE, 1, False), (MIDDLE, 1, False), (6, 2, True)]  # frame 6: its mask and two clicks
+
+
+def test_corrections_on_one_frame_reach_sam_2_together():
+    merged = sv.merged_by_frame((sv.FramePrompt(6, ((1, 1, True),)), sv.FramePrompt(2, box=(0, 0, 5, 5)),
+                                 sv.FramePrompt(6, ((3, 4, False),))))
+    assert merged == (sv.FramePrompt(2, box=(0, 0, 5, 5)), sv.FramePrompt(6, ((1, 1, True), (3, 4, False))))
 
 
 def test_a_box_alone_is_a_prompt():
