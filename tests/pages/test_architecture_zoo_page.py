@@ -155,7 +155,7 @@ def test_the_segmentation_table_counts_and_measures_the_unets(fake_timing):
     assert {"unet-resnet34", "unet-efficientnet-b3", "unetplusplus-resnet34"} <= set(table.index)
     assert round(table.loc["unet-resnet34", "params (M)"], 2) == 24.44  # smp.Unet("resnet34"), counted
     assert table.loc["unet-resnet34", "GMACs at 256"] > 1 and table.loc["unet-resnet34", "latency ms at 256"] == 32.0
-    assert any("Latency measured here for 1 of 8 segmentation networks" in c.value for c in app.caption)
+    assert any("Latency measured here for 1 of 9 segmentation networks" in c.value for c in app.caption)
 
 
 def test_inside_the_lectures_residual_net():
@@ -189,9 +189,9 @@ def test_measuring_says_what_it_holds_and_for_how_long_and_starts_only_when_conf
     assert not app.exception and zoo_jobs.current_job() is None
     [plan] = [w.value for w in app.warning if "device slot" in w.value]
     count = len(zoo_measure.SUITES.get("segmentation").names())
-    assert f"Measuring {count} segmentation networks takes about **2 min** on cpu" in plan  # 8 x 12 s, a first guess
+    assert f"Measuring {count} segmentation networks takes about **2 min** on cpu" in plan  # 9 x 12 s, a first guess
     assert "holds the only device slot" in plan and "every training run queued meanwhile" in plan
-    assert count == 8 and app.button(key="measure_seg_confirm").label == "Measure now (about 2 min)"
+    assert count == 9 and app.button(key="measure_seg_confirm").label == "Measure now (about 2 min)"
     app.button(key="measure_seg_cancel").click().run()
     assert zoo_jobs.current_job() is None and not any("device slot" in w.value for w in app.warning)
     app.button(key="measure_seg").click().run()
