@@ -25,7 +25,7 @@ PRESENT_KEY = "present"
 STOP_KEY = "stop"
 LECTURE = "lecture"  # the one walk-through there is: ?present=lecture
 LANDED_KEY = "present_landed"  # set once a session has opened its first stop
-NOTICE_KEY = "present_notice"  # why the first stop is not the one asked for, shown once after landing there
+NOTICE_KEY = "present_notice"  # why the stop landed on is not the one asked for (the session ends at the next)
 BAR_KEY = "present_bar"  # the bar's container; Streamlit gives it the class st-key-present_bar
 
 _CSS = "<style>" + (Path(__file__).resolve().parents[2] / "assets" / "present.css").read_text() + "</style>"
@@ -116,10 +116,12 @@ def present_bar(presenting: Presenting) -> None:
     Drawn on every rerun of every presenting session, so it is one piece of HTML made from constants.
     Each link loads its stop as a fresh page, exactly as the shared address opens it on a student's
     screen: the page reads its section and settings from the address, with nothing left of the last stop.
+    (An in-app switch, st.page_link, kept the last page's widgets bound to their address names: the next
+    page lost its ?section=, and st.switch_page may not set a bound name at all.)
     """
     with st.container(key=BAR_KEY):
         st.html(bar_html(presenting.at.number), unsafe_allow_javascript=True)
-        notice = presenting.notice or st.session_state.pop(NOTICE_KEY, "")
+        notice = presenting.notice or st.session_state.get(NOTICE_KEY, "")
         if notice:
             st.warning(notice, icon=":material/info:")
 
