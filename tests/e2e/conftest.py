@@ -18,3 +18,15 @@ def app(tmp_path_factory):
 def browser():
     with chromium() as browser:
         yield browser
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh 1440x900 tab; the test fails on any JavaScript error the page raised."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"

@@ -13,17 +13,6 @@ SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
 PAGES = list(PAGE_INFO)
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
-
-
 def path_of(url_path: str) -> str:
     return "" if url_path == "home" else url_path
 

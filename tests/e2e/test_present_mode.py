@@ -25,17 +25,6 @@ def screenshots(tmp_path) -> Path:
     return folder
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
-
-
 def wait_for_stop(page, at: WalkStop) -> None:
     """The bar names the stop once its page has loaded; then the page finishes its run and its charts."""
     bar = page.locator(".cvlab-present-where", has_text=f"Stop {at.number} of {LAST}")

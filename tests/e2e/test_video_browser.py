@@ -14,17 +14,6 @@ from tests.harness import layout_problems, screenshot_whole_page, wait_until_idl
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors: {errors}"
-
-
 def wait_for_playable_video(page) -> dict:
     """The tracked clip's <video>, once the browser has decoded its header: its size and length."""
     page.locator('[data-testid="stVideo"]').first.wait_for(timeout=120_000)

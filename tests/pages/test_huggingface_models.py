@@ -1,34 +1,13 @@
 """The Hugging Face models on the pages: counted in the Architectures table, traced by Inside a CNN, and trained
 for an epoch from the Training page through the job queue and a real worker."""
 
-import os
-import signal
-import time
-
-import pytest
-
-from cvlab.jobs.worker import live_local_workers
 from cvlab.training import runs
 from tests.pages.apptest import run_script
+from tests.pages.test_task_training_pages import wait_until_ended, workers  # noqa: F401  (a fixture)
 from tests.unit.zoo.test_huggingface import save_tiny_segformer, save_tiny_vit, weights_dir  # noqa: F401
 
 TRAINING = "pages/training/live_training.py"
 HF_VIT, HF_SEGFORMER = "hf_vit_base_patch16_224", "hf_segformer_b0"
-
-
-@pytest.fixture
-def workers():
-    yield
-    for worker in live_local_workers():
-        os.kill(worker.pid, signal.SIGKILL)
-
-
-def wait_until_ended(run_id: str, seconds: float = 300) -> runs.RunInfo:
-    deadline = time.monotonic() + seconds
-    while (info := runs.RunStore().info(run_id)).status not in runs.ENDED:
-        assert time.monotonic() < deadline, info
-        time.sleep(0.5)
-    return info
 
 
 def start_run(app) -> runs.RunInfo:
