@@ -19,50 +19,26 @@ import streamlit as st
 from plotly.subplots import make_subplots
 from streamlit_image_coordinates import streamlit_image_coordinates
 
-from cvlab.data.shapes_clip import shapes_clip
-from cvlab.data.video import DEFAULT_LIMITS, VIDEO_TYPES, decode_video, encode_webm
+from cvlab.data.video import encode_webm
 from cvlab.segmentation import sam as sam_api
 from cvlab.segmentation import sam_video as sv
 from cvlab.ui import report_errors, show_figure
 from cvlab.settings import get_settings
-from cvlab.ui.bounded_cache import BytesBoundedCache
+from cvlab.ui import video as video_ui
 from cvlab.viz import segmentation as viz
 from cvlab.viz.style import COLORWAY, styled
 
 BIND = "query-params"
-GENERATED, UPLOAD = "Generated clip", "Upload a clip"
+GENERATED, UPLOAD = video_ui.GENERATED, video_ui.UPLOAD
 PROMPT, CORRECTION = "the prompt frame", "the correction frame"
 OBJECT, BACKGROUND = "+ object", "− background"
 PAGE_CPU_SECONDS = 60.0  # a longer estimated propagation is for the command line, not a page's script thread
 _RESULT = "_sv_result"  # session key: (inputs key, VideoMasks, WebM bytes, clip hash) of the last propagation
 _LAST_CLICK = "_sv_last_click"
-# Decoded clips for every session, weighed in bytes: a 240-frame upload at 480 px is 166 MB decoded.
-CLIPS = BytesBoundedCache(lambda: get_settings().page_cache_bytes // 4)
-
-
-def _clip_source():
-    """(Clip, ShapesClip or None), or None with a message when there is no clip yet."""
-    source = st.segmented_control("Clip", [GENERATED, UPLOAD], default=GENERATED, required=True, key="svsrc",
-                                  bind=BIND)
-    if source == GENERATED:
-        left, right = st.columns(2)
-        seed = left.number_input("Clip seed", 0, 10_000, 0, key="svseed", bind=BIND,
-                                 help="Moving shapes whose true masks are known, so SAM 2's can be scored.")
-        frames = right.slider("Frames", 8, 48, 24, 4, key="svframes", bind=BIND,
-                              help="At 15 fps, 256 px; each frame costs SAM 2 a whole image encoding.")
-        seed, frames = int(seed), int(frames)
-        made = CLIPS.get_or_make(("shapes", seed, frames), lambda: shapes_clip(seed, frames, 256, 3))
-        return made.clip, made
-    upload = st.file_uploader(f"A short video ({', '.join(VIDEO_TYPES)})", type=list(VIDEO_TYPES), key="svfile",
-                              help=f"Up to {DEFAULT_LIMITS.max_bytes // 2**20} MB; frames larger than "
-                                   f"{DEFAULT_LIMITS.max_side} px are scaled down.")
-    if upload is None:
-        st.info("Upload a clip, or pick the generated one.")
-        return None
-    # keyed by the upload's own id: hashing up to 50 MB on every rerun would cost more than the page
-    clip = CLIPS.get_or_make(("upload", upload.file_id, upload.name), lambda: decode_video(upload.getvalue(),
-                                                                                          upload.name))
-    return clip, None
+SAM_CLIPS = video_ui.GeneratedClipChoices(
+    frames=(8, 48, 24, 4), shapes=3,
+    seed_help="Moving shapes whose true masks are known, so SAM 2's can be scored.",
+    frames_help="At 15 fps, 256 px; each frame costs SAM 2 a whole image encoding.")
 
 
 def _take_click(width: int, height: int) -> None:
@@ -122,9 +98,9 @@ def sam_video_panel(open_: bool) -> None:
     left, right = st.columns([2, 3])
     ready = False
     with left, report_errors():
-        chosen = _clip_source()
+        chosen = video_ui.clip_picker("sv", SAM_CLIPS)
         if chosen is not None:
-            clip, truth = chosen
+            clip, truth = chosen.clip, chosen.truth
             _take_click(*clip.size)
             prompt, corrections, shown_frame = _prompts(clip.n_frames)
             ready = True
@@ -151,7 +127,6 @@ def _clickable_frame(clip, t: int, prompt: sv.FramePrompt, corrections: tuple[sv
 
 def _propagate_controls(clip, truth, prompt: sv.FramePrompt, corrections: tuple[sv.FramePrompt, ...]) -> None:
     from cvlab.device import pick_device
-    from cvlab.settings import get_settings
 
     device_type = pick_device(get_settings().device).type
     side = sv.default_input_side(device_type)

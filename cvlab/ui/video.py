@@ -1,11 +1,11 @@
-"""Streamlit glue of video on the Detection page: where a clip comes from, tracking it, what is kept.
+"""Streamlit glue of video: where a clip comes from (every page that takes one), tracking it, what is kept.
 
 Clips and tracking results live in one byte-bounded cache shared by every session
 (``Settings.page_cache_bytes``), keyed by content: thirty students tracking the generated
 clip with the same settings share one result, and a rerun that changes nothing
-recomputes nothing. Clips up to ``IN_PAGE_FRAMES`` frames are tracked in the page (a
-second or two on a CPU for the generated one); longer ones go to the job queue
-(``cvlab.detection.tracking_job``) and the page follows their progress.
+recomputes nothing. A clip whose tracking costs about what the generated one does (``in_page``:
+frames x input size x model) is tracked in the page, a second or two on a CPU; more goes to
+the job queue (``cvlab.detection.tracking_job``) and the page follows its progress.
 """
 
 from __future__ import annotations
@@ -78,18 +78,35 @@ def _upload_digest(upload) -> str:
     return digests[upload.file_id]
 
 
-def clip_picker(key: str, bind: str = "query-params") -> ChosenClip | None:
-    """The clip source widgets; the chosen clip, or None (with a message shown) when there is none yet."""
+@dataclass(frozen=True)
+class GeneratedClipChoices:
+    """What a page offers of the generated clip: the frames slider (lowest, highest, default, step), the shapes
+    (a slider's lowest, highest, default; or one fixed number), and what the seed and frames are good for."""
+
+    frames: tuple[int, int, int, int]
+    shapes: tuple[int, int, int] | int
+    seed_help: str
+    frames_help: str
+
+
+TRACKING_CLIPS = GeneratedClipChoices(
+    frames=(16, 240, 60, 4), shapes=(2, 8, 5),
+    seed_help="Shapes that move, cross and leave the frame; their true tracks are known, so tracking is scored "
+              "against them.",
+    frames_help=f"At 15 fps. Up to {IN_PAGE_FRAMES} frames are tracked in the page, longer clips on the job queue.")
+
+
+def clip_picker(key: str, offer: GeneratedClipChoices, bind: str = "query-params") -> ChosenClip | None:
+    """The clip source widgets (keys start with ``key``); the chosen clip, or None (with a message shown) when
+    there is none yet. Every page that takes a clip uses these, and one cache holds their clips."""
     source = st.segmented_control("Clip", [GENERATED, UPLOAD], default=GENERATED, required=True, key=f"{key}src",
                                   bind=bind, wrap=True)  # wraps, not hides, in a narrow column
     if source == GENERATED:
-        seed = st.number_input("Clip seed", 0, 10_000, 0, key=f"{key}seed", bind=bind,
-                               help="Shapes that move, cross and leave the frame; their true tracks are known, "
-                                    "so tracking is scored against them.")
-        frames = st.slider("Frames", 16, 240, 60, 4, key=f"{key}frames", bind=bind,
-                           help=f"At 15 fps. Up to {IN_PAGE_FRAMES} frames are tracked in the page, "
-                                "longer clips on the job queue.")
-        objects = st.slider("Shapes", 2, 8, 5, key=f"{key}objects", bind=bind)
+        low, high, default, step = offer.frames
+        seed = st.number_input("Clip seed", 0, 10_000, 0, key=f"{key}seed", bind=bind, help=offer.seed_help)
+        frames = st.slider("Frames", low, high, default, step, key=f"{key}frames", bind=bind, help=offer.frames_help)
+        objects = (offer.shapes if isinstance(offer.shapes, int)
+                   else st.slider("Shapes", *offer.shapes, key=f"{key}objects", bind=bind))
         made = generated_clip(int(seed), int(frames), 256, int(objects))
         return ChosenClip(made.clip, made, generated=(int(seed), int(frames), 256, int(objects)))
     limits = DEFAULT_LIMITS

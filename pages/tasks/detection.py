@@ -105,7 +105,7 @@ for _ in open_section(tab_video):
         video_size = st.select_slider("Network input size (px)", IMAGE_SIZES, value=AUTO, key="vimgsz", bind=BIND)
         chosen = None
         with report_errors():
-            chosen = video_ui.clip_picker("v")
+            chosen = video_ui.clip_picker("v", video_ui.TRACKING_CLIPS)
         st.caption("A live camera is not streamed: that needs streamlit-webrtc (aiortc, and a TURN relay on "
                    "Community Cloud) and a detector thread per watching student on a shared server. Record a clip "
                    "and upload it, or take a camera snapshot in *Detect*.")
