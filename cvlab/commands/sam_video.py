@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cvlab.commands import COMMANDS, Command, text_table
+from cvlab.commands._clip_arg import CLIP_HELP, load_clip_argument
 from cvlab.errors import InvalidInput
 
 EXAMPLES = """examples:
@@ -55,7 +56,7 @@ class SamVideoReport:
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog, parser.formatter_class = EXAMPLES, argparse.RawDescriptionHelpFormatter
-    parser.add_argument("video", metavar="VIDEO", help="a video file, or shapes:SEED[:FRAMES[:OBJECTS]]")
+    parser.add_argument("video", metavar="VIDEO", help=CLIP_HELP)
     parser.add_argument("--frame", type=int, default=0, help="the frame the prompt is on (default 0)")
     parser.add_argument("--point", action="append", default=[], metavar="X,Y[,+|-]",
                         help="a point on the object (+, the default) or the background (-); repeatable")
@@ -65,23 +66,6 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-size", type=int, default=None, choices=(256, 512, 1024),
                         help="the side SAM 2 sees, px (default 1024 on a GPU, 256 on a CPU)")
     parser.add_argument("--out", type=Path, default=None, help="a folder for one mask PNG per frame")
-
-
-def load_clip(spec: str):
-    """(Clip, ShapesClip or None) for a file path or ``shapes:SEED[:FRAMES[:OBJECTS]]``."""
-    from cvlab.data.shapes_clip import shapes_clip
-    from cvlab.data.video import read_video_file
-
-    if spec.startswith("shapes:"):
-        parts = spec.split(":")[1:]
-        if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
-            raise InvalidInput(f"{spec!r}: write the generated clip as shapes:SEED, shapes:SEED:FRAMES or "
-                               "shapes:SEED:FRAMES:OBJECTS (whole numbers).")
-        numbers = [int(p) for p in parts]
-        seed, frames, objects = numbers + [DEFAULT_FRAMES, DEFAULT_OBJECTS][len(numbers) - 1:]
-        made = shapes_clip(seed, frames, 256, objects)
-        return made.clip, made
-    return read_video_file(spec), None
 
 
 def parse_correction(text: str):
@@ -114,7 +98,7 @@ def _run(args: argparse.Namespace) -> SamVideoReport:
     corrections = tuple(parse_correction(c) for c in args.correct)
     if args.out is not None:
         check_out_folder(args.out)
-    clip, truth = load_clip(args.video)
+    clip, truth = load_clip_argument(args.video, DEFAULT_FRAMES, DEFAULT_OBJECTS)
     result = sam_video.propagate(clip, prompt, corrections, input_side=args.input_size)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

@@ -15,36 +15,19 @@ import argparse
 from pathlib import Path
 
 from cvlab.commands import COMMANDS, Command, text_table
+from cvlab.commands._clip_arg import CLIP_HELP, load_clip_argument
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     from cvlab.detection.tracking import TRACKERS
 
-    parser.add_argument("video", metavar="VIDEO", help="a video file, or shapes:SEED[:FRAMES[:OBJECTS]]")
+    parser.add_argument("video", metavar="VIDEO", help=CLIP_HELP)
     parser.add_argument("--model", default="shapes-yolo", help="a detector name (python -m cvlab detect --list)")
     parser.add_argument("--tracker", default="bytetrack", choices=list(TRACKERS))
     parser.add_argument("--conf", type=float, default=0.25, help="confidence threshold, 0..1")
     parser.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold, 0..1")
     parser.add_argument("--imgsz", type=int, default=None, help="network input size in px (default: training size)")
     parser.add_argument("--out", type=Path, default=None, help="write the annotated clip here (.webm)")
-
-
-def load_clip(spec: str):
-    """(Clip, ShapesClip or None) for a file path or ``shapes:SEED[:FRAMES[:OBJECTS]]``."""
-    from cvlab.data.shapes_clip import shapes_clip
-    from cvlab.data.video import read_video_file
-    from cvlab.errors import InvalidInput
-
-    if spec.startswith("shapes:"):
-        parts = spec.split(":")[1:]
-        if not 1 <= len(parts) <= 3 or not all(p.isascii() and p.isdigit() for p in parts):
-            raise InvalidInput(f"{spec!r}: write the generated clip as shapes:SEED, shapes:SEED:FRAMES or "
-                               "shapes:SEED:FRAMES:OBJECTS (whole numbers).")
-        numbers = [int(p) for p in parts]
-        seed, frames, objects = numbers + [60, 5][len(numbers) - 1:]  # the page's defaults for what is left out
-        made = shapes_clip(seed, frames, 256, objects)
-        return made.clip, made
-    return read_video_file(spec), None
 
 
 def _run(args: argparse.Namespace):
@@ -58,7 +41,7 @@ def _run(args: argparse.Namespace):
 
     if args.out is not None and args.out.suffix.lower() != ".webm":
         raise InvalidInput(f"--out {args.out}: the annotated clip is written as WebM; name it something.webm.")
-    clip, truth = load_clip(args.video)
+    clip, truth = load_clip_argument(args.video, 60, 5)  # the Video section's default clip
     result = track_clip(args.model, clip.frames, fps=clip.fps, tracker=args.tracker, conf=args.conf, iou=args.iou,
                         imgsz=args.imgsz)
     if args.out is not None:
